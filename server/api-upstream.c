@@ -1,0 +1,221 @@
+/*
+ * api-upstream.c: the endpoints that Task Copilot itself serves, answered
+ * from the cache: the same status and JSON as the upstream (its quirks
+ * included), plus ETag/304, Cache-Control, X-Cache and Age, and the
+ * additions SPEC allows (a "status" on each listed stream, counters on the
+ * detail, an "upstream" object on /health).  Writes (the checkpoint POST)
+ * are forwarded untouched and then expire the cache.  What the JSON means
+ * is model.c's business; how it is fetched is cache.c's and upstream.c's.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "taskgate.h"
+
+static enum MHD_Result api_upstream_cached(struct request *,
+		    enum cache_kind);
+static enum MHD_Result api_upstream_send(struct request *,
+		    struct cache_body *, const char *);
+
+static void
+api_upstream_suspend(struct cache_waiter *w)
+{
+	struct request	*r = (struct request *)((char *)w -
+			    offsetof(struct request, waiter));
+
+	http_suspend(r);
+}
+
+static void
+api_upstream_wake(struct cache_waiter *w)
+{
+	struct request	*r = (struct request *)((char *)w -
+			    offsetof(struct request, waiter));
+
+	http_resume(r);
+}
+
+/* Sends body with the cache headers; 304 when If-None-Match names it. */
+static enum MHD_Result
+api_upstream_send(struct request *r, struct cache_body *b, const char *x_cache)
+{
+	struct MHD_Response	*resp;
+	char			 age[32];
+	unsigned int		 status = (unsigned int)b->status;
+	double			 secs = clock_wall() - b->fetched_wall;
+
+	snprintf(age, sizeof age, "%ld", secs > 0 ? (long)secs : 0L);
+	if (status == 200 && etag_match(http_header(r,
+	    MHD_HTTP_HEADER_IF_NONE_MATCH), b->etag)) {
+		resp = MHD_create_response_from_buffer(0, NULL,
+		    MHD_RESPMEM_PERSISTENT);
+		status = 304;
+		cache_body_unref(b);
+	} else {
+		resp = MHD_create_response_from_buffer_with_free_callback_cls(
+		    b->len, b->data, cache_body_unref, b);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    b->content_type);
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, b->etag);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    "no-cache");
+	MHD_add_response_header(resp, "X-Cache", x_cache);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_AGE, age);
+	return http_reply(r, status, resp);
+}
+
+static enum MHD_Result
+api_upstream_fail(struct request *r, const struct cache_answer *a)
+{
+	return http_error(r, a->outcome == UPSTREAM_BAD_RESPONSE ?
+	    HTTP_BAD_RESPONSE : HTTP_UNREACHABLE, "%s", a->error);
+}
+
+static enum MHD_Result
+api_upstream_cached(struct request *r, enum cache_kind kind)
+{
+	struct cache_answer	 a;
+	const char		*x_cache;
+
+	r->waiter.suspend = api_upstream_suspend;
+	r->waiter.wake = api_upstream_wake;
+	cache_get(r->tg->cache, r->uri, kind, &r->waiter, r->woken, &a);
+	switch (a.verdict) {
+	case CACHE_WAIT:
+		return MHD_YES;
+	case CACHE_FAIL:
+		return api_upstream_fail(r, &a);
+	case CACHE_SERVE:
+		break;
+	}
+	x_cache = a.x_cache;
+	if (r->woken && strcmp(x_cache, "HIT") == 0)
+		x_cache = "MISS";
+	return api_upstream_send(r, a.body, x_cache);
+}
+
+enum MHD_Result
+api_upstream_list(struct request *r)
+{
+	return api_upstream_cached(r, CACHE_LIST);
+}
+
+enum MHD_Result
+api_upstream_detail(struct request *r)
+{
+	return api_upstream_cached(r, CACHE_DETAIL);
+}
+
+enum MHD_Result
+api_upstream_passthrough(struct request *r)
+{
+	return api_upstream_cached(r, CACHE_PASSTHROUGH);
+}
+
+/*
+ * GET /health: the upstream's own health, probed at most once per poll
+ * interval, as 200 {"status":"ok"} or 503 {"status":"degraded"} with
+ * what taskgate knows of the upstream.
+ */
+enum MHD_Result
+api_upstream_health(struct request *r)
+{
+	struct cache_answer	 a;
+	struct upstream_state	 st;
+	json_t			*o, *u;
+	char			 now[32], ok_at[32];
+	bool			 up;
+
+	r->waiter.suspend = api_upstream_suspend;
+	r->waiter.wake = api_upstream_wake;
+	cache_get(r->tg->cache, "/health", CACHE_PROBE, &r->waiter, r->woken,
+	    &a);
+	if (a.verdict == CACHE_WAIT)
+		return MHD_YES;
+	up = a.verdict == CACHE_SERVE && a.outcome == UPSTREAM_OK &&
+	    a.body != NULL && a.body->status == 200;
+	cache_body_unref(a.body);
+	upstream_state(r->tg->upstream, &st);
+	clock_iso8601(clock_wall(), now, sizeof now);
+	u = json_object();
+	json_object_set_new(u, "url", json_string(r->tg->upstream_url));
+	json_object_set_new(u, "status", json_string(up ? "up" : "down"));
+	if (st.last_ok > 0) {
+		clock_iso8601(st.last_ok, ok_at, sizeof ok_at);
+		json_object_set_new(u, "lastOk", json_string(ok_at));
+	} else
+		json_object_set_new(u, "lastOk", json_null());
+	json_object_set_new(u, "lastError", st.last_error[0] != '\0' ?
+	    json_string(st.last_error) : json_null());
+	o = json_object();
+	json_object_set_new(o, "status", json_string(up ? "ok" : "degraded"));
+	json_object_set_new(o, "timestamp", json_string(now));
+	json_object_set_new(o, "upstream", u);
+	return http_reply_json(r, up ? 200 : 503, o);
+}
+
+static bool
+api_upstream_is_json(const struct buf *b)
+{
+	json_t	*j;
+
+	if (b->data == NULL)
+		return false;
+	j = json_loadb(b->data, b->len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
+	    NULL);
+	json_decref(j);
+	return j != NULL;
+}
+
+static void
+api_upstream_forwarded(struct upstream_call *call, void *arg)
+{
+	struct request	*r = arg;
+
+	(void)call;
+	http_resume(r);
+}
+
+/*
+ * POST /api/streams/{id}/checkpoint: forwarded with its body and content
+ * type (nothing else: no token, no cookie), answered with the upstream's
+ * status and body.  A success expires the cache, since the stream's
+ * health and checkpoints just changed.
+ */
+enum MHD_Result
+api_upstream_checkpoint(struct request *r)
+{
+	struct upstream_call	*c = r->call;
+	struct MHD_Response	*resp;
+	const char		*type;
+
+	if (c == NULL) {
+		c = r->call = upstream_call_new("POST", r->uri);
+		c->body = buf_steal(&r->body, &c->body_len);
+		type = http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+		if (type != NULL)
+			c->content_type = xstrndup(type, 256);
+		c->done = api_upstream_forwarded;
+		c->arg = r;
+		http_suspend(r);
+		upstream_submit(r->tg->upstream, c);
+		return MHD_YES;
+	}
+	if (c->result != UPSTREAM_OK)
+		return http_error(r, c->result == UPSTREAM_BAD_RESPONSE ?
+		    HTTP_BAD_RESPONSE : HTTP_UNREACHABLE, "%s", c->error);
+	if (!api_upstream_is_json(&c->reply))
+		return http_error(r, HTTP_BAD_RESPONSE, "the upstream's reply "
+		    "to POST %s is not JSON", r->path);
+	if (c->status >= 200 && c->status < 300)
+		cache_expire_all(r->tg->cache);
+	resp = MHD_create_response_from_buffer(c->reply.len, c->reply.data,
+	    MHD_RESPMEM_MUST_COPY);
+	/* Always JSON: upstream text must never reach a browser as HTML. */
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "application/json; charset=utf-8");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    "no-store");
+	return http_reply(r, (unsigned int)c->status, resp);
+}

@@ -1,0 +1,269 @@
+/*
+ * auth.c: who may talk to taskgate.  It owns the token (read from, or
+ * created in, the token file), the Bearer and cookie checks with a
+ * constant-time comparison, the Host allowlist that defeats DNS rebinding,
+ * and the Origin check for cookie-authenticated writes.  It never logs the
+ * token.
+ */
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "taskgate.h"
+
+#define AUTH_COOKIE_NAME "taskgate_token"
+
+struct auth {
+	char	  token[TASKGATE_TOKEN_HEX + 1];
+	char	**hosts;	/* extra allowed Host names (--allowed-host) */
+	size_t	  n_hosts;
+};
+
+static int	auth_read_token(int, const char *, char *, char *, size_t);
+
+static int
+auth_read_token(int fd, const char *path, char *out, char *err, size_t errlen)
+{
+	char		 data[TASKGATE_TOKEN_HEX + 8];
+	ssize_t		 n;
+	struct stat	 st;
+
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "token file %s is not a regular file",
+		    path);
+		return -1;
+	}
+	if ((st.st_mode & 077) != 0)
+		log_warnx("token file %s can be read by other users; "
+		    "chmod 600 it", path);
+	n = read(fd, data, sizeof data - 1);
+	if (n < 0) {
+		snprintf(err, errlen, "cannot read token file %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	data[n] = '\0';
+	data[strcspn(data, "\r\n")] = '\0';
+	if (!valid_token_hex(data)) {
+		snprintf(err, errlen, "token file %s does not hold 64 hex "
+		    "digits; delete it to have a new one made", path);
+		return -1;
+	}
+	memcpy(out, data, TASKGATE_TOKEN_HEX + 1);
+	return 0;
+}
+
+/*
+ * Reads the token from path into out (65 bytes), or creates the file with
+ * 32 fresh random bytes in hex, mode 0600, when it does not exist.
+ */
+int
+auth_token_file(const char *path, char *out, size_t outlen, char *err,
+    size_t errlen)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	unsigned char		 raw[TASKGATE_TOKEN_HEX / 2];
+	char			 line[TASKGATE_TOKEN_HEX + 2];
+	int			 fd, rc;
+	size_t			 i;
+
+	if (outlen < TASKGATE_TOKEN_HEX + 1)
+		return -1;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd != -1) {
+		rc = auth_read_token(fd, path, out, err, errlen);
+		close(fd);
+		return rc;
+	}
+	if (errno != ENOENT) {
+		snprintf(err, errlen, "cannot open token file %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (files_mkdirs_for(path, err, errlen) == -1)
+		return -1;
+	if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
+		snprintf(err, errlen, "cannot get random bytes: %s",
+		    strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < sizeof raw; i++) {
+		line[2 * i] = hex[raw[i] >> 4];
+		line[2 * i + 1] = hex[raw[i] & 0xf];
+	}
+	line[TASKGATE_TOKEN_HEX] = '\n';
+	line[TASKGATE_TOKEN_HEX + 1] = '\0';
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd == -1 || write(fd, line, TASKGATE_TOKEN_HEX + 1) !=
+	    TASKGATE_TOKEN_HEX + 1 || fsync(fd) == -1) {
+		snprintf(err, errlen, "cannot write token file %s: %s", path,
+		    strerror(errno));
+		if (fd != -1) {
+			close(fd);
+			unlink(path);
+		}
+		return -1;
+	}
+	close(fd);
+	memcpy(out, line, TASKGATE_TOKEN_HEX);
+	out[TASKGATE_TOKEN_HEX] = '\0';
+	return 0;
+}
+
+/* Returns a new auth for the token file at path, or NULL with err set. */
+struct auth *
+auth_new(const char *path, char **hosts, size_t n_hosts, char *err,
+    size_t errlen)
+{
+	struct auth	*a = xcalloc(1, sizeof *a);
+	size_t		 i;
+
+	if (auth_token_file(path, a->token, sizeof a->token, err,
+	    errlen) == -1) {
+		free(a);
+		return NULL;
+	}
+	a->hosts = xcalloc(n_hosts, sizeof *a->hosts);
+	for (i = 0; i < n_hosts; i++)
+		a->hosts[i] = xstrdup(hosts[i]);
+	a->n_hosts = n_hosts;
+	return a;
+}
+
+void
+auth_free(struct auth *a)
+{
+	size_t	i;
+
+	if (a == NULL)
+		return;
+	for (i = 0; i < a->n_hosts; i++)
+		free(a->hosts[i]);
+	free(a->hosts);
+	explicit_bzero(a->token, sizeof a->token);
+	free(a);
+}
+
+const char *
+auth_token(const struct auth *a)
+{
+	return a->token;
+}
+
+/*
+ * True when the Host header names this server: localhost, 127.0.0.1,
+ * [::1] or an --allowed-host name, with any port.
+ */
+bool
+auth_host_allowed(const struct auth *a, const char *host)
+{
+	char		 name[256];
+	const char	*end;
+	size_t		 len, i;
+
+	if (host == NULL || host[0] == '\0')
+		return false;
+	if (host[0] == '[') {
+		end = strchr(host, ']');
+		if (end == NULL)
+			return false;
+		end++;
+	} else {
+		end = strchr(host, ':');
+		if (end == NULL)
+			end = host + strlen(host);
+	}
+	if (*end != '\0') {
+		const char *p = end;
+
+		if (*p++ != ':' || *p == '\0')
+			return false;
+		for (; *p != '\0'; p++)
+			if (*p < '0' || *p > '9')
+				return false;
+	}
+	len = (size_t)(end - host);
+	if (len >= sizeof name)
+		return false;
+	memcpy(name, host, len);
+	name[len] = '\0';
+	if (len > 0 && name[len - 1] == '.')
+		name[len - 1] = '\0';
+	if (strcasecmp(name, "localhost") == 0 ||
+	    strcmp(name, "127.0.0.1") == 0 || strcmp(name, "[::1]") == 0)
+		return true;
+	for (i = 0; i < a->n_hosts; i++)
+		if (strcasecmp(name, a->hosts[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Finds the value of the taskgate cookie in a Cookie header, into out. */
+static bool
+auth_cookie_value(const char *cookie, char *out, size_t outlen)
+{
+	const char	*p = cookie;
+	size_t		 nlen = strlen(AUTH_COOKIE_NAME);
+
+	while (p != NULL && *p != '\0') {
+		size_t vlen;
+
+		while (*p == ' ' || *p == ';')
+			p++;
+		if (strncmp(p, AUTH_COOKIE_NAME, nlen) == 0 && p[nlen] == '=') {
+			p += nlen + 1;
+			vlen = strcspn(p, ";");
+			if (vlen >= outlen)
+				return false;
+			memcpy(out, p, vlen);
+			out[vlen] = '\0';
+			return true;
+		}
+		p = strchr(p, ';');
+	}
+	return false;
+}
+
+/*
+ * Checks the Authorization header (Bearer) first, then the Cookie header.
+ * Both comparisons are constant-time.
+ */
+enum auth_via
+auth_check(const struct auth *a, const char *authorization,
+    const char *cookie)
+{
+	char	value[TASKGATE_TOKEN_HEX + 2];
+
+	if (authorization != NULL &&
+	    strncasecmp(authorization, "Bearer ", 7) == 0) {
+		const char *t = authorization + 7;
+
+		while (*t == ' ')
+			t++;
+		if (equal_const_time(t, a->token))
+			return AUTH_BEARER;
+		return AUTH_NONE;
+	}
+	if (cookie != NULL && auth_cookie_value(cookie, value, sizeof value) &&
+	    equal_const_time(value, a->token))
+		return AUTH_COOKIE;
+	return AUTH_NONE;
+}
+
+/* True when Origin is http://HOST for the Host the request was sent to. */
+bool
+auth_origin_matches(const char *origin, const char *host)
+{
+	if (origin == NULL || host == NULL)
+		return false;
+	if (strncasecmp(origin, "http://", 7) != 0)
+		return false;
+	return strcasecmp(origin + 7, host) == 0;
+}

@@ -1,0 +1,183 @@
+/*
+ * main.c: the verbs, and the order in which the daemon starts and stops.
+ * Startup reads like a checklist: options, config, upstream URL, token,
+ * database, listen socket, threads, the start line.  Any failure before
+ * the start line is one clear line on stderr and exit status 2.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/un.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "config.h"
+#include "taskgate.h"
+
+static const char *const main_client_verbs[] = {
+	"status", "watch", "start", "stop", "recover", "run",
+	"generate-config", "check-config", NULL
+};
+
+static int	main_serve(struct options *);
+static void	main_start_line(const struct options *, int, const char *);
+
+int
+main(int argc, char **argv)
+{
+	struct options		 opts;
+	const char		*verb = "serve";
+	char			 err[512];
+	int			 shift = 0, i;
+
+	if (argc > 1 && argv[1][0] != '-') {
+		verb = argv[1];
+		shift = 1;
+	}
+	if (strcmp(verb, "help") == 0) {
+		options_usage(stdout);
+		return 0;
+	}
+	if (strcmp(verb, "serve") != 0) {
+		for (i = 0; main_client_verbs[i] != NULL; i++) {
+			if (strcmp(verb, main_client_verbs[i]) == 0) {
+				fprintf(stderr, "taskgate: '%s' is not in this "
+				    "version yet; 'serve' is\n", verb);
+				return 2;
+			}
+		}
+		fprintf(stderr, "taskgate: unknown command '%s' (see taskgate "
+		    "--help)\n", verb);
+		return 2;
+	}
+	switch (options_parse(&opts, argc - shift, argv + shift, err,
+	    sizeof err)) {
+	case OPTIONS_EXIT_OK:
+		options_free(&opts);
+		return 0;
+	case OPTIONS_ERROR:
+		fprintf(stderr, "taskgate: %s\n", err);
+		return 2;
+	case OPTIONS_OK:
+		break;
+	}
+	i = main_serve(&opts);
+	options_free(&opts);
+	return i;
+}
+
+/* Prints the one line a person can click; the token is meant to be there. */
+static void
+main_start_line(const struct options *o, int port, const char *token)
+{
+	char	host[INET6_ADDRSTRLEN + 2] = "127.0.0.1";
+
+	if (o->addr.family == AF_UNIX) {
+		printf("taskgate: listening on %s (token in %s)\n", o->listen,
+		    o->token_file);
+		fflush(stdout);
+		return;
+	}
+	if (o->addr.family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)&o->addr.ss;
+		char a[INET6_ADDRSTRLEN];
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof a);
+		if (!IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr))
+			snprintf(host, sizeof host, "[%s]", a);
+	} else {
+		const struct sockaddr_in *s4 = (const void *)&o->addr.ss;
+
+		if (s4->sin_addr.s_addr != htonl(INADDR_ANY))
+			inet_ntop(AF_INET, &s4->sin_addr, host, sizeof host);
+	}
+	printf("taskgate: dashboard at http://%s:%d/?token=%s\n", host, port,
+	    token);
+	fflush(stdout);
+}
+
+static int
+main_serve(struct options *o)
+{
+	struct taskgate	 tg;
+	sigset_t	 sigs;
+	char		 err[512];
+	int		 fd, sig;
+
+	memset(&tg, 0, sizeof tg);
+	tg.opts = o;
+	tg.started_wall = clock_wall();
+	log_init(o->verbose);
+
+	/* The orchestration config: required if named, optional if not. */
+	if (o->config_given || access(o->config_path, F_OK) == 0) {
+		if (orchconf_load(o->config_path, &tg.conf, err,
+		    sizeof err) == -1)
+			fatalx("%s", err);
+	} else
+		orchconf_defaults(&tg.conf);
+	if (o->upstream == NULL)
+		o->upstream = xstrdup(tg.conf.api_endpoint != NULL ?
+		    tg.conf.api_endpoint : "http://127.0.0.1:9090");
+	if (!o->poll_given && tg.conf.poll_interval > 0)
+		o->poll = tg.conf.poll_interval;
+	if (upstream_check_url(o->upstream, err, sizeof err) == -1)
+		fatalx("%s", err);
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		fatalx("cannot initialise libcurl");
+	if ((tg.auth = auth_new(o->token_file, o->allowed_hosts,
+	    o->n_allowed_hosts, err, sizeof err)) == NULL)
+		fatalx("%s", err);
+	if ((tg.db = db_open(o->db_path, err, sizeof err)) == NULL)
+		fatalx("%s", err);
+	if ((fd = http_listen_socket(&o->addr, err, sizeof err)) == -1)
+		fatalx("%s", err);
+	tg.web_root = o->web_root != NULL ? xstrdup(o->web_root) :
+	    assets_default_root();
+
+	/* Threads started from here on inherit these blocked signals. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	tg.upstream = upstream_new(o->upstream, o->upstream_timeout);
+	tg.upstream_url = upstream_url(tg.upstream);
+	if (upstream_start(tg.upstream) == -1)
+		fatalx("cannot start the upstream thread");
+	tg.cache = cache_new(tg.upstream, o->poll);
+	if ((tg.http = http_start(&tg, fd, err, sizeof err)) == NULL)
+		fatalx("%s", err);
+
+	log_info("upstream %s, polled at most every %g s, history in %s",
+	    tg.upstream_url, o->poll, o->db_path);
+	main_start_line(o, http_bound_port(fd), auth_token(tg.auth));
+
+	do {
+		if (sigwait(&sigs, &sig) != 0)
+			break;
+	} while (sig == SIGHUP);
+	log_info("stopping (signal %d)", sig);
+
+	cache_abort_waiters(tg.cache);
+	http_stop(tg.http);
+	upstream_stop(tg.upstream);
+	cache_free(tg.cache);
+	upstream_free(tg.upstream);
+	db_close(tg.db);
+	auth_free(tg.auth);
+	orchconf_free(&tg.conf);
+	free(tg.web_root);
+	if (o->addr.family == AF_UNIX)
+		unlink(((struct sockaddr_un *)&o->addr.ss)->sun_path);
+	curl_global_cleanup();
+	return 0;
+}

@@ -1,0 +1,223 @@
+/*
+ * orchconf.c: reads orchestration-config.json, the file Task Copilot's
+ * `/orchestration generate` writes, into struct orchconf.  Unknown fields
+ * are ignored; a field of the wrong type is an error that names it
+ * ("streams[2].dependencies: ...").  Plan rules (cycles, phases, limits)
+ * are not checked here: this file only reads.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "taskgate.h"
+
+static int	orchconf_stream(json_t *, size_t, struct orch_stream *, char *,
+		    size_t);
+
+void
+orchconf_defaults(struct orchconf *c)
+{
+	memset(c, 0, sizeof *c);
+	c->max_parallel = 5;
+	c->stall_timeout_min = 10;
+	c->auto_recovery = true;
+	c->max_recovery = 3;
+}
+
+static int
+orchconf_string(json_t *o, const char *key, const char *where, bool required,
+    bool nullable, char **out, char *err, size_t errlen)
+{
+	json_t	*v = json_object_get(o, key);
+
+	*out = NULL;
+	if (v == NULL && !required)
+		return 0;
+	if (json_is_null(v) && nullable)
+		return 0;
+	if (!json_is_string(v)) {
+		snprintf(err, errlen, "%s%s: expected a string%s", where, key,
+		    v == NULL ? " (missing)" : "");
+		return -1;
+	}
+	*out = xstrdup(json_string_value(v));
+	return 0;
+}
+
+static int
+orchconf_stream(json_t *s, size_t idx, struct orch_stream *out, char *err,
+    size_t errlen)
+{
+	char	 where[48];
+	json_t	*deps, *d;
+	size_t	 i;
+
+	snprintf(where, sizeof where, "streams[%zu].", idx);
+	if (!json_is_object(s)) {
+		snprintf(err, errlen, "streams[%zu]: expected an object", idx);
+		return -1;
+	}
+	if (orchconf_string(s, "streamId", where, true, false, &out->id, err,
+	    errlen) == -1 ||
+	    orchconf_string(s, "streamName", where, false, false, &out->name,
+	    err, errlen) == -1 ||
+	    orchconf_string(s, "streamPhase", where, false, false,
+	    &out->phase, err, errlen) == -1 ||
+	    orchconf_string(s, "projectRoot", where, false, false,
+	    &out->project_root, err, errlen) == -1 ||
+	    orchconf_string(s, "worktreePath", where, false, true,
+	    &out->worktree_path, err, errlen) == -1)
+		return -1;
+	if (!valid_stream_id(out->id)) {
+		snprintf(err, errlen, "%sstreamId: '%.64s' is not a valid "
+		    "stream id ([A-Za-z0-9][A-Za-z0-9._-]{0,63})", where,
+		    out->id);
+		return -1;
+	}
+	deps = json_object_get(s, "dependencies");
+	if (deps == NULL || json_is_null(deps))
+		return 0;
+	if (!json_is_array(deps)) {
+		snprintf(err, errlen, "%sdependencies: expected an array of "
+		    "stream ids", where);
+		return -1;
+	}
+	out->deps = xcalloc(json_array_size(deps), sizeof *out->deps);
+	json_array_foreach(deps, i, d) {
+		if (!json_is_string(d)) {
+			snprintf(err, errlen, "%sdependencies[%zu]: expected a "
+			    "string", where, i);
+			return -1;
+		}
+		out->deps[out->n_deps++] = xstrdup(json_string_value(d));
+	}
+	return 0;
+}
+
+/* Fills c from a parsed document; -1 with the field named in err. */
+int
+orchconf_parse(json_t *root, struct orchconf *c, char *err, size_t errlen)
+{
+	json_t	*v, *rec, *streams, *s;
+	size_t	 i;
+
+	orchconf_defaults(c);
+	if (!json_is_object(root)) {
+		snprintf(err, errlen, "the top level: expected an object");
+		return -1;
+	}
+	if (orchconf_string(root, "apiEndpoint", "", false, true,
+	    &c->api_endpoint, err, errlen) == -1)
+		return -1;
+	if ((v = json_object_get(root, "pollInterval")) != NULL) {
+		if (!json_is_number(v) || json_number_value(v) <= 0) {
+			snprintf(err, errlen, "pollInterval: expected a number "
+			    "of seconds above 0");
+			return -1;
+		}
+		c->poll_interval = json_number_value(v);
+	}
+	if ((v = json_object_get(root, "maxParallelStreams")) != NULL) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1) {
+			snprintf(err, errlen, "maxParallelStreams: expected a "
+			    "whole number above 0");
+			return -1;
+		}
+		c->max_parallel = (long)json_integer_value(v);
+	}
+	if ((rec = json_object_get(root, "contextRecovery")) != NULL) {
+		if (!json_is_object(rec)) {
+			snprintf(err, errlen, "contextRecovery: expected an "
+			    "object");
+			return -1;
+		}
+		if ((v = json_object_get(rec, "stallTimeoutMinutes")) != NULL) {
+			if (!json_is_number(v) || json_number_value(v) <= 0) {
+				snprintf(err, errlen, "contextRecovery."
+				    "stallTimeoutMinutes: expected a number of "
+				    "minutes above 0");
+				return -1;
+			}
+			c->stall_timeout_min = json_number_value(v);
+		}
+		if ((v = json_object_get(rec, "autoRecoveryEnabled")) != NULL) {
+			if (!json_is_boolean(v)) {
+				snprintf(err, errlen, "contextRecovery."
+				    "autoRecoveryEnabled: expected true or "
+				    "false");
+				return -1;
+			}
+			c->auto_recovery = json_is_true(v);
+		}
+		if ((v = json_object_get(rec, "maxRecoveryAttempts")) != NULL) {
+			if (!json_is_integer(v) || json_integer_value(v) < 0) {
+				snprintf(err, errlen, "contextRecovery."
+				    "maxRecoveryAttempts: expected a whole "
+				    "number");
+				return -1;
+			}
+			c->max_recovery = (long)json_integer_value(v);
+		}
+	}
+	streams = json_object_get(root, "streams");
+	if (streams == NULL)
+		return 0;
+	if (!json_is_array(streams)) {
+		snprintf(err, errlen, "streams: expected an array");
+		return -1;
+	}
+	c->streams = xcalloc(json_array_size(streams), sizeof *c->streams);
+	json_array_foreach(streams, i, s) {
+		c->n_streams++;
+		if (orchconf_stream(s, i, &c->streams[i], err, errlen) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Reads and parses the file at path; -1 with one line in err. */
+int
+orchconf_load(const char *path, struct orchconf *c, char *err, size_t errlen)
+{
+	json_error_t	 jerr;
+	json_t		*root;
+	char		 why[200];
+	int		 rc;
+
+	orchconf_defaults(c);
+	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		snprintf(err, errlen, "%s: %s (line %d)", path, jerr.text,
+		    jerr.line);
+		return -1;
+	}
+	rc = orchconf_parse(root, c, why, sizeof why);
+	json_decref(root);
+	if (rc == -1) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		orchconf_free(c);
+		orchconf_defaults(c);
+	}
+	return rc;
+}
+
+void
+orchconf_free(struct orchconf *c)
+{
+	size_t	i, j;
+
+	for (i = 0; i < c->n_streams; i++) {
+		struct orch_stream *s = &c->streams[i];
+
+		free(s->id);
+		free(s->name);
+		free(s->phase);
+		for (j = 0; j < s->n_deps; j++)
+			free(s->deps[j]);
+		free(s->deps);
+		free(s->project_root);
+		free(s->worktree_path);
+	}
+	free(c->streams);
+	free(c->api_endpoint);
+	memset(c, 0, sizeof *c);
+}

@@ -1,0 +1,355 @@
+/*
+ * taskgate.h: the one header of the daemon.
+ *
+ * It declares the context (struct taskgate) and each module's API, grouped
+ * under the name of the file that owns it.  Private structures stay in their
+ * .c file.  Threads: main (startup, signals, teardown), the libmicrohttpd
+ * threads (requests), the upstream thread (all libcurl work).  Which thread
+ * may touch what is written next to each structure.
+ */
+#ifndef TASKGATE_H
+#define TASKGATE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#define TASKGATE_MAX_BODY	(64 * 1024)		/* request bodies */
+#define TASKGATE_MAX_UPSTREAM	(8 * 1024 * 1024)	/* upstream replies */
+#define TASKGATE_MAX_URI	16384			/* like the upstream's 16 KiB */
+#define TASKGATE_TOKEN_HEX	64			/* 32 random bytes */
+#define STREAM_ID_MAX		64
+
+struct cache;
+struct upstream;
+struct http;
+struct db;
+
+/* options.c */
+struct listen_addr {
+	struct sockaddr_storage	 ss;		/* inet/inet6/unix address */
+	socklen_t		 len;
+	int			 family;	/* AF_INET, AF_INET6, AF_UNIX */
+	bool			 loopback;	/* a loopback address or unix */
+	char			 text[128];	/* as given, for messages */
+};
+
+struct options {
+	char		*listen;		/* --listen */
+	char		*upstream;		/* --upstream, NULL: config/default */
+	char		*db_path;		/* --db */
+	char		*token_file;		/* --token-file */
+	double		 poll;			/* --poll, seconds */
+	double		 upstream_timeout;	/* --upstream-timeout, seconds */
+	char		*tmux_session;		/* --tmux-session */
+	char		*agent_command;		/* --agent-command */
+	char		*web_root;		/* --web-root */
+	char		*webhook;		/* --webhook */
+	char		*config_path;		/* --config */
+	bool		 config_given;		/* --config or TASKGATE_CONFIG */
+	bool		 poll_given;		/* --poll or TASKGATE_POLL */
+	bool		 auto_run;		/* --auto */
+	bool		 allow_remote;		/* --allow-remote */
+	bool		 verbose;		/* --verbose */
+	char		**allowed_hosts;	/* --allowed-host, repeatable */
+	size_t		 n_allowed_hosts;
+	struct listen_addr addr;		/* parsed --listen */
+};
+
+enum options_result { OPTIONS_OK, OPTIONS_EXIT_OK, OPTIONS_ERROR };
+
+enum options_result options_parse(struct options *, int, char **, char *,
+		    size_t);
+void	options_free(struct options *);
+int	options_parse_listen(const char *, struct listen_addr *, char *,
+		    size_t);
+int	options_parse_seconds(const char *, double *);
+void	options_usage(FILE *);
+
+/* orchconf.c */
+struct orch_stream {
+	char		*id;
+	char		*name;
+	char		*phase;
+	char		**deps;
+	size_t		 n_deps;
+	char		*project_root;
+	char		*worktree_path;		/* NULL when the config says null */
+};
+
+struct orchconf {
+	char			*api_endpoint;		/* NULL when absent */
+	double			 poll_interval;		/* seconds, 0 when absent */
+	long			 max_parallel;		/* default 5 */
+	double			 stall_timeout_min;	/* default 10 */
+	bool			 auto_recovery;		/* default true */
+	long			 max_recovery;		/* default 3 */
+	struct orch_stream	*streams;
+	size_t			 n_streams;
+};
+
+int	orchconf_load(const char *, struct orchconf *, char *, size_t);
+int	orchconf_parse(json_t *, struct orchconf *, char *, size_t);
+void	orchconf_defaults(struct orchconf *);
+void	orchconf_free(struct orchconf *);
+
+/* log.c */
+void	log_init(bool);
+void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	fatal(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+void	fatalx(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+char	*log_escape(const char *, size_t);
+
+/* xmalloc.c */
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xrealloc(void *, size_t);
+char	*xstrdup(const char *);
+char	*xstrndup(const char *, size_t);
+int	 xasprintf(char **, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+/* buf.c */
+struct buf {
+	char	*data;		/* NUL-terminated, owned */
+	size_t	 len;
+	size_t	 cap;		/* allocated */
+	size_t	 max;		/* the most it may hold; 0: no limit */
+};
+
+void	buf_init(struct buf *, size_t);
+int	buf_add(struct buf *, const void *, size_t);
+char	*buf_steal(struct buf *, size_t *);
+void	buf_free(struct buf *);
+
+/* files.c */
+int	files_mkdirs_for(const char *, char *, size_t);
+
+/* clock.c */
+double	clock_mono(void);
+double	clock_wall(void);
+void	clock_iso8601(double, char *, size_t);
+
+/* validate.c */
+bool	valid_stream_id(const char *);
+bool	valid_token_hex(const char *);
+int	etag_match(const char *, const char *);
+void	etag_of(const void *, size_t, char *, size_t);
+bool	equal_const_time(const char *, const char *);
+
+/* model.c */
+enum model_status {
+	MODEL_PENDING, MODEL_IN_PROGRESS, MODEL_BLOCKED, MODEL_COMPLETED
+};
+
+struct model_counts {
+	long	total;
+	long	completed;
+	long	in_progress;
+	long	blocked;
+	long	pending;
+};
+
+enum model_status model_status_of(const struct model_counts *);
+const char *model_status_name(enum model_status);
+long	model_progress(const struct model_counts *);
+int	model_count_tasks(json_t *, struct model_counts *);
+int	model_augment_list(json_t *, char *, size_t);
+int	model_augment_detail(json_t *, char *, size_t);
+
+/* auth.c */
+struct auth;
+enum auth_via { AUTH_NONE, AUTH_BEARER, AUTH_COOKIE };
+
+struct auth *auth_new(const char *, char **, size_t, char *, size_t);
+void	auth_free(struct auth *);
+const char *auth_token(const struct auth *);
+bool	auth_host_allowed(const struct auth *, const char *);
+enum auth_via auth_check(const struct auth *, const char *, const char *);
+bool	auth_origin_matches(const char *, const char *);
+int	auth_token_file(const char *, char *, size_t, char *, size_t);
+
+/* upstream.c */
+enum upstream_result {
+	UPSTREAM_OK,		/* an HTTP answer, any status */
+	UPSTREAM_UNREACHABLE,	/* no answer: refused, reset, unresolvable */
+	UPSTREAM_BAD_RESPONSE	/* too slow, too big, not JSON, wrong shape */
+};
+
+struct upstream_call;
+typedef void (*upstream_done_fn)(struct upstream_call *, void *);
+
+struct upstream_call {
+	/* Set by the caller before upstream_submit(). */
+	char			*method;	/* "GET", "POST" */
+	char			*uri;		/* path?query, as received */
+	char			*body;		/* POST body or NULL */
+	size_t			 body_len;
+	char			*content_type;	/* of the POST body or NULL */
+	upstream_done_fn	 done;		/* runs on the upstream thread */
+	void			*arg;
+
+	/* Set by the upstream thread before done() runs. */
+	enum upstream_result	 result;
+	long			 status;
+	struct buf		 reply;
+	char			*reply_type;
+	char			 error[256];	/* a sentence when not OK */
+
+	/* Private to upstream.c. */
+	void			*easy;
+	void			*headers;
+	struct upstream_call	*next;
+};
+
+struct upstream_state {
+	bool	 reached;	/* the last call got an HTTP answer */
+	bool	 ever;		/* any call has finished */
+	double	 last_ok;	/* wall clock of the last answer, 0: never */
+	char	 last_error[256];
+};
+
+struct upstream *upstream_new(const char *, double);
+int	upstream_start(struct upstream *);
+void	upstream_stop(struct upstream *);
+void	upstream_free(struct upstream *);
+const char *upstream_url(const struct upstream *);
+struct upstream_call *upstream_call_new(const char *, const char *);
+void	upstream_call_free(struct upstream_call *);
+void	upstream_submit(struct upstream *, struct upstream_call *);
+void	upstream_state(struct upstream *, struct upstream_state *);
+int	upstream_check_url(const char *, char *, size_t);
+
+/* cache.c */
+enum cache_kind {
+	CACHE_PASSTHROUGH,	/* the upstream's JSON, byte for byte */
+	CACHE_LIST,		/* /api/streams, plus "status" per stream */
+	CACHE_DETAIL,		/* /api/streams/{id}, plus task counters */
+	CACHE_PROBE		/* /health: only the outcome matters */
+};
+
+struct cache_body {
+	int		 refs;		/* atomic */
+	long		 status;
+	char		*content_type;
+	char		*data;
+	size_t		 len;
+	char		 etag[40];
+	double		 fetched_wall;
+};
+
+enum cache_verdict { CACHE_SERVE, CACHE_FAIL, CACHE_WAIT };
+
+struct cache_waiter {
+	void	(*suspend)(struct cache_waiter *);	/* under the lock */
+	void	(*wake)(struct cache_waiter *);		/* upstream thread */
+	struct cache_waiter *next;
+};
+
+struct cache_answer {
+	enum cache_verdict	 verdict;
+	struct cache_body	*body;		/* SERVE: a reference */
+	const char		*x_cache;	/* "HIT", "MISS", "STALE" */
+	enum upstream_result	 outcome;	/* of the last attempt */
+	char			 error[256];	/* FAIL: the sentence */
+};
+
+struct cache *cache_new(struct upstream *, double);
+void	cache_free(struct cache *);
+int	cache_get(struct cache *, const char *, enum cache_kind,
+		    struct cache_waiter *, bool, struct cache_answer *);
+void	cache_expire_all(struct cache *);
+void	cache_abort_waiters(struct cache *);
+void	cache_body_ref(struct cache_body *);
+void	cache_body_unref(void *);
+
+/* db.c */
+struct db *db_open(const char *, char *, size_t);
+void	db_close(struct db *);
+
+/* the context */
+struct taskgate {
+	struct options		*opts;		/* read-only after start */
+	struct orchconf		 conf;		/* read-only after start */
+	const char		*upstream_url;
+	char			*web_root;
+	struct auth		*auth;
+	struct upstream		*upstream;
+	struct cache		*cache;
+	struct db		*db;
+	struct http		*http;
+	double			 started_wall;
+};
+
+/* http.c */
+enum http_error {
+	HTTP_NOT_FOUND,		/* 404 not-found */
+	HTTP_BAD_METHOD,	/* 405 method-not-allowed */
+	HTTP_BAD_ID,		/* 400 invalid-stream-id */
+	HTTP_UNAUTHORIZED,	/* 401 unauthorized */
+	HTTP_FORBIDDEN_HOST,	/* 403 forbidden-host */
+	HTTP_FORBIDDEN_ORIGIN,	/* 403 forbidden-origin */
+	HTTP_TOO_LARGE,		/* 413 body-too-large */
+	HTTP_UNREACHABLE,	/* 502 upstream-unreachable */
+	HTTP_BAD_RESPONSE,	/* 502 upstream-bad-response */
+	HTTP_INTERNAL		/* 500 internal-error */
+};
+
+enum request_state { REQ_NEW, REQ_BODY, REQ_RUN, REQ_WAITING, REQ_DONE };
+
+struct route;
+
+/* One HTTP request; lives from the first header to the completed callback. */
+struct request {
+	struct taskgate		*tg;
+	struct MHD_Connection	*conn;
+	char			*uri;		/* raw path?query, owned */
+	const char		*method;	/* borrowed from MHD */
+	const char		*path;		/* decoded path, borrowed */
+	const struct route	*route;
+	char			 id[STREAM_ID_MAX + 1];	/* {id}, if any */
+	struct buf		 body;		/* capped at 64 KiB */
+	bool			 body_too_big;
+	enum request_state	 state;
+	enum auth_via		 auth;
+	bool			 woken;		/* resumed after a wait */
+	struct cache_waiter	 waiter;	/* embedded; see cache_get() */
+	struct upstream_call	*call;		/* a forwarded write */
+};
+
+struct http *http_start(struct taskgate *, int, char *, size_t);
+void	http_stop(struct http *);
+int	http_listen_socket(const struct listen_addr *, char *, size_t);
+int	http_bound_port(int);
+enum MHD_Result http_error(struct request *, enum http_error, const char *,
+		    ...) __attribute__((format(printf, 3, 4)));
+enum MHD_Result http_reply(struct request *, unsigned int,
+		    struct MHD_Response *);
+enum MHD_Result http_reply_json(struct request *, unsigned int, json_t *);
+void	http_suspend(struct request *);
+void	http_resume(struct request *);
+const char *http_header(struct request *, const char *);
+
+/* api-upstream.c */
+enum MHD_Result api_upstream_list(struct request *);
+enum MHD_Result api_upstream_detail(struct request *);
+enum MHD_Result api_upstream_passthrough(struct request *);
+enum MHD_Result api_upstream_checkpoint(struct request *);
+enum MHD_Result api_upstream_health(struct request *);
+
+/* assets.c */
+enum MHD_Result assets_serve(struct request *);
+char	*assets_default_root(void);
+
+#endif /* TASKGATE_H */

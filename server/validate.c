@@ -1,0 +1,120 @@
+/*
+ * validate.c: pure checks of untrusted text: stream ids, tokens, ETags and
+ * If-None-Match lists, and a comparison that takes the same time whatever
+ * the input.  No allocation, no I/O: these are what the fuzzers drive.
+ */
+#include <string.h>
+
+#include "taskgate.h"
+
+static bool
+validate_idchar(char c, bool first)
+{
+	if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9'))
+		return true;
+	return !first && (c == '.' || c == '_' || c == '-');
+}
+
+/* A stream id is [A-Za-z0-9][A-Za-z0-9._-]{0,63}. */
+bool
+valid_stream_id(const char *s)
+{
+	size_t	i;
+
+	if (s == NULL || s[0] == '\0')
+		return false;
+	for (i = 0; s[i] != '\0'; i++) {
+		if (i >= STREAM_ID_MAX || !validate_idchar(s[i], i == 0))
+			return false;
+	}
+	return true;
+}
+
+bool
+valid_token_hex(const char *s)
+{
+	size_t	i;
+
+	for (i = 0; i < TASKGATE_TOKEN_HEX; i++) {
+		char c = s[i];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return false;
+	}
+	return s[i] == '\0';
+}
+
+/*
+ * Compares two strings in time that depends only on the length of the
+ * second (the secret), never on where they differ.
+ */
+bool
+equal_const_time(const char *given, const char *secret)
+{
+	size_t		 glen = strlen(given), slen = strlen(secret), i;
+	unsigned char	 diff = glen != slen;
+
+	for (i = 0; i < slen; i++) {
+		unsigned char g = i < glen ? (unsigned char)given[i] : 0;
+
+		diff |= g ^ (unsigned char)secret[i];
+	}
+	return diff == 0;
+}
+
+/* A strong ETag of the bytes: FNV-1a 64, quoted. */
+void
+etag_of(const void *p, size_t len, char *out, size_t outlen)
+{
+	const unsigned char	*s = p;
+	uint64_t		 h = 0xcbf29ce484222325ULL;
+	size_t			 i;
+
+	for (i = 0; i < len; i++) {
+		h ^= s[i];
+		h *= 0x100000001b3ULL;
+	}
+	snprintf(out, outlen, "\"%016llx-%zx\"", (unsigned long long)h, len);
+}
+
+/*
+ * Returns 1 when the If-None-Match header value names etag (or is "*"),
+ * 0 otherwise.  Weak tags (W/"...") compare by their opaque part, as
+ * RFC 9110 asks for If-None-Match.
+ */
+int
+etag_match(const char *header, const char *etag)
+{
+	const char	*p = header;
+	size_t		 elen = strlen(etag);
+
+	if (header == NULL)
+		return 0;
+	while (*p != '\0') {
+		const char	*start;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '*')
+			return 1;
+		if (p[0] == 'W' && p[1] == '/')
+			p += 2;
+		start = p;
+		if (*p != '"') {
+			while (*p != '\0' && *p != ',')
+				p++;
+			continue;
+		}
+		p++;
+		while (*p != '\0' && *p != '"')
+			p++;
+		if (*p != '"')
+			return 0;
+		p++;
+		if ((size_t)(p - start) == elen &&
+		    memcmp(start, etag, elen) == 0)
+			return 1;
+	}
+	return 0;
+}
