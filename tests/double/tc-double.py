@@ -12,6 +12,7 @@ See README.md next to it for the full description.
 """
 
 import argparse
+import functools
 import io
 import ipaddress
 import json
@@ -27,7 +28,6 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
-from copy import deepcopy
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import formatdate
@@ -262,19 +262,15 @@ class Model:
 
     def mutate(self, task_id, changes, now_iso):
         """Apply control-API changes to one task; a move to in_progress writes a heartbeat."""
-        task = self.tasks[task_id]
+        task = dict(self.tasks[task_id])
         entering_progress = changes.get("status") == "in_progress" and task["status"] != "in_progress"
-        for key in ("status", "title", "notes", "blockedReason", "assignedAgent"):
-            if key in changes:
-                task[key] = changes[key]
+        task.update(changes)
         if "status" in changes and changes["status"] != "blocked" and "blockedReason" not in changes:
             task.pop("blockedReason", None)
         task["updatedAt"] = changes.get("updatedAt") or now_iso
-        for key in [key for key in task if task[key] in ("", None)]:
-            del task[key]
-        self.tasks[task_id] = canonical_task(task)
+        task = self.tasks[task_id] = canonical_task(task)
         if entering_progress and task.get("assignedAgent"):
-            self._heartbeat(self.tasks[task_id], now_iso)
+            self._heartbeat(task, now_iso)
 
     def _heartbeat(self, task, now_iso):
         metadata = task.get("metadata", {})
@@ -298,9 +294,12 @@ def progress(tasks):
 
 
 def union(lists):
+    """Items of all lists, each once, in first-seen order."""
     seen = []
     for items in lists:
-        seen.extend(item for item in items if item not in seen)
+        for item in items:
+            if item not in seen:
+                seen.append(item)
     return seen
 
 
@@ -414,6 +413,12 @@ def activity_entry(task, record, now_ms):
 # Routing
 
 
+def split_target(target):
+    """'/path?query' -> ('/path', 'query')."""
+    path, _, query_string = target.partition("?")
+    return path, query_string
+
+
 @dataclass
 class Request:
     method: str
@@ -423,11 +428,11 @@ class Request:
 
     @property
     def raw_path(self):
-        return self.target.split("?", 1)[0]
+        return split_target(self.target)[0]
 
     @property
     def query_string(self):
-        return self.target.split("?", 1)[1] if "?" in self.target else ""
+        return split_target(self.target)[1]
 
     @property
     def body_text(self):
@@ -528,22 +533,22 @@ def trigger_of(body):
 
 
 class Double:
-    def __init__(self, fixtures, clock):
+    def __init__(self, fixtures, clock, scene):
         self.fixtures = fixtures
         self.clock = clock
         self.lock = threading.RLock()
         self.timeline = self._index_timeline()
         self.mode = {"mode": "up"}
         self.reset_requests()
-        self.set_scene("initial")
+        self.set_scene(scene)
 
     def _index_timeline(self):
         timeline = {}
         for row in self.fixtures.rows:
-            route = match_route(row.method, row.path_query.split("?", 1)[0])
+            path, query_string = split_target(row.path_query)
+            route = match_route(row.method, path)
             if route and row.method in ("GET", "POST"):
-                query = parse_query(row.path_query.split("?", 1)[1] if "?" in row.path_query else "")
-                key = replay_key(route[0], route[1], query)
+                key = replay_key(route[0], route[1], parse_query(query_string))
                 if key:
                     timeline.setdefault(key, []).append(row)
         return timeline
@@ -554,7 +559,6 @@ class Double:
         if name not in ("initial", "empty"):
             raise BadInput("scene must be initial or empty")
         with self.lock:
-            self.scene = name
             self.model = Model.initial(self.fixtures) if name == "initial" else Model()
             self.cursor = -1 if name == "initial" else self.fixtures.row_named("empty-streams-list").index
         return {"scene": name, "cursor": self.cursor_name()}
@@ -571,9 +575,8 @@ class Double:
             if b2_id in self.model.tasks:
                 source = ("progress-after-stream-B" if row.index >= self.fixtures.first_progress_after()
                           else "tasks-list")
-                captured = self.fixtures.json(source)
-                tasks = captured["tasks"]
-                self.model.tasks[b2_id] = deepcopy(next(task for task in tasks if task["id"] == b2_id))
+                tasks = self.fixtures.json(source)["tasks"]
+                self.model.tasks[b2_id] = next(task for task in tasks if task["id"] == b2_id)
         return {"cursor": row.name}
 
     def resolve_task_id(self, key):
@@ -587,6 +590,8 @@ class Double:
             raise BadInput("unknown task fields: " + ", ".join(unknown))
         if any(not isinstance(value, str) for value in changes.values()):
             raise BadInput("task fields must be strings")
+        if changes.get("title") == "":
+            raise BadInput("title cannot be empty")
         if "status" in changes and changes["status"] not in STATUSES:
             raise BadInput("status must be one of " + ", ".join(STATUSES))
         if changes.get("updatedAt"):
@@ -608,7 +613,7 @@ class Double:
         if mode["mode"] == "slow":
             mode["delayMs"] = self._int_field(body, "delayMs", 1000, 0, 600000)
         if mode["mode"] == "status":
-            mode["status"] = self._int_field(body, "status", 503, 100, 599)
+            mode["status"] = self._int_field(body, "status", 503, 200, 599)
         with self.lock:
             self.mode = mode
         return mode
@@ -695,6 +700,8 @@ class Double:
     def api_stream_health(self, request, params, query):
         if not self.model.stream_tasks(params[0]):
             return stream_not_found(params[0])
+        # Every stream of the fixture model has a captured health row; the
+        # 404 fallback only matters for a fixtures directory that lacks one.
         return self.replay(("stream_health", params[0])) or stream_not_found(params[0])
 
     def api_tasks(self, request, params, query):
@@ -813,15 +820,11 @@ def forced_status(status):
                                "message": "tc-double: forced status %d" % status}))
 
 
-_HUGE = []
-
-
+@functools.lru_cache(maxsize=1)
 def huge_body():
-    """A valid JSON document of exactly HUGE_BODY_BYTES bytes (built once)."""
-    if not _HUGE:
-        head, tail = b'{"streams":[],"totalStreams":0,"padding":"', b'"}'
-        _HUGE.append(head + b"x" * (HUGE_BODY_BYTES - len(head) - len(tail)) + tail)
-    return _HUGE[0]
+    """A valid JSON document of exactly HUGE_BODY_BYTES bytes."""
+    head, tail = b'{"streams":[],"totalStreams":0,"padding":"', b'"}'
+    return head + b"x" * (HUGE_BODY_BYTES - len(head) - len(tail)) + tail
 
 
 # --------------------------------------------------------------------------
@@ -1060,11 +1063,10 @@ def write_port_file(path, port):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        double = Double(Fixtures(args.fixtures), Clock(args.now))
-    except (OSError, ValueError, KeyError) as problem:
+        double = Double(Fixtures(args.fixtures), Clock(args.now), args.scene)
+    except (OSError, ValueError, KeyError, BadInput) as problem:
         log("cannot load fixtures from %s: %s" % (args.fixtures, problem))
         return 2
-    double.set_scene(args.scene)
     try:
         server = Server((args.host, args.port), double)
     except OSError as problem:

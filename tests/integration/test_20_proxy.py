@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""The caching proxy as its users see it: one upstream request for many
+clients, at most one fetch per URL per poll interval, ETag and 304, the
+X-Cache and Age headers, stale answers while the upstream is down, clear
+502s for an upstream that answers garbage, too much or too late, the
+additions SPEC allows, and the forwarded checkpoint POST."""
+
+import json
+import os
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Double, Taskgate, wait_for  # noqa: E402
+
+
+def concurrent_gets(port, path, clients):
+    results = [None] * clients
+    barrier = threading.Barrier(clients)
+
+    def one(i):
+        barrier.wait()
+        results[i] = harness.request(port, "GET", path)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+class Caching(unittest.TestCase):
+    def setUp(self):
+        harness.skip_unless_binary()
+        self.double = Double().start()
+        self.tg = None
+
+    def tearDown(self):
+        if self.tg:
+            self.tg.close()
+        self.double.close()
+
+    def start(self, poll="30", *extra):
+        self.tg = Taskgate(self.double.url, args=["--poll", poll, "--upstream-timeout", "2"] + list(extra))
+        return self.tg.start()
+
+    def test_200_concurrent_clients_cost_at_most_two_fetches(self):
+        tg = self.start()
+        self.double.mode("slow", delayMs=300)  # keep the first fetch in flight while all arrive
+        results = concurrent_gets(tg.port, "/api/streams", 200)
+        self.assertEqual({r.status for r in results}, {200})
+        self.assertEqual(len({r.body for r in results}), 1, "every client got the same body")
+        self.assertLessEqual(self.double.count("/api/streams"), 2)
+        self.assertGreaterEqual(self.double.count("/api/streams"), 1)
+
+    def test_one_fetch_per_poll_interval(self):
+        tg = self.start("1")
+        first = tg.get("/api/tasks?status=pending")
+        self.assertEqual(first.header("x-cache"), "MISS")
+        for _ in range(20):
+            again = tg.get("/api/tasks?status=pending")
+            self.assertEqual(again.status, 200)
+            self.assertEqual(again.header("x-cache"), "HIT")
+            self.assertEqual(again.body, first.body)
+        self.assertEqual(self.double.count("/api/tasks?status=pending"), 1)
+        time.sleep(1.2)
+        self.assertEqual(tg.get("/api/tasks?status=pending").header("x-cache"), "MISS")
+        self.assertEqual(self.double.count("/api/tasks?status=pending"), 2)
+
+    def test_etag_304_and_headers(self):
+        tg = self.start()
+        resp = tg.get("/api/streams/Stream-B")
+        self.assertEqual(resp.status, 200)
+        etag = resp.header("etag")
+        self.assertTrue(etag and etag.startswith('"'), etag)
+        self.assertEqual(resp.header("cache-control"), "no-cache")
+        self.assertEqual(resp.header("content-type"), "application/json; charset=utf-8")
+        self.assertRegex(resp.header("age"), r"^\d+$")
+        not_modified = tg.get("/api/streams/Stream-B", headers={"If-None-Match": etag})
+        self.assertEqual(not_modified.status, 304)
+        self.assertEqual(not_modified.body, b"")
+        self.assertEqual(not_modified.header("etag"), etag)
+        self.assertEqual(not_modified.header("x-cache"), "HIT")
+        listed = tg.get("/api/streams/Stream-B", headers={"If-None-Match": 'W/"other", ' + etag})
+        self.assertEqual(listed.status, 304)
+        other = tg.get("/api/streams/Stream-B", headers={"If-None-Match": '"something-else"'})
+        self.assertEqual(other.status, 200)
+        time.sleep(1.1)
+        self.assertGreaterEqual(int(tg.get("/api/streams/Stream-B").header("age")), 1)
+
+    def test_head_has_the_length_and_no_body(self):
+        tg = self.start()
+        get = tg.get("/api/streams")
+        head = tg.request("HEAD", "/api/streams")
+        self.assertEqual(head.status, 200)
+        self.assertEqual(head.body, b"")
+        self.assertEqual(int(head.header("content-length")), len(get.body))
+
+    def test_a_task_change_shows_after_the_poll_interval(self):
+        tg = self.start("0.5")
+        before = {s["streamId"]: s for s in tg.get("/api/streams").json()["streams"]}
+        self.assertEqual(before["Stream-B"]["progressPercentage"], 33)
+        self.assertEqual(before["Stream-B"]["status"], "in_progress")
+        self.double.set_task("B2", status="completed")
+
+        def stream_b():
+            streams = {s["streamId"]: s for s in tg.get("/api/streams").json()["streams"]}
+            return streams["Stream-B"] if streams["Stream-B"]["progressPercentage"] == 67 else None
+        after = wait_for(stream_b, timeout=5, what="Stream-B at 67 %")
+        self.assertEqual(after["status"], "pending")  # the upstream's rule: nothing running
+        detail = tg.get("/api/streams/Stream-B").json()
+        self.assertEqual((detail["totalTasks"], detail["completedTasks"], detail["inProgressTasks"],
+                          detail["blockedTasks"], detail["pendingTasks"]), (3, 2, 0, 0, 1))
+
+    def test_upstream_down_serves_stale_and_health_degrades(self):
+        tg = self.start("0.2")
+        fresh = tg.get("/api/streams")
+        self.assertEqual(tg.get("/health").status, 200)
+        self.double.stop()
+        time.sleep(0.3)
+        stale = tg.get("/api/streams")
+        self.assertEqual(stale.status, 200)
+        self.assertEqual(stale.header("x-cache"), "STALE")
+        self.assertEqual(stale.body, fresh.body)
+        health = tg.get("/health")
+        self.assertEqual(health.status, 503)
+        body = health.json()
+        self.assertEqual(body["status"], "degraded")
+        self.assertEqual(body["upstream"]["status"], "down")
+        self.assertEqual(body["upstream"]["url"], self.double.url)
+        self.assertIsNotNone(body["upstream"]["lastOk"])
+        self.assertIn("cannot reach the upstream", body["upstream"]["lastError"])
+        never = tg.get("/api/activity")
+        self.assertEqual(never.status, 502)
+        self.assertEqual(never.json()["code"], "upstream-unreachable")
+        self.double.start()  # same port again
+        wait_for(lambda: tg.get("/health").status == 200, timeout=5, what="/health back to 200")
+        wait_for(lambda: tg.get("/api/streams").header("x-cache") in ("HIT", "MISS"),
+                 timeout=5, what="a fresh body again")
+
+    def test_garbage_huge_and_slow_upstreams_are_bad_responses(self):
+        tg = self.start("0.1", "--upstream-timeout", "0.5")
+        for mode, extra, needle in [("garbage", {}, "not JSON"), ("huge", {}, "8 MiB"),
+                                    ("slow", {"delayMs": 1500}, "within")]:
+            self.double.mode(mode, **extra)
+            time.sleep(0.15)
+            resp = tg.get("/api/checkpoints?streamId=Stream-" + mode)
+            self.assertEqual(resp.status, 502, mode)
+            body = resp.json()
+            self.assertEqual(body["code"], "upstream-bad-response", mode)
+            self.assertIn(needle, body["error"], mode)
+        self.double.mode("up")
+
+    def test_wrong_shape_is_a_bad_response(self):
+        tg = self.start()
+        self.double.mode("status", status=200)  # a JSON body that is no stream list
+        resp = tg.get("/api/streams")
+        self.assertEqual(resp.status, 502)
+        self.assertEqual(resp.json()["code"], "upstream-bad-response")
+        self.double.mode("up")
+
+    def test_upstream_errors_pass_through(self):
+        tg = self.start()
+        resp = tg.get("/api/streams/Stream-X")
+        self.assertEqual(resp.status, 404)
+        self.assertEqual(resp.body, b'{"error":"Stream not found","streamId":"Stream-X"}')
+        resp = tg.get("/api/tasks?status=pending&status=blocked")
+        self.assertEqual(resp.status, 500)
+
+
+class Checkpoint(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        harness.skip_unless_binary()
+        cls.double = Double().start()
+        cls.tg = Taskgate(cls.double.url, args=["--poll", "60"]).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tg.close()
+        cls.double.close()
+
+    def test_forwarded_with_body_and_type_but_not_the_token(self):
+        before = self.tg.get("/api/checkpoints?streamId=Stream-D")
+        self.assertEqual(before.status, 200)
+        self.double.reset_counts()
+        body = '{"reason":"stalled session"}'
+        resp = self.tg.request("POST", "/api/streams/Stream-D/checkpoint", body=body,
+                               headers=dict(self.tg.bearer(), **{"Content-Type": "application/json"}))
+        self.assertEqual(resp.status, 201, resp.body)
+        created = resp.json()
+        self.assertTrue(created["checkpointId"].startswith("CP-"))
+        log = [entry for entry in self.double.requests()["log"] if entry["method"] == "POST"]
+        self.assertEqual(len(log), 1)
+        sent = {k.lower(): v for k, v in log[0]["headers"].items()}
+        self.assertNotIn("authorization", sent)
+        self.assertNotIn("cookie", sent)
+        self.assertEqual(sent.get("content-type"), "application/json")
+        self.assertEqual(log[0].get("body"), body)
+        # The write expired the cache: the next read goes upstream again.
+        self.tg.get("/api/checkpoints?streamId=Stream-D")
+        self.assertEqual(self.double.count("/api/checkpoints?streamId=Stream-D"), 1)
+
+    def test_upstream_refusals_pass_through(self):
+        resp = self.tg.request("POST", "/api/streams/Stream-A/checkpoint", headers=self.tg.bearer())
+        self.assertEqual(resp.status, 400)
+        self.assertEqual(resp.json(), {"error": "No in-progress task found for stream",
+                                       "streamId": "Stream-A"})
+
+    def test_without_the_token_nothing_is_forwarded(self):
+        self.double.reset_counts()
+        resp = self.tg.request("POST", "/api/streams/Stream-B/checkpoint", body="{}",
+                               headers={"Content-Type": "application/json"})
+        self.assertEqual(resp.status, 401)
+        self.assertEqual(resp.json()["code"], "unauthorized")
+        self.assertIn("Bearer", resp.header("www-authenticate"))
+        self.assertEqual(self.double.requests()["total"], 0)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
