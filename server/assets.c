@@ -135,7 +135,7 @@ assets_serve(struct request *r)
 		return assets_sign_in(r, token);
 	rel = strcmp(r->path, "/") == 0 ? "index.html" : r->path + 1;
 	if (!assets_safe_path(rel) || (type = assets_type_of(rel)) == NULL)
-		return http_error(r, HTTP_NOT_FOUND, "no such page");
+		return http_not_found(r);
 	xasprintf(&path, "%s/%s", r->tg->web_root, rel);
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	free(path);
@@ -143,7 +143,7 @@ assets_serve(struct request *r)
 	    st.st_size > ASSETS_MAX_FILE) {
 		if (fd != -1)
 			close(fd);
-		return http_error(r, HTTP_NOT_FOUND, "no such page");
+		return http_not_found(r);
 	}
 	data = xmalloc((size_t)st.st_size + 1);
 	while (got < (size_t)st.st_size &&

@@ -345,9 +345,12 @@ http_json_text(const char *s)
 	return j;
 }
 
-/* The upstream's answer for an unknown route, byte for byte. */
-static enum MHD_Result
-http_route_not_found(struct request *r)
+/*
+ * 404 for a path nothing serves, shaped as the upstream shapes it, byte for
+ * byte, so that clients see the same answer with or without taskgate.
+ */
+enum MHD_Result
+http_not_found(struct request *r)
 {
 	json_t	*o = json_object();
 	char	*msg;
@@ -400,7 +403,7 @@ http_dispatch(struct request *r)
 			    "the token");
 		if (is_get && strncmp(r->path, "/api/", 5) != 0)
 			return assets_serve(r);
-		return http_route_not_found(r);
+		return http_not_found(r);
 	}
 	if (!http_method_allowed(r->route->methods, r->method)) {
 		struct MHD_Response *resp;

@@ -337,6 +337,7 @@ enum MHD_Result http_error(struct request *, enum http_error, const char *,
 enum MHD_Result http_reply(struct request *, unsigned int,
 		    struct MHD_Response *);
 enum MHD_Result http_reply_json(struct request *, unsigned int, json_t *);
+enum MHD_Result http_not_found(struct request *);
 void	http_suspend(struct request *);
 void	http_resume(struct request *);
 const char *http_header(struct request *, const char *);
