@@ -61,6 +61,7 @@ static const struct {
 	[HTTP_NOT_FOUND] = { 404, "not-found" },
 	[HTTP_BAD_METHOD] = { 405, "method-not-allowed" },
 	[HTTP_BAD_ID] = { 400, "invalid-stream-id" },
+	[HTTP_BAD_PATH] = { 400, "bad-path" },
 	[HTTP_UNAUTHORIZED] = { 401, "unauthorized" },
 	[HTTP_FORBIDDEN_HOST] = { 403, "forbidden-host" },
 	[HTTP_FORBIDDEN_ORIGIN] = { 403, "forbidden-origin" },
@@ -233,6 +234,7 @@ http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 		return;
 	upstream_call_free(r->call);
 	buf_free(&r->body);
+	free(r->path);
 	free(r->uri);
 	free(r);
 	*req_cls = NULL;
@@ -252,6 +254,7 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
 	struct request	*r = *req_cls;
 
 	(void)cls;
+	(void)url;
 	(void)version;
 	if (r == NULL)
 		return MHD_NO;
@@ -261,7 +264,6 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
 		 * (MEASURED.md, trap 1): only take note and wait. */
 		r->conn = conn;
 		r->method = method;
-		r->path = url;
 		r->state = REQ_BODY;
 		return MHD_YES;
 	case REQ_BODY:
@@ -354,10 +356,9 @@ http_not_found(struct request *r)
 {
 	json_t	*o = json_object();
 	char	*msg;
-	size_t	 qlen = strcspn(r->uri, "?");
 
-	xasprintf(&msg, "Route %s:%.*s not found", r->method, (int)qlen,
-	    r->uri);
+	/* Fastify names the raw URL, query included. */
+	xasprintf(&msg, "Route %s:%s not found", r->method, r->uri);
 	json_object_set_new(o, "message", http_json_text(msg));
 	json_object_set_new(o, "error", json_string("Not Found"));
 	json_object_set_new(o, "statusCode", json_integer(404));
@@ -374,6 +375,49 @@ http_method_allowed(unsigned methods, const char *m)
 	return (methods & M_POST) && strcmp(m, "POST") == 0;
 }
 
+static int
+http_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Percent-decodes the path part of a raw URI into *out (new).  Refuses a
+ * malformed escape and %00, so that what is checked is what is forwarded.
+ */
+int
+http_decode_path(const char *uri, char **out)
+{
+	size_t	 len = strcspn(uri, "?"), i, j = 0;
+	char	*p = xmalloc(len + 1);
+
+	for (i = 0; i < len; i++) {
+		int hi, lo;
+
+		if (uri[i] != '%') {
+			p[j++] = uri[i];
+			continue;
+		}
+		if (i + 2 >= len || (hi = http_hexval(uri[i + 1])) < 0 ||
+		    (lo = http_hexval(uri[i + 2])) < 0 || (hi | lo) == 0) {
+			free(p);
+			*out = NULL;
+			return -1;
+		}
+		p[j++] = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	p[j] = '\0';
+	*out = p;
+	return 0;
+}
+
 /* Runs the checks every request passes, then its handler. */
 static enum MHD_Result
 http_dispatch(struct request *r)
@@ -387,6 +431,10 @@ http_dispatch(struct request *r)
 		return http_error(r, HTTP_FORBIDDEN_HOST, "the Host header "
 		    "does not name this server; use localhost, 127.0.0.1 "
 		    "or [::1], or start taskgate with --allowed-host");
+	/* Route on our own decoding of the raw path, the one forwarded. */
+	if (http_decode_path(r->uri, &r->path) == -1)
+		return http_error(r, HTTP_BAD_PATH, "the path has a bad or NUL "
+		    "percent-escape");
 	if (r->body_too_big)
 		return http_error(r, HTTP_TOO_LARGE, "request bodies are "
 		    "limited to %d KiB", TASKGATE_MAX_BODY / 1024);

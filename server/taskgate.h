@@ -297,6 +297,7 @@ enum http_error {
 	HTTP_NOT_FOUND,		/* 404 not-found */
 	HTTP_BAD_METHOD,	/* 405 method-not-allowed */
 	HTTP_BAD_ID,		/* 400 invalid-stream-id */
+	HTTP_BAD_PATH,		/* 400 bad-path */
 	HTTP_UNAUTHORIZED,	/* 401 unauthorized */
 	HTTP_FORBIDDEN_HOST,	/* 403 forbidden-host */
 	HTTP_FORBIDDEN_ORIGIN,	/* 403 forbidden-origin */
@@ -316,7 +317,7 @@ struct request {
 	struct MHD_Connection	*conn;
 	char			*uri;		/* raw path?query, owned */
 	const char		*method;	/* borrowed from MHD */
-	const char		*path;		/* decoded path, borrowed */
+	char			*path;		/* decoded path, owned */
 	const struct route	*route;
 	char			 id[STREAM_ID_MAX + 1];	/* {id}, if any */
 	struct buf		 body;		/* capped at 64 KiB */
@@ -338,6 +339,7 @@ enum MHD_Result http_reply(struct request *, unsigned int,
 		    struct MHD_Response *);
 enum MHD_Result http_reply_json(struct request *, unsigned int, json_t *);
 enum MHD_Result http_not_found(struct request *);
+int	http_decode_path(const char *, char **);
 void	http_suspend(struct request *);
 void	http_resume(struct request *);
 const char *http_header(struct request *, const char *);
