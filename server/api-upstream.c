@@ -85,6 +85,7 @@ api_upstream_cached(struct request *r, enum cache_kind kind)
 	case CACHE_WAIT:
 		return MHD_YES;
 	case CACHE_FAIL:
+		metrics_count(r->tg->metrics, METRIC_CACHE_FAIL);
 		return api_upstream_fail(r, &a);
 	case CACHE_SERVE:
 		break;
@@ -92,6 +93,9 @@ api_upstream_cached(struct request *r, enum cache_kind kind)
 	x_cache = a.x_cache;
 	if (r->woken && strcmp(x_cache, "HIT") == 0)
 		x_cache = "MISS";
+	metrics_count(r->tg->metrics, strcmp(x_cache, "HIT") == 0 ?
+	    METRIC_CACHE_HIT : strcmp(x_cache, "MISS") == 0 ?
+	    METRIC_CACHE_MISS : METRIC_CACHE_STALE);
 	return api_upstream_send(r, a.body, x_cache);
 }
 

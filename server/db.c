@@ -5,6 +5,7 @@
  * above PRAGMA user_version, each in one transaction with its version
  * bump.  What the tables mean belongs to the modules that use them.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +18,8 @@
 extern const char *const db_migrations[];
 
 struct db {
-	sqlite3	*h;
+	sqlite3		*h;
+	pthread_mutex_t	 lock;	/* one logical operation at a time */
 };
 
 static int
@@ -91,7 +93,8 @@ db_open(const char *path, char *err, size_t errlen)
 	if (files_mkdirs_for(path, err, errlen) == -1)
 		return NULL;
 	if (sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_FULLMUTEX,
+	    NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open database %s: %s", path,
 		    h != NULL ? sqlite3_errmsg(h) : "out of memory");
 		goto fail;
@@ -122,6 +125,7 @@ db_open(const char *path, char *err, size_t errlen)
 		goto fail;
 	db = xcalloc(1, sizeof *db);
 	db->h = h;
+	pthread_mutex_init(&db->lock, NULL);
 	return db;
 fail:
 	sqlite3_close(h);
@@ -134,5 +138,24 @@ db_close(struct db *db)
 	if (db == NULL)
 		return;
 	sqlite3_close(db->h);
+	pthread_mutex_destroy(&db->lock);
 	free(db);
+}
+
+/*
+ * The handle, for the modules that own tables (history.c, events.c).
+ * They hold db_lock() around each logical operation, so that one thread's
+ * transaction never takes in another thread's statements.
+ */
+sqlite3 *
+db_lock(struct db *db)
+{
+	pthread_mutex_lock(&db->lock);
+	return db->h;
+}
+
+void
+db_unlock(struct db *db)
+{
+	pthread_mutex_unlock(&db->lock);
 }

@@ -51,6 +51,11 @@ static const struct route http_routes[] = {
 	{ "/api/tasks", M_GET, ACCESS_READ, api_upstream_passthrough },
 	{ "/api/activity", M_GET, ACCESS_READ, api_upstream_passthrough },
 	{ "/api/checkpoints", M_GET, ACCESS_READ, api_upstream_passthrough },
+	{ "/api/streams/{id}/history", M_GET, ACCESS_READ,
+	  api_streams_history },
+	{ "/api/overview", M_GET, ACCESS_READ, api_streams_overview },
+	{ "/api/events", M_GET, ACCESS_READ, events_serve },
+	{ "/metrics", M_GET, ACCESS_READ, metrics_serve },
 };
 #define HTTP_NROUTES (sizeof http_routes / sizeof http_routes[0])
 
@@ -68,6 +73,8 @@ static const struct {
 	[HTTP_TOO_LARGE] = { 413, "body-too-large" },
 	[HTTP_UNREACHABLE] = { 502, "upstream-unreachable" },
 	[HTTP_BAD_RESPONSE] = { 502, "upstream-bad-response" },
+	[HTTP_UNAVAILABLE] = { 503, "unavailable" },
+	[HTTP_BAD_QUERY] = { 400, "bad-query" },
 	[HTTP_INTERNAL] = { 500, "internal-error" },
 };
 
@@ -427,6 +434,7 @@ http_dispatch(struct request *r)
 	bool		 bad_id, is_get;
 	enum access	 access;
 
+	metrics_count(tg->metrics, METRIC_HTTP_REQUESTS);
 	if (!auth_host_allowed(tg->auth, host))
 		return http_error(r, HTTP_FORBIDDEN_HOST, "the Host header "
 		    "does not name this server; use localhost, 127.0.0.1 "
@@ -543,6 +551,41 @@ http_error(struct request *r, enum http_error e, const char *fmt, ...)
 	json_object_set_new(o, "error", json_string(sentence));
 	json_object_set_new(o, "code", json_string(http_errors[e].code));
 	return http_reply_json(r, http_errors[e].status, o);
+}
+
+struct http_query_count {
+	const char	*name;
+	const char	*value;
+	int		 n;
+};
+
+static enum MHD_Result
+http_query_one(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct http_query_count	*q = cls;
+
+	(void)kind;
+	if (key != NULL && strcmp(key, q->name) == 0) {
+		q->value = value != NULL ? value : "";
+		q->n++;
+	}
+	return MHD_YES;
+}
+
+/*
+ * The query parameter name into *value (NULL when absent).  Returns -1
+ * when it is given more than once, which taskgate's own endpoints refuse.
+ */
+int
+http_query(struct request *r, const char *name, const char **value)
+{
+	struct http_query_count	q = { name, NULL, 0 };
+
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND,
+	    http_query_one, &q);
+	*value = q.value;
+	return q.n > 1 ? -1 : 0;
 }
 
 void

@@ -154,6 +154,13 @@ main_serve(struct options *o)
 	if (upstream_start(tg.upstream) == -1)
 		fatalx("cannot start the upstream thread");
 	tg.cache = cache_new(tg.upstream, o->poll);
+	tg.metrics = metrics_new();
+	if ((tg.events = events_new(tg.db, err, sizeof err)) == NULL)
+		fatalx("%s", err);
+	tg.poller = poller_new(&tg);
+	events_set_snapshot(tg.events, api_streams_snapshot, &tg);
+	if (events_start(tg.events) == -1 || poller_start(tg.poller) == -1)
+		fatalx("cannot start the event and poller threads");
 	if ((tg.http = http_start(&tg, fd, err, sizeof err)) == NULL)
 		fatalx("%s", err);
 
@@ -167,9 +174,15 @@ main_serve(struct options *o)
 	} while (sig == SIGHUP);
 	log_info("stopping (signal %d)", sig);
 
+	poller_stop(tg.poller);
 	cache_abort_waiters(tg.cache);
+	poller_join(tg.poller);
+	events_stop(tg.events);
 	http_stop(tg.http);
 	upstream_stop(tg.upstream);
+	poller_free(tg.poller);
+	events_free(tg.events);
+	metrics_free(tg.metrics);
 	cache_free(tg.cache);
 	upstream_free(tg.upstream);
 	db_close(tg.db);

@@ -26,10 +26,14 @@
 #define TASKGATE_TOKEN_HEX	64			/* 32 random bytes */
 #define STREAM_ID_MAX		64
 
+struct taskgate;
 struct cache;
 struct upstream;
 struct http;
 struct db;
+struct events;
+struct poller;
+struct metrics;
 
 /* options.c */
 struct listen_addr {
@@ -98,6 +102,45 @@ int	orchconf_load(const char *, struct orchconf *, char *, size_t);
 int	orchconf_parse(json_t *, struct orchconf *, char *, size_t);
 void	orchconf_defaults(struct orchconf *);
 void	orchconf_free(struct orchconf *);
+
+/* plan.c */
+enum plan_phase {
+	PLAN_FOUNDATION,
+	PLAN_PARALLEL,
+	PLAN_INTEGRATION,
+	PLAN_UNKNOWN		/* any other streamPhase, or none */
+};
+
+enum plan_gate {
+	PLAN_GATE_OPEN,		/* it may start */
+	PLAN_GATE_WAIT,		/* only dependencies or phase order stop it */
+	PLAN_GATE_CLOSED	/* complete, running, the limit or the budget */
+};
+
+/* One stream as the gates see it; the pointers are borrowed. */
+struct plan_stream {
+	const char	*id;
+	const char	*phase;		/* streamPhase, or NULL */
+	char *const	*deps;		/* the stream ids it depends on */
+	size_t		 n_deps;
+	long		 progress;	/* percent, 0 to 100 */
+	bool		 complete;	/* it has tasks, all completed */
+	bool		 blocked;	/* one of its tasks is blocked */
+	bool		 live;		/* its session window is live */
+	bool		 budget_spent;	/* no recovery attempts left */
+};
+
+enum plan_phase plan_phase_of(const char *);
+const char *plan_phase_name(enum plan_phase);
+int	plan_check(const struct orchconf *, char ***, size_t *);
+void	plan_problems_free(char **, size_t);
+enum plan_gate plan_may_start(const struct plan_stream *, size_t, size_t,
+		    long, long, bool, json_t *);
+json_t	*plan_next_actions(const struct plan_stream *, size_t, long, long);
+
+/* cmd-config.c */
+int	cmd_config_check(int, char **);
+int	cmd_config_generate(int, char **);
 
 /* log.c */
 void	log_init(bool);
@@ -168,6 +211,38 @@ int	model_count_tasks(json_t *, struct model_counts *);
 int	model_augment_list(json_t *, char *, size_t);
 int	model_augment_detail(json_t *, char *, size_t);
 
+/* stall.c */
+enum stall_state {
+	STALL_OK,
+	STALL_UPSTREAM_UNHEALTHY,
+	STALL_NO_PROGRESS,
+	STALL_WAITING_INPUT,
+	STALL_CONTEXT_EXHAUSTED,
+	STALL_DEAD,
+	STALL_NEEDS_HUMAN
+};
+
+struct stall_track {
+	double	unchanged_s;	/* seen unchanged while the upstream was up */
+	double	last_obs;	/* time of the last reachable observation, 0 */
+};
+
+struct stall_input {
+	struct model_counts	 counts;
+	double			 unchanged_s;
+	double			 timeout_s;	/* stallTimeoutMinutes * 60 */
+	bool			 upstream_unhealthy;
+	json_t			*upstream_warnings;	/* borrowed, or NULL */
+	bool			 session_live;
+	enum stall_state	 pane_state;	/* from the session layer */
+	const char		*pane_reason;
+};
+
+const char *stall_state_name(enum stall_state);
+int	stall_state_from_name(const char *);
+void	stall_observe(struct stall_track *, double, bool, bool);
+enum stall_state stall_judge(const struct stall_input *, json_t **);
+
 /* auth.c */
 struct auth;
 enum auth_via { AUTH_NONE, AUTH_BEARER, AUTH_COOKIE };
@@ -214,10 +289,13 @@ struct upstream_call {
 };
 
 struct upstream_state {
-	bool	 reached;	/* the last call got an HTTP answer */
-	bool	 ever;		/* any call has finished */
-	double	 last_ok;	/* wall clock of the last answer, 0: never */
-	char	 last_error[256];
+	bool		 reached;	/* the last call got an HTTP answer */
+	bool		 ever;		/* any call has finished */
+	double		 last_ok;	/* wall clock of the last answer, 0 */
+	char		 last_error[256];
+	uint64_t	 calls;		/* finished calls */
+	uint64_t	 unreachable;	/* of which got no answer */
+	uint64_t	 bad;		/* of which got a bad answer */
 };
 
 struct upstream *upstream_new(const char *, double);
@@ -275,8 +353,69 @@ void	cache_body_ref(struct cache_body *);
 void	cache_body_unref(void *);
 
 /* db.c */
+struct sqlite3;
 struct db *db_open(const char *, char *, size_t);
 void	db_close(struct db *);
+struct sqlite3 *db_lock(struct db *);
+void	db_unlock(struct db *);
+
+/* history.c */
+struct stream_row {
+	char			 id[STREAM_ID_MAX + 1];
+	struct model_counts	 counts;
+	int64_t			 last_change_ms;	/* counts last changed */
+	double			 unchanged_s;	/* seen unchanged, upstream up */
+	char			 state[32];	/* a health state's name */
+	int64_t			 state_since_ms;
+	char			*evidence;	/* JSON text, owned */
+};
+
+int	history_load_rows(struct db *, struct stream_row **, size_t *);
+int	history_save_rows(struct db *, const struct stream_row *, size_t);
+int	history_add_sample(struct db *, const char *, int64_t,
+		    const struct model_counts *);
+json_t	*history_samples(struct db *, const char *, int64_t, int64_t, long);
+void	history_rows_free(struct stream_row *, size_t);
+
+/* events.c */
+struct events;
+struct events *events_new(struct db *, char *, size_t);
+void	events_set_snapshot(struct events *, char *(*)(void *), void *);
+int	events_start(struct events *);
+void	events_stop(struct events *);
+void	events_free(struct events *);
+int64_t	events_emit(struct events *, const char *, json_t *);
+int64_t	events_parse_last_id(const char *);
+size_t	events_client_count(struct events *);
+int64_t	events_last_id(struct events *);
+
+/* poller.c */
+struct poller *poller_new(struct taskgate *);
+int	poller_start(struct poller *);
+void	poller_stop(struct poller *);
+void	poller_join(struct poller *);
+void	poller_free(struct poller *);
+void	poller_with_view(struct poller *, void (*)(json_t *, void *), void *);
+
+/* api-streams.c */
+json_t	*api_streams_overview_doc(struct taskgate *);
+char	*api_streams_snapshot(void *);
+int64_t	api_streams_parse_time(const char *);
+
+/* metrics.c */
+enum metric {
+	METRIC_HTTP_REQUESTS,
+	METRIC_CACHE_HIT,
+	METRIC_CACHE_MISS,
+	METRIC_CACHE_STALE,
+	METRIC_CACHE_FAIL,
+	METRIC_RECOVERIES,
+	METRIC__COUNT
+};
+
+struct metrics *metrics_new(void);
+void	metrics_free(struct metrics *);
+void	metrics_count(struct metrics *, enum metric);
 
 /* the context */
 struct taskgate {
@@ -288,6 +427,9 @@ struct taskgate {
 	struct upstream		*upstream;
 	struct cache		*cache;
 	struct db		*db;
+	struct events		*events;
+	struct poller		*poller;
+	struct metrics		*metrics;
 	struct http		*http;
 	double			 started_wall;
 };
@@ -304,6 +446,8 @@ enum http_error {
 	HTTP_TOO_LARGE,		/* 413 body-too-large */
 	HTTP_UNREACHABLE,	/* 502 upstream-unreachable */
 	HTTP_BAD_RESPONSE,	/* 502 upstream-bad-response */
+	HTTP_UNAVAILABLE,	/* 503 unavailable */
+	HTTP_BAD_QUERY,		/* 400 bad-query */
 	HTTP_INTERNAL		/* 500 internal-error */
 };
 
@@ -343,6 +487,7 @@ int	http_decode_path(const char *, char **);
 void	http_suspend(struct request *);
 void	http_resume(struct request *);
 const char *http_header(struct request *, const char *);
+int	http_query(struct request *, const char *, const char **);
 
 /* api-upstream.c */
 enum MHD_Result api_upstream_list(struct request *);
@@ -350,6 +495,12 @@ enum MHD_Result api_upstream_detail(struct request *);
 enum MHD_Result api_upstream_passthrough(struct request *);
 enum MHD_Result api_upstream_checkpoint(struct request *);
 enum MHD_Result api_upstream_health(struct request *);
+
+/* events.c, api-streams.c, metrics.c: handlers */
+enum MHD_Result events_serve(struct request *);
+enum MHD_Result api_streams_overview(struct request *);
+enum MHD_Result api_streams_history(struct request *);
+enum MHD_Result metrics_serve(struct request *);
 
 /* assets.c */
 enum MHD_Result assets_serve(struct request *);

@@ -271,6 +271,11 @@ upstream_finish(struct upstream *up, struct upstream_call *c, CURLcode rc)
 	pthread_mutex_lock(&up->lock);
 	up->state.ever = true;
 	up->state.reached = c->result == UPSTREAM_OK;
+	up->state.calls++;
+	if (c->result == UPSTREAM_UNREACHABLE)
+		up->state.unreachable++;
+	else if (c->result == UPSTREAM_BAD_RESPONSE)
+		up->state.bad++;
 	if (c->result == UPSTREAM_OK)
 		up->state.last_ok = clock_wall();
 	else

@@ -1,0 +1,325 @@
+/*
+ * api-streams.c: taskgate's own read endpoints about streams:
+ * GET /api/overview (the dashboard's one call, also the snapshot event)
+ * and GET /api/streams/{id}/history (progress samples, oldest first).
+ * The overview is built from the poller's latest view, the upstream's
+ * state and the plan's gates; nothing here talks to the upstream.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "taskgate.h"
+
+#define HISTORY_LIMIT_DEFAULT	1000
+#define HISTORY_LIMIT_MAX	100000
+
+struct overview_build {
+	struct taskgate	*tg;
+	json_t		*out;
+};
+
+static json_t *
+overview_upstream(struct taskgate *tg, bool up)
+{
+	struct upstream_state	st;
+	char			ok_at[32];
+	json_t			*u = json_object();
+
+	upstream_state(tg->upstream, &st);
+	json_object_set_new(u, "url", json_string(tg->upstream_url));
+	json_object_set_new(u, "status", json_string(up ? "up" : "down"));
+	if (st.last_ok > 0) {
+		clock_iso8601(st.last_ok, ok_at, sizeof ok_at);
+		json_object_set_new(u, "lastOk", json_string(ok_at));
+	} else
+		json_object_set_new(u, "lastOk", json_null());
+	json_object_set_new(u, "lastError", st.last_error[0] != '\0' ?
+	    json_string(st.last_error) : json_null());
+	return u;
+}
+
+static json_t *
+overview_find(json_t *streams, const char *id)
+{
+	size_t	 i;
+	json_t	*s;
+
+	json_array_foreach(streams, i, s) {
+		const char *sid = json_string_value(json_object_get(s,
+		    "streamId"));
+
+		if (sid != NULL && strcmp(sid, id) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+/* The active agent of a stream: its most recent activity, or null. */
+static json_t *
+overview_agent(json_t *activities, const char *id)
+{
+	size_t	 i;
+	json_t	*a;
+
+	json_array_foreach(activities, i, a) {
+		const char *sid = json_string_value(json_object_get(a,
+		    "streamId"));
+
+		if (sid != NULL && strcmp(sid, id) == 0)
+			return json_deep_copy(a);
+	}
+	return json_null();
+}
+
+/* The blocked tasks of a stream, with their reasons. */
+static json_t *
+overview_blocked(json_t *tasks, const char *id)
+{
+	json_t	*out = json_array(), *t;
+	size_t	 i;
+
+	json_array_foreach(tasks, i, t) {
+		const char *sid = json_string_value(json_object_get(
+		    json_object_get(t, "metadata"), "streamId"));
+
+		if (sid == NULL || strcmp(sid, id) != 0)
+			continue;
+		json_array_append_new(out, json_pack("{s:O?,s:O?,s:O?}",
+		    "taskId", json_object_get(t, "id"), "title",
+		    json_object_get(t, "title"), "blockedReason",
+		    json_object_get(t, "blockedReason")));
+	}
+	return out;
+}
+
+static json_t *
+overview_deps(json_t *streams, json_t *deps)
+{
+	json_t	*out = json_array(), *d;
+	size_t	 i;
+
+	json_array_foreach(deps, i, d) {
+		const char	*id = json_string_value(d);
+		json_t		*s;
+
+		if (id == NULL)
+			continue;
+		s = overview_find(streams, id);
+		json_array_append_new(out, json_pack("{s:s,s:O?,s:O?}",
+		    "streamId", id, "status", s ? json_object_get(s,
+		    "status") : NULL, "progressPercentage", s ?
+		    json_object_get(s, "progressPercentage") : NULL));
+	}
+	return out;
+}
+
+static void
+overview_alert(json_t *alerts, const char *kind, const char *id,
+    const char *message)
+{
+	json_t	*a = json_pack("{s:s,s:s}", "kind", kind, "message", message);
+
+	if (id != NULL)
+		json_object_set_new(a, "streamId", json_string(id));
+	json_array_append_new(alerts, a);
+}
+
+/*
+ * Gate readiness and next actions.  Until taskgate controls sessions a
+ * stream cannot be started from here, and the overview says so.
+ */
+static void
+overview_plan(struct taskgate *tg, json_t *streams, json_t *out)
+{
+	json_t	*s;
+	size_t	 i;
+
+	(void)tg;
+	json_array_foreach(streams, i, s)
+		json_object_set_new(s, "gate", json_pack("{s:b,s:[s]}",
+		    "canStart", 0, "reasons", "session control is not "
+		    "available in this version"));
+	json_object_set_new(out, "nextActions", json_array());
+}
+
+static void
+overview_build(json_t *view, void *arg)
+{
+	struct overview_build	*b = arg;
+	json_t			*out = json_object(), *streams = json_array();
+	json_t			*alerts = json_array(), *src, *s, *t;
+	json_t			*activities, *blocked;
+	struct model_counts	 all = { 0 };
+	size_t			 i, j;
+	bool			 up;
+	char			 now[32], *msg;
+
+	b->out = out;
+	clock_iso8601(clock_wall(), now, sizeof now);
+	json_object_set_new(out, "generatedAt", json_string(now));
+	up = view != NULL && json_is_true(json_object_get(view, "upstreamUp"));
+	json_object_set_new(out, "upstream", overview_upstream(b->tg, up));
+	if (view != NULL && !up)
+		overview_alert(alerts, "upstream", NULL, "Task Copilot does "
+		    "not answer; the figures are from the last time it did");
+	src = json_object_get(view, "streams");
+	activities = json_object_get(view, "activities");
+	blocked = json_object_get(view, "blocked");
+	json_array_foreach(src, i, s) {
+		const char	*id = json_string_value(json_object_get(s,
+				    "streamId"));
+		const char	*state;
+		json_t		*o, *bt;
+
+		if (id == NULL)
+			continue;
+		o = json_deep_copy(s);
+		json_object_del(o, "files");
+		json_object_set_new(o, "dependencies", overview_deps(src,
+		    json_object_get(s, "dependencies")));
+		json_object_set_new(o, "agent", overview_agent(activities, id));
+		bt = overview_blocked(blocked, id);
+		json_array_foreach(bt, j, t) {
+			xasprintf(&msg, "%s: %s is blocked: %s", id,
+			    json_string_value(json_object_get(t, "title")) ?
+			    json_string_value(json_object_get(t, "title")) :
+			    "a task", json_string_value(json_object_get(t,
+			    "blockedReason")) ? json_string_value(
+			    json_object_get(t, "blockedReason")) :
+			    "no reason given");
+			overview_alert(alerts, "blocked", id, msg);
+			free(msg);
+		}
+		json_object_set_new(o, "blockedTaskList", bt);
+		json_object_set_new(o, "session", json_null());
+		state = json_string_value(json_object_get(json_object_get(s,
+		    "state"), "name"));
+		if (state != NULL && strcmp(state, "ok") != 0) {
+			xasprintf(&msg, "%s is %s", id, state);
+			overview_alert(alerts, "state", id, msg);
+			free(msg);
+		}
+		all.total += json_integer_value(json_object_get(s,
+		    "totalTasks"));
+		all.completed += json_integer_value(json_object_get(s,
+		    "completedTasks"));
+		json_array_append_new(streams, o);
+	}
+	overview_plan(b->tg, streams, out);
+	json_object_set_new(out, "overall", json_pack("{s:I,s:I,s:I,s:I}",
+	    "totalTasks", (json_int_t)all.total, "completedTasks",
+	    (json_int_t)all.completed, "progressPercentage",
+	    (json_int_t)model_progress(&all), "streams",
+	    (json_int_t)json_array_size(streams)));
+	json_object_set_new(out, "streams", streams);
+	json_object_set_new(out, "alerts", alerts);
+	t = json_object_get(view, "polledAt");
+	json_object_set_new(out, "polledAt", t != NULL ? json_incref(t) :
+	    json_null());
+}
+
+/* The overview document (new). */
+json_t *
+api_streams_overview_doc(struct taskgate *tg)
+{
+	struct overview_build	b = { tg, NULL };
+
+	poller_with_view(tg->poller, overview_build, &b);
+	return b.out;
+}
+
+/* The overview as JSON text (new): the snapshot of the event stream. */
+char *
+api_streams_snapshot(void *arg)
+{
+	json_t	*doc = api_streams_overview_doc(arg);
+	char	*text = json_dumps(doc, JSON_COMPACT);
+
+	json_decref(doc);
+	return text;
+}
+
+enum MHD_Result
+api_streams_overview(struct request *r)
+{
+	return http_reply_json(r, 200, api_streams_overview_doc(r->tg));
+}
+
+/* Parses ms since the epoch, or an ISO-8601 UTC time; -1 when neither. */
+int64_t
+api_streams_parse_time(const char *s)
+{
+	struct tm	 tm;
+	const char	*p;
+	char		*end;
+	long long	 ms = 0;
+	int		 digits = 0;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	if (strspn(s, "0123456789") == strlen(s)) {
+		if (strlen(s) > 15)
+			return -1;
+		return strtoll(s, &end, 10);
+	}
+	memset(&tm, 0, sizeof tm);
+	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (p == NULL)
+		return -1;
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+			if (digits < 3)
+				ms = ms * 10 + (*p - '0');
+		while (digits > 0 && digits < 3) {
+			ms *= 10;
+			digits++;
+		}
+	}
+	if (strcmp(p, "Z") != 0 && strcmp(p, "") != 0)
+		return -1;
+	return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+/*
+ * GET /api/streams/{id}/history?since=&until=&limit=: samples oldest
+ * first; since and until take ms since the epoch or ISO-8601 UTC.
+ */
+enum MHD_Result
+api_streams_history(struct request *r)
+{
+	const char	*since_s, *until_s, *limit_s;
+	int64_t		 since = 0, until = INT64_MAX;
+	long		 limit = HISTORY_LIMIT_DEFAULT;
+	json_t		*samples, *out;
+	char		*end;
+
+	if (http_query(r, "since", &since_s) == -1 ||
+	    http_query(r, "until", &until_s) == -1 ||
+	    http_query(r, "limit", &limit_s) == -1)
+		return http_error(r, HTTP_BAD_QUERY, "since, until and limit "
+		    "may each be given once");
+	if (since_s != NULL && (since = api_streams_parse_time(since_s)) < 0)
+		return http_error(r, HTTP_BAD_QUERY, "since: expected "
+		    "milliseconds since 1970 or a time such as "
+		    "2026-11-26T10:29:20Z");
+	if (until_s != NULL && (until = api_streams_parse_time(until_s)) < 0)
+		return http_error(r, HTTP_BAD_QUERY, "until: expected "
+		    "milliseconds since 1970 or a time such as "
+		    "2026-11-26T10:29:20Z");
+	if (limit_s != NULL) {
+		limit = strtol(limit_s, &end, 10);
+		if (*limit_s == '\0' || *end != '\0' || limit < 1 ||
+		    limit > HISTORY_LIMIT_MAX)
+			return http_error(r, HTTP_BAD_QUERY, "limit: expected a "
+			    "whole number from 1 to %d", HISTORY_LIMIT_MAX);
+	}
+	samples = history_samples(r->tg->db, r->id, since, until, limit);
+	if (samples == NULL)
+		return http_error(r, HTTP_INTERNAL, "the history database "
+		    "could not be read");
+	out = json_object();
+	json_object_set_new(out, "streamId", json_string(r->id));
+	json_object_set_new(out, "samples", samples);
+	return http_reply_json(r, 200, out);
+}

@@ -1,0 +1,408 @@
+/*
+ * events.c: the event stream.  Every event gets the next id of the
+ * persisted log (SQLite, AUTOINCREMENT), so ids are monotonic across
+ * restarts and a client's Last-Event-ID replays exactly what it missed.
+ * It owns the SSE clients of GET /api/events: each has a capped queue of
+ * bytes; emitting an event only appends to the queues, so a client that
+ * stops reading is dropped when its queue is full and never delays the
+ * others.  A client with nothing to read is a suspended connection (no
+ * thread, no polling); a heartbeat comment goes out every 15 s.
+ * Lock order: events lock, then the db lock (via db_lock()).
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "taskgate.h"
+
+#define EVENTS_QUEUE_MAX	(1024 * 1024)	/* per client */
+#define EVENTS_REPLAY_MAX	10000		/* events per reconnect */
+#define EVENTS_HEARTBEAT	15.0		/* seconds */
+
+struct events_client {
+	struct events		*ev;
+	struct MHD_Connection	*conn;
+	struct buf		 queue;		/* bytes not yet sent */
+	size_t			 off;		/* sent prefix of queue */
+	bool			 suspended;	/* waiting for bytes */
+	bool			 dropped;	/* end the stream */
+	struct events_client	*prev, *next;
+};
+
+struct events {
+	struct db		*db;
+	pthread_mutex_t		 lock;		/* guards what follows */
+	pthread_cond_t		 cond;
+	struct events_client	*clients;
+	size_t			 n_clients;
+	int64_t			 last_id;
+	bool			 stopping;
+	char			*(*snapshot)(void *);	/* new JSON text */
+	void			*snapshot_arg;
+	pthread_t		 thread;	/* heartbeats */
+	bool			 started;
+};
+
+static void	*events_main(void *);
+static void	 events_queue(struct events *, struct events_client *,
+		    const char *, size_t);
+
+/* Returns a new event log on db, or NULL with err set. */
+struct events *
+events_new(struct db *db, char *err, size_t errlen)
+{
+	struct events	*ev = xcalloc(1, sizeof *ev);
+	sqlite3		*h = db_lock(db);
+	sqlite3_stmt	*st;
+
+	if (sqlite3_prepare_v2(h, "SELECT coalesce(max(id), 0) FROM events",
+	    -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+		snprintf(err, errlen, "cannot read the event log: %s",
+		    sqlite3_errmsg(h));
+		db_unlock(db);
+		free(ev);
+		return NULL;
+	}
+	ev->last_id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	db_unlock(db);
+	ev->db = db;
+	pthread_mutex_init(&ev->lock, NULL);
+	pthread_cond_init(&ev->cond, NULL);
+	return ev;
+}
+
+/* Sets where the snapshot sent on connect comes from. */
+void
+events_set_snapshot(struct events *ev, char *(*fn)(void *), void *arg)
+{
+	ev->snapshot = fn;
+	ev->snapshot_arg = arg;
+}
+
+int
+events_start(struct events *ev)
+{
+	if (pthread_create(&ev->thread, NULL, events_main, ev) != 0)
+		return -1;
+	ev->started = true;
+	return 0;
+}
+
+/* Ends every stream (resuming waiting clients) and the heartbeats. */
+void
+events_stop(struct events *ev)
+{
+	struct events_client	*c;
+
+	pthread_mutex_lock(&ev->lock);
+	ev->stopping = true;
+	for (c = ev->clients; c != NULL; c = c->next) {
+		c->dropped = true;
+		if (c->suspended) {
+			c->suspended = false;
+			MHD_resume_connection(c->conn);
+		}
+	}
+	pthread_cond_broadcast(&ev->cond);
+	pthread_mutex_unlock(&ev->lock);
+	if (ev->started)
+		pthread_join(ev->thread, NULL);
+	ev->started = false;
+}
+
+void
+events_free(struct events *ev)
+{
+	if (ev == NULL)
+		return;
+	pthread_mutex_destroy(&ev->lock);
+	pthread_cond_destroy(&ev->cond);
+	free(ev);
+}
+
+size_t
+events_client_count(struct events *ev)
+{
+	size_t	n;
+
+	pthread_mutex_lock(&ev->lock);
+	n = ev->n_clients;
+	pthread_mutex_unlock(&ev->lock);
+	return n;
+}
+
+int64_t
+events_last_id(struct events *ev)
+{
+	int64_t	id;
+
+	pthread_mutex_lock(&ev->lock);
+	id = ev->last_id;
+	pthread_mutex_unlock(&ev->lock);
+	return id;
+}
+
+/* Appends bytes to a client's queue and wakes it; the lock is held. */
+static void
+events_queue(struct events *ev, struct events_client *c, const char *p,
+    size_t len)
+{
+	(void)ev;
+	if (c->dropped)
+		return;
+	if (buf_add(&c->queue, p, len) == -1) {
+		log_debug("events: dropping a client that stopped reading");
+		c->dropped = true;
+	}
+	if (c->suspended) {
+		c->suspended = false;
+		MHD_resume_connection(c->conn);
+	}
+}
+
+static char *
+events_frame(int64_t id, const char *type, const char *data, size_t *len)
+{
+	char	*frame;
+	int	 n;
+
+	if (id > 0)
+		n = xasprintf(&frame, "id: %lld\nevent: %s\ndata: %s\n\n",
+		    (long long)id, type, data);
+	else
+		n = xasprintf(&frame, "event: %s\ndata: %s\n\n", type, data);
+	*len = (size_t)n;
+	return frame;
+}
+
+/*
+ * Records an event of type with data (stolen) and sends it to every
+ * client.  Returns its id, or -1 when it could not be recorded (then it
+ * is not sent either: a client must never see an id it cannot replay).
+ */
+int64_t
+events_emit(struct events *ev, const char *type, json_t *data)
+{
+	struct events_client	*c;
+	sqlite3			*h;
+	sqlite3_stmt		*st;
+	char			*text, *frame;
+	size_t			 len;
+	int64_t			 id = -1;
+
+	text = json_dumps(data, JSON_COMPACT);
+	json_decref(data);
+	pthread_mutex_lock(&ev->lock);
+	h = db_lock(ev->db);
+	if (sqlite3_prepare_v2(h, "INSERT INTO events (at_ms, type, data) "
+	    "VALUES (?, ?, ?)", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, (int64_t)(clock_wall() * 1000.0));
+		sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_DONE)
+			id = sqlite3_last_insert_rowid(h);
+		sqlite3_finalize(st);
+	}
+	if (id == -1)
+		log_warnx("events: cannot record a %s event: %s", type,
+		    sqlite3_errmsg(h));
+	db_unlock(ev->db);
+	if (id > 0) {
+		ev->last_id = id;
+		frame = events_frame(id, type, text, &len);
+		for (c = ev->clients; c != NULL; c = c->next)
+			events_queue(ev, c, frame, len);
+		free(frame);
+	}
+	pthread_mutex_unlock(&ev->lock);
+	free(text);
+	return id;
+}
+
+/* Queues the events after last (at most EVENTS_REPLAY_MAX); lock held. */
+static void
+events_replay(struct events *ev, struct events_client *c, int64_t last)
+{
+	sqlite3		*h = db_lock(ev->db);
+	sqlite3_stmt	*st;
+
+	if (sqlite3_prepare_v2(h, "SELECT id, type, data FROM events WHERE "
+	    "id > ? ORDER BY id LIMIT ?", -1, &st, NULL) != SQLITE_OK) {
+		log_warnx("events: cannot replay: %s", sqlite3_errmsg(h));
+		db_unlock(ev->db);
+		return;
+	}
+	sqlite3_bind_int64(st, 1, last);
+	sqlite3_bind_int(st, 2, EVENTS_REPLAY_MAX);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		size_t	 len;
+		char	*frame = events_frame(sqlite3_column_int64(st, 0),
+		    (const char *)sqlite3_column_text(st, 1),
+		    (const char *)sqlite3_column_text(st, 2), &len);
+
+		events_queue(ev, c, frame, len);
+		free(frame);
+	}
+	sqlite3_finalize(st);
+	db_unlock(ev->db);
+}
+
+/*
+ * Parses a Last-Event-ID: decimal digits only, else -1 (then the client
+ * is treated as new).
+ */
+int64_t
+events_parse_last_id(const char *s)
+{
+	int64_t	v = 0;
+
+	if (s == NULL || *s == '\0' || strlen(s) > 18)
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
+}
+
+/* MHD's content reader: the queue's bytes, or suspend until there are. */
+static ssize_t
+events_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	struct events_client	*c = cls;
+	struct events		*ev = c->ev;
+	size_t			 n;
+
+	(void)pos;
+	pthread_mutex_lock(&ev->lock);
+	if (c->off == c->queue.len && c->dropped) {
+		pthread_mutex_unlock(&ev->lock);
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	if (c->off == c->queue.len) {
+		c->suspended = true;
+		MHD_suspend_connection(c->conn);
+		pthread_mutex_unlock(&ev->lock);
+		return 0;
+	}
+	n = c->queue.len - c->off;
+	if (n > max)
+		n = max;
+	memcpy(out, c->queue.data + c->off, n);
+	c->off += n;
+	if (c->off == c->queue.len)
+		c->off = c->queue.len = 0;
+	else if (c->off > c->queue.len / 2) {
+		memmove(c->queue.data, c->queue.data + c->off,
+		    c->queue.len - c->off);
+		c->queue.len -= c->off;
+		c->off = 0;
+	}
+	pthread_mutex_unlock(&ev->lock);
+	return (ssize_t)n;
+}
+
+static void
+events_client_free(void *cls)
+{
+	struct events_client	*c = cls;
+	struct events		*ev = c->ev;
+
+	pthread_mutex_lock(&ev->lock);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		ev->clients = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	ev->n_clients--;
+	pthread_mutex_unlock(&ev->lock);
+	buf_free(&c->queue);
+	free(c);
+}
+
+/*
+ * GET /api/events: replays what the client missed (Last-Event-ID, or
+ * ?lastEventId= for clients that cannot set headers), sends a snapshot,
+ * then every event as it happens.
+ */
+enum MHD_Result
+events_serve(struct request *r)
+{
+	struct events		*ev = r->tg->events;
+	struct events_client	*c;
+	struct MHD_Response	*resp;
+	const char		*hdr;
+	char			*snap, *frame;
+	size_t			 len;
+	int64_t			 last;
+
+	hdr = http_header(r, "Last-Event-ID");
+	if (hdr == NULL)
+		hdr = MHD_lookup_connection_value(r->conn,
+		    MHD_GET_ARGUMENT_KIND, "lastEventId");
+	last = events_parse_last_id(hdr);
+
+	c = xcalloc(1, sizeof *c);
+	c->ev = ev;
+	c->conn = r->conn;
+	buf_init(&c->queue, EVENTS_QUEUE_MAX);
+	buf_add(&c->queue, "retry: 2000\n\n", 13);
+	pthread_mutex_lock(&ev->lock);
+	if (ev->stopping) {
+		pthread_mutex_unlock(&ev->lock);
+		buf_free(&c->queue);
+		free(c);
+		return http_error(r, HTTP_UNAVAILABLE, "taskgate is stopping");
+	}
+	if (last >= 0)
+		events_replay(ev, c, last);
+	snap = ev->snapshot != NULL ? ev->snapshot(ev->snapshot_arg) : NULL;
+	frame = events_frame(0, "snapshot", snap != NULL ? snap : "{}", &len);
+	events_queue(ev, c, frame, len);
+	free(frame);
+	free(snap);
+	c->next = ev->clients;
+	if (ev->clients != NULL)
+		ev->clients->prev = c;
+	ev->clients = c;
+	ev->n_clients++;
+	pthread_mutex_unlock(&ev->lock);
+
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
+	    events_read, c, events_client_free);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "text/event-stream; charset=utf-8");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    "no-store");
+	MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+	return http_reply(r, 200, resp);
+}
+
+/* The heartbeat thread: a comment to every client every 15 s. */
+static void *
+events_main(void *arg)
+{
+	struct events		*ev = arg;
+	struct events_client	*c;
+	struct timespec		 ts;
+	static const char	 beat[] = ": heartbeat\n\n";
+
+	pthread_mutex_lock(&ev->lock);
+	while (!ev->stopping) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += (time_t)EVENTS_HEARTBEAT;
+		if (pthread_cond_timedwait(&ev->cond, &ev->lock, &ts) == 0 ||
+		    ev->stopping)
+			continue;
+		for (c = ev->clients; c != NULL; c = c->next)
+			events_queue(ev, c, beat, sizeof beat - 1);
+	}
+	pthread_mutex_unlock(&ev->lock);
+	return NULL;
+}

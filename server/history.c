@@ -1,0 +1,213 @@
+/*
+ * history.c: the progress history and the per-stream memory in SQLite.
+ * A sample is written only when a stream's counts change (never once per
+ * poll), so a month of polls stays small and a stream's history is one
+ * index range scan.  stream_state keeps what must survive a restart or
+ * kill -9: the last counts, when they changed, how long they have been
+ * seen unchanged, and the health state with its evidence.  Each function
+ * is one short transaction under db_lock(); errors are logged once here.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "taskgate.h"
+
+static void
+history_fail(sqlite3 *h, const char *what)
+{
+	log_warnx("history: %s: %s", what, sqlite3_errmsg(h));
+}
+
+/* Reads every stream_state row into *rows (new). */
+int
+history_load_rows(struct db *db, struct stream_row **rows, size_t *n)
+{
+	sqlite3		*h = db_lock(db);
+	sqlite3_stmt	*st;
+	size_t		 cap = 0;
+	int		 rc;
+
+	*rows = NULL;
+	*n = 0;
+	if (sqlite3_prepare_v2(h, "SELECT stream_id, total, completed, "
+	    "in_progress, blocked, pending, last_change_ms, unchanged_s, "
+	    "state, state_since_ms, evidence FROM stream_state", -1, &st,
+	    NULL) != SQLITE_OK) {
+		history_fail(h, "loading streams");
+		db_unlock(db);
+		return -1;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct stream_row *r;
+		const char *id = (const char *)sqlite3_column_text(st, 0);
+
+		if (id == NULL || !valid_stream_id(id))
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			*rows = xrealloc(*rows, cap * sizeof **rows);
+		}
+		r = &(*rows)[(*n)++];
+		memset(r, 0, sizeof *r);
+		snprintf(r->id, sizeof r->id, "%s", id);
+		r->counts.total = sqlite3_column_int64(st, 1);
+		r->counts.completed = sqlite3_column_int64(st, 2);
+		r->counts.in_progress = sqlite3_column_int64(st, 3);
+		r->counts.blocked = sqlite3_column_int64(st, 4);
+		r->counts.pending = sqlite3_column_int64(st, 5);
+		r->last_change_ms = sqlite3_column_int64(st, 6);
+		r->unchanged_s = sqlite3_column_double(st, 7);
+		snprintf(r->state, sizeof r->state, "%s",
+		    (const char *)sqlite3_column_text(st, 8));
+		r->state_since_ms = sqlite3_column_int64(st, 9);
+		r->evidence = xstrdup(sqlite3_column_text(st, 10) ?
+		    (const char *)sqlite3_column_text(st, 10) : "{}");
+	}
+	if (rc != SQLITE_DONE)
+		history_fail(h, "loading streams");
+	sqlite3_finalize(st);
+	db_unlock(db);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Writes the rows in one transaction. */
+int
+history_save_rows(struct db *db, const struct stream_row *rows, size_t n)
+{
+	sqlite3		*h = db_lock(db);
+	sqlite3_stmt	*st = NULL;
+	size_t		 i;
+	int		 ok = 1;
+
+	if (sqlite3_exec(h, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(h, "INSERT OR REPLACE INTO stream_state "
+	    "(stream_id, total, completed, in_progress, blocked, pending, "
+	    "last_change_ms, unchanged_s, state, state_since_ms, evidence) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &st, NULL) !=
+	    SQLITE_OK)
+		ok = 0;
+	for (i = 0; ok && i < n; i++) {
+		const struct stream_row *r = &rows[i];
+
+		sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, r->counts.total);
+		sqlite3_bind_int64(st, 3, r->counts.completed);
+		sqlite3_bind_int64(st, 4, r->counts.in_progress);
+		sqlite3_bind_int64(st, 5, r->counts.blocked);
+		sqlite3_bind_int64(st, 6, r->counts.pending);
+		sqlite3_bind_int64(st, 7, r->last_change_ms);
+		sqlite3_bind_double(st, 8, r->unchanged_s);
+		sqlite3_bind_text(st, 9, r->state, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 10, r->state_since_ms);
+		sqlite3_bind_text(st, 11, r->evidence ? r->evidence : "{}", -1,
+		    SQLITE_STATIC);
+		ok = sqlite3_step(st) == SQLITE_DONE;
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	if (ok && sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		ok = 0;
+	if (!ok) {
+		history_fail(h, "saving streams");
+		sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+	}
+	db_unlock(db);
+	return ok ? 0 : -1;
+}
+
+int
+history_add_sample(struct db *db, const char *id, int64_t at_ms,
+    const struct model_counts *c)
+{
+	sqlite3		*h = db_lock(db);
+	sqlite3_stmt	*st;
+	int		 rc = -1;
+
+	if (sqlite3_prepare_v2(h, "INSERT OR REPLACE INTO samples VALUES "
+	    "(?, ?, ?, ?, ?, ?, ?)", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, at_ms);
+		sqlite3_bind_int64(st, 3, c->total);
+		sqlite3_bind_int64(st, 4, c->completed);
+		sqlite3_bind_int64(st, 5, c->in_progress);
+		sqlite3_bind_int64(st, 6, c->blocked);
+		sqlite3_bind_int64(st, 7, c->pending);
+		if (sqlite3_step(st) == SQLITE_DONE)
+			rc = 0;
+		sqlite3_finalize(st);
+	}
+	if (rc == -1)
+		history_fail(h, "writing a sample");
+	db_unlock(db);
+	return rc;
+}
+
+/*
+ * Returns (new) the samples of a stream between since and until (ms,
+ * inclusive), oldest first.  Without since, the latest limit samples;
+ * with it, the first limit from since.
+ */
+json_t *
+history_samples(struct db *db, const char *id, int64_t since, int64_t until,
+    long limit)
+{
+	sqlite3		*h = db_lock(db);
+	sqlite3_stmt	*st;
+	json_t		*out = json_array();
+	const char	*sql = since > 0 ?
+	    "SELECT * FROM samples WHERE stream_id = ?1 AND at_ms >= ?2 AND "
+	    "at_ms <= ?3 ORDER BY at_ms LIMIT ?4" :
+	    "SELECT * FROM (SELECT * FROM samples WHERE stream_id = ?1 AND "
+	    "at_ms >= ?2 AND at_ms <= ?3 ORDER BY at_ms DESC LIMIT ?4) "
+	    "ORDER BY at_ms";
+
+	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
+		history_fail(h, "reading samples");
+		db_unlock(db);
+		json_decref(out);
+		return NULL;
+	}
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, since);
+	sqlite3_bind_int64(st, 3, until);
+	sqlite3_bind_int64(st, 4, limit);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct model_counts	c;
+		char			at[32];
+		json_t			*o = json_object();
+
+		c.total = sqlite3_column_int64(st, 2);
+		c.completed = sqlite3_column_int64(st, 3);
+		c.in_progress = sqlite3_column_int64(st, 4);
+		c.blocked = sqlite3_column_int64(st, 5);
+		c.pending = sqlite3_column_int64(st, 6);
+		clock_iso8601((double)sqlite3_column_int64(st, 1) / 1000.0, at,
+		    sizeof at);
+		json_object_set_new(o, "at", json_string(at));
+		json_object_set_new(o, "totalTasks", json_integer(c.total));
+		json_object_set_new(o, "completedTasks",
+		    json_integer(c.completed));
+		json_object_set_new(o, "inProgressTasks",
+		    json_integer(c.in_progress));
+		json_object_set_new(o, "blockedTasks", json_integer(c.blocked));
+		json_object_set_new(o, "pendingTasks", json_integer(c.pending));
+		json_object_set_new(o, "progressPercentage",
+		    json_integer(model_progress(&c)));
+		json_array_append_new(out, o);
+	}
+	sqlite3_finalize(st);
+	db_unlock(db);
+	return out;
+}
+
+void
+history_rows_free(struct stream_row *rows, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		free(rows[i].evidence);
+	free(rows);
+}

@@ -1,0 +1,105 @@
+/*
+ * stall.c: a stream's health state, as pure functions of what was
+ * observed, with the clock injected by the caller.
+ *
+ * stall_observe() keeps the "unchanged" clock: it runs only between two
+ * consecutive observations that both reached the upstream, so time while
+ * the upstream (or taskgate) was down never counts as a stall.
+ * stall_judge() turns an observation into a state and its evidence:
+ *   needs-human > dead > context-exhausted > waiting-input >
+ *   no-progress > upstream-unhealthy > ok
+ * The pane-based states (dead, context-exhausted, waiting-input) and
+ * needs-human come from the session layer through the input; this file
+ * only ranks them.
+ */
+#include <string.h>
+
+#include "taskgate.h"
+
+static const char *const stall_names[] = {
+	[STALL_OK] = "ok",
+	[STALL_UPSTREAM_UNHEALTHY] = "upstream-unhealthy",
+	[STALL_NO_PROGRESS] = "no-progress",
+	[STALL_WAITING_INPUT] = "waiting-input",
+	[STALL_CONTEXT_EXHAUSTED] = "context-exhausted",
+	[STALL_DEAD] = "dead",
+	[STALL_NEEDS_HUMAN] = "needs-human",
+};
+
+const char *
+stall_state_name(enum stall_state s)
+{
+	return stall_names[s];
+}
+
+/* The state of that name, or -1. */
+int
+stall_state_from_name(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof stall_names / sizeof stall_names[0]; i++)
+		if (strcmp(stall_names[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/*
+ * Records one observation at now (seconds, any clock that only moves
+ * forward).  reachable: the upstream answered; changed: the counts differ
+ * from the previous observation.
+ */
+void
+stall_observe(struct stall_track *t, double now, bool reachable, bool changed)
+{
+	if (!reachable) {
+		t->last_obs = 0;	/* the clock stops until the next answer */
+		return;
+	}
+	if (changed)
+		t->unchanged_s = 0;
+	else if (t->last_obs > 0 && now > t->last_obs)
+		t->unchanged_s += now - t->last_obs;
+	t->last_obs = now;
+}
+
+/* Judges one stream; *evidence (new) says why, in words and numbers. */
+enum stall_state
+stall_judge(const struct stall_input *in, json_t **evidence)
+{
+	const struct model_counts	*c = &in->counts;
+	bool				 complete = c->total > 0 &&
+					    c->completed == c->total;
+	bool				 working = c->in_progress > 0 ||
+					    in->session_live;
+	json_t				*e = json_object();
+
+	*evidence = e;
+	if (in->pane_state != STALL_OK) {
+		json_object_set_new(e, "reason", json_string(in->pane_reason ?
+		    in->pane_reason : stall_state_name(in->pane_state)));
+		return in->pane_state;
+	}
+	if (!complete && working && in->unchanged_s >= in->timeout_s) {
+		json_object_set_new(e, "reason", json_string("task counts "
+		    "unchanged for longer than the stall timeout"));
+		json_object_set_new(e, "unchangedMinutes",
+		    json_real((double)(long)(in->unchanged_s / 6.0) / 10.0));
+		json_object_set_new(e, "stallTimeoutMinutes",
+		    json_real(in->timeout_s / 60.0));
+		json_object_set_new(e, "inProgressTasks",
+		    json_integer(c->in_progress));
+		json_object_set_new(e, "completedTasks",
+		    json_integer(c->completed));
+		json_object_set_new(e, "totalTasks", json_integer(c->total));
+		return STALL_NO_PROGRESS;
+	}
+	if (!complete && in->upstream_unhealthy) {
+		json_object_set_new(e, "reason", json_string("the upstream "
+		    "reports the stream unhealthy"));
+		json_object_set_new(e, "warnings", in->upstream_warnings ?
+		    json_incref(in->upstream_warnings) : json_array());
+		return STALL_UPSTREAM_UNHEALTHY;
+	}
+	return STALL_OK;
+}
