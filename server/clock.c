@@ -2,6 +2,7 @@
  * clock.c: the two clocks.  The monotonic one measures intervals (poll,
  * ages); the wall clock is only for timestamps shown to people.
  */
+#include <math.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -29,14 +30,11 @@ clock_wall(void)
 void
 clock_iso8601(double t, char *out, size_t len)
 {
-	time_t		secs = (time_t)t;
-	long		ms = (long)((t - (double)secs) * 1000.0);
+	long long	all = llround(t * 1000.0);	/* whole milliseconds */
+	time_t		secs = (time_t)(all / 1000);
+	long		ms = (long)(all % 1000);
 	struct tm	tm;
 
-	if (ms < 0)
-		ms = 0;
-	if (ms > 999)
-		ms = 999;
 	gmtime_r(&secs, &tm);
 	snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,

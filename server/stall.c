@@ -84,7 +84,7 @@ stall_judge(const struct stall_input *in, json_t **evidence)
 		json_object_set_new(e, "reason", json_string("task counts "
 		    "unchanged for longer than the stall timeout"));
 		json_object_set_new(e, "unchangedMinutes",
-		    json_real((double)(long)(in->unchanged_s / 6.0) / 10.0));
+		    json_real((double)(long)(in->unchanged_s / 0.6) / 100.0));
 		json_object_set_new(e, "stallTimeoutMinutes",
 		    json_real(in->timeout_s / 60.0));
 		json_object_set_new(e, "inProgressTasks",

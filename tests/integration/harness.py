@@ -246,3 +246,82 @@ def run_taskgate(args, env=None, timeout=10):
     proc = subprocess.run([BIN] + list(args), capture_output=True, text=True,
                           env=base, timeout=timeout)
     return proc.returncode, proc.stdout, proc.stderr
+
+
+class EventStream:
+    """A client of GET /api/events, reading in a thread into a list."""
+
+    def __init__(self, port, last_event_id=None, host=None):
+        import threading
+        self.events = []  # dicts: id (int or None), event, data (parsed), raw
+        self.comments = []
+        self.cond = threading.Condition()
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.conn.putrequest("GET", "/api/events", skip_host=True, skip_accept_encoding=True)
+        self.conn.putheader("Host", host or "127.0.0.1:%d" % port)
+        self.conn.putheader("Accept", "text/event-stream")
+        if last_event_id is not None:
+            self.conn.putheader("Last-Event-ID", str(last_event_id))
+        self.conn.endheaders()
+        self.resp = self.conn.getresponse()
+        self.status = self.resp.status
+        self.headers = {k.lower(): v for k, v in self.resp.getheaders()}
+        self.closed = False
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        current = {}
+        try:
+            while True:
+                line = self.resp.readline()
+                if not line:
+                    break
+                line = line.decode("utf-8").rstrip("\n")
+                if line == "":
+                    if "event" in current or "data" in current:
+                        data = current.get("data")
+                        event = {"id": int(current["id"]) if "id" in current else None,
+                                 "event": current.get("event", "message"),
+                                 "data": json.loads(data) if data else None}
+                        with self.cond:
+                            self.events.append(event)
+                            self.cond.notify_all()
+                    current = {}
+                elif line.startswith(":"):
+                    with self.cond:
+                        self.comments.append(line)
+                        self.cond.notify_all()
+                else:
+                    name, _, value = line.partition(":")
+                    current[name] = value[1:] if value.startswith(" ") else value
+        except (OSError, ValueError, AttributeError, http.client.HTTPException):
+            pass
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+
+    def wait(self, predicate, timeout=10.0, what="an event"):
+        """Waits until predicate(events) is true; returns its value."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                value = predicate(self.events)
+                if value:
+                    return value
+                left = deadline - time.monotonic()
+                if left <= 0 or self.closed:
+                    raise AssertionError("timed out waiting for %s; got %s" % (
+                        what, [(e["id"], e["event"]) for e in self.events]))
+                self.cond.wait(left)
+
+    def of_type(self, kind):
+        with self.cond:
+            return [e for e in self.events if e["event"] == kind]
+
+    def close(self):
+        try:
+            self.conn.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.conn.close()

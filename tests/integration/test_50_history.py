@@ -1,0 +1,261 @@
+#!/usr/bin/env python3
+"""History, health states and the event stream, as a person watching a
+plan would rely on them: a task change becomes a sample and a `stream`
+event within two polls; counts that do not move for the stall timeout
+(fractional minutes) become a `no-progress` state with evidence; time
+while the upstream is down never counts as a stall; after kill -9 and a
+restart, history, states and event ids are intact and Last-Event-ID
+replays exactly what was missed; a client that never reads delays nobody.
+"""
+
+import json
+import os
+import signal
+import socket
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Double, EventStream, Taskgate, wait_for  # noqa: E402
+
+POLL = 0.3
+
+
+def config(stall_minutes):
+    path = os.path.join(tempfile.mkdtemp(prefix="tg-conf-"), "orchestration-config.json")
+    with open(path, "w") as f:
+        json.dump({"contextRecovery": {"stallTimeoutMinutes": stall_minutes}}, f)
+    return path
+
+
+def state_events(stream, sid):
+    return [e for e in stream.of_type("state") if e["data"]["streamId"] == sid]
+
+
+class Base(unittest.TestCase):
+    stall_minutes = 10
+
+    def setUp(self):
+        harness.skip_unless_binary()
+        self.double = Double().start()
+        self.tg = Taskgate(self.double.url, args=["--poll", str(POLL), "--config",
+                                                  config(self.stall_minutes)]).start()
+        self.streams = []
+
+    def tearDown(self):
+        for s in self.streams:
+            s.close()
+        self.tg.close()
+        self.double.close()
+
+    def events(self, **kw):
+        stream = EventStream(self.tg.port, **kw)
+        self.streams.append(stream)
+        return stream
+
+
+class Progress(Base):
+    def test_a_task_change_is_a_sample_and_a_stream_event_within_two_polls(self):
+        es = self.events()
+        self.assertEqual(es.status, 200)
+        self.assertTrue(es.headers["content-type"].startswith("text/event-stream"))
+        snapshot = es.wait(lambda ev: [e for e in ev if e["event"] == "snapshot"])[0]
+        self.assertIsNone(snapshot["id"], "the snapshot is not a replayable event")
+        wait_for(lambda: len(self.tg.get("/api/streams/Stream-B/history").json()["samples"]) == 1,
+                 what="the first sample of Stream-B")
+        self.double.set_task("B2", status="completed")
+        changed_at = time.monotonic()
+        event = es.wait(lambda ev: [e for e in ev if e["event"] == "stream"
+                                    and e["data"]["streamId"] == "Stream-B"
+                                    and e["data"]["progressPercentage"] == 67],
+                        what="Stream-B at 67 %")[0]
+        self.assertLess(time.monotonic() - changed_at, 2 * POLL + 1.0)
+        self.assertEqual(event["data"]["previous"]["progressPercentage"], 33)
+        self.assertEqual(event["data"]["completedTasks"], 2)
+        samples = self.tg.get("/api/streams/Stream-B/history").json()["samples"]
+        self.assertEqual([s["progressPercentage"] for s in samples], [33, 67])
+        self.assertLess(samples[0]["at"], samples[1]["at"])
+        ids = [e["id"] for e in es.events if e["id"] is not None]
+        self.assertEqual(ids, sorted(ids))
+
+    def test_unchanged_counts_write_no_samples(self):
+        time.sleep(6 * POLL)
+        for sid in ["Stream-A", "Stream-B", "Stream-D"]:
+            self.assertEqual(len(self.tg.get("/api/streams/%s/history" % sid).json()["samples"]), 1)
+
+    def test_history_query(self):
+        wait_for(lambda: self.tg.get("/api/streams/Stream-B/history").json()["samples"],
+                 what="a first sample")
+        self.double.set_task("B2", status="completed")
+        wait_for(lambda: len(self.tg.get("/api/streams/Stream-B/history").json()["samples"]) == 2,
+                 what="a second sample")
+        samples = self.tg.get("/api/streams/Stream-B/history").json()["samples"]
+        latest = self.tg.get("/api/streams/Stream-B/history?limit=1").json()["samples"]
+        self.assertEqual(latest, samples[-1:])
+        since = self.tg.get("/api/streams/Stream-B/history?since=" + samples[1]["at"]).json()
+        self.assertEqual(since["samples"], samples[1:])
+        until = self.tg.get("/api/streams/Stream-B/history?until=" + samples[0]["at"]).json()
+        self.assertEqual(until["samples"], samples[:1])
+        self.assertEqual(self.tg.get("/api/streams/Nobody/history").json()["samples"], [])
+        for query in ["limit=0", "limit=abc", "since=yesterday", "limit=1&limit=2", "until=2026-13-45T00:00:00Z"]:
+            with self.subTest(query=query):
+                resp = self.tg.get("/api/streams/Stream-B/history?" + query)
+                self.assertEqual(resp.status, 400)
+                self.assertEqual(resp.json()["code"], "bad-query")
+
+    def test_overview_and_metrics(self):
+        wait_for(lambda: self.tg.get("/api/overview").json()["streams"], what="an overview")
+        ov = self.tg.get("/api/overview").json()
+        by_id = {s["streamId"]: s for s in ov["streams"]}
+        self.assertEqual(set(by_id), {"Stream-A", "Stream-B", "Stream-C", "Stream-D", "Stream-Z"})
+        self.assertEqual(by_id["Stream-B"]["progressPercentage"], 33)
+        self.assertEqual(by_id["Stream-Z"]["dependencies"],
+                         [{"streamId": "Stream-B", "status": "in_progress", "progressPercentage": 33},
+                          {"streamId": "Stream-C", "status": "completed", "progressPercentage": 100}])
+        self.assertEqual(by_id["Stream-B"]["agent"]["agentId"], "me")
+        self.assertEqual(by_id["Stream-D"]["blockedTaskList"][0]["title"], "Threat model the checkpoint endpoint")
+        self.assertTrue(any(a["kind"] == "blocked" and a["streamId"] == "Stream-D" for a in ov["alerts"]))
+        self.assertEqual(ov["overall"], {"totalTasks": 14, "completedTasks": 8, "progressPercentage": 57,
+                                         "streams": 5})
+        self.assertEqual(ov["upstream"]["status"], "up")
+        # Stream-D: the upstream reports it unhealthy (no activity for 10+ minutes).
+        self.assertEqual(by_id["Stream-D"]["state"]["name"], "upstream-unhealthy")
+        self.assertIn("Task in_progress but no activity for 10+ minutes",
+                      by_id["Stream-D"]["state"]["evidence"]["warnings"])
+        metrics = self.tg.get("/metrics")
+        self.assertEqual(metrics.status, 200)
+        text = metrics.body.decode()
+        self.assertIn('taskgate_stream_progress_percent{stream="Stream-B"} 33', text)
+        self.assertIn('taskgate_stream_state{stream="Stream-D",state="upstream-unhealthy"} 1', text)
+        self.assertIn("taskgate_upstream_up 1", text)
+        self.assertRegex(text, r"taskgate_upstream_fetches_total [1-9]")
+
+    def test_heartbeat_every_15_seconds(self):
+        es = self.events()
+        with es.cond:
+            es.cond.wait_for(lambda: es.comments, timeout=20)
+        self.assertIn(": heartbeat", es.comments)
+
+    def test_a_client_that_never_reads_delays_nobody(self):
+        silent = socket.create_connection(("127.0.0.1", self.tg.port))
+        silent.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        silent.sendall(b"GET /api/events HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        reader = self.events()
+        reader.wait(lambda ev: [e for e in ev if e["event"] == "snapshot"])
+        try:
+            last = 0
+            for n, status in enumerate(["in_progress", "completed", "pending"] * 4):
+                before = time.monotonic()
+                self.double.set_task("B3", status=status)
+                event = reader.wait(lambda ev, last=last: [
+                    e for e in ev if e["event"] == "stream" and e["data"]["streamId"] == "Stream-B"
+                    and e["id"] > last], what="a stream event after change %d" % n)[0]
+                last = event["id"]
+                self.assertLess(time.monotonic() - before, 2 * POLL + 1.5)
+        finally:
+            silent.close()
+
+
+class Stall(Base):
+    stall_minutes = 0.03  # 1.8 s
+
+    def test_unchanged_for_the_stall_timeout_is_no_progress(self):
+        es = self.events()
+        event = es.wait(lambda ev: [e for e in state_events(es, "Stream-D")
+                                    if e["data"]["state"] == "no-progress"],
+                        timeout=10, what="Stream-D no-progress")[0]
+        evidence = event["data"]["evidence"]
+        self.assertEqual(evidence["inProgressTasks"], 1)
+        self.assertAlmostEqual(evidence["stallTimeoutMinutes"], 0.03)
+        self.assertGreaterEqual(evidence["unchangedMinutes"], 0.0)
+        # Stream-Z has nothing in progress: waiting to start is not a stall.
+        time.sleep(1)
+        self.assertEqual(state_events(es, "Stream-Z"), [])
+        ov = {s["streamId"]: s for s in self.tg.get("/api/overview").json()["streams"]}
+        self.assertEqual(ov["Stream-D"]["state"]["name"], "no-progress")
+        self.assertEqual(ov["Stream-Z"]["state"]["name"], "ok")
+
+    def test_progress_clears_the_state(self):
+        es = self.events()
+        es.wait(lambda ev: [e for e in state_events(es, "Stream-B") if e["data"]["state"] == "no-progress"],
+                timeout=10, what="Stream-B no-progress")
+        self.double.set_task("B2", status="completed")
+        self.double.set_task("B3", status="in_progress")
+        event = es.wait(lambda ev: [e for e in state_events(es, "Stream-B") if e["data"]["state"] == "ok"],
+                        what="Stream-B ok again")[0]
+        self.assertEqual(event["data"]["previous"], "no-progress")
+
+
+class UpstreamDown(Base):
+    stall_minutes = 0.05  # 3 s
+
+    def test_no_clock_runs_while_the_upstream_is_down(self):
+        es = self.events()
+        es.wait(lambda ev: [e for e in ev if e["event"] == "upstream" and e["data"]["status"] == "up"],
+                what="upstream up")
+        time.sleep(1.0)
+        self.double.stop()
+        es.wait(lambda ev: [e for e in ev if e["event"] == "upstream" and e["data"]["status"] == "down"],
+                what="upstream down")
+        time.sleep(4.0)  # longer than the stall timeout
+        self.assertEqual([e for e in es.of_type("state") if e["data"]["state"] == "no-progress"], [])
+        self.double.start()
+        back = time.monotonic()
+        es.wait(lambda ev: [e for e in ev if e["event"] == "upstream" and e["data"]["status"] == "up"
+                            and e["id"] > es.of_type("upstream")[0]["id"]], what="upstream up again")
+        event = es.wait(lambda ev: [e for e in state_events(es, "Stream-D")
+                                    if e["data"]["state"] == "no-progress"], timeout=10,
+                        what="Stream-D no-progress once the upstream is back")[0]
+        # About 1 s was seen before the outage: the rest must be seen after it.
+        self.assertGreater(time.monotonic() - back, 1.2)
+        self.assertGreaterEqual(event["data"]["evidence"]["unchangedMinutes"], 0.04)
+
+
+class Restart(Base):
+    stall_minutes = 0.02
+
+    def test_kill_9_keeps_history_states_and_event_ids(self):
+        es = self.events()
+        es.wait(lambda ev: [e for e in state_events(es, "Stream-D") if e["data"]["state"] == "no-progress"],
+                timeout=10, what="Stream-D no-progress")
+        self.double.set_task("B2", status="completed")
+        es.wait(lambda ev: [e for e in ev if e["event"] == "stream" and e["data"]["streamId"] == "Stream-B"
+                            and e["data"]["completedTasks"] == 2], what="Stream-B 2 done")
+        time.sleep(2 * POLL)
+        seen = [e for e in es.events if e["id"] is not None]
+        last_seen = seen[-1]["id"]
+        history = self.tg.get("/api/streams/Stream-B/history").json()["samples"]
+        before = {s["streamId"]: s["state"] for s in self.tg.get("/api/overview").json()["streams"]}
+        es.close()
+        self.streams.remove(es)
+
+        self.tg.stop(signal.SIGKILL)
+        self.double.set_task("B3", status="in_progress")  # happens while taskgate is dead
+        self.tg.start()
+
+        watcher = self.events()
+        watcher.wait(lambda ev: [e for e in ev if e["event"] == "stream" and e["data"]["streamId"] == "Stream-B"
+                                 and e["data"]["inProgressTasks"] == 1], what="the change made while down")
+        time.sleep(2 * POLL)
+        replay = self.events(last_event_id=last_seen)
+        live_ids = [e["id"] for e in watcher.events if e["id"] is not None]
+        replay.wait(lambda ev: [e for e in ev if e["event"] == "snapshot"], what="the replay's snapshot")
+        replayed = [e for e in replay.events if e["id"] is not None and e["id"] <= max(live_ids)]
+        ids = [e["id"] for e in replayed]
+        self.assertEqual(ids, list(range(last_seen + 1, max(live_ids) + 1)), "exactly the missed events")
+        self.assertEqual(replay.events[len(replayed)]["event"], "snapshot", "replay comes before the snapshot")
+        self.assertTrue(all(i > last_seen for i in live_ids), "ids continue after the restart")
+        kinds = [(e["event"], e["data"].get("streamId")) for e in replayed]
+        self.assertIn(("stream", "Stream-B"), kinds)
+        self.assertNotIn(("state", "Stream-D"), kinds, "a persisted state is not announced again")
+        after = {s["streamId"]: s["state"] for s in self.tg.get("/api/overview").json()["streams"]}
+        self.assertEqual(after["Stream-D"]["name"], "no-progress")
+        self.assertEqual(after["Stream-D"]["since"], before["Stream-D"]["since"])
+        self.assertEqual(self.tg.get("/api/streams/Stream-B/history").json()["samples"][:len(history)], history)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

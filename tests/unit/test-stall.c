@@ -1,0 +1,176 @@
+/*
+ * test-stall.c: the health-state rules as pure functions, with the clock
+ * injected: the unchanged clock runs only between reachable observations,
+ * progress resets it, fractional timeouts work, and the states rank as
+ * documented.  Also the parsers of Last-Event-ID and history times.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "taskgate.h"
+
+static struct stall_input
+working(double unchanged, double timeout)
+{
+	struct stall_input in;
+
+	memset(&in, 0, sizeof in);
+	in.counts = (struct model_counts){ 3, 1, 1, 0, 1 };
+	in.unchanged_s = unchanged;
+	in.timeout_s = timeout;
+	return in;
+}
+
+static enum stall_state
+judge(const struct stall_input *in)
+{
+	json_t			*e;
+	enum stall_state	 st = stall_judge(in, &e);
+
+	assert_non_null(e);
+	json_decref(e);
+	return st;
+}
+
+static void
+test_clock_runs_only_while_reachable(void **state)
+{
+	struct stall_track t = { 0, 0 };
+
+	(void)state;
+	stall_observe(&t, 100.0, true, false);
+	assert_true(t.unchanged_s == 0);	/* a first look measures nothing */
+	stall_observe(&t, 105.0, true, false);
+	assert_true(t.unchanged_s == 5.0);
+	stall_observe(&t, 110.0, false, false);	/* upstream down */
+	stall_observe(&t, 500.0, false, false);
+	assert_true(t.unchanged_s == 5.0);
+	stall_observe(&t, 505.0, true, false);	/* back: restarts the clock */
+	assert_true(t.unchanged_s == 5.0);
+	stall_observe(&t, 507.5, true, false);
+	assert_true(t.unchanged_s == 7.5);
+	stall_observe(&t, 510.0, true, true);	/* progress */
+	assert_true(t.unchanged_s == 0);
+	stall_observe(&t, 509.0, true, false);	/* a clock that went back */
+	assert_true(t.unchanged_s == 0);
+}
+
+static void
+test_no_progress_needs_work_and_time(void **state)
+{
+	struct stall_input	in = working(35.9, 36.0);	/* 0.6 min */
+	json_t			*e;
+
+	(void)state;
+	assert_int_equal(judge(&in), STALL_OK);
+	in.unchanged_s = 36.0;
+	assert_int_equal(stall_judge(&in, &e), STALL_NO_PROGRESS);
+	assert_true(json_real_value(json_object_get(e,
+	    "stallTimeoutMinutes")) == 0.6);
+	assert_true(json_real_value(json_object_get(e,
+	    "unchangedMinutes")) == 0.6);
+	assert_int_equal(json_integer_value(json_object_get(e,
+	    "inProgressTasks")), 1);
+	json_decref(e);
+	/* Nothing running and no session: waiting is not stalling. */
+	in.counts = (struct model_counts){ 2, 0, 0, 0, 2 };
+	assert_int_equal(judge(&in), STALL_OK);
+	in.session_live = true;
+	assert_int_equal(judge(&in), STALL_NO_PROGRESS);
+	/* A complete stream never stalls. */
+	in.counts = (struct model_counts){ 2, 2, 0, 0, 0 };
+	assert_int_equal(judge(&in), STALL_OK);
+}
+
+static void
+test_upstream_health_and_ranking(void **state)
+{
+	struct stall_input	 in = working(1, 600);
+	json_t			*warnings = json_pack("[s]", "No checkpoint");
+	json_t			*e;
+
+	(void)state;
+	in.upstream_unhealthy = true;
+	in.upstream_warnings = warnings;
+	assert_int_equal(stall_judge(&in, &e), STALL_UPSTREAM_UNHEALTHY);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(e,
+	    "warnings"), 0)), "No checkpoint");
+	json_decref(e);
+	in.unchanged_s = 600;	/* our own judgement ranks above */
+	assert_int_equal(judge(&in), STALL_NO_PROGRESS);
+	in.pane_state = STALL_CONTEXT_EXHAUSTED;
+	in.pane_reason = "context window exceeded";
+	assert_int_equal(stall_judge(&in, &e), STALL_CONTEXT_EXHAUSTED);
+	assert_string_equal(json_string_value(json_object_get(e, "reason")),
+	    "context window exceeded");
+	json_decref(e);
+	json_decref(warnings);
+}
+
+static void
+test_names(void **state)
+{
+	int	i;
+
+	(void)state;
+	for (i = STALL_OK; i <= STALL_NEEDS_HUMAN; i++)
+		assert_int_equal(stall_state_from_name(stall_state_name(i)), i);
+	assert_string_equal(stall_state_name(STALL_NO_PROGRESS),
+	    "no-progress");
+	assert_int_equal(stall_state_from_name("fine"), -1);
+}
+
+static void
+test_last_event_id(void **state)
+{
+	(void)state;
+	assert_int_equal(events_parse_last_id("0"), 0);
+	assert_int_equal(events_parse_last_id("42"), 42);
+	assert_int_equal(events_parse_last_id(NULL), -1);
+	assert_int_equal(events_parse_last_id(""), -1);
+	assert_int_equal(events_parse_last_id("-1"), -1);
+	assert_int_equal(events_parse_last_id("4 2"), -1);
+	assert_int_equal(events_parse_last_id("0x10"), -1);
+	assert_int_equal(events_parse_last_id("9999999999999999999999"), -1);
+}
+
+static void
+test_history_times(void **state)
+{
+	(void)state;
+	assert_int_equal(api_streams_parse_time("0"), 0);
+	assert_int_equal(api_streams_parse_time("1796000000123"),
+	    1796000000123LL);
+	assert_int_equal(api_streams_parse_time("1970-01-01T00:00:01Z"), 1000);
+	assert_int_equal(api_streams_parse_time("1970-01-01T00:00:01.5Z"),
+	    1500);
+	assert_int_equal(api_streams_parse_time("1970-01-01T00:00:01.123456Z"),
+	    1123);
+	assert_int_equal(api_streams_parse_time("2026-11-26T10:29:20.802Z"),
+	    1795688960802LL);
+	assert_int_equal(api_streams_parse_time("yesterday"), -1);
+	assert_int_equal(api_streams_parse_time("2026-11-26T10:29:20+02:00"),
+	    -1);
+	assert_int_equal(api_streams_parse_time(""), -1);
+	assert_int_equal(api_streams_parse_time("12345678901234567"), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_clock_runs_only_while_reachable),
+		cmocka_unit_test(test_no_progress_needs_work_and_time),
+		cmocka_unit_test(test_upstream_health_and_ranking),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_last_event_id),
+		cmocka_unit_test(test_history_times),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
