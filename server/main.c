@@ -20,8 +20,7 @@
 #include "taskgate.h"
 
 static const char *const main_client_verbs[] = {
-	"status", "watch", "start", "stop", "recover", "run",
-	"generate-config", "check-config", NULL
+	"status", "watch", "start", "stop", "recover", "run", NULL
 };
 
 static int	main_serve(struct options *);
@@ -43,6 +42,10 @@ main(int argc, char **argv)
 		options_usage(stdout);
 		return 0;
 	}
+	if (strcmp(verb, "check-config") == 0)
+		return cmd_config_check(argc - shift, argv + shift);
+	if (strcmp(verb, "generate-config") == 0)
+		return cmd_config_generate(argc - shift, argv + shift);
 	if (strcmp(verb, "serve") != 0) {
 		for (i = 0; main_client_verbs[i] != NULL; i++) {
 			if (strcmp(verb, main_client_verbs[i]) == 0) {

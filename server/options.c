@@ -97,6 +97,9 @@ options_usage(FILE *f)
 
 	fprintf(f,
 	    "usage: taskgate [serve] [options]\n"
+	    "       taskgate check-config [--config PATH]\n"
+	    "       taskgate generate-config [--upstream URL] [--output PATH] "
+	    "[--force]\n"
 	    "\n"
 	    "taskgate sits in front of a Task Copilot server: it caches its "
 	    "HTTP API for\nevery client, keeps each stream's history and "

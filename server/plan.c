@@ -527,7 +527,7 @@ plan_gate_phases(const struct plan_stream *v, size_t n,
     const struct plan_stream *s, json_t *reasons)
 {
 	enum plan_phase	 mine = plan_phase_of(s->phase), p;
-	bool		 closed = false;
+	bool		 waits = false;
 
 	if (mine == PLAN_UNKNOWN) {
 		plan_reason(reasons, "%s has an unknown streamPhase '%s'",
@@ -536,9 +536,9 @@ plan_gate_phases(const struct plan_stream *v, size_t n,
 	}
 	for (p = PLAN_FOUNDATION; p < mine; p++) {
 		if (plan_gate_phase(v, n, p, reasons))
-			closed = true;
+			waits = true;
 	}
-	return closed;
+	return waits;
 }
 
 /*

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import sys
+import time
 import unittest
 from email.utils import parsedate_to_datetime
 
@@ -20,6 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import Double, Taskgate  # noqa: E402
 
+POLL = 0.05
 PLACEHOLDERS = {"<8000 x A>": "A" * 8000, "<20000 x A>": "A" * 20000}
 ROW_HEADERS = {
     "cors-origin-streams": {"Origin": "http://evil.example"},
@@ -77,8 +79,11 @@ class EveryFixtureRow(unittest.TestCase):
     def setUpClass(cls):
         harness.skip_unless_binary()
         cls.double = Double("--now", capture_instant()).start()
-        # A tiny poll interval: each row must see the upstream's state of that moment.
-        cls.tg = Taskgate(cls.double.url, args=["--poll", "0.001"]).start()
+        # A short poll interval: each row must see the upstream's state of
+        # that moment.  After the double's state moves, a row waits two
+        # intervals, so that no answer fetched before the move (by the
+        # poller, say) can still be served.
+        cls.tg = Taskgate(cls.double.url, args=["--poll", str(POLL)]).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -92,6 +97,9 @@ class EveryFixtureRow(unittest.TestCase):
         elif row["method"] in ("GET", "HEAD") and (
                 (row["method"], row["path"]) in seen or row["name"].startswith("progress-after-")):
             self.double.control("advance", {"to": row["name"]})
+        else:
+            return
+        time.sleep(2.5 * POLL)
 
     def send(self, row):
         headers = dict(ROW_HEADERS.get(row["name"], {}))
@@ -159,6 +167,8 @@ class EveryFixtureRow(unittest.TestCase):
                 self.prepare(row, seen)
                 self.check_row(row, self.send(row))
                 count += 1
+                if row["method"] == "POST":
+                    time.sleep(2.5 * POLL)  # the write moved the double's state
             seen.add((row["method"], row["path"]))
         self.assertGreater(count, 100)
 

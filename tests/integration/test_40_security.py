@@ -23,6 +23,9 @@ class Loopback(unittest.TestCase):
         harness.skip_unless_binary()
         cls.double = Double().start()
         cls.tg = Taskgate(cls.double.url, args=["--poll", "60", "--allowed-host", "tg.internal"]).start()
+        # The poller's first round fetches from the upstream too; the next
+        # one is a minute away.  Counting starts once the first is done.
+        harness.wait_for(lambda: cls.tg.get("/api/overview").json()["streams"], what="the first poll")
 
     @classmethod
     def tearDownClass(cls):
