@@ -126,21 +126,38 @@ overview_alert(json_t *alerts, const char *kind, const char *id,
 }
 
 /*
- * Gate readiness and next actions.  Until taskgate controls sessions a
- * stream cannot be started from here, and the overview says so.
+ * Gate readiness of each stream and the suggested next actions, from the
+ * plan rules (plan.c) applied to the streams as the overview shows them.
  */
 static void
 overview_plan(struct taskgate *tg, json_t *streams, json_t *out)
 {
-	json_t	*s;
-	size_t	 i;
+	struct plan_stream	*ps;
+	size_t			 n = plan_streams_from_json(streams, &ps), i;
+	json_t			*s;
+	long			 live = 0;
 
-	(void)tg;
-	json_array_foreach(streams, i, s)
-		json_object_set_new(s, "gate", json_pack("{s:b,s:[s]}",
-		    "canStart", 0, "reasons", "session control is not "
-		    "available in this version"));
-	json_object_set_new(out, "nextActions", json_array());
+	for (i = 0; i < n; i++) {
+		ps[i].live = session_is_live(tg->sessions, ps[i].id);
+		ps[i].budget_spent = session_budget_spent(tg->sessions,
+		    ps[i].id);
+		if (ps[i].live)
+			live++;
+	}
+	json_array_foreach(streams, i, s) {
+		json_t		*reasons = json_array();
+		enum plan_gate	 g = plan_may_start(ps, n, i,
+				    tg->conf.max_parallel, live, false, reasons);
+
+		json_object_set_new(s, "gate", json_pack("{s:b,s:b,s:o}",
+		    "canStart", g == PLAN_GATE_OPEN, "forceable",
+		    g == PLAN_GATE_WAIT, "reasons", reasons));
+		json_object_set_new(s, "session", session_json(tg->sessions,
+		    ps[i].id));
+	}
+	json_object_set_new(out, "nextActions", plan_next_actions(ps, n,
+	    tg->conf.max_parallel, live));
+	plan_streams_free(ps, n);
 }
 
 static void
@@ -192,7 +209,6 @@ overview_build(json_t *view, void *arg)
 			free(msg);
 		}
 		json_object_set_new(o, "blockedTaskList", bt);
-		json_object_set_new(o, "session", json_null());
 		state = json_string_value(json_object_get(json_object_get(s,
 		    "state"), "name"));
 		if (state != NULL && strcmp(state, "ok") != 0) {

@@ -211,3 +211,69 @@ history_rows_free(struct stream_row *rows, size_t n)
 		free(rows[i].evidence);
 	free(rows);
 }
+
+/* Reads every sessions row into *rows (new). */
+int
+history_load_sessions(struct db *db, struct session_row **rows, size_t *n)
+{
+	sqlite3		*h = db_lock(db);
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	*rows = NULL;
+	*n = 0;
+	if (sqlite3_prepare_v2(h, "SELECT stream_id, window_id, pane_id, "
+	    "started_ms, attempts, next_ms FROM sessions", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		history_fail(h, "loading sessions");
+		db_unlock(db);
+		return -1;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct session_row	*r;
+		const char		*id = (const char *)
+					    sqlite3_column_text(st, 0);
+
+		if (id == NULL || !valid_stream_id(id))
+			continue;
+		*rows = xrealloc(*rows, (*n + 1) * sizeof **rows);
+		r = &(*rows)[(*n)++];
+		memset(r, 0, sizeof *r);
+		snprintf(r->id, sizeof r->id, "%s", id);
+		snprintf(r->window, sizeof r->window, "%s",
+		    (const char *)sqlite3_column_text(st, 1));
+		snprintf(r->pane, sizeof r->pane, "%s",
+		    (const char *)sqlite3_column_text(st, 2));
+		r->started_ms = sqlite3_column_int64(st, 3);
+		r->rec.attempts = (long)sqlite3_column_int64(st, 4);
+		r->rec.next_ms = sqlite3_column_int64(st, 5);
+	}
+	sqlite3_finalize(st);
+	db_unlock(db);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+history_save_session(struct db *db, const struct session_row *r)
+{
+	sqlite3		*h = db_lock(db);
+	sqlite3_stmt	*st;
+	int		 rc = -1;
+
+	if (sqlite3_prepare_v2(h, "INSERT OR REPLACE INTO sessions VALUES "
+	    "(?, ?, ?, ?, ?, ?)", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, r->window, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, r->pane, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, r->started_ms);
+		sqlite3_bind_int64(st, 5, r->rec.attempts);
+		sqlite3_bind_int64(st, 6, r->rec.next_ms);
+		if (sqlite3_step(st) == SQLITE_DONE)
+			rc = 0;
+		sqlite3_finalize(st);
+	}
+	if (rc == -1)
+		history_fail(h, "saving a session");
+	db_unlock(db);
+	return rc;
+}

@@ -56,6 +56,15 @@ static const struct route http_routes[] = {
 	{ "/api/overview", M_GET, ACCESS_READ, api_streams_overview },
 	{ "/api/events", M_GET, ACCESS_READ, events_serve },
 	{ "/metrics", M_GET, ACCESS_READ, metrics_serve },
+	{ "/api/streams/{id}/start", M_POST, ACCESS_TOKEN, api_sessions_start },
+	{ "/api/streams/{id}/stop", M_POST, ACCESS_TOKEN, api_sessions_stop },
+	{ "/api/streams/{id}/recover", M_POST, ACCESS_TOKEN,
+	  api_sessions_recover },
+	{ "/api/run", M_POST, ACCESS_TOKEN, api_sessions_run },
+	{ "/api/sessions", M_GET, ACCESS_READ, api_sessions_list },
+	{ "/api/sessions/{id}/output", M_GET, ACCESS_TOKEN,
+	  api_sessions_output },
+	{ "/api/audit", M_GET, ACCESS_TOKEN, api_sessions_audit },
 };
 #define HTTP_NROUTES (sizeof http_routes / sizeof http_routes[0])
 
@@ -75,6 +84,8 @@ static const struct {
 	[HTTP_BAD_RESPONSE] = { 502, "upstream-bad-response" },
 	[HTTP_UNAVAILABLE] = { 503, "unavailable" },
 	[HTTP_BAD_QUERY] = { 400, "bad-query" },
+	[HTTP_CONFLICT] = { 409, "conflict" },
+	[HTTP_UNPROCESSABLE] = { 422, "unprocessable" },
 	[HTTP_INTERNAL] = { 500, "internal-error" },
 };
 
@@ -240,6 +251,10 @@ http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (r == NULL)
 		return;
 	upstream_call_free(r->call);
+	if (r->job != NULL) {
+		json_decref(r->job->answer);
+		free(r->job);
+	}
 	buf_free(&r->body);
 	free(r->path);
 	free(r->uri);

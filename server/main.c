@@ -161,9 +161,13 @@ main_serve(struct options *o)
 	if ((tg.events = events_new(tg.db, err, sizeof err)) == NULL)
 		fatalx("%s", err);
 	tg.poller = poller_new(&tg);
+	tg.idempotency = idempotency_new();
+	if ((tg.sessions = session_new(&tg, err, sizeof err)) == NULL)
+		fatalx("%s", err);
 	events_set_snapshot(tg.events, api_streams_snapshot, &tg);
-	if (events_start(tg.events) == -1 || poller_start(tg.poller) == -1)
-		fatalx("cannot start the event and poller threads");
+	if (events_start(tg.events) == -1 || poller_start(tg.poller) == -1 ||
+	    session_start_thread(tg.sessions) == -1)
+		fatalx("cannot start the event, poller and session threads");
 	if ((tg.http = http_start(&tg, fd, err, sizeof err)) == NULL)
 		fatalx("%s", err);
 
@@ -178,12 +182,15 @@ main_serve(struct options *o)
 	log_info("stopping (signal %d)", sig);
 
 	poller_stop(tg.poller);
+	session_stop_thread(tg.sessions);
 	cache_abort_waiters(tg.cache);
 	poller_join(tg.poller);
 	events_stop(tg.events);
 	http_stop(tg.http);
 	upstream_stop(tg.upstream);
 	poller_free(tg.poller);
+	session_free(tg.sessions);
+	idempotency_free(tg.idempotency);
 	events_free(tg.events);
 	metrics_free(tg.metrics);
 	cache_free(tg.cache);

@@ -93,6 +93,30 @@ orchconf_stream(json_t *s, size_t idx, struct orch_stream *out, char *err,
 	return 0;
 }
 
+/* contextRecovery.exhaustionPhrases: the pane phrases that mean it. */
+static int
+orchconf_phrases(json_t *v, struct orchconf *c, char *err, size_t errlen)
+{
+	json_t	*p;
+	size_t	 i;
+
+	if (!json_is_array(v)) {
+		snprintf(err, errlen, "contextRecovery.exhaustionPhrases: "
+		    "expected an array of strings");
+		return -1;
+	}
+	c->phrases = xcalloc(json_array_size(v) + 1, sizeof *c->phrases);
+	json_array_foreach(v, i, p) {
+		if (!json_is_string(p) || json_string_length(p) == 0) {
+			snprintf(err, errlen, "contextRecovery.exhaustionPhrases"
+			    "[%zu]: expected a non-empty string", i);
+			return -1;
+		}
+		c->phrases[c->n_phrases++] = xstrdup(json_string_value(p));
+	}
+	return 0;
+}
+
 /* Fills c from a parsed document; -1 with the field named in err. */
 int
 orchconf_parse(json_t *root, struct orchconf *c, char *err, size_t errlen)
@@ -148,6 +172,9 @@ orchconf_parse(json_t *root, struct orchconf *c, char *err, size_t errlen)
 			}
 			c->auto_recovery = json_is_true(v);
 		}
+		if ((v = json_object_get(rec, "exhaustionPhrases")) != NULL &&
+		    orchconf_phrases(v, c, err, errlen) == -1)
+			return -1;
 		if ((v = json_object_get(rec, "maxRecoveryAttempts")) != NULL) {
 			if (!json_is_integer(v) || json_integer_value(v) < 0) {
 				snprintf(err, errlen, "contextRecovery."
@@ -218,6 +245,9 @@ orchconf_free(struct orchconf *c)
 		free(s->worktree_path);
 	}
 	free(c->streams);
+	for (i = 0; i < c->n_phrases; i++)
+		free(c->phrases[i]);
+	free(c->phrases);
 	free(c->api_endpoint);
 	memset(c, 0, sizeof *c);
 }

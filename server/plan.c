@@ -698,3 +698,61 @@ plan_next_actions(const struct plan_stream *v, size_t n, long max_parallel,
 	}
 	return out;
 }
+
+/*
+ * Fills *out (new array, free with plan_streams_free) from stream objects
+ * as the API shows them (streamId, streamPhase, dependencies as ids or
+ * as {streamId} objects, progressPercentage, status, blockedTasks).  The
+ * strings stay borrowed from streams; live and budget_spent are left for
+ * the caller.  Returns the count.
+ */
+size_t
+plan_streams_from_json(json_t *streams, struct plan_stream **out)
+{
+	size_t			 n = json_array_size(streams), i, j;
+	struct plan_stream	*ps = xcalloc(n, sizeof *ps);
+	json_t			*s, *d;
+
+	json_array_foreach(streams, i, s) {
+		json_t		*deps = json_object_get(s, "dependencies");
+		const char	*status = json_string_value(json_object_get(s,
+				    "status"));
+		char		**ids = xcalloc(json_array_size(deps),
+				    sizeof *ids);
+		size_t		 k = 0;
+
+		json_array_foreach(deps, j, d) {
+			const char *id = json_is_object(d) ?
+			    json_string_value(json_object_get(d, "streamId")) :
+			    json_string_value(d);
+
+			if (id != NULL)
+				ids[k++] = (char *)id;
+		}
+		ps[i].id = json_string_value(json_object_get(s, "streamId"));
+		if (ps[i].id == NULL)
+			ps[i].id = "";
+		ps[i].phase = json_string_value(json_object_get(s,
+		    "streamPhase"));
+		ps[i].deps = ids;
+		ps[i].n_deps = k;
+		ps[i].progress = (long)json_integer_value(json_object_get(s,
+		    "progressPercentage"));
+		ps[i].complete = status != NULL &&
+		    strcmp(status, "completed") == 0;
+		ps[i].blocked = json_integer_value(json_object_get(s,
+		    "blockedTasks")) > 0;
+	}
+	*out = ps;
+	return n;
+}
+
+void
+plan_streams_free(struct plan_stream *ps, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		free((void *)ps[i].deps);
+	free(ps);
+}

@@ -264,7 +264,7 @@ poller_judge(struct poller *p, json_t *s, int64_t now_ms, double now,
 	json_t			*health = NULL, *evidence, *state;
 	enum stall_state	 st;
 	bool			 changed;
-	char			*key, *ev_text;
+	char			*key, *ev_text, pane_reason[160];
 
 	if (id == NULL || !valid_stream_id(id) || !poller_counts_of(s, &c))
 		return;
@@ -274,6 +274,8 @@ poller_judge(struct poller *p, json_t *s, int64_t now_ms, double now,
 	if (changed) {
 		json_t *e = poller_stream_event(s, &ps->row.counts);
 
+		if (ps->row.counts.total >= 0)
+			session_progress(p->tg->sessions, id);
 		history_add_sample(p->tg->db, id, now_ms, &c);
 		ps->row.counts = c;
 		ps->row.last_change_ms = now_ms;
@@ -287,6 +289,8 @@ poller_judge(struct poller *p, json_t *s, int64_t now_ms, double now,
 	in.counts = c;
 	in.unchanged_s = ps->track.unchanged_s;
 	in.timeout_s = p->tg->conf.stall_timeout_min * 60.0;
+	session_stall_input(p->tg->sessions, id, now, &in, pane_reason,
+	    sizeof pane_reason);
 	if (!(c.total > 0 && c.completed == c.total)) {
 		xasprintf(&key, "/api/streams/%s/health", id);
 		health = poller_get(p, key, CACHE_PASSTHROUGH);

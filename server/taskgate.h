@@ -34,6 +34,8 @@ struct db;
 struct events;
 struct poller;
 struct metrics;
+struct sessions;
+struct idempotency;
 
 /* options.c */
 struct listen_addr {
@@ -96,6 +98,9 @@ struct orchconf {
 	long			 max_recovery;		/* default 3 */
 	struct orch_stream	*streams;
 	size_t			 n_streams;
+	char			**phrases;	/* exhaustion phrases, NULL-
+						   terminated; NULL: defaults */
+	size_t			 n_phrases;
 };
 
 int	orchconf_load(const char *, struct orchconf *, char *, size_t);
@@ -137,6 +142,8 @@ void	plan_problems_free(char **, size_t);
 enum plan_gate plan_may_start(const struct plan_stream *, size_t, size_t,
 		    long, long, bool, json_t *);
 json_t	*plan_next_actions(const struct plan_stream *, size_t, long, long);
+size_t	plan_streams_from_json(json_t *, struct plan_stream **);
+void	plan_streams_free(struct plan_stream *, size_t);
 
 /* cmd-config.c */
 int	cmd_config_check(int, char **);
@@ -178,6 +185,19 @@ void	buf_free(struct buf *);
 
 /* files.c */
 int	files_mkdirs_for(const char *, char *, size_t);
+
+/* spawn.c */
+struct spawn_result {
+	int		status;		/* exit status, or 128 + signal */
+	bool		timed_out;
+	bool		not_found;	/* the program is not installed */
+	struct buf	out;		/* stdout, capped at 1 MiB */
+	struct buf	err;		/* stderr, capped at 1 MiB */
+	char		error[256];	/* when spawn_run() returns -1 */
+};
+
+int	spawn_run(char *const [], const char *, double, struct spawn_result *);
+void	spawn_result_free(struct spawn_result *);
 
 /* clock.c */
 double	clock_mono(void);
@@ -243,6 +263,49 @@ int	stall_state_from_name(const char *);
 void	stall_observe(struct stall_track *, double, bool, bool);
 enum stall_state stall_judge(const struct stall_input *, json_t **);
 
+/* recovery.c */
+struct recovery_track {
+	long	attempts;	/* recoveries since the last progress */
+	int64_t	next_ms;	/* wall ms before which no recovery starts */
+};
+
+enum recovery_verdict { RECOVERY_NOW, RECOVERY_LATER, RECOVERY_SPENT };
+
+enum recovery_verdict recovery_decide(const struct recovery_track *, long,
+		    int64_t, int64_t *);
+void	recovery_record(struct recovery_track *, int64_t, double, double);
+void	recovery_reset(struct recovery_track *);
+
+/* tmux.c */
+struct tmux_window {
+	char	id[16];		/* @N */
+	char	pane[16];	/* %N, the active pane */
+	char	name[128];
+	bool	dead;		/* the pane's program exited */
+	int	dead_status;
+	long	pid;
+	long	activity;	/* window_activity, seconds */
+	long	history;	/* lines scrolled off */
+	long	cx, cy;		/* the cursor */
+};
+
+extern const char *const tmux_default_phrases[];
+char	**tmux_argv_new_window(const char *, bool, const char *,
+		    const char *, char *const []);
+char	**tmux_argv_keep_dead(const char *);
+char	**tmux_argv_list(const char *);
+char	**tmux_argv_capture(const char *, int);
+char	**tmux_argv_type(const char *, const char *);
+char	**tmux_argv_enter(const char *);
+char	**tmux_argv_kill(const char *);
+void	tmux_argv_free(char **);
+json_t	*tmux_argv_json(char **);
+int	tmux_exec(char **, char **, char *, size_t);
+size_t	tmux_parse_windows(const char *, struct tmux_window **);
+enum stall_state tmux_classify(const char *, const char *const *,
+		    const char **);
+char	*tmux_plain_text(const char *);
+
 /* auth.c */
 struct auth;
 enum auth_via { AUTH_NONE, AUTH_BEARER, AUTH_COOKIE };
@@ -306,6 +369,7 @@ const char *upstream_url(const struct upstream *);
 struct upstream_call *upstream_call_new(const char *, const char *);
 void	upstream_call_free(struct upstream_call *);
 void	upstream_submit(struct upstream *, struct upstream_call *);
+void	upstream_run(struct upstream *, struct upstream_call *);
 void	upstream_state(struct upstream *, struct upstream_state *);
 int	upstream_check_url(const char *, char *, size_t);
 
@@ -377,6 +441,22 @@ int	history_add_sample(struct db *, const char *, int64_t,
 json_t	*history_samples(struct db *, const char *, int64_t, int64_t, long);
 void	history_rows_free(struct stream_row *, size_t);
 
+struct session_row {
+	char			id[STREAM_ID_MAX + 1];
+	char			window[16];	/* tmux @N, "" when none */
+	char			pane[16];	/* tmux %N */
+	int64_t			started_ms;
+	struct recovery_track	rec;
+};
+
+int	history_load_sessions(struct db *, struct session_row **, size_t *);
+int	history_save_session(struct db *, const struct session_row *);
+
+/* audit.c */
+int64_t	audit_add(struct db *, const char *, const char *, const char *,
+		    const char *, unsigned int, json_t *);
+json_t	*audit_list(struct db *, const char *, long);
+
 /* events.c */
 struct events;
 struct events *events_new(struct db *, char *, size_t);
@@ -417,6 +497,41 @@ struct metrics *metrics_new(void);
 void	metrics_free(struct metrics *);
 void	metrics_count(struct metrics *, enum metric);
 
+/* session.c */
+enum session_job_kind { JOB_START, JOB_STOP, JOB_RECOVER, JOB_RUN };
+
+/* One action for the session thread; done() runs on that thread. */
+struct session_job {
+	enum session_job_kind	 kind;
+	char			 id[STREAM_ID_MAX + 1];	/* "" for run */
+	bool			 force;
+	bool			 dry_run;
+	bool			 auto_run;	/* decided by --auto */
+	char			 actor[64];
+	unsigned int		 status;	/* the answer's HTTP status */
+	json_t			*answer;	/* its body (new) */
+	void			(*done)(struct session_job *);
+	void			*arg;
+	struct session_job	*next;
+};
+
+struct sessions;
+struct sessions *session_new(struct taskgate *, char *, size_t);
+int	session_start_thread(struct sessions *);
+void	session_stop_thread(struct sessions *);
+void	session_free(struct sessions *);
+int	session_submit(struct sessions *, struct session_job *);
+const char *session_job_name(enum session_job_kind);
+const char *session_owner(struct sessions *);
+bool	session_is_live(struct sessions *, const char *);
+bool	session_budget_spent(struct sessions *, const char *);
+json_t	*session_json(struct sessions *, const char *);
+json_t	*session_list(struct sessions *);
+json_t	*session_output(struct sessions *, const char *, long);
+void	session_stall_input(struct sessions *, const char *, double,
+		    struct stall_input *, char *, size_t);
+void	session_progress(struct sessions *, const char *);
+
 /* the context */
 struct taskgate {
 	struct options		*opts;		/* read-only after start */
@@ -430,6 +545,8 @@ struct taskgate {
 	struct events		*events;
 	struct poller		*poller;
 	struct metrics		*metrics;
+	struct sessions		*sessions;
+	struct idempotency	*idempotency;
 	struct http		*http;
 	double			 started_wall;
 };
@@ -448,6 +565,8 @@ enum http_error {
 	HTTP_BAD_RESPONSE,	/* 502 upstream-bad-response */
 	HTTP_UNAVAILABLE,	/* 503 unavailable */
 	HTTP_BAD_QUERY,		/* 400 bad-query */
+	HTTP_CONFLICT,		/* 409 conflict */
+	HTTP_UNPROCESSABLE,	/* 422 unprocessable */
 	HTTP_INTERNAL		/* 500 internal-error */
 };
 
@@ -471,6 +590,7 @@ struct request {
 	bool			 woken;		/* resumed after a wait */
 	struct cache_waiter	 waiter;	/* embedded; see cache_get() */
 	struct upstream_call	*call;		/* a forwarded write */
+	struct session_job	*job;		/* a session action */
 };
 
 struct http *http_start(struct taskgate *, int, char *, size_t);
@@ -501,6 +621,17 @@ enum MHD_Result events_serve(struct request *);
 enum MHD_Result api_streams_overview(struct request *);
 enum MHD_Result api_streams_history(struct request *);
 enum MHD_Result metrics_serve(struct request *);
+
+/* api-sessions.c */
+enum MHD_Result api_sessions_start(struct request *);
+enum MHD_Result api_sessions_stop(struct request *);
+enum MHD_Result api_sessions_recover(struct request *);
+enum MHD_Result api_sessions_run(struct request *);
+enum MHD_Result api_sessions_list(struct request *);
+enum MHD_Result api_sessions_output(struct request *);
+enum MHD_Result api_sessions_audit(struct request *);
+struct idempotency *idempotency_new(void);
+void	idempotency_free(struct idempotency *);
 
 /* assets.c */
 enum MHD_Result assets_serve(struct request *);

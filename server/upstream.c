@@ -175,6 +175,47 @@ upstream_submit(struct upstream *up, struct upstream_call *c)
 	curl_multi_wakeup(up->multi);
 }
 
+struct upstream_wait {
+	pthread_mutex_t	lock;
+	pthread_cond_t	cond;
+	bool		done;
+};
+
+static void
+upstream_wait_done(struct upstream_call *c, void *arg)
+{
+	struct upstream_wait	*w = arg;
+
+	(void)c;
+	pthread_mutex_lock(&w->lock);
+	w->done = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/*
+ * Runs c and waits for its outcome, for threads that may block (never
+ * the HTTP thread).  c->done and c->arg are taken over.
+ */
+void
+upstream_run(struct upstream *up, struct upstream_call *c)
+{
+	struct upstream_wait	w;
+
+	pthread_mutex_init(&w.lock, NULL);
+	pthread_cond_init(&w.cond, NULL);
+	w.done = false;
+	c->done = upstream_wait_done;
+	c->arg = &w;
+	upstream_submit(up, c);
+	pthread_mutex_lock(&w.lock);
+	while (!w.done)
+		pthread_cond_wait(&w.cond, &w.lock);
+	pthread_mutex_unlock(&w.lock);
+	pthread_mutex_destroy(&w.lock);
+	pthread_cond_destroy(&w.cond);
+}
+
 void
 upstream_state(struct upstream *up, struct upstream_state *out)
 {

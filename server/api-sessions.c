@@ -1,0 +1,340 @@
+/*
+ * api-sessions.c: the endpoints that act on agent sessions:
+ * POST /api/streams/{id}/start|stop|recover and POST /api/run (token;
+ * ?force=true, ?dryRun=true, Idempotency-Key), GET /api/sessions,
+ * GET /api/sessions/{id}/output?lines=N (token) and GET /api/audit
+ * (token).  An action becomes a job for the session thread; the request
+ * waits suspended and answers with the job's outcome.  A repeated
+ * Idempotency-Key gets the first answer again, without acting twice.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "taskgate.h"
+
+#define IDEM_SLOTS	256
+#define IDEM_KEY_MAX	128
+#define IDEM_TTL	86400.0		/* seconds */
+#define OUTPUT_LINES	50
+#define OUTPUT_MAX	200
+#define AUDIT_LIMIT	100
+
+struct idempotency_entry {
+	char		 key[IDEM_KEY_MAX + 1];
+	char		*target;	/* method and uri it was used with */
+	double		 at;		/* monotonic */
+	bool		 pending;	/* its request is still running */
+	unsigned int	 status;
+	char		*body;
+};
+
+struct idempotency {
+	pthread_mutex_t			lock;
+	struct idempotency_entry	slots[IDEM_SLOTS];
+	size_t				next;
+};
+
+struct idempotency *
+idempotency_new(void)
+{
+	struct idempotency	*id = xcalloc(1, sizeof *id);
+
+	pthread_mutex_init(&id->lock, NULL);
+	return id;
+}
+
+void
+idempotency_free(struct idempotency *id)
+{
+	size_t	i;
+
+	if (id == NULL)
+		return;
+	for (i = 0; i < IDEM_SLOTS; i++) {
+		free(id->slots[i].target);
+		free(id->slots[i].body);
+	}
+	pthread_mutex_destroy(&id->lock);
+	free(id);
+}
+
+static bool
+api_sessions_key_ok(const char *k)
+{
+	size_t	len = strlen(k), i;
+
+	if (len == 0 || len > IDEM_KEY_MAX)
+		return false;
+	for (i = 0; i < len; i++)
+		if (k[i] < 0x21 || k[i] > 0x7e)
+			return false;
+	return true;
+}
+
+enum idem_verdict { IDEM_NEW, IDEM_REPLAY, IDEM_PENDING, IDEM_MISMATCH };
+
+/* Looks key up; a new key is reserved (pending) for this request. */
+static enum idem_verdict
+idempotency_claim(struct idempotency *id, const char *key, const char *target,
+    unsigned int *status, char **body)
+{
+	struct idempotency_entry	*e;
+	double				 now = clock_mono();
+	size_t				 i;
+	enum idem_verdict		 v = IDEM_NEW;
+
+	pthread_mutex_lock(&id->lock);
+	for (i = 0; i < IDEM_SLOTS; i++) {
+		e = &id->slots[i];
+		if (e->target == NULL || strcmp(e->key, key) != 0 ||
+		    now - e->at > IDEM_TTL)
+			continue;
+		if (strcmp(e->target, target) != 0)
+			v = IDEM_MISMATCH;
+		else if (e->pending)
+			v = IDEM_PENDING;
+		else {
+			*status = e->status;
+			*body = xstrdup(e->body);
+			v = IDEM_REPLAY;
+		}
+		pthread_mutex_unlock(&id->lock);
+		return v;
+	}
+	e = &id->slots[id->next];
+	id->next = (id->next + 1) % IDEM_SLOTS;
+	free(e->target);
+	free(e->body);
+	memset(e, 0, sizeof *e);
+	snprintf(e->key, sizeof e->key, "%s", key);
+	e->target = xstrdup(target);
+	e->at = now;
+	e->pending = true;
+	pthread_mutex_unlock(&id->lock);
+	return v;
+}
+
+static void
+idempotency_store(struct idempotency *id, const char *key, const char *target,
+    unsigned int status, const char *body)
+{
+	size_t	i;
+
+	pthread_mutex_lock(&id->lock);
+	for (i = 0; i < IDEM_SLOTS; i++) {
+		struct idempotency_entry *e = &id->slots[i];
+
+		if (e->target != NULL && e->pending &&
+		    strcmp(e->key, key) == 0 && strcmp(e->target, target) == 0) {
+			e->pending = false;
+			e->status = status;
+			e->body = xstrdup(body);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&id->lock);
+}
+
+static void
+api_sessions_done(struct session_job *j)
+{
+	http_resume(j->arg);
+}
+
+/* A boolean query parameter: true/1, false/0, absent; -1 otherwise. */
+static int
+api_sessions_flag(struct request *r, const char *name, bool *out)
+{
+	const char	*v;
+
+	*out = false;
+	if (http_query(r, name, &v) == -1)
+		return -1;
+	if (v == NULL || strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+		return 0;
+	if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || *v == '\0') {
+		*out = true;
+		return 0;
+	}
+	return -1;
+}
+
+static enum MHD_Result
+api_sessions_answer(struct request *r, unsigned int status, const char *body)
+{
+	struct MHD_Response	*resp;
+
+	resp = MHD_create_response_from_buffer(strlen(body), (void *)body,
+	    MHD_RESPMEM_MUST_COPY);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "application/json; charset=utf-8");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    "no-store");
+	return http_reply(r, status, resp);
+}
+
+static enum MHD_Result
+api_sessions_act(struct request *r, enum session_job_kind kind)
+{
+	struct session_job	*j = r->job;
+	const char		*key = http_header(r, "Idempotency-Key");
+	char			*target, *body;
+	unsigned int		 status;
+	enum MHD_Result		 ret;
+	int			 rc;
+
+	xasprintf(&target, "%s %s", r->method, r->uri);
+	if (j != NULL) {		/* the session thread answered */
+		body = json_dumps(j->answer, JSON_COMPACT);
+		if (key != NULL)
+			idempotency_store(r->tg->idempotency, key, target,
+			    j->status, body);
+		ret = api_sessions_answer(r, j->status, body);
+		free(body);
+		free(target);
+		return ret;
+	}
+	j = xcalloc(1, sizeof *j);
+	j->kind = kind;
+	if (kind != JOB_RUN)
+		snprintf(j->id, sizeof j->id, "%s", r->id);
+	if (api_sessions_flag(r, "force", &j->force) == -1 ||
+	    api_sessions_flag(r, "dryRun", &j->dry_run) == -1) {
+		free(j);
+		free(target);
+		return http_error(r, HTTP_BAD_QUERY, "force and dryRun take "
+		    "true or false, once each");
+	}
+	if (key != NULL) {
+		if (!api_sessions_key_ok(key)) {
+			free(j);
+			free(target);
+			return http_error(r, HTTP_BAD_QUERY, "an Idempotency-Key "
+			    "is 1 to %d printable characters", IDEM_KEY_MAX);
+		}
+		switch (idempotency_claim(r->tg->idempotency, key, target,
+		    &status, &body)) {
+		case IDEM_REPLAY:
+			ret = api_sessions_answer(r, status, body);
+			free(body);
+			free(j);
+			free(target);
+			return ret;
+		case IDEM_PENDING:
+			free(j);
+			free(target);
+			return http_error(r, HTTP_CONFLICT, "a request with "
+			    "this Idempotency-Key is still running");
+		case IDEM_MISMATCH:
+			free(j);
+			free(target);
+			return http_error(r, HTTP_UNPROCESSABLE, "this "
+			    "Idempotency-Key was used for another request");
+		case IDEM_NEW:
+			break;
+		}
+	}
+	free(target);
+	snprintf(j->actor, sizeof j->actor, "%s",
+	    session_owner(r->tg->sessions));
+	j->done = api_sessions_done;
+	j->arg = r;
+	r->job = j;
+	http_suspend(r);
+	rc = session_submit(r->tg->sessions, j);
+	if (rc == 0)
+		return MHD_YES;
+	j->status = rc == -1 ? 409 : 503;
+	j->answer = rc == -1 ? json_pack("{s:s,s:s}", "error", "another "
+	    "action on this stream is still running", "code", "busy") :
+	    json_pack("{s:s,s:s}", "error", "taskgate is stopping", "code",
+	    "unavailable");
+	http_resume(r);
+	return MHD_YES;
+}
+
+enum MHD_Result
+api_sessions_start(struct request *r)
+{
+	return api_sessions_act(r, JOB_START);
+}
+
+enum MHD_Result
+api_sessions_stop(struct request *r)
+{
+	return api_sessions_act(r, JOB_STOP);
+}
+
+enum MHD_Result
+api_sessions_recover(struct request *r)
+{
+	return api_sessions_act(r, JOB_RECOVER);
+}
+
+enum MHD_Result
+api_sessions_run(struct request *r)
+{
+	return api_sessions_act(r, JOB_RUN);
+}
+
+enum MHD_Result
+api_sessions_list(struct request *r)
+{
+	return http_reply_json(r, 200, json_pack("{s:s,s:o}", "tmuxSession",
+	    r->tg->opts->tmux_session, "sessions",
+	    session_list(r->tg->sessions)));
+}
+
+static int
+api_sessions_number(struct request *r, const char *name, long def, long max,
+    long *out)
+{
+	const char	*v;
+	char		*end;
+
+	*out = def;
+	if (http_query(r, name, &v) == -1)
+		return -1;
+	if (v == NULL)
+		return 0;
+	*out = strtol(v, &end, 10);
+	return *v == '\0' || *end != '\0' || *out < 1 || *out > max ? -1 : 0;
+}
+
+enum MHD_Result
+api_sessions_output(struct request *r)
+{
+	json_t	*o;
+	long	 lines;
+
+	if (api_sessions_number(r, "lines", OUTPUT_LINES, OUTPUT_MAX,
+	    &lines) == -1)
+		return http_error(r, HTTP_BAD_QUERY, "lines: expected a whole "
+		    "number from 1 to %d", OUTPUT_MAX);
+	o = session_output(r->tg->sessions, r->id, lines);
+	if (o == NULL)
+		return http_error(r, HTTP_NOT_FOUND, "taskgate has no window "
+		    "for %s", r->id);
+	json_object_set_new(o, "lines", json_integer(lines));
+	return http_reply_json(r, 200, o);
+}
+
+enum MHD_Result
+api_sessions_audit(struct request *r)
+{
+	const char	*stream;
+	json_t		*rows;
+	long		 limit;
+
+	if (api_sessions_number(r, "limit", AUDIT_LIMIT, 10000, &limit) ==
+	    -1 || http_query(r, "streamId", &stream) == -1 ||
+	    (stream != NULL && !valid_stream_id(stream)))
+		return http_error(r, HTTP_BAD_QUERY, "limit takes 1 to 10000 "
+		    "and streamId a stream id, once each");
+	rows = audit_list(r->tg->db, stream, limit);
+	if (rows == NULL)
+		return http_error(r, HTTP_INTERNAL, "the audit log could not "
+		    "be read");
+	return http_reply_json(r, 200, json_pack("{s:o}", "audit", rows));
+}

@@ -1,0 +1,1306 @@
+/*
+ * session.c: the agent sessions, one tmux window per stream, and the
+ * thread that owns them.
+ *
+ * Every tmux call runs on this thread, never on the HTTP thread: actions
+ * (start, stop, recover, run) arrive as jobs, run one at a time in the
+ * order they came, and wake the request that asked.  Each tick the thread
+ * lists the session's windows with one tmux call, captures a pane only
+ * when its activity, history or cursor moved, and classifies the text
+ * (context-exhausted, waiting-input); a dead pane is an exited agent.  A
+ * window that is starting gets "/continue ID" typed once its screen has
+ * settled.  With --auto it also runs the plan and recovers streams.
+ *
+ * Windows are found by name when taskgate starts (adoption), so a
+ * restarted taskgate never starts a twin; each action is checked against
+ * the live window list, not only against memory.  Other threads read the
+ * per-stream facts (live, pane state, budget) under the lock.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "taskgate.h"
+
+#define SESSION_TICK_FAST	0.25	/* seconds, while a window starts */
+#define SESSION_READY_QUIET	1.0	/* screen unchanged this long: ready */
+#define SESSION_READY_MAX	30.0	/* type anyway after this long */
+#define SESSION_QUESTION_QUIET	5.0	/* a question unanswered this long */
+#define SESSION_CAPTURE_LINES	200
+
+enum session_phase { PHASE_NONE, PHASE_STARTING, PHASE_RUNNING };
+
+struct session {
+	struct session_row	 row;		/* persisted */
+	enum session_phase	 phase;
+	bool			 live;		/* window there, agent alive */
+	bool			 dead;		/* window there, agent exited */
+	int			 dead_status;
+	double			 started_mono;
+	double			 changed_mono;	/* the pane last moved */
+	char			 sig[64];	/* activity/history/cursor */
+	char			*text;		/* last capture, plain */
+	enum stall_state	 pane_state;
+	char			 pane_reason[160];
+	bool			 needs_human;
+	bool			 busy;		/* a job for it is queued */
+	bool			 typed;		/* /continue was typed */
+};
+
+struct sessions {
+	struct taskgate		*tg;
+	char			**agent;	/* argv of --agent-command */
+	const char *const	*phrases;
+	char			 owner[64];	/* the token's owner */
+	pthread_t		 thread;
+	bool			 started;
+
+	pthread_mutex_t		 lock;		/* guards what follows */
+	pthread_cond_t		 cond;
+	struct session		**s;		/* each allocated alone, so a
+						   pointer outlives a realloc */
+	size_t			 n;
+	struct session_job	*jobs, **jobs_tail;
+	bool			 stop;
+	bool			 have_tmux_session;
+	char			 tmux_error[256];
+};
+
+static void	*session_main(void *);
+
+static struct session *
+session_find(struct sessions *ss, const char *id)
+{
+	size_t	i;
+
+	for (i = 0; i < ss->n; i++)
+		if (strcmp(ss->s[i]->row.id, id) == 0)
+			return ss->s[i];
+	return NULL;
+}
+
+/* Finds or adds the record of id; the lock is held. */
+static struct session *
+session_get(struct sessions *ss, const char *id)
+{
+	struct session	*s = session_find(ss, id);
+
+	if (s != NULL)
+		return s;
+	ss->s = xrealloc(ss->s, (ss->n + 1) * sizeof *ss->s);
+	s = ss->s[ss->n++] = xcalloc(1, sizeof *s);
+	snprintf(s->row.id, sizeof s->row.id, "%s", id);
+	return s;
+}
+
+static char **
+session_split(const char *cmd)
+{
+	char	**argv = NULL, *copy = xstrdup(cmd), *p = copy, *w;
+	size_t	  n = 0;
+
+	while ((w = strsep(&p, " \t")) != NULL) {
+		if (*w == '\0')
+			continue;
+		argv = xrealloc(argv, (n + 2) * sizeof *argv);
+		argv[n++] = xstrdup(w);
+		argv[n] = NULL;
+	}
+	free(copy);
+	return argv;
+}
+
+/* Returns the session layer; the rows of an earlier run are loaded. */
+struct sessions *
+session_new(struct taskgate *tg, char *err, size_t errlen)
+{
+	struct sessions		*ss = xcalloc(1, sizeof *ss);
+	struct session_row	*rows;
+	struct passwd		*pw = getpwuid(getuid());
+	size_t			 n, i;
+
+	ss->tg = tg;
+	ss->agent = session_split(tg->opts->agent_command);
+	if (ss->agent == NULL) {
+		snprintf(err, errlen, "--agent-command is empty");
+		free(ss);
+		return NULL;
+	}
+	for (i = 0; ss->agent[i] != NULL; i++) {
+		size_t len = strlen(ss->agent[i]);
+
+		if (ss->agent[i][len - 1] == ';') {
+			snprintf(err, errlen, "--agent-command: an argument may "
+			    "not end with ';' (tmux would split there)");
+			tmux_argv_free(ss->agent);
+			free(ss);
+			return NULL;
+		}
+	}
+	ss->phrases = tg->conf.phrases != NULL ?
+	    (const char *const *)tg->conf.phrases : tmux_default_phrases;
+	snprintf(ss->owner, sizeof ss->owner, "%s", pw != NULL ?
+	    pw->pw_name : "token");
+	pthread_mutex_init(&ss->lock, NULL);
+	pthread_cond_init(&ss->cond, NULL);
+	ss->jobs_tail = &ss->jobs;
+	if (history_load_sessions(tg->db, &rows, &n) == 0) {
+		for (i = 0; i < n; i++)
+			session_get(ss, rows[i].id)->row = rows[i];
+		free(rows);
+	}
+	return ss;
+}
+
+int
+session_start_thread(struct sessions *ss)
+{
+	if (pthread_create(&ss->thread, NULL, session_main, ss) != 0)
+		return -1;
+	ss->started = true;
+	return 0;
+}
+
+const char *
+session_owner(struct sessions *ss)
+{
+	return ss->owner;
+}
+
+/* Fails the jobs not yet run, stops the thread. */
+void
+session_stop_thread(struct sessions *ss)
+{
+	struct session_job	*j, *next;
+
+	pthread_mutex_lock(&ss->lock);
+	ss->stop = true;
+	j = ss->jobs;
+	ss->jobs = NULL;
+	ss->jobs_tail = &ss->jobs;
+	pthread_cond_broadcast(&ss->cond);
+	pthread_mutex_unlock(&ss->lock);
+	for (; j != NULL; j = next) {
+		next = j->next;
+		j->status = 503;
+		j->answer = json_pack("{s:s,s:s}", "error", "taskgate is "
+		    "stopping", "code", "unavailable");
+		j->done(j);
+	}
+	if (ss->started)
+		pthread_join(ss->thread, NULL);
+	ss->started = false;
+}
+
+void
+session_free(struct sessions *ss)
+{
+	size_t	i;
+
+	if (ss == NULL)
+		return;
+	for (i = 0; i < ss->n; i++) {
+		free(ss->s[i]->text);
+		free(ss->s[i]);
+	}
+	free(ss->s);
+	tmux_argv_free(ss->agent);
+	pthread_mutex_destroy(&ss->lock);
+	pthread_cond_destroy(&ss->cond);
+	free(ss);
+}
+
+/* Queues a job; -1 when an action on that stream is already waiting. */
+int
+session_submit(struct sessions *ss, struct session_job *j)
+{
+	struct session	*s = NULL;
+
+	pthread_mutex_lock(&ss->lock);
+	if (ss->stop) {
+		pthread_mutex_unlock(&ss->lock);
+		return -2;
+	}
+	if (j->id[0] != '\0') {
+		s = session_get(ss, j->id);
+		if (s->busy) {
+			pthread_mutex_unlock(&ss->lock);
+			return -1;
+		}
+		s->busy = true;
+	}
+	j->next = NULL;
+	*ss->jobs_tail = j;
+	ss->jobs_tail = &j->next;
+	pthread_cond_broadcast(&ss->cond);
+	pthread_mutex_unlock(&ss->lock);
+	return 0;
+}
+
+/* Facts for other threads ------------------------------------------- */
+
+bool
+session_is_live(struct sessions *ss, const char *id)
+{
+	struct session	*s;
+	bool		 live;
+
+	if (ss == NULL || id == NULL)
+		return false;
+	pthread_mutex_lock(&ss->lock);
+	s = session_find(ss, id);
+	live = s != NULL && (s->live || s->phase == PHASE_STARTING);
+	pthread_mutex_unlock(&ss->lock);
+	return live;
+}
+
+bool
+session_budget_spent(struct sessions *ss, const char *id)
+{
+	struct session	*s;
+	bool		 spent;
+
+	if (ss == NULL || id == NULL)
+		return false;
+	pthread_mutex_lock(&ss->lock);
+	s = session_find(ss, id);
+	spent = s != NULL && s->row.rec.attempts >=
+	    ss->tg->conf.max_recovery;
+	pthread_mutex_unlock(&ss->lock);
+	return spent;
+}
+
+static long
+session_live_count_locked(struct sessions *ss)
+{
+	size_t	i;
+	long	n = 0;
+
+	for (i = 0; i < ss->n; i++)
+		if (ss->s[i]->live || ss->s[i]->phase == PHASE_STARTING)
+			n++;
+	return n;
+}
+
+static json_t *
+session_json_locked(struct sessions *ss, struct session *s)
+{
+	json_t	*o;
+	char	 at[32];
+
+	if (s == NULL || (s->row.window[0] == '\0' && s->row.rec.attempts == 0))
+		return json_null();
+	clock_iso8601((double)s->row.started_ms / 1000.0, at, sizeof at);
+	o = json_pack("{s:s,s:s,s:s,s:b,s:b,s:s,s:I,s:I,s:b}", "streamId",
+	    s->row.id, "window", s->row.window, "pane", s->row.pane, "live",
+	    s->live, "dead", s->dead, "phase", s->phase == PHASE_STARTING ?
+	    "starting" : s->row.window[0] != '\0' ? "running" : "none",
+	    "recoveryAttempts", (json_int_t)s->row.rec.attempts,
+	    "maxRecoveryAttempts", (json_int_t)ss->tg->conf.max_recovery,
+	    "needsHuman", s->needs_human);
+	json_object_set_new(o, "startedAt", s->row.started_ms > 0 ?
+	    json_string(at) : json_null());
+	json_object_set_new(o, "paneState", json_string(stall_state_name(
+	    s->pane_state)));
+	if (s->dead)
+		json_object_set_new(o, "exitStatus",
+		    json_integer(s->dead_status));
+	return o;
+}
+
+/* The session of id as the API shows it (new), or null. */
+json_t *
+session_json(struct sessions *ss, const char *id)
+{
+	json_t	*o;
+
+	if (ss == NULL)
+		return json_null();
+	pthread_mutex_lock(&ss->lock);
+	o = session_json_locked(ss, session_find(ss, id));
+	pthread_mutex_unlock(&ss->lock);
+	return o;
+}
+
+/* Every session (new array), for GET /api/sessions. */
+json_t *
+session_list(struct sessions *ss)
+{
+	json_t	*a = json_array(), *o;
+	size_t	 i;
+
+	pthread_mutex_lock(&ss->lock);
+	for (i = 0; i < ss->n; i++) {
+		o = session_json_locked(ss, ss->s[i]);
+		if (json_is_null(o))
+			json_decref(o);
+		else
+			json_array_append_new(a, o);
+	}
+	pthread_mutex_unlock(&ss->lock);
+	return a;
+}
+
+/*
+ * The last lines (at most lines) of id's pane as plain text (new
+ * object), or NULL when taskgate has no window for it.  The text is the
+ * latest capture, taken whenever the pane moved: no tmux call here.
+ */
+json_t *
+session_output(struct sessions *ss, const char *id, long lines)
+{
+	struct session	*s;
+	json_t		*o = NULL;
+	const char	*start;
+	long		 seen = 0;
+
+	pthread_mutex_lock(&ss->lock);
+	s = session_find(ss, id);
+	if (s != NULL && s->row.window[0] != '\0') {
+		const char *text = s->text != NULL ? s->text : "", *end;
+
+		end = text + strlen(text);
+		while (end > text && (end[-1] == '\n' || end[-1] == ' '))
+			end--;
+		start = end;
+		while (start > text) {
+			if (start[-1] == '\n' && ++seen >= lines)
+				break;
+			start--;
+		}
+		o = json_pack("{s:s,s:s,s:b,s:s,s:s%}", "streamId", id,
+		    "window", s->row.window, "live", s->live, "state",
+		    stall_state_name(s->pane_state), "text", start,
+		    (size_t)(end - start));
+	}
+	pthread_mutex_unlock(&ss->lock);
+	return o;
+}
+
+/*
+ * What the session layer knows for the health judgement of id: a live
+ * session, the pane's state, and the stall clock shortened to the time
+ * since the session (re)started, so a fresh session gets a whole timeout.
+ */
+void
+session_stall_input(struct sessions *ss, const char *id, double now_mono,
+    struct stall_input *in, char *reason, size_t len)
+{
+	struct session	*s;
+
+	if (ss == NULL)
+		return;
+	pthread_mutex_lock(&ss->lock);
+	s = session_find(ss, id);
+	if (s != NULL) {
+		in->session_live = s->live;
+		if (s->live && s->started_mono > 0 &&
+		    now_mono - s->started_mono < in->unchanged_s)
+			in->unchanged_s = now_mono - s->started_mono;
+		in->pane_state = s->needs_human ? STALL_NEEDS_HUMAN :
+		    s->pane_state;
+		snprintf(reason, len, "%s", s->needs_human ? "the recovery "
+		    "budget is spent" : s->pane_reason);
+		in->pane_reason = reason[0] != '\0' ? reason : NULL;
+	}
+	pthread_mutex_unlock(&ss->lock);
+}
+
+/* The counts of id moved: the recovery budget is whole again. */
+void
+session_progress(struct sessions *ss, const char *id)
+{
+	struct session	*s;
+	bool		 save = false;
+	struct session_row row;
+
+	if (ss == NULL)
+		return;
+	pthread_mutex_lock(&ss->lock);
+	s = session_find(ss, id);
+	if (s != NULL && (s->row.rec.attempts > 0 || s->needs_human)) {
+		recovery_reset(&s->row.rec);
+		s->needs_human = false;
+		row = s->row;
+		save = true;
+	}
+	pthread_mutex_unlock(&ss->lock);
+	if (save)
+		history_save_session(ss->tg->db, &row);
+}
+
+/* The thread ---------------------------------------------------------- */
+
+static void
+session_event(struct sessions *ss, const char *what, const char *id,
+    const char *actor, json_t *extra)
+{
+	json_t	*data = json_pack("{s:s,s:s,s:s}", "streamId", id, "event",
+		    what, "actor", actor);
+
+	if (extra != NULL) {
+		json_object_update(data, extra);
+		json_decref(extra);
+	}
+	events_emit(ss->tg->events, "session", data);
+}
+
+static void
+session_save(struct sessions *ss, struct session *s)
+{
+	struct session_row	row;
+
+	pthread_mutex_lock(&ss->lock);
+	row = s->row;
+	pthread_mutex_unlock(&ss->lock);
+	history_save_session(ss->tg->db, &row);
+}
+
+static bool
+session_capture(struct sessions *ss, struct session *s, int lines)
+{
+	char	**argv = tmux_argv_capture(s->row.pane, lines), *out, err[256];
+	char	*plain;
+
+	if (tmux_exec(argv, &out, err, sizeof err) == -1) {
+		tmux_argv_free(argv);
+		return false;
+	}
+	tmux_argv_free(argv);
+	plain = tmux_plain_text(out);
+	free(out);
+	pthread_mutex_lock(&ss->lock);
+	free(s->text);
+	s->text = plain;
+	pthread_mutex_unlock(&ss->lock);
+	return true;
+}
+
+/* Updates one known window from the list; the lock is not held. */
+static void
+session_seen(struct sessions *ss, struct session *s,
+    const struct tmux_window *w, double now)
+{
+	char		 sig[64];
+	const char	*reason;
+	enum stall_state st;
+
+	snprintf(sig, sizeof sig, "%ld/%ld/%ld/%ld", w->activity, w->history,
+	    w->cx, w->cy);
+	if (w->dead && !s->dead) {
+		pthread_mutex_lock(&ss->lock);
+		s->dead = true;
+		s->live = false;
+		s->dead_status = w->dead_status;
+		s->pane_state = STALL_DEAD;
+		snprintf(s->pane_reason, sizeof s->pane_reason, "the agent "
+		    "exited with status %d", w->dead_status);
+		pthread_mutex_unlock(&ss->lock);
+		session_event(ss, "exited", s->row.id, "tmux", json_pack(
+		    "{s:i,s:s}", "exitStatus", w->dead_status, "window",
+		    w->id));
+		return;
+	}
+	if (w->dead)
+		return;
+	if (strcmp(sig, s->sig) != 0) {
+		snprintf(s->sig, sizeof s->sig, "%s", sig);
+		s->changed_mono = now;
+		session_capture(ss, s, SESSION_CAPTURE_LINES);
+	}
+	st = tmux_classify(s->text, ss->phrases, &reason);
+	if (st == STALL_WAITING_INPUT && now - s->changed_mono <
+	    SESSION_QUESTION_QUIET)
+		st = STALL_OK;		/* still writing, or just asked */
+	pthread_mutex_lock(&ss->lock);
+	s->live = true;
+	s->pane_state = st;
+	snprintf(s->pane_reason, sizeof s->pane_reason, "%s",
+	    reason != NULL ? reason : "");
+	pthread_mutex_unlock(&ss->lock);
+}
+
+/*
+ * Lists the windows (one tmux call) and brings every record up to date:
+ * adopts windows it did not know, notices windows that went away.
+ */
+static void
+session_refresh(struct sessions *ss, double now)
+{
+	struct tmux_window	*w = NULL;
+	struct session		**snap;
+	char			**argv, *out, err[256];
+	size_t			 n = 0, i, k, nsnap;
+	bool			 have;
+
+	argv = tmux_argv_list(ss->tg->opts->tmux_session);
+	have = tmux_exec(argv, &out, err, sizeof err) == 0;
+	tmux_argv_free(argv);
+	/* No server or no session yet is normal; anything else is news. */
+	pthread_mutex_lock(&ss->lock);
+	if (!have && strstr(err, "no server running") == NULL &&
+	    strstr(err, "error connecting") == NULL &&
+	    strstr(err, "can't find session") == NULL &&
+	    strcmp(err, ss->tmux_error) != 0)
+		log_warnx("%s", err);
+	snprintf(ss->tmux_error, sizeof ss->tmux_error, "%s", have ? "" : err);
+	pthread_mutex_unlock(&ss->lock);
+	if (have) {
+		n = tmux_parse_windows(out, &w);
+		free(out);
+	}
+	pthread_mutex_lock(&ss->lock);
+	ss->have_tmux_session = have;
+	pthread_mutex_unlock(&ss->lock);
+
+	for (i = 0; i < n; i++) {
+		struct session	*s;
+		bool		 adopted = false;
+
+		if (!valid_stream_id(w[i].name))
+			continue;	/* not one of ours */
+		pthread_mutex_lock(&ss->lock);
+		s = session_find(ss, w[i].name);
+		if (s != NULL && s->row.window[0] != '\0' &&
+		    strcmp(s->row.window, w[i].id) != 0) {
+			pthread_mutex_unlock(&ss->lock);
+			continue;	/* a second window of that name */
+		}
+		s = session_get(ss, w[i].name);
+		if (s->row.window[0] == '\0' || s->phase == PHASE_NONE) {
+			adopted = strcmp(s->row.window, w[i].id) != 0;
+			snprintf(s->row.window, sizeof s->row.window, "%s",
+			    w[i].id);
+			snprintf(s->row.pane, sizeof s->row.pane, "%s",
+			    w[i].pane);
+			s->phase = PHASE_RUNNING;
+			s->typed = true;
+			s->started_mono = now;
+			if (s->row.started_ms == 0)
+				s->row.started_ms = (int64_t)(clock_wall() *
+				    1000.0);
+		}
+		pthread_mutex_unlock(&ss->lock);
+		if (adopted) {
+			session_save(ss, s);
+			session_event(ss, "started", s->row.id, "adopt",
+			    json_pack("{s:s,s:b}", "window", w[i].id,
+			    "adopted", 1));
+		}
+		session_seen(ss, s, &w[i], now);
+	}
+	/* Windows that are gone. */
+	pthread_mutex_lock(&ss->lock);
+	nsnap = ss->n;
+	snap = xcalloc(nsnap, sizeof *snap);
+	memcpy(snap, ss->s, nsnap * sizeof *snap);
+	pthread_mutex_unlock(&ss->lock);
+	for (k = 0; k < nsnap; k++) {
+		struct session	*s = snap[k];
+		bool		 found = false;
+
+		if (s->row.window[0] == '\0')
+			continue;
+		for (i = 0; i < n; i++)
+			if (strcmp(w[i].id, s->row.window) == 0)
+				found = true;
+		if (found)
+			continue;
+		pthread_mutex_lock(&ss->lock);
+		s->row.window[0] = s->row.pane[0] = '\0';
+		s->live = false;
+		s->dead = s->phase != PHASE_NONE;
+		s->pane_state = s->dead ? STALL_DEAD : STALL_OK;
+		snprintf(s->pane_reason, sizeof s->pane_reason, "%s", s->dead ?
+		    "the agent's window was closed" : "");
+		s->phase = PHASE_NONE;
+		pthread_mutex_unlock(&ss->lock);
+		session_save(ss, s);
+		if (s->dead)
+			session_event(ss, "exited", s->row.id, "tmux",
+			    json_pack("{s:s}", "reason", "the window was "
+			    "closed"));
+	}
+	free(snap);
+	free(w);
+}
+
+/* Types "/continue ID" into windows whose agent is ready. */
+static void
+session_type_when_ready(struct sessions *ss, double now)
+{
+	struct session	**snap;
+	size_t		  i, n;
+
+	pthread_mutex_lock(&ss->lock);
+	n = ss->n;
+	snap = xcalloc(n, sizeof *snap);
+	memcpy(snap, ss->s, n * sizeof *snap);
+	pthread_mutex_unlock(&ss->lock);
+	for (i = 0; i < n; i++) {
+		struct session	*s = snap[i];
+		char		 text[STREAM_ID_MAX + 16], err[256], **argv;
+		bool		 quiet, has_text;
+
+		if (s->phase != PHASE_STARTING || s->dead || !s->live)
+			continue;
+		has_text = s->text != NULL && strspn(s->text, " \t\n") !=
+		    strlen(s->text);
+		quiet = now - s->changed_mono >= SESSION_READY_QUIET;
+		if (!(has_text && quiet) &&
+		    now - s->started_mono < SESSION_READY_MAX)
+			continue;
+		snprintf(text, sizeof text, "/continue %s", s->row.id);
+		argv = tmux_argv_type(s->row.pane, text);
+		if (tmux_exec(argv, NULL, err, sizeof err) == -1)
+			log_warnx("%s: %s", s->row.id, err);
+		tmux_argv_free(argv);
+		argv = tmux_argv_enter(s->row.pane);
+		if (tmux_exec(argv, NULL, err, sizeof err) == -1)
+			log_warnx("%s: %s", s->row.id, err);
+		tmux_argv_free(argv);
+		pthread_mutex_lock(&ss->lock);
+		s->phase = PHASE_RUNNING;
+		s->typed = true;
+		pthread_mutex_unlock(&ss->lock);
+		log_info("%s: typed /continue into %s", s->row.id,
+		    s->row.window);
+	}
+	free(snap);
+}
+
+/* Actions --------------------------------------------------------------- */
+
+struct session_view {
+	json_t		*streams;	/* deep copy of the view's streams */
+};
+
+static void
+session_copy_view(json_t *view, void *arg)
+{
+	struct session_view	*v = arg;
+
+	v->streams = view != NULL ? json_deep_copy(json_object_get(view,
+	    "streams")) : NULL;
+}
+
+static json_t *
+session_streams(struct sessions *ss)
+{
+	struct session_view	v = { NULL };
+
+	poller_with_view(ss->tg->poller, session_copy_view, &v);
+	return v.streams;
+}
+
+static void
+session_answer(struct session_job *j, unsigned int status, json_t *answer)
+{
+	j->status = status;
+	json_decref(j->answer);
+	j->answer = answer;
+}
+
+static void
+session_refuse(struct session_job *j, unsigned int status, const char *code,
+    const char *fmt, ...)
+{
+	char	sentence[512];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sentence, sizeof sentence, fmt, ap);
+	va_end(ap);
+	session_answer(j, status, json_pack("{s:s,s:s}", "error", sentence,
+	    "code", code));
+}
+
+/*
+ * The directory of a stream's window: projectRoot/worktreePath from the
+ * config, or taskgate's working directory and the upstream's worktreePath.
+ * It must exist and resolve inside projectRoot.  -1 with the job answered
+ * 422 naming the path.
+ */
+static int
+session_workdir(struct sessions *ss, struct session_job *j, json_t *stream,
+    char *out)
+{
+	const struct orchconf	*c = &ss->tg->conf;
+	const char		*root = NULL, *wt = NULL;
+	char			 rroot[PATH_MAX], want[PATH_MAX], cwd[PATH_MAX];
+	size_t			 i, len;
+
+	for (i = 0; i < c->n_streams; i++) {
+		if (strcmp(c->streams[i].id, j->id) == 0) {
+			root = c->streams[i].project_root;
+			wt = c->streams[i].worktree_path;
+			break;
+		}
+	}
+	if (i == c->n_streams)
+		wt = json_string_value(json_object_get(stream,
+		    "worktreePath"));
+	if (root == NULL) {
+		if (getcwd(cwd, sizeof cwd) == NULL) {
+			session_refuse(j, 422, "bad-worktree", "taskgate's "
+			    "working directory cannot be read");
+			return -1;
+		}
+		root = cwd;
+	}
+	if (realpath(root, rroot) == NULL) {
+		session_refuse(j, 422, "bad-worktree", "projectRoot %s of %s "
+		    "does not exist", root, j->id);
+		json_object_set_new(j->answer, "path", json_string(root));
+		return -1;
+	}
+	if (wt == NULL || *wt == '\0')
+		wt = ".";
+	if ((size_t)snprintf(want, sizeof want, "%s%s%s", wt[0] == '/' ? "" :
+	    rroot, wt[0] == '/' ? "" : "/", wt) >= sizeof want) {
+		session_refuse(j, 422, "bad-worktree", "the worktreePath of %s "
+		    "is too long", j->id);
+		return -1;
+	}
+	len = strlen(rroot);
+	if (realpath(want, out) == NULL) {
+		session_refuse(j, 422, "bad-worktree", "the working directory "
+		    "%s of %s does not exist", want, j->id);
+		json_object_set_new(j->answer, "path", json_string(want));
+		return -1;
+	}
+	if (strncmp(out, rroot, len) != 0 || (out[len] != '\0' &&
+	    out[len] != '/' && strcmp(rroot, "/") != 0)) {
+		session_refuse(j, 422, "bad-worktree", "the working directory "
+		    "%s of %s resolves outside projectRoot %s", want, j->id,
+		    rroot);
+		json_object_set_new(j->answer, "path", json_string(want));
+		return -1;
+	}
+	return 0;
+}
+
+/* The plan as the gates see it, with what this thread knows of windows. */
+static size_t
+session_plan(struct sessions *ss, json_t *streams, struct plan_stream **ps,
+    long *live)
+{
+	size_t	n = plan_streams_from_json(streams, ps), i;
+
+	pthread_mutex_lock(&ss->lock);
+	for (i = 0; i < n; i++) {
+		struct session *s = session_find(ss, (*ps)[i].id);
+
+		(*ps)[i].live = s != NULL && (s->live ||
+		    s->phase == PHASE_STARTING);
+		(*ps)[i].budget_spent = s != NULL && s->row.rec.attempts >=
+		    ss->tg->conf.max_recovery;
+	}
+	*live = session_live_count_locked(ss);
+	pthread_mutex_unlock(&ss->lock);
+	return n;
+}
+
+static json_t *
+session_argv_list(char **a, char **b, char **c, char **d)
+{
+	json_t	*out = json_array();
+
+	if (a != NULL)
+		json_array_append_new(out, tmux_argv_json(a));
+	if (b != NULL)
+		json_array_append_new(out, tmux_argv_json(b));
+	if (c != NULL)
+		json_array_append_new(out, tmux_argv_json(c));
+	if (d != NULL)
+		json_array_append_new(out, tmux_argv_json(d));
+	return out;
+}
+
+/*
+ * Starts the agent window of j->id in dir (gates already passed), or
+ * describes it for a dry run.  Answers the job.
+ */
+static void
+session_launch(struct sessions *ss, struct session_job *j, const char *dir,
+    const char *why)
+{
+	struct session	*s;
+	char		**argv, **keep, **type, **enter, *out = NULL;
+	char		 err[256], window[16], pane[16], text[STREAM_ID_MAX + 16];
+	bool		 exists;
+
+	pthread_mutex_lock(&ss->lock);
+	exists = ss->have_tmux_session;
+	pthread_mutex_unlock(&ss->lock);
+	snprintf(text, sizeof text, "/continue %s", j->id);
+	argv = tmux_argv_new_window(ss->tg->opts->tmux_session, exists,
+	    j->id, dir, ss->agent);
+	if (j->dry_run) {
+		keep = tmux_argv_keep_dead("{window}");
+		type = tmux_argv_type("{pane}", text);
+		enter = tmux_argv_enter("{pane}");
+		session_answer(j, 200, json_pack("{s:b,s:s,s:s,s:o}", "dryRun",
+		    1, "streamId", j->id, "directory", dir, "argv",
+		    session_argv_list(argv, keep, type, enter)));
+		tmux_argv_free(keep);
+		tmux_argv_free(type);
+		tmux_argv_free(enter);
+		tmux_argv_free(argv);
+		return;
+	}
+	if (tmux_exec(argv, &out, err, sizeof err) == -1 ||
+	    sscanf(out, "%15s %15s", window, pane) != 2) {
+		log_warnx("%s: %s", j->id, out == NULL ? err : "tmux did not "
+		    "say which window it made");
+		session_refuse(j, 502, "tmux-failed", "%s", out == NULL ? err :
+		    "tmux did not say which window it made");
+		tmux_argv_free(argv);
+		free(out);
+		return;
+	}
+	free(out);
+	tmux_argv_free(argv);
+	keep = tmux_argv_keep_dead(window);
+	tmux_exec(keep, NULL, err, sizeof err);
+	tmux_argv_free(keep);
+
+	pthread_mutex_lock(&ss->lock);
+	ss->have_tmux_session = true;
+	s = session_get(ss, j->id);
+	snprintf(s->row.window, sizeof s->row.window, "%s", window);
+	snprintf(s->row.pane, sizeof s->row.pane, "%s", pane);
+	s->row.started_ms = (int64_t)(clock_wall() * 1000.0);
+	s->started_mono = s->changed_mono = clock_mono();
+	s->phase = PHASE_STARTING;
+	s->live = true;
+	s->dead = false;
+	s->typed = false;
+	s->sig[0] = '\0';
+	free(s->text);
+	s->text = NULL;
+	s->pane_state = STALL_OK;
+	s->pane_reason[0] = '\0';
+	pthread_mutex_unlock(&ss->lock);
+	session_save(ss, s);
+	session_event(ss, why, j->id, j->actor, json_pack("{s:s,s:s,s:s}",
+	    "window", window, "pane", pane, "directory", dir));
+	session_answer(j, 201, json_pack("{s:s,s:s,s:s,s:s,s:s}", "streamId",
+	    j->id, "window", window, "pane", pane, "directory", dir,
+	    "status", "starting"));
+}
+
+static json_t *
+session_find_stream(json_t *streams, const char *id)
+{
+	size_t	 i;
+	json_t	*s;
+
+	json_array_foreach(streams, i, s) {
+		const char *sid = json_string_value(json_object_get(s,
+		    "streamId"));
+
+		if (sid != NULL && strcmp(sid, id) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+static void
+session_do_start(struct sessions *ss, struct session_job *j, json_t *streams)
+{
+	struct plan_stream	*ps;
+	json_t			*reasons, *stream;
+	char			 dir[PATH_MAX];
+	size_t			 n, i;
+	long			 live;
+	enum plan_gate		 g;
+
+	stream = session_find_stream(streams, j->id);
+	if (stream == NULL) {
+		session_refuse(j, 404, "unknown-stream", "Task Copilot has no "
+		    "stream %s", j->id);
+		return;
+	}
+	n = session_plan(ss, streams, &ps, &live);
+	for (i = 0; i < n && strcmp(ps[i].id, j->id) != 0; i++)
+		;
+	reasons = json_array();
+	g = plan_may_start(ps, n, i, ss->tg->conf.max_parallel, live,
+	    j->force, reasons);
+	plan_streams_free(ps, n);
+	if (g != PLAN_GATE_OPEN) {
+		session_answer(j, 409, json_pack("{s:s,s:s,s:o}", "error",
+		    "the gates do not allow starting this stream now", "code",
+		    "gate-closed", "reasons", reasons));
+		return;
+	}
+	json_decref(reasons);
+	if (session_workdir(ss, j, stream, dir) == -1)
+		return;
+	session_launch(ss, j, dir, "started");
+}
+
+static void
+session_kill(struct sessions *ss, struct session *s)
+{
+	char	**argv, err[256], window[16];
+
+	pthread_mutex_lock(&ss->lock);
+	snprintf(window, sizeof window, "%s", s->row.window);
+	pthread_mutex_unlock(&ss->lock);
+	if (window[0] != '\0') {
+		argv = tmux_argv_kill(window);
+		if (tmux_exec(argv, NULL, err, sizeof err) == -1)
+			log_warnx("%s: %s", s->row.id, err);
+		tmux_argv_free(argv);
+	}
+	pthread_mutex_lock(&ss->lock);
+	s->row.window[0] = s->row.pane[0] = '\0';
+	s->phase = PHASE_NONE;
+	s->live = s->dead = false;
+	s->pane_state = STALL_OK;
+	s->pane_reason[0] = '\0';
+	pthread_mutex_unlock(&ss->lock);
+	session_save(ss, s);
+}
+
+static void
+session_do_stop(struct sessions *ss, struct session_job *j)
+{
+	struct session	*s;
+	char		 window[16];
+
+	pthread_mutex_lock(&ss->lock);
+	s = session_find(ss, j->id);
+	snprintf(window, sizeof window, "%s", s != NULL ? s->row.window : "");
+	pthread_mutex_unlock(&ss->lock);
+	if (window[0] == '\0') {
+		session_refuse(j, 409, "not-running", "%s has no window to stop",
+		    j->id);
+		return;
+	}
+	if (j->dry_run) {
+		char **argv = tmux_argv_kill(window);
+
+		session_answer(j, 200, json_pack("{s:b,s:s,s:o}", "dryRun", 1,
+		    "streamId", j->id, "argv", session_argv_list(argv, NULL,
+		    NULL, NULL)));
+		tmux_argv_free(argv);
+		return;
+	}
+	session_kill(ss, s);
+	session_event(ss, "stopped", j->id, j->actor, json_pack("{s:s}",
+	    "window", window));
+	session_answer(j, 200, json_pack("{s:s,s:s,s:s}", "streamId", j->id,
+	    "window", window, "status", "stopped"));
+}
+
+/*
+ * Recovery: a checkpoint through the upstream (a refusal there is noted,
+ * not fatal: the upstream may have no task in progress, or not support
+ * it), the window killed, a new one started and /continue typed.
+ */
+static void
+session_do_recover(struct sessions *ss, struct session_job *j,
+    json_t *streams)
+{
+	struct session		*s;
+	struct upstream_call	*call;
+	json_t			*stream, *checkpoint;
+	char			 dir[PATH_MAX], *uri;
+	int64_t			 now_ms = (int64_t)(clock_wall() * 1000.0);
+	int64_t			 wait_ms;
+	enum recovery_verdict	 v;
+	long			 attempt;
+
+	stream = session_find_stream(streams, j->id);
+	if (stream == NULL) {
+		session_refuse(j, 404, "unknown-stream", "Task Copilot has no "
+		    "stream %s", j->id);
+		return;
+	}
+	pthread_mutex_lock(&ss->lock);
+	s = session_get(ss, j->id);
+	v = recovery_decide(&s->row.rec, ss->tg->conf.max_recovery, now_ms,
+	    &wait_ms);
+	attempt = s->row.rec.attempts + 1;
+	pthread_mutex_unlock(&ss->lock);
+	if (v == RECOVERY_SPENT && !j->force) {
+		session_refuse(j, 409, "budget-spent", "%s has used its %ld "
+		    "recovery attempts; it needs a human (force=true to try "
+		    "again)", j->id, ss->tg->conf.max_recovery);
+		return;
+	}
+	if (v == RECOVERY_LATER && j->auto_run) {
+		session_refuse(j, 409, "backoff", "the next recovery of %s is "
+		    "due in %lld s", j->id, (long long)(wait_ms / 1000));
+		return;
+	}
+	if (session_workdir(ss, j, stream, dir) == -1)
+		return;
+	if (j->dry_run) {
+		session_launch(ss, j, dir, "recovered");
+		return;
+	}
+	xasprintf(&uri, "/api/streams/%s/checkpoint", j->id);
+	call = upstream_call_new("POST", uri);
+	free(uri);
+	xasprintf(&call->body, "{\"trigger\":\"error\",\"reason\":\"taskgate "
+	    "recovery %ld of %s\"}", attempt, j->id);
+	call->body_len = strlen(call->body);
+	call->content_type = xstrdup("application/json");
+	upstream_run(ss->tg->upstream, call);
+	checkpoint = json_pack("{s:s,s:I}", "outcome", call->result ==
+	    UPSTREAM_OK ? "answered" : "failed", "status",
+	    (json_int_t)call->status);
+	if (call->result == UPSTREAM_OK && call->reply.data != NULL) {
+		json_t *body = json_loadb(call->reply.data, call->reply.len, 0,
+		    NULL);
+
+		if (body != NULL)
+			json_object_set_new(checkpoint, "reply", body);
+	} else if (call->result != UPSTREAM_OK)
+		json_object_set_new(checkpoint, "error",
+		    json_string(call->error));
+	upstream_call_free(call);
+
+	session_kill(ss, s);
+	pthread_mutex_lock(&ss->lock);
+	recovery_record(&s->row.rec, now_ms, ss->tg->conf.stall_timeout_min *
+	    60.0, (double)(random() % 1000) / 1000.0);
+	s->needs_human = false;
+	pthread_mutex_unlock(&ss->lock);
+	metrics_count(ss->tg->metrics, METRIC_RECOVERIES);
+	session_launch(ss, j, dir, "recovered");
+	if (j->answer != NULL) {
+		json_object_set_new(j->answer, "attempt", json_integer(attempt));
+		json_object_set(j->answer, "checkpoint", checkpoint);
+	}
+	json_decref(checkpoint);
+}
+
+/*
+ * Runs the plan: starts every stream whose gates are open, in plan order
+ * (foundation, parallel, integration), counting each start against the
+ * parallel limit.
+ */
+static void
+session_do_run(struct sessions *ss, struct session_job *j, json_t *streams)
+{
+	struct plan_stream	*ps;
+	json_t			*started = json_array(), *skipped = json_array();
+	size_t			 n, i;
+	long			 live;
+	enum plan_phase		 p;
+
+	n = session_plan(ss, streams, &ps, &live);
+	for (p = PLAN_FOUNDATION; p <= PLAN_INTEGRATION; p++) {
+		for (i = 0; i < n; i++) {
+			struct session_job	 one;
+			json_t			*reasons;
+			char			 dir[PATH_MAX];
+
+			if (plan_phase_of(ps[i].phase) != p || ps[i].complete ||
+			    ps[i].live)
+				continue;
+			reasons = json_array();
+			if (plan_may_start(ps, n, i, ss->tg->conf.max_parallel,
+			    live, false, reasons) != PLAN_GATE_OPEN) {
+				json_array_append_new(skipped, json_pack(
+				    "{s:s,s:o}", "streamId", ps[i].id,
+				    "reasons", reasons));
+				continue;
+			}
+			json_decref(reasons);
+			memset(&one, 0, sizeof one);
+			snprintf(one.id, sizeof one.id, "%s", ps[i].id);
+			snprintf(one.actor, sizeof one.actor, "%s", j->actor);
+			one.dry_run = j->dry_run;
+			if (session_workdir(ss, &one, session_find_stream(
+			    streams, ps[i].id), dir) == 0)
+				session_launch(ss, &one, dir, "started");
+			if (one.status == 200 || one.status == 201) {
+				json_array_append(started, one.answer);
+				ps[i].live = true;
+				live++;
+			} else
+				json_array_append_new(skipped, json_pack(
+				    "{s:s,s:O}", "streamId", ps[i].id,
+				    "reasons", json_pack("[O]",
+				    json_object_get(one.answer, "error"))));
+			json_decref(one.answer);
+		}
+	}
+	plan_streams_free(ps, n);
+	session_answer(j, 200, json_pack("{s:b,s:o,s:o}", "dryRun", j->dry_run,
+	    "started", started, "skipped", skipped));
+}
+
+static void
+session_audit(struct sessions *ss, struct session_job *j)
+{
+	const char	*result = j->dry_run ? "dry-run" : j->status < 300 ?
+			    "done" : j->status < 500 ? "refused" : "failed";
+
+	audit_add(ss->tg->db, j->actor, session_job_name(j->kind),
+	    j->id[0] != '\0' ? j->id : NULL, result, j->status, j->answer);
+}
+
+static void
+session_run_job(struct sessions *ss, struct session_job *j)
+{
+	json_t	*streams = session_streams(ss);
+
+	if (streams == NULL)
+		session_refuse(j, 503, "not-ready", "taskgate has not read "
+		    "the stream list from Task Copilot yet");
+	else if (j->kind == JOB_START)
+		session_do_start(ss, j, streams);
+	else if (j->kind == JOB_STOP)
+		session_do_stop(ss, j);
+	else if (j->kind == JOB_RECOVER)
+		session_do_recover(ss, j, streams);
+	else
+		session_do_run(ss, j, streams);
+	json_decref(streams);
+	session_audit(ss, j);
+}
+
+/*
+ * --auto: start what the plan allows, recover what is stuck, and mark
+ * needs-human where the budget is spent.  waiting-input only notifies
+ * (its state event).
+ */
+static void
+session_auto(struct sessions *ss)
+{
+	json_t			*streams = session_streams(ss), *s;
+	struct session_job	 j;
+	size_t			 i;
+
+	if (streams == NULL)
+		return;
+	memset(&j, 0, sizeof j);
+	j.kind = JOB_RUN;
+	j.auto_run = true;
+	snprintf(j.actor, sizeof j.actor, "auto");
+	session_do_run(ss, &j, streams);
+	if (json_array_size(json_object_get(j.answer, "started")) > 0)
+		session_audit(ss, &j);
+	json_decref(j.answer);
+
+	json_array_foreach(streams, i, s) {
+		const char	*id = json_string_value(json_object_get(s,
+				    "streamId"));
+		const char	*state = json_string_value(json_object_get(
+				    json_object_get(s, "state"), "name"));
+		struct session	*se;
+		int64_t		 wait;
+		bool		 window, spent;
+
+		if (id == NULL || state == NULL || (strcmp(state,
+		    "no-progress") != 0 && strcmp(state, "context-exhausted") !=
+		    0 && strcmp(state, "dead") != 0))
+			continue;
+		pthread_mutex_lock(&ss->lock);
+		se = session_get(ss, id);
+		window = se->row.window[0] != '\0' || se->dead;
+		spent = recovery_decide(&se->row.rec, ss->tg->conf.max_recovery,
+		    (int64_t)(clock_wall() * 1000.0), &wait) ==
+		    RECOVERY_SPENT;
+		if (spent && window)
+			se->needs_human = true;
+		pthread_mutex_unlock(&ss->lock);
+		if (!window || spent || wait > 0)
+			continue;	/* not ours, a human's, or not yet */
+		memset(&j, 0, sizeof j);
+		j.kind = JOB_RECOVER;
+		j.auto_run = true;
+		snprintf(j.id, sizeof j.id, "%s", id);
+		snprintf(j.actor, sizeof j.actor, "auto");
+		session_do_recover(ss, &j, streams);
+		json_object_set_new(j.answer, "state", json_string(state));
+		session_audit(ss, &j);
+		json_decref(j.answer);
+	}
+	json_decref(streams);
+}
+
+const char *
+session_job_name(enum session_job_kind k)
+{
+	static const char *const names[] = { "start", "stop", "recover",
+	    "run" };
+
+	return names[k];
+}
+
+static void *
+session_main(void *arg)
+{
+	struct sessions		*ss = arg;
+	struct session_job	*jobs, *j, *next;
+	struct timespec		 ts;
+	double			 tick, now, last_auto = 0;
+	size_t			 i;
+	bool			 fast;
+
+	for (;;) {
+		now = clock_mono();
+		session_refresh(ss, now);
+		session_type_when_ready(ss, now);
+
+		pthread_mutex_lock(&ss->lock);
+		jobs = ss->jobs;
+		ss->jobs = NULL;
+		ss->jobs_tail = &ss->jobs;
+		pthread_mutex_unlock(&ss->lock);
+		for (j = jobs; j != NULL; j = next) {
+			struct session *s;
+
+			next = j->next;
+			session_run_job(ss, j);
+			pthread_mutex_lock(&ss->lock);
+			if (j->id[0] != '\0' &&
+			    (s = session_find(ss, j->id)) != NULL)
+				s->busy = false;
+			pthread_mutex_unlock(&ss->lock);
+			j->done(j);
+		}
+		if (ss->tg->opts->auto_run && (jobs != NULL ||
+		    now - last_auto >= ss->tg->opts->poll)) {
+			session_auto(ss);
+			last_auto = now;
+		}
+
+		pthread_mutex_lock(&ss->lock);
+		fast = false;
+		for (i = 0; i < ss->n; i++)
+			if (ss->s[i]->phase == PHASE_STARTING)
+				fast = true;
+		tick = fast ? SESSION_TICK_FAST : ss->tg->opts->poll;
+		if (tick > 2.0)
+			tick = 2.0;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += (long)(tick * 1e9);
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		while (!ss->stop && ss->jobs == NULL &&
+		    pthread_cond_timedwait(&ss->cond, &ss->lock, &ts) == 0)
+			;
+		if (ss->stop) {
+			pthread_mutex_unlock(&ss->lock);
+			break;
+		}
+		pthread_mutex_unlock(&ss->lock);
+	}
+	return NULL;
+}

@@ -1,0 +1,307 @@
+/*
+ * tmux.c: what taskgate says to tmux and what it reads back.  It builds
+ * the argument vectors (pure, so a dry run can show them exactly) and
+ * parses list-windows output; tmux_exec() runs one through spawn.c with
+ * a timeout and logs a failure with tmux's own stderr.
+ *
+ * Targets are never names, which tmux's -t matches by prefix: the
+ * session is "=NAME" (exact), windows and panes are their ids (@3, %5).
+ * Text is typed with send-keys -l (literal), so "/continue Stream-B" is
+ * never read as key names.  It also classifies a pane's text: the
+ * context-exhaustion phrases and an agent waiting for an answer.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "taskgate.h"
+
+#define TMUX_TIMEOUT	10.0
+
+#define TMUX_LIST_FORMAT "#{window_id}\t#{pane_id}\t#{pane_dead}\t" \
+	"#{pane_dead_status}\t#{pane_pid}\t#{window_activity}\t" \
+	"#{history_size}\t#{cursor_x}\t#{cursor_y}\t#{window_name}"
+
+const char *const tmux_default_phrases[] = {
+	"context window exceeded",
+	"conversation compacted",
+	"maximum context",
+	"context limit reached",
+	"The conversation is too long",
+	NULL
+};
+
+/* A new argv of n fixed strings followed by the NULL-terminated extra. */
+static char **
+tmux_argv(char *const *extra, int n, ...)
+{
+	va_list	 ap;
+	char	**argv;
+	size_t	 k = 0, i;
+
+	while (extra != NULL && extra[k] != NULL)
+		k++;
+	argv = xcalloc((size_t)n + k + 1, sizeof *argv);
+	va_start(ap, n);
+	for (i = 0; i < (size_t)n; i++)
+		argv[i] = xstrdup(va_arg(ap, const char *));
+	va_end(ap);
+	for (i = 0; i < k; i++)
+		argv[n + i] = xstrdup(extra[i]);
+	return argv;
+}
+
+void
+tmux_argv_free(char **argv)
+{
+	size_t	i;
+
+	if (argv == NULL)
+		return;
+	for (i = 0; argv[i] != NULL; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+/* The argv as a JSON array of strings (new), for dry runs and audits. */
+json_t *
+tmux_argv_json(char **argv)
+{
+	json_t	*a = json_array();
+	size_t	 i;
+
+	for (i = 0; argv[i] != NULL; i++)
+		json_array_append_new(a, json_string(argv[i]));
+	return a;
+}
+
+static char *
+tmux_session_target(const char *session, bool window)
+{
+	char	*t;
+
+	xasprintf(&t, "=%s%s", session, window ? ":" : "");
+	return t;
+}
+
+/*
+ * Starts the agent in a new window named name, in cwd: a new session when
+ * there is none yet.  Prints "@window %pane" (-P -F).
+ */
+char **
+tmux_argv_new_window(const char *session, bool exists, const char *name,
+    const char *cwd, char *const agent[])
+{
+	char	**argv, *target = tmux_session_target(session, true);
+
+	if (exists)
+		argv = tmux_argv(agent, 13, "tmux", "new-window", "-d", "-P",
+		    "-F", "#{window_id} #{pane_id}", "-t", target, "-n", name,
+		    "-c", cwd, "--");
+	else
+		argv = tmux_argv(agent, 17, "tmux", "new-session", "-d", "-P",
+		    "-F", "#{window_id} #{pane_id}", "-s", session, "-n", name,
+		    "-c", cwd, "-x", "200", "-y", "50", "--");
+	free(target);
+	return argv;
+}
+
+/* Keeps a window whose program exited, so that taskgate can see it died. */
+char **
+tmux_argv_keep_dead(const char *window)
+{
+	return tmux_argv(NULL, 7, "tmux", "set-option", "-w", "-t", window,
+	    "remain-on-exit", "on");
+}
+
+char **
+tmux_argv_list(const char *session)
+{
+	char	**argv, *target = tmux_session_target(session, false);
+
+	argv = tmux_argv(NULL, 6, "tmux", "list-windows", "-t", target, "-F",
+	    TMUX_LIST_FORMAT);
+	free(target);
+	return argv;
+}
+
+/* The last lines of a pane as plain text (no escapes: no -e). */
+char **
+tmux_argv_capture(const char *pane, int lines)
+{
+	char	start[16];
+
+	snprintf(start, sizeof start, "-%d", lines);
+	return tmux_argv(NULL, 8, "tmux", "capture-pane", "-p", "-J", "-t",
+	    pane, "-S", start);
+}
+
+/* Types text literally (send-keys -l): no key names, no shell. */
+char **
+tmux_argv_type(const char *pane, const char *text)
+{
+	return tmux_argv(NULL, 7, "tmux", "send-keys", "-t", pane, "-l", "--",
+	    text);
+}
+
+char **
+tmux_argv_enter(const char *pane)
+{
+	return tmux_argv(NULL, 5, "tmux", "send-keys", "-t", pane, "Enter");
+}
+
+char **
+tmux_argv_kill(const char *window)
+{
+	return tmux_argv(NULL, 4, "tmux", "kill-window", "-t", window);
+}
+
+/*
+ * Runs argv; returns 0 with *out (new, may be NULL) on exit status 0,
+ * else -1 with a sentence in err that includes tmux's stderr.  It does
+ * not log: "no server running" is news only to some callers.
+ */
+int
+tmux_exec(char **argv, char **out, char *err, size_t errlen)
+{
+	struct spawn_result	res;
+	int			rc = -1;
+
+	if (out != NULL)
+		*out = NULL;
+	if (spawn_run(argv, NULL, TMUX_TIMEOUT, &res) == -1) {
+		snprintf(err, errlen, "%s%s", res.error, res.not_found ?
+		    " (is tmux installed?)" : "");
+	} else if (res.status != 0) {
+		char *why = log_escape(res.err.data, 200);
+
+		snprintf(err, errlen, "tmux %s failed (status %d): %s", argv[1],
+		    res.status, why);
+		free(why);
+	} else {
+		rc = 0;
+		if (out != NULL)
+			*out = buf_steal(&res.out, NULL);
+	}
+	spawn_result_free(&res);
+	return rc;
+}
+
+static bool
+tmux_field_id(const char *s, char prefix)
+{
+	if (s[0] != prefix || s[1] == '\0')
+		return false;
+	for (s++; *s != '\0'; s++)
+		if (!isdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
+/*
+ * Parses list-windows output (TMUX_LIST_FORMAT) into *out (new).  Lines
+ * that do not parse are skipped; names are kept whatever they are, the
+ * caller decides which windows are taskgate's.
+ */
+size_t
+tmux_parse_windows(const char *text, struct tmux_window **out)
+{
+	char	*copy = xstrdup(text != NULL ? text : ""), *line, *p = copy;
+	size_t	 n = 0;
+
+	*out = NULL;
+	while ((line = strsep(&p, "\n")) != NULL) {
+		char			*f[10], *q = line;
+		struct tmux_window	 w;
+		int			 k;
+
+		for (k = 0; k < 9 && q != NULL; k++)
+			f[k] = strsep(&q, "\t");
+		if (k < 9 || q == NULL)
+			continue;
+		f[9] = q;	/* the name: the rest of the line */
+		if (!tmux_field_id(f[0], '@') || !tmux_field_id(f[1], '%'))
+			continue;
+		memset(&w, 0, sizeof w);
+		snprintf(w.id, sizeof w.id, "%s", f[0]);
+		snprintf(w.pane, sizeof w.pane, "%s", f[1]);
+		w.dead = strcmp(f[2], "1") == 0;
+		w.dead_status = atoi(f[3]);
+		w.pid = atol(f[4]);
+		w.activity = atol(f[5]);
+		w.history = atol(f[6]);
+		w.cx = atol(f[7]);
+		w.cy = atol(f[8]);
+		snprintf(w.name, sizeof w.name, "%s", f[9]);
+		*out = xrealloc(*out, (n + 1) * sizeof **out);
+		(*out)[n++] = w;
+	}
+	free(copy);
+	return n;
+}
+
+static const char *
+tmux_last_line(const char *text, char *line, size_t len)
+{
+	const char	*end = text + strlen(text), *start;
+
+	while (end > text && isspace((unsigned char)end[-1]))
+		end--;
+	start = end;
+	while (start > text && start[-1] != '\n')
+		start--;
+	snprintf(line, len, "%.*s", (int)(end - start), start);
+	return line;
+}
+
+/*
+ * Classifies a pane's text: context-exhausted when a phrase appears
+ * (case-insensitive; phrases NULL-terminated), waiting-input when the
+ * last line asks a question, else ok.  *reason (static or phrase) says
+ * which phrase or question.
+ */
+enum stall_state
+tmux_classify(const char *text, const char *const *phrases,
+    const char **reason)
+{
+	static char	 question[160];
+	char		 line[160];
+	size_t		 i, len;
+
+	*reason = NULL;
+	if (text == NULL)
+		return STALL_OK;
+	for (i = 0; phrases != NULL && phrases[i] != NULL; i++) {
+		if (phrases[i][0] != '\0' && strcasestr(text, phrases[i])) {
+			*reason = phrases[i];
+			return STALL_CONTEXT_EXHAUSTED;
+		}
+	}
+	tmux_last_line(text, line, sizeof line);
+	len = strlen(line);
+	if ((len > 0 && line[len - 1] == '?') || strcasestr(line, "(y/n)") ||
+	    strcasestr(line, "[y/n]") || strcasestr(line, "Do you want")) {
+		snprintf(question, sizeof question, "%s", line);
+		*reason = question;
+		return STALL_WAITING_INPUT;
+	}
+	return STALL_OK;
+}
+
+/* Text with control characters other than newline and tab removed. */
+char *
+tmux_plain_text(const char *text)
+{
+	char	*out = xstrdup(text != NULL ? text : ""), *w = out;
+	const char *r;
+
+	for (r = out; *r != '\0'; r++) {
+		unsigned char c = (unsigned char)*r;
+
+		if (c >= 0x20 || c == '\n' || c == '\t')
+			*w++ = (char)c;
+	}
+	*w = '\0';
+	return out;
+}
