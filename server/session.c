@@ -42,7 +42,8 @@ struct session {
 	enum session_phase	 phase;
 	bool			 live;		/* window there, agent alive */
 	bool			 dead;		/* window there, agent exited */
-	int			 dead_status;
+	int			 dead_status;	/* -1: not known */
+	double			 dead_seen;	/* first seen dead, status unknown */
 	double			 started_mono;
 	double			 changed_mono;	/* the pane last moved */
 	char			 sig[64];	/* activity/history/cursor */
@@ -494,7 +495,10 @@ session_seen(struct sessions *ss, struct session *s,
 
 	snprintf(sig, sizeof sig, "%ld/%ld/%ld/%ld", w->activity, w->history,
 	    w->cx, w->cy);
-	if (w->dead && !s->dead) {
+	if (w->dead && !s->dead && w->dead_status < 0 && s->dead_seen == 0)
+		s->dead_seen = now;	/* wait a moment for the status */
+	if (w->dead && !s->dead && (w->dead_status >= 0 ||
+	    now - s->dead_seen > 2.0)) {
 		pthread_mutex_lock(&ss->lock);
 		s->dead = true;
 		s->live = false;
@@ -837,9 +841,16 @@ session_launch(struct sessions *ss, struct session_job *j, const char *dir,
 	char		 err[256], window[16], pane[16], text[STREAM_ID_MAX + 16];
 	bool		 exists;
 
-	pthread_mutex_lock(&ss->lock);
-	exists = ss->have_tmux_session;
-	pthread_mutex_unlock(&ss->lock);
+	if (j->dry_run) {
+		pthread_mutex_lock(&ss->lock);
+		exists = ss->have_tmux_session;
+		pthread_mutex_unlock(&ss->lock);
+	} else {
+		/* Killing the last window ends the session: ask tmux. */
+		argv = tmux_argv_has_session(ss->tg->opts->tmux_session);
+		exists = tmux_exec(argv, NULL, err, sizeof err) == 0;
+		tmux_argv_free(argv);
+	}
 	snprintf(text, sizeof text, "/continue %s", j->id);
 	argv = tmux_argv_new_window(ss->tg->opts->tmux_session, exists,
 	    j->id, dir, ss->agent);
@@ -882,6 +893,7 @@ session_launch(struct sessions *ss, struct session_job *j, const char *dir,
 	s->phase = PHASE_STARTING;
 	s->live = true;
 	s->dead = false;
+	s->dead_seen = 0;
 	s->typed = false;
 	s->sig[0] = '\0';
 	free(s->text);

@@ -282,7 +282,7 @@ struct tmux_window {
 	char	pane[16];	/* %N, the active pane */
 	char	name[128];
 	bool	dead;		/* the pane's program exited */
-	int	dead_status;
+	int	dead_status;	/* -1 while tmux does not know it yet */
 	long	pid;
 	long	activity;	/* window_activity, seconds */
 	long	history;	/* lines scrolled off */
@@ -293,6 +293,7 @@ extern const char *const tmux_default_phrases[];
 char	**tmux_argv_new_window(const char *, bool, const char *,
 		    const char *, char *const []);
 char	**tmux_argv_keep_dead(const char *);
+char	**tmux_argv_has_session(const char *);
 char	**tmux_argv_list(const char *);
 char	**tmux_argv_capture(const char *, int);
 char	**tmux_argv_type(const char *, const char *);

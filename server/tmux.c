@@ -107,6 +107,17 @@ tmux_argv_new_window(const char *session, bool exists, const char *name,
 	return argv;
 }
 
+/* Exit status 0 when the session exists. */
+char **
+tmux_argv_has_session(const char *session)
+{
+	char	**argv, *target = tmux_session_target(session, false);
+
+	argv = tmux_argv(NULL, 4, "tmux", "has-session", "-t", target);
+	free(target);
+	return argv;
+}
+
 /* Keeps a window whose program exited, so that taskgate can see it died. */
 char **
 tmux_argv_keep_dead(const char *window)
@@ -227,7 +238,8 @@ tmux_parse_windows(const char *text, struct tmux_window **out)
 		snprintf(w.id, sizeof w.id, "%s", f[0]);
 		snprintf(w.pane, sizeof w.pane, "%s", f[1]);
 		w.dead = strcmp(f[2], "1") == 0;
-		w.dead_status = atoi(f[3]);
+		/* tmux may show a pane dead before it has reaped it. */
+		w.dead_status = f[3][0] != '\0' ? atoi(f[3]) : -1;
 		w.pid = atol(f[4]);
 		w.activity = atol(f[5]);
 		w.history = atol(f[6]);

@@ -1,0 +1,330 @@
+#!/usr/bin/env python3
+"""taskgate driving agent sessions in a real tmux server on a private
+socket, with a fake agent (tests/agent/fake-claude) in each window:
+start types /continue, the gates refuse with reasons, dry runs show the
+exact tmux argument vectors, stop and recover act on the window (recover
+asks the upstream for a checkpoint first), --auto recovers a stream whose
+pane says its context is exhausted until the budget is spent and then
+says needs-human, a restarted taskgate adopts its windows instead of
+starting twins, and every action is an event and an audit row."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Double, EventStream, Taskgate, wait_for  # noqa: E402
+
+AGENT = os.path.join(harness.ROOT, "tests", "agent", "fake-claude")
+STREAMS = [("Stream-A", "foundation", []), ("Stream-B", "parallel", ["Stream-A"]),
+           ("Stream-C", "parallel", ["Stream-A"]), ("Stream-D", "parallel", ["Stream-A"]),
+           ("Stream-Z", "integration", ["Stream-B", "Stream-C"])]
+
+
+def skip_unless_tmux():
+    if shutil.which("tmux") is None:
+        print("tmux is not installed")
+        sys.exit(77)
+
+
+class Project:
+    """A project root with one worktree per stream and its config."""
+
+    def __init__(self, max_parallel=5, stall_minutes=10.0, max_recovery=3):
+        self.root = tempfile.mkdtemp(prefix="tg-project-")
+        self.tmux_dir = tempfile.mkdtemp(prefix="tg-tmux-")
+        self.session = "tg-test"
+        streams = []
+        for sid, phase, deps in STREAMS:
+            os.makedirs(self.wt(sid))
+            streams.append({"streamId": sid, "streamName": sid.lower(), "streamPhase": phase,
+                            "dependencies": deps, "projectRoot": self.root,
+                            "worktreePath": "wt/" + sid})
+        self.config = os.path.join(self.root, "orchestration-config.json")
+        with open(self.config, "w") as f:
+            json.dump({"streams": streams, "maxParallelStreams": max_parallel,
+                       "contextRecovery": {"stallTimeoutMinutes": stall_minutes,
+                                           "maxRecoveryAttempts": max_recovery}}, f)
+
+    def wt(self, sid):
+        return os.path.join(self.root, "wt", sid)
+
+    def env(self):
+        return {"TMUX_TMPDIR": self.tmux_dir, "TMUX": ""}
+
+    def tmux(self, *args):
+        env = dict(os.environ, TMUX_TMPDIR=self.tmux_dir)
+        env.pop("TMUX", None)
+        return subprocess.run(["tmux"] + list(args), capture_output=True, text=True, env=env)
+
+    def windows(self):
+        out = self.tmux("list-windows", "-t", "=" + self.session, "-F", "#{window_id} #{window_name}")
+        return [tuple(line.split(" ", 1)) for line in out.stdout.splitlines()]
+
+    def agent_log(self, sid):
+        try:
+            with open(os.path.join(self.wt(sid), ".fake-agent.log")) as f:
+                return [line.rstrip("\n").split(" ", 1) for line in f]
+        except OSError:
+            return []
+
+    def mode(self, sid, text):
+        with open(os.path.join(self.wt(sid), ".fake-agent-mode"), "w") as f:
+            f.write(text)
+
+    def close(self):
+        self.tmux("kill-server")
+        shutil.rmtree(self.root, ignore_errors=True)
+        shutil.rmtree(self.tmux_dir, ignore_errors=True)
+
+
+class Base(unittest.TestCase):
+    project_args = {}
+    auto = False
+
+    def setUp(self):
+        harness.skip_unless_binary()
+        skip_unless_tmux()
+        self.project = Project(**self.project_args)
+        self.double = Double().start()
+        self.tg = self.taskgate().start()
+        wait_for(lambda: self.tg.get("/api/overview").json()["streams"], what="the first poll")
+        self.es = EventStream(self.tg.port)
+
+    def taskgate(self, state=None):
+        args = ["--poll", "0.3", "--config", self.project.config, "--agent-command", AGENT,
+                "--tmux-session", self.project.session]
+        if self.auto:
+            args.append("--auto")
+        return Taskgate(self.double.url, args=args, env=self.project.env(), state=state)
+
+    def tearDown(self):
+        self.es.close()
+        self.tg.close()
+        self.double.close()
+        self.project.close()
+
+    def post(self, path, token=True, **kw):
+        headers = dict(kw.pop("headers", {}))
+        if token:
+            headers.update(self.tg.bearer())
+        return self.tg.request("POST", path, headers=headers, **kw)
+
+    def typed(self, sid, count=1):
+        return wait_for(lambda: len([l for l in self.project.agent_log(sid)
+                                     if l[1:] == ["/continue " + sid]]) >= count,
+                        timeout=15, what="/continue %s typed %d time(s)" % (sid, count))
+
+    def session_events(self, sid, what):
+        return [e for e in self.es.of_type("session")
+                if e["data"]["streamId"] == sid and e["data"]["event"] == what]
+
+
+class Control(Base):
+    project_args = {"max_parallel": 1}
+
+    def test_start_types_continue_into_a_new_window(self):
+        resp = self.post("/api/streams/Stream-B/start")
+        self.assertEqual(resp.status, 201, resp.body)
+        body = resp.json()
+        self.assertEqual(body["directory"], os.path.realpath(self.project.wt("Stream-B")))
+        self.assertIn((body["window"], "Stream-B"), self.project.windows())
+        self.typed("Stream-B")
+        event = self.es.wait(lambda ev: self.session_events("Stream-B", "started"), what="started")[0]
+        self.assertEqual(event["data"]["window"], body["window"])
+        self.assertEqual(event["data"]["actor"], self.user())
+        out = wait_for(lambda: (lambda r: r if "working on: /continue Stream-B" in r.json()["text"] else None)(
+            self.tg.get("/api/sessions/Stream-B/output?lines=10", headers=self.tg.bearer())),
+            what="the pane's text")
+        self.assertNotIn("\x1b", out.json()["text"])
+        sessions = self.tg.get("/api/sessions").json()["sessions"]
+        self.assertEqual([s["streamId"] for s in sessions], ["Stream-B"])
+        self.assertTrue(sessions[0]["live"])
+        overview = {s["streamId"]: s for s in self.tg.get("/api/overview").json()["streams"]}
+        self.assertTrue(overview["Stream-B"]["session"]["live"])
+
+    def user(self):
+        import pwd
+        return pwd.getpwuid(os.getuid()).pw_name
+
+    def test_gates_refuse_with_reasons(self):
+        resp = self.post("/api/streams/Stream-Z/start")
+        self.assertEqual(resp.status, 409)
+        body = resp.json()
+        self.assertEqual(body["code"], "gate-closed")
+        self.assertIn("Stream-B is at 33%", body["reasons"])
+        self.assertTrue(any("parallel phase is not complete" in r for r in body["reasons"]), body)
+        self.assertIn("Stream-A is already complete", self.post("/api/streams/Stream-A/start").json()["reasons"])
+        self.assertEqual(self.post("/api/streams/Stream-B/start").status, 201)
+        again = self.post("/api/streams/Stream-B/start")
+        self.assertEqual(again.status, 409)
+        self.assertIn("Stream-B is already running", again.json()["reasons"])
+        limit = self.post("/api/streams/Stream-D/start")
+        self.assertEqual(limit.status, 409)
+        self.assertIn("the parallel limit is reached: 1 of 1 sessions are live", limit.json()["reasons"])
+        # force opens dependencies and phase order, never the limit.
+        forced = self.post("/api/streams/Stream-Z/start?force=true")
+        self.assertEqual(forced.status, 409)
+        self.assertEqual(forced.json()["reasons"], ["the parallel limit is reached: 1 of 1 sessions are live"])
+        self.assertEqual(self.post("/api/streams/Nope/start").status, 404)
+        self.assertEqual([w[1] for w in self.project.windows()], ["Stream-B"])
+        audit = self.tg.get("/api/audit?streamId=Stream-Z", headers=self.tg.bearer()).json()["audit"]
+        self.assertEqual(audit[0]["result"], "refused")
+        self.assertEqual(audit[0]["status"], 409)
+        self.assertIn("reasons", audit[0]["evidence"])
+
+    def test_dry_run_shows_the_tmux_argv_and_does_nothing(self):
+        resp = self.post("/api/streams/Stream-B/start?dryRun=true")
+        self.assertEqual(resp.status, 200)
+        argv = resp.json()["argv"]
+        wt = os.path.realpath(self.project.wt("Stream-B"))
+        self.assertEqual(argv[0], ["tmux", "new-session", "-d", "-P", "-F", "#{window_id} #{pane_id}", "-s",
+                                   self.project.session, "-n", "Stream-B", "-c", wt, "-x", "200", "-y", "50",
+                                   "--", AGENT])
+        self.assertEqual(argv[2], ["tmux", "send-keys", "-t", "{pane}", "-l", "--", "/continue Stream-B"])
+        self.assertEqual(argv[3], ["tmux", "send-keys", "-t", "{pane}", "Enter"])
+        self.assertEqual(self.project.windows(), [])
+        run = self.post("/api/run?dryRun=true").json()
+        self.assertEqual([s["streamId"] for s in run["started"]], ["Stream-D"][:0] + [run["started"][0]["streamId"]])
+        self.assertEqual(len(run["started"]), 1, "one start within the limit of 1")
+        self.assertEqual(self.project.windows(), [])
+
+    def test_stop(self):
+        window = self.post("/api/streams/Stream-B/start").json()["window"]
+        self.typed("Stream-B")
+        resp = self.post("/api/streams/Stream-B/stop")
+        self.assertEqual(resp.status, 200)
+        self.assertNotIn(window, [w[0] for w in self.project.windows()])
+        self.es.wait(lambda ev: self.session_events("Stream-B", "stopped"), what="stopped")
+        self.assertEqual(self.post("/api/streams/Stream-B/stop").status, 409)
+
+    def test_recover_checkpoints_then_restarts(self):
+        self.post("/api/streams/Stream-B/start")
+        self.typed("Stream-B")
+        self.double.reset_counts()
+        resp = self.post("/api/streams/Stream-B/recover")
+        self.assertEqual(resp.status, 201, resp.body)
+        body = resp.json()
+        self.assertEqual(body["attempt"], 1)
+        self.assertEqual(body["checkpoint"]["status"], 201)
+        posts = [e for e in self.double.requests()["log"] if e["method"] == "POST"]
+        self.assertEqual([p["path"] for p in posts], ["/api/streams/Stream-B/checkpoint"])
+        windows = self.project.windows()
+        self.assertEqual(windows, [(body["window"], "Stream-B")])
+        self.typed("Stream-B", 2)
+        pids = {l[0] for l in self.project.agent_log("Stream-B") if l[1:] == ["/continue Stream-B"]}
+        self.assertEqual(len(pids), 2, "a fresh agent process")
+        event = self.es.wait(lambda ev: self.session_events("Stream-B", "recovered"), what="recovered")[0]
+        self.assertEqual(event["data"]["actor"], self.user())
+
+    def test_idempotency_key(self):
+        headers = {"Idempotency-Key": "start-b-1"}
+        first = self.post("/api/streams/Stream-B/start", headers=headers)
+        second = self.post("/api/streams/Stream-B/start", headers=headers)
+        self.assertEqual(first.status, 201)
+        self.assertEqual((second.status, second.body), (first.status, first.body))
+        self.assertEqual(len(self.project.windows()), 1)
+        other = self.post("/api/streams/Stream-D/start", headers=headers)
+        self.assertEqual(other.status, 422)
+
+    def test_refusals_before_any_action(self):
+        self.assertEqual(self.post("/api/streams/Stream-B/start", token=False).status, 401)
+        self.assertEqual(self.post("/api/streams/Stream-B/start", host="evil.example").status, 403)
+        self.assertEqual(self.post("/api/streams/..%2Fx/start").status, 404)
+        self.assertEqual(self.post("/api/streams/-x/start").status, 400)
+        self.assertEqual(self.post("/api/streams/Stream-B/start?force=maybe").status, 400)
+        self.assertEqual(self.tg.get("/api/sessions/Stream-B/output").status, 401)
+        self.assertEqual(self.tg.get("/api/audit").status, 401)
+        self.assertEqual(self.project.windows(), [])
+
+    def test_worktree_outside_the_project_is_422(self):
+        with open(self.project.config) as f:
+            conf = json.load(f)
+        conf["streams"][1]["worktreePath"] = "../../etc"
+        with open(self.project.config, "w") as f:
+            json.dump(conf, f)
+        self.tg.stop()
+        self.tg.start()
+        wait_for(lambda: self.tg.get("/api/overview").json()["streams"], what="a poll")
+        resp = self.post("/api/streams/Stream-B/start")
+        self.assertEqual(resp.status, 422)
+        self.assertEqual(resp.json()["code"], "bad-worktree")
+        self.assertIn("../../etc", resp.json()["path"])
+
+
+class PaneStates(Base):
+    def test_an_agent_that_exits_is_dead(self):
+        self.project.mode("Stream-D", "exit-now 3")
+        self.post("/api/streams/Stream-D/start")
+        event = self.es.wait(lambda ev: self.session_events("Stream-D", "exited"), what="exited")[0]
+        self.assertEqual(event["data"]["exitStatus"], 3)
+        self.es.wait(lambda ev: [e for e in ev if e["event"] == "state" and e["data"]["streamId"] == "Stream-D"
+                                 and e["data"]["state"] == "dead"], what="Stream-D dead")
+
+    def test_a_question_left_unanswered_is_waiting_input(self):
+        self.project.mode("Stream-B", "ask")
+        self.post("/api/streams/Stream-B/start")
+        self.typed("Stream-B")
+        event = self.es.wait(lambda ev: [e for e in ev if e["event"] == "state"
+                                         and e["data"]["streamId"] == "Stream-B"
+                                         and e["data"]["state"] == "waiting-input"], timeout=20,
+                             what="waiting-input")[0]
+        self.assertIn("(y/n)", event["data"]["evidence"]["reason"])
+
+
+class AutoRecovery(Base):
+    auto = True
+    # The stall timeout (6 s) is longer than an agent takes to start and
+    # print its exhaustion line; it also sets the backoff: the second
+    # attempt comes 6 s (+-10 %) after the first.
+    project_args = {"stall_minutes": 0.1, "max_recovery": 2}
+
+    def test_exhaustion_is_recovered_until_the_budget_is_spent(self):
+        self.project.mode("Stream-B", "exhaust")
+        self.typed("Stream-B")  # --auto started the ready streams
+        self.es.wait(lambda ev: [e for e in ev if e["event"] == "state" and e["data"]["streamId"] == "Stream-B"
+                                 and e["data"]["state"] == "context-exhausted"], timeout=20,
+                     what="context-exhausted")
+        recovered = self.es.wait(lambda ev: (lambda r: r if len(r) >= 2 else None)(
+            self.session_events("Stream-B", "recovered")), timeout=40, what="two recoveries")
+        self.assertEqual([e["data"]["actor"] for e in recovered[:2]], ["auto", "auto"])
+        self.typed("Stream-B", 3)
+        self.es.wait(lambda ev: [e for e in ev if e["event"] == "state" and e["data"]["streamId"] == "Stream-B"
+                                 and e["data"]["state"] == "needs-human"], timeout=30, what="needs-human")
+        time.sleep(2)
+        self.assertEqual(len(self.session_events("Stream-B", "recovered")), 2, "no third attempt")
+        audit = self.tg.get("/api/audit?streamId=Stream-B", headers=self.tg.bearer()).json()["audit"]
+        recoveries = [a for a in audit if a["action"] == "recover"]
+        self.assertEqual([a["actor"] for a in recoveries], ["auto", "auto"])
+        self.assertEqual(recoveries[-1]["evidence"]["state"], "context-exhausted")
+        self.assertEqual(self.post("/api/streams/Stream-B/recover").status, 409)
+        self.assertEqual(self.post("/api/streams/Stream-B/recover?force=true").status, 201,
+                         "a human may try again")
+
+
+class Adoption(Base):
+    def test_kill_9_and_restart_adopts_without_twins(self):
+        window = self.post("/api/streams/Stream-B/start").json()["window"]
+        self.typed("Stream-B")
+        self.tg.stop(signal.SIGKILL)
+        self.tg.start()
+        wait_for(lambda: [s for s in self.tg.get("/api/sessions").json()["sessions"]
+                          if s["streamId"] == "Stream-B" and s["live"]], what="Stream-B adopted")
+        self.assertEqual(self.tg.get("/api/sessions").json()["sessions"][0]["window"], window)
+        again = self.post("/api/streams/Stream-B/start")
+        self.assertEqual(again.status, 409)
+        run = self.post("/api/run").json()
+        self.assertNotIn("Stream-B", [s["streamId"] for s in run["started"]])
+        names = [w[1] for w in self.project.windows()]
+        self.assertEqual(names.count("Stream-B"), 1, names)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
