@@ -149,6 +149,63 @@ void	plan_streams_free(struct plan_stream *, size_t);
 int	cmd_config_check(int, char **);
 int	cmd_config_generate(int, char **);
 
+/* client.c */
+struct curl_slist;
+
+/* How a client verb reaches the daemon; strings owned. */
+struct client {
+	char	*base;		/* http://HOST:PORT, or http://localhost */
+	char	*unix_path;	/* the path of unix:/path, or NULL */
+	char	*where;		/* as messages name it: base, or unix:/path */
+	char	*token_file;	/* NULL: neither XDG_STATE_HOME nor HOME */
+	bool	 remote;	/* not loopback: every request needs the token */
+	char	 token[TASKGATE_TOKEN_HEX + 1];	/* "" until read */
+};
+
+/* A daemon's answer to one request. */
+struct client_reply {
+	long		 status;	/* HTTP status */
+	struct buf	 body;		/* capped at TASKGATE_MAX_UPSTREAM */
+	json_t		*json;		/* the body parsed (owned), or NULL */
+};
+
+enum client_color {
+	CLIENT_PLAIN, CLIENT_GREEN, CLIENT_YELLOW, CLIENT_GREY, CLIENT_RED,
+	CLIENT_BOLD, CLIENT_CYAN
+};
+
+/* Lines of terminal text; every string added is made safe to print. */
+struct client_frame {
+	struct buf	*lines;		/* bytes of each line, colours included */
+	size_t		 n;
+	size_t		 cap;
+	int		 width;		/* columns of the last line so far */
+	int		 max;		/* columns a line may take; 0: no limit */
+	bool		 color;		/* SGR colours */
+	bool		 utf8;		/* the terminal takes UTF-8 */
+};
+
+int	client_main(int, char **);
+int	client_token(struct client *);
+void	*client_easy(struct client *, const char *, bool, const char *,
+		    struct curl_slist **);
+int	client_request(struct client *, const char *, const char *, bool,
+		    long, struct client_reply *);
+void	client_reply_free(struct client_reply *);
+void	client_refused(const char *, const struct client *,
+		    const struct client_reply *);
+void	client_frame_init(struct client_frame *, int, bool, bool);
+void	client_frame_free(struct client_frame *);
+void	client_frame_line(struct client_frame *);
+void	client_frame_add(struct client_frame *, enum client_color,
+		    const char *, ...) __attribute__((format(printf, 3, 4)));
+void	client_frame_overview(struct client_frame *, json_t *, bool);
+size_t	client_safe_text(const char *, bool, struct buf *, int, int *);
+int	client_utf8_locale(void);
+
+/* client-watch.c */
+int	client_watch(struct client *, bool);
+
 /* log.c */
 void	log_init(bool);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
@@ -373,6 +430,14 @@ void	upstream_submit(struct upstream *, struct upstream_call *);
 void	upstream_run(struct upstream *, struct upstream_call *);
 void	upstream_state(struct upstream *, struct upstream_state *);
 int	upstream_check_url(const char *, char *, size_t);
+
+/* tcdb.c */
+struct tcdb;
+struct tcdb *tcdb_new(const char *);
+void	tcdb_free(struct tcdb *);
+void	tcdb_call(struct tcdb *, struct upstream_call *);
+json_t	*tcdb_render(const void *, const char *, double, long *);
+void	*tcdb_snapshot_of(struct tcdb *, char *, size_t);
 
 /* cache.c */
 enum cache_kind {

@@ -7,6 +7,10 @@
  * and sorts each failure into "unreachable" or "bad response".  It keeps
  * the upstream's last-known state for /health.  It knows nothing of
  * caching or of what the JSON means.
+ *
+ * An upstream of the form "sqlite:PATH" is Task Copilot 3's tasks.db,
+ * read by tcdb.c on this same thread behind the same calls, so nothing
+ * above this file knows which kind of source answers.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -19,6 +23,7 @@
 
 struct upstream {
 	char			*base;		/* scheme://host:port, no '/' */
+	struct tcdb		*tc;		/* for sqlite:PATH, else NULL */
 	long			 timeout_ms;
 	CURLM			*multi;		/* upstream thread only */
 	pthread_t		 thread;
@@ -35,16 +40,25 @@ static void	*upstream_main(void *);
 static void	 upstream_begin(struct upstream *, struct upstream_call *);
 static void	 upstream_finish(struct upstream *, struct upstream_call *,
 		    CURLcode);
+static void	 upstream_complete(struct upstream *, struct upstream_call *);
 static size_t	 upstream_write(char *, size_t, size_t, void *);
 
 /* Checks that url is an http(s) URL with a host; -1 with a sentence. */
 int
 upstream_check_url(const char *url, char *err, size_t errlen)
 {
-	CURLU	*h = curl_url();
+	CURLU	*h;
 	char	*scheme = NULL, *host = NULL;
 	int	 rc = -1;
 
+	if (strncmp(url, "sqlite:", 7) == 0) {
+		if (url[7] != '\0')
+			return 0;
+		snprintf(err, errlen, "upstream '%s': give the path of the "
+		    "tasks.db file, as sqlite:.copilot/tasks.db", url);
+		return -1;
+	}
+	h = curl_url();
 	if (curl_url_set(h, CURLUPART_URL, url, 0) != CURLUE_OK ||
 	    curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK)
@@ -69,6 +83,8 @@ upstream_new(const char *base_url, double timeout)
 	size_t		 len;
 
 	up->base = xstrdup(base_url);
+	if (strncmp(base_url, "sqlite:", 7) == 0)
+		up->tc = tcdb_new(base_url + 7);
 	len = strlen(up->base);
 	while (len > 0 && up->base[len - 1] == '/')
 		up->base[--len] = '\0';
@@ -122,6 +138,7 @@ upstream_free(struct upstream *up)
 	if (up == NULL)
 		return;
 	upstream_stop(up);
+	tcdb_free(up->tc);
 	pthread_mutex_destroy(&up->lock);
 	free(up->base);
 	free(up);
@@ -308,7 +325,13 @@ upstream_finish(struct upstream *up, struct upstream_call *c, CURLcode rc)
 	curl_easy_cleanup(e);
 	curl_slist_free_all(c->headers);
 	c->easy = c->headers = NULL;
+	upstream_complete(up, c);
+}
 
+/* Records the outcome of c in the upstream's state and runs its done(). */
+static void
+upstream_complete(struct upstream *up, struct upstream_call *c)
+{
 	pthread_mutex_lock(&up->lock);
 	up->state.ever = true;
 	up->state.reached = c->result == UPSTREAM_OK;
@@ -358,6 +381,11 @@ upstream_main(void *arg)
 		pthread_mutex_unlock(&up->lock);
 		for (c = queue; c != NULL; c = next) {
 			next = c->next;
+			if (up->tc != NULL) {
+				tcdb_call(up->tc, c);
+				upstream_complete(up, c);
+				continue;
+			}
 			c->next = up->active;
 			up->active = c;
 			upstream_begin(up, c);
