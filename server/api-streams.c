@@ -262,41 +262,6 @@ api_streams_overview(struct request *r)
 	return http_reply_json(r, 200, api_streams_overview_doc(r->tg));
 }
 
-/* Parses ms since the epoch, or an ISO-8601 UTC time; -1 when neither. */
-int64_t
-api_streams_parse_time(const char *s)
-{
-	struct tm	 tm;
-	const char	*p;
-	char		*end;
-	long long	 ms = 0;
-	int		 digits = 0;
-
-	if (s == NULL || *s == '\0')
-		return -1;
-	if (strspn(s, "0123456789") == strlen(s)) {
-		if (strlen(s) > 15)
-			return -1;
-		return strtoll(s, &end, 10);
-	}
-	memset(&tm, 0, sizeof tm);
-	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (p == NULL)
-		return -1;
-	if (*p == '.') {
-		for (p++; *p >= '0' && *p <= '9'; p++, digits++)
-			if (digits < 3)
-				ms = ms * 10 + (*p - '0');
-		while (digits > 0 && digits < 3) {
-			ms *= 10;
-			digits++;
-		}
-	}
-	if (strcmp(p, "Z") != 0 && strcmp(p, "") != 0)
-		return -1;
-	return (int64_t)timegm(&tm) * 1000 + ms;
-}
-
 /*
  * GET /api/streams/{id}/history?since=&until=&limit=: samples oldest
  * first; since and until take ms since the epoch or ISO-8601 UTC.
@@ -315,11 +280,11 @@ api_streams_history(struct request *r)
 	    http_query(r, "limit", &limit_s) == -1)
 		return http_error(r, HTTP_BAD_QUERY, "since, until and limit "
 		    "may each be given once");
-	if (since_s != NULL && (since = api_streams_parse_time(since_s)) < 0)
+	if (since_s != NULL && (since = clock_parse_ms(since_s)) < 0)
 		return http_error(r, HTTP_BAD_QUERY, "since: expected "
 		    "milliseconds since 1970 or a time such as "
 		    "2026-11-26T10:29:20Z");
-	if (until_s != NULL && (until = api_streams_parse_time(until_s)) < 0)
+	if (until_s != NULL && (until = clock_parse_ms(until_s)) < 0)
 		return http_error(r, HTTP_BAD_QUERY, "until: expected "
 		    "milliseconds since 1970 or a time such as "
 		    "2026-11-26T10:29:20Z");

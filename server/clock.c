@@ -1,9 +1,12 @@
 /*
- * clock.c: the two clocks.  The monotonic one measures intervals (poll,
- * ages); the wall clock is only for timestamps shown to people.
+ * clock.c: the two clocks and the time formats.  The monotonic one
+ * measures intervals (poll, ages); the wall clock is only for timestamps
+ * shown to people, written and read here.
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "taskgate.h"
@@ -39,4 +42,39 @@ clock_iso8601(double t, char *out, size_t len)
 	snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, ms);
+}
+
+/* Parses ms since the epoch, or an ISO-8601 UTC time; -1 when neither. */
+int64_t
+clock_parse_ms(const char *s)
+{
+	struct tm	 tm;
+	const char	*p;
+	char		*end;
+	long long	 ms = 0;
+	int		 digits = 0;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	if (strspn(s, "0123456789") == strlen(s)) {
+		if (strlen(s) > 15)
+			return -1;
+		return strtoll(s, &end, 10);
+	}
+	memset(&tm, 0, sizeof tm);
+	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (p == NULL)
+		return -1;
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+			if (digits < 3)
+				ms = ms * 10 + (*p - '0');
+		while (digits > 0 && digits < 3) {
+			ms *= 10;
+			digits++;
+		}
+	}
+	if (strcmp(p, "Z") != 0 && strcmp(p, "") != 0)
+		return -1;
+	return (int64_t)timegm(&tm) * 1000 + ms;
 }

@@ -21,6 +21,7 @@
 #define EVENTS_QUEUE_MAX	(1024 * 1024)	/* per client */
 #define EVENTS_REPLAY_MAX	10000		/* events per reconnect */
 #define EVENTS_HEARTBEAT	15.0		/* seconds */
+#define EVENTS_MAX_CLIENTS	3000		/* then 503, not a slow box */
 
 struct events_client {
 	struct events		*ev;
@@ -251,25 +252,6 @@ events_replay(struct events *ev, struct events_client *c, int64_t last)
 	db_unlock(ev->db);
 }
 
-/*
- * Parses a Last-Event-ID: decimal digits only, else -1 (then the client
- * is treated as new).
- */
-int64_t
-events_parse_last_id(const char *s)
-{
-	int64_t	v = 0;
-
-	if (s == NULL || *s == '\0' || strlen(s) > 18)
-		return -1;
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		v = v * 10 + (*s - '0');
-	}
-	return v;
-}
-
 /* MHD's content reader: the queue's bytes, or suspend until there are. */
 static ssize_t
 events_read(void *cls, uint64_t pos, char *out, size_t max)
@@ -346,7 +328,7 @@ events_serve(struct request *r)
 	if (hdr == NULL)
 		hdr = MHD_lookup_connection_value(r->conn,
 		    MHD_GET_ARGUMENT_KIND, "lastEventId");
-	last = events_parse_last_id(hdr);
+	last = valid_last_event_id(hdr);
 
 	c = xcalloc(1, sizeof *c);
 	c->ev = ev;
@@ -354,11 +336,18 @@ events_serve(struct request *r)
 	buf_init(&c->queue, EVENTS_QUEUE_MAX);
 	buf_add(&c->queue, "retry: 2000\n\n", 13);
 	pthread_mutex_lock(&ev->lock);
-	if (ev->stopping) {
+	if (ev->stopping || ev->n_clients >= EVENTS_MAX_CLIENTS) {
+		bool stopping = ev->stopping;
+
 		pthread_mutex_unlock(&ev->lock);
 		buf_free(&c->queue);
 		free(c);
-		return http_error(r, HTTP_UNAVAILABLE, "taskgate is stopping");
+		if (stopping)
+			return http_error(r, HTTP_UNAVAILABLE, "taskgate is "
+			    "stopping");
+		return http_error(r, HTTP_UNAVAILABLE, "the event stream has "
+		    "its %d clients already; close some dashboards or "
+		    "terminals", EVENTS_MAX_CLIENTS);
 	}
 	if (last >= 0)
 		events_replay(ev, c, last);

@@ -24,6 +24,9 @@
 
 #include "taskgate.h"
 
+#define HTTP_MAX_CONNECTIONS	4000
+#define HTTP_IDLE_TIMEOUT	30	/* seconds */
+
 #define M_GET	0x1	/* GET and HEAD */
 #define M_POST	0x2
 
@@ -203,8 +206,13 @@ http_start(struct taskgate *tg, int fd, char *err, size_t errlen)
 	    MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, h,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4000,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
+	    /* More than the event stream's cap, so that its clients get a
+	     * clear 503 rather than waiting in the listen backlog. */
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_MAX_CONNECTIONS,
+	    /* A client that sends or reads nothing for this long is cut:
+	     * a slowloris starves nobody.  Waiting event-stream clients
+	     * are suspended, and a suspended connection never times out. */
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_IDLE_TIMEOUT,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
 	    MHD_OPTION_END);
 	if (h->daemon == NULL) {
@@ -397,49 +405,6 @@ http_method_allowed(unsigned methods, const char *m)
 	return (methods & M_POST) && strcmp(m, "POST") == 0;
 }
 
-static int
-http_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
- * Percent-decodes the path part of a raw URI into *out (new).  Refuses a
- * malformed escape and %00, so that what is checked is what is forwarded.
- */
-int
-http_decode_path(const char *uri, char **out)
-{
-	size_t	 len = strcspn(uri, "?"), i, j = 0;
-	char	*p = xmalloc(len + 1);
-
-	for (i = 0; i < len; i++) {
-		int hi, lo;
-
-		if (uri[i] != '%') {
-			p[j++] = uri[i];
-			continue;
-		}
-		if (i + 2 >= len || (hi = http_hexval(uri[i + 1])) < 0 ||
-		    (lo = http_hexval(uri[i + 2])) < 0 || (hi | lo) == 0) {
-			free(p);
-			*out = NULL;
-			return -1;
-		}
-		p[j++] = (char)(hi << 4 | lo);
-		i += 2;
-	}
-	p[j] = '\0';
-	*out = p;
-	return 0;
-}
-
 /* Runs the checks every request passes, then its handler. */
 static enum MHD_Result
 http_dispatch(struct request *r)
@@ -455,7 +420,7 @@ http_dispatch(struct request *r)
 		    "does not name this server; use localhost, 127.0.0.1 "
 		    "or [::1], or start taskgate with --allowed-host");
 	/* Route on our own decoding of the raw path, the one forwarded. */
-	if (http_decode_path(r->uri, &r->path) == -1)
+	if (valid_decode_path(r->uri, &r->path) == -1)
 		return http_error(r, HTTP_BAD_PATH, "the path has a bad or NUL "
 		    "percent-escape");
 	if (r->body_too_big)

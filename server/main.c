@@ -4,6 +4,7 @@
  * database, listen socket, threads, the start line.  Any failure before
  * the start line is one clear line on stderr and exit status 2.
  */
+#include <sys/resource.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/un.h>
@@ -48,11 +49,8 @@ main(int argc, char **argv)
 		return cmd_config_generate(argc - shift, argv + shift);
 	if (strcmp(verb, "serve") != 0) {
 		for (i = 0; main_client_verbs[i] != NULL; i++) {
-			if (strcmp(verb, main_client_verbs[i]) == 0) {
-				fprintf(stderr, "taskgate: '%s' is not in this "
-				    "version yet; 'serve' is\n", verb);
-				return 2;
-			}
+			if (strcmp(verb, main_client_verbs[i]) == 0)
+				return client_main(argc - shift, argv + shift);
 		}
 		fprintf(stderr, "taskgate: unknown command '%s' (see taskgate "
 		    "--help)\n", verb);
@@ -104,6 +102,22 @@ main_start_line(const struct options *o, int port, const char *token)
 	fflush(stdout);
 }
 
+/*
+ * Each client is a descriptor: raise the soft limit to the hard one (the
+ * usual 1024 would stop the event stream near a thousand dashboards).
+ */
+static void
+main_raise_fd_limit(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("cannot raise the open-files limit");
+}
+
 static int
 main_serve(struct options *o)
 {
@@ -143,6 +157,8 @@ main_serve(struct options *o)
 		fatalx("%s", err);
 	tg.web_root = o->web_root != NULL ? xstrdup(o->web_root) :
 	    assets_default_root();
+
+	main_raise_fd_limit();
 
 	/* Threads started from here on inherit these blocked signals. */
 	signal(SIGPIPE, SIG_IGN);

@@ -149,63 +149,6 @@ void	plan_streams_free(struct plan_stream *, size_t);
 int	cmd_config_check(int, char **);
 int	cmd_config_generate(int, char **);
 
-/* client.c */
-struct curl_slist;
-
-/* How a client verb reaches the daemon; strings owned. */
-struct client {
-	char	*base;		/* http://HOST:PORT, or http://localhost */
-	char	*unix_path;	/* the path of unix:/path, or NULL */
-	char	*where;		/* as messages name it: base, or unix:/path */
-	char	*token_file;	/* NULL: neither XDG_STATE_HOME nor HOME */
-	bool	 remote;	/* not loopback: every request needs the token */
-	char	 token[TASKGATE_TOKEN_HEX + 1];	/* "" until read */
-};
-
-/* A daemon's answer to one request. */
-struct client_reply {
-	long		 status;	/* HTTP status */
-	struct buf	 body;		/* capped at TASKGATE_MAX_UPSTREAM */
-	json_t		*json;		/* the body parsed (owned), or NULL */
-};
-
-enum client_color {
-	CLIENT_PLAIN, CLIENT_GREEN, CLIENT_YELLOW, CLIENT_GREY, CLIENT_RED,
-	CLIENT_BOLD, CLIENT_CYAN
-};
-
-/* Lines of terminal text; every string added is made safe to print. */
-struct client_frame {
-	struct buf	*lines;		/* bytes of each line, colours included */
-	size_t		 n;
-	size_t		 cap;
-	int		 width;		/* columns of the last line so far */
-	int		 max;		/* columns a line may take; 0: no limit */
-	bool		 color;		/* SGR colours */
-	bool		 utf8;		/* the terminal takes UTF-8 */
-};
-
-int	client_main(int, char **);
-int	client_token(struct client *);
-void	*client_easy(struct client *, const char *, bool, const char *,
-		    struct curl_slist **);
-int	client_request(struct client *, const char *, const char *, bool,
-		    long, struct client_reply *);
-void	client_reply_free(struct client_reply *);
-void	client_refused(const char *, const struct client *,
-		    const struct client_reply *);
-void	client_frame_init(struct client_frame *, int, bool, bool);
-void	client_frame_free(struct client_frame *);
-void	client_frame_line(struct client_frame *);
-void	client_frame_add(struct client_frame *, enum client_color,
-		    const char *, ...) __attribute__((format(printf, 3, 4)));
-void	client_frame_overview(struct client_frame *, json_t *, bool);
-size_t	client_safe_text(const char *, bool, struct buf *, int, int *);
-int	client_utf8_locale(void);
-
-/* client-watch.c */
-int	client_watch(struct client *, bool);
-
 /* log.c */
 void	log_init(bool);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
@@ -260,6 +203,7 @@ void	spawn_result_free(struct spawn_result *);
 double	clock_mono(void);
 double	clock_wall(void);
 void	clock_iso8601(double, char *, size_t);
+int64_t	clock_parse_ms(const char *);
 
 /* validate.c */
 bool	valid_stream_id(const char *);
@@ -267,6 +211,8 @@ bool	valid_token_hex(const char *);
 int	etag_match(const char *, const char *);
 void	etag_of(const void *, size_t, char *, size_t);
 bool	equal_const_time(const char *, const char *);
+int	valid_decode_path(const char *, char **);
+int64_t	valid_last_event_id(const char *);
 
 /* model.c */
 enum model_status {
@@ -531,7 +477,6 @@ int	events_start(struct events *);
 void	events_stop(struct events *);
 void	events_free(struct events *);
 int64_t	events_emit(struct events *, const char *, json_t *);
-int64_t	events_parse_last_id(const char *);
 size_t	events_client_count(struct events *);
 int64_t	events_last_id(struct events *);
 
@@ -546,7 +491,6 @@ void	poller_with_view(struct poller *, void (*)(json_t *, void *), void *);
 /* api-streams.c */
 json_t	*api_streams_overview_doc(struct taskgate *);
 char	*api_streams_snapshot(void *);
-int64_t	api_streams_parse_time(const char *);
 
 /* metrics.c */
 enum metric {
@@ -669,7 +613,6 @@ enum MHD_Result http_reply(struct request *, unsigned int,
 		    struct MHD_Response *);
 enum MHD_Result http_reply_json(struct request *, unsigned int, json_t *);
 enum MHD_Result http_not_found(struct request *);
-int	http_decode_path(const char *, char **);
 void	http_suspend(struct request *);
 void	http_resume(struct request *);
 const char *http_header(struct request *, const char *);
@@ -702,5 +645,62 @@ void	idempotency_free(struct idempotency *);
 /* assets.c */
 enum MHD_Result assets_serve(struct request *);
 char	*assets_default_root(void);
+
+/* client.c */
+struct curl_slist;
+
+/* How a client verb reaches the daemon; strings owned. */
+struct client {
+	char	*base;		/* http://HOST:PORT, or http://localhost */
+	char	*unix_path;	/* the path of unix:/path, or NULL */
+	char	*where;		/* as messages name it: base, or unix:/path */
+	char	*token_file;	/* NULL: neither XDG_STATE_HOME nor HOME */
+	bool	 remote;	/* not loopback: every request needs the token */
+	char	 token[TASKGATE_TOKEN_HEX + 1];	/* "" until read */
+};
+
+/* A daemon's answer to one request. */
+struct client_reply {
+	long		 status;	/* HTTP status */
+	struct buf	 body;		/* capped at TASKGATE_MAX_UPSTREAM */
+	json_t		*json;		/* the body parsed (owned), or NULL */
+};
+
+enum client_color {
+	CLIENT_PLAIN, CLIENT_GREEN, CLIENT_YELLOW, CLIENT_GREY, CLIENT_RED,
+	CLIENT_BOLD, CLIENT_CYAN
+};
+
+/* Lines of terminal text; every string added is made safe to print. */
+struct client_frame {
+	struct buf	*lines;		/* bytes of each line, colours included */
+	size_t		 n;
+	size_t		 cap;
+	int		 width;		/* columns of the last line so far */
+	int		 max;		/* columns a line may take; 0: no limit */
+	bool		 color;		/* SGR colours */
+	bool		 utf8;		/* the terminal takes UTF-8 */
+};
+
+int	client_main(int, char **);
+int	client_token(struct client *);
+void	*client_easy(struct client *, const char *, bool, const char *,
+		    struct curl_slist **);
+int	client_request(struct client *, const char *, const char *, bool,
+		    long, struct client_reply *);
+void	client_reply_free(struct client_reply *);
+void	client_refused(const char *, const struct client *,
+		    const struct client_reply *);
+void	client_frame_init(struct client_frame *, int, bool, bool);
+void	client_frame_free(struct client_frame *);
+void	client_frame_line(struct client_frame *);
+void	client_frame_add(struct client_frame *, enum client_color,
+		    const char *, ...) __attribute__((format(printf, 3, 4)));
+void	client_frame_overview(struct client_frame *, json_t *, bool);
+int	client_safe_text(const char *, bool, struct buf *, int, int *);
+int	client_utf8_locale(void);
+
+/* client-watch.c */
+int	client_watch(struct client *, bool);
 
 #endif /* TASKGATE_H */

@@ -971,7 +971,7 @@ tcdb_render(const void *snap, const char *uri, double now, long *status)
 	json_t				*out;
 
 	*status = 200;
-	if (http_decode_path(uri, &path) == -1) {
+	if (valid_decode_path(uri, &path) == -1) {
 		*status = 400;
 		return json_pack("{s:s}", "error", "bad path");
 	}

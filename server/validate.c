@@ -1,8 +1,10 @@
 /*
  * validate.c: pure checks of untrusted text: stream ids, tokens, ETags and
  * If-None-Match lists, and a comparison that takes the same time whatever
- * the input.  No allocation, no I/O: these are what the fuzzers drive.
+ * the input, and the decoding of raw paths.  No I/O: these are what the
+ * fuzzers drive.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "taskgate.h"
@@ -117,4 +119,66 @@ etag_match(const char *header, const char *etag)
 			return 1;
 	}
 	return 0;
+}
+
+static int
+validate_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Percent-decodes the path part of a raw URI into *out (new).  Refuses a
+ * malformed escape and %00, so that what is checked is what is forwarded.
+ */
+int
+valid_decode_path(const char *uri, char **out)
+{
+	size_t	 len = strcspn(uri, "?"), i, j = 0;
+	char	*p = xmalloc(len + 1);
+
+	for (i = 0; i < len; i++) {
+		int hi, lo;
+
+		if (uri[i] != '%') {
+			p[j++] = uri[i];
+			continue;
+		}
+		if (i + 2 >= len || (hi = validate_hexval(uri[i + 1])) < 0 ||
+		    (lo = validate_hexval(uri[i + 2])) < 0 || (hi | lo) == 0) {
+			free(p);
+			*out = NULL;
+			return -1;
+		}
+		p[j++] = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	p[j] = '\0';
+	*out = p;
+	return 0;
+}
+
+/*
+ * Parses a Last-Event-ID: decimal digits only, else -1 (then the client
+ * is treated as new).
+ */
+int64_t
+valid_last_event_id(const char *s)
+{
+	int64_t	v = 0;
+
+	if (s == NULL || *s == '\0' || strlen(s) > 18)
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
 }

@@ -129,35 +129,35 @@ static void
 test_last_event_id(void **state)
 {
 	(void)state;
-	assert_int_equal(events_parse_last_id("0"), 0);
-	assert_int_equal(events_parse_last_id("42"), 42);
-	assert_int_equal(events_parse_last_id(NULL), -1);
-	assert_int_equal(events_parse_last_id(""), -1);
-	assert_int_equal(events_parse_last_id("-1"), -1);
-	assert_int_equal(events_parse_last_id("4 2"), -1);
-	assert_int_equal(events_parse_last_id("0x10"), -1);
-	assert_int_equal(events_parse_last_id("9999999999999999999999"), -1);
+	assert_int_equal(valid_last_event_id("0"), 0);
+	assert_int_equal(valid_last_event_id("42"), 42);
+	assert_int_equal(valid_last_event_id(NULL), -1);
+	assert_int_equal(valid_last_event_id(""), -1);
+	assert_int_equal(valid_last_event_id("-1"), -1);
+	assert_int_equal(valid_last_event_id("4 2"), -1);
+	assert_int_equal(valid_last_event_id("0x10"), -1);
+	assert_int_equal(valid_last_event_id("9999999999999999999999"), -1);
 }
 
 static void
 test_history_times(void **state)
 {
 	(void)state;
-	assert_int_equal(api_streams_parse_time("0"), 0);
-	assert_int_equal(api_streams_parse_time("1796000000123"),
+	assert_int_equal(clock_parse_ms("0"), 0);
+	assert_int_equal(clock_parse_ms("1796000000123"),
 	    1796000000123LL);
-	assert_int_equal(api_streams_parse_time("1970-01-01T00:00:01Z"), 1000);
-	assert_int_equal(api_streams_parse_time("1970-01-01T00:00:01.5Z"),
+	assert_int_equal(clock_parse_ms("1970-01-01T00:00:01Z"), 1000);
+	assert_int_equal(clock_parse_ms("1970-01-01T00:00:01.5Z"),
 	    1500);
-	assert_int_equal(api_streams_parse_time("1970-01-01T00:00:01.123456Z"),
+	assert_int_equal(clock_parse_ms("1970-01-01T00:00:01.123456Z"),
 	    1123);
-	assert_int_equal(api_streams_parse_time("2026-11-26T10:29:20.802Z"),
+	assert_int_equal(clock_parse_ms("2026-11-26T10:29:20.802Z"),
 	    1795688960802LL);
-	assert_int_equal(api_streams_parse_time("yesterday"), -1);
-	assert_int_equal(api_streams_parse_time("2026-11-26T10:29:20+02:00"),
+	assert_int_equal(clock_parse_ms("yesterday"), -1);
+	assert_int_equal(clock_parse_ms("2026-11-26T10:29:20+02:00"),
 	    -1);
-	assert_int_equal(api_streams_parse_time(""), -1);
-	assert_int_equal(api_streams_parse_time("12345678901234567"), -1);
+	assert_int_equal(clock_parse_ms(""), -1);
+	assert_int_equal(clock_parse_ms("12345678901234567"), -1);
 }
 
 int
