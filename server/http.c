@@ -396,6 +396,23 @@ http_not_found(struct request *r)
 	return http_reply_json(r, 404, o);
 }
 
+/* 431 for a URL over 16 KiB, byte for byte as the upstream answers it. */
+static enum MHD_Result
+http_uri_too_long(struct request *r)
+{
+	static const char	 body[] = "{\"error\":\"Request Header Fields Too "
+				    "Large\",\"message\":\"Exceeded maximum "
+				    "allowed HTTP header size\",\"statusCode\":431}";
+	struct MHD_Response	*resp;
+
+	resp = MHD_create_response_from_buffer(sizeof body - 1, (void *)body,
+	    MHD_RESPMEM_PERSISTENT);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "application/json");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	return http_reply(r, 431, resp);
+}
+
 static bool
 http_method_allowed(unsigned methods, const char *m)
 {
@@ -419,6 +436,9 @@ http_dispatch(struct request *r)
 		return http_error(r, HTTP_FORBIDDEN_HOST, "the Host header "
 		    "does not name this server; use localhost, 127.0.0.1 "
 		    "or [::1], or start taskgate with --allowed-host");
+	/* The upstream's own limit and answer, for every path alike. */
+	if (strlen(r->uri) > TASKGATE_MAX_URI)
+		return http_uri_too_long(r);
 	/* Route on our own decoding of the raw path, the one forwarded. */
 	if (valid_decode_path(r->uri, &r->path) == -1)
 		return http_error(r, HTTP_BAD_PATH, "the path has a bad or NUL "
