@@ -117,6 +117,18 @@ api_upstream_passthrough(struct request *r)
 	return api_upstream_cached(r, CACHE_PASSTHROUGH);
 }
 
+/* Whether the history is being written, and what waits to be. */
+static json_t *
+api_upstream_history(struct taskgate *tg)
+{
+	char	err[256];
+	bool	ok = db_writable(tg->db, err, sizeof err);
+
+	return json_pack("{s:b,s:I,s:s?}", "writable", ok, "pendingWrites",
+	    (json_int_t)(poller_pending(tg->poller) +
+	    events_pending(tg->events)), "lastError", ok ? NULL : err);
+}
+
 /*
  * GET /health: the upstream's own health, probed at most once per poll
  * interval, as 200 {"status":"ok"} or 503 {"status":"degraded"} with
@@ -156,6 +168,7 @@ api_upstream_health(struct request *r)
 	json_object_set_new(o, "status", json_string(up ? "ok" : "degraded"));
 	json_object_set_new(o, "timestamp", json_string(now));
 	json_object_set_new(o, "upstream", u);
+	json_object_set_new(o, "history", api_upstream_history(r->tg));
 	return http_reply_json(r, up ? 200 : 503, o);
 }
 

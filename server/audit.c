@@ -44,6 +44,7 @@ audit_add(struct db *db, const char *actor, const char *action,
 	if (id == -1)
 		log_warnx("audit: cannot record %s of %s: %s", action,
 		    stream != NULL ? stream : "the plan", sqlite3_errmsg(h));
+	db_note_write(db, id != -1);
 	db_unlock(db);
 	free(text);
 	return id;

@@ -20,6 +20,8 @@ extern const char *const db_migrations[];
 struct db {
 	sqlite3		*h;
 	pthread_mutex_t	 lock;	/* one logical operation at a time */
+	bool		 failing;	/* the last write failed */
+	char		 error[256];	/* and why */
 };
 
 static int
@@ -158,4 +160,37 @@ void
 db_unlock(struct db *db)
 {
 	pthread_mutex_unlock(&db->lock);
+}
+
+/*
+ * The outcome of a write, noted by the modules that write (lock held):
+ * /health shows whether the history can be written right now.
+ */
+void
+db_note_write(struct db *db, bool ok)
+{
+	if (ok) {
+		if (db->failing)
+			log_info("history: writing works again");
+		db->failing = false;
+		return;
+	}
+	if (!db->failing)
+		log_warnx("history: cannot write %s; keeping what is to be "
+		    "written in memory until it can", sqlite3_errmsg(db->h));
+	db->failing = true;
+	snprintf(db->error, sizeof db->error, "%s", sqlite3_errmsg(db->h));
+}
+
+/* Whether the last write worked; err gets why not. */
+bool
+db_writable(struct db *db, char *err, size_t errlen)
+{
+	bool	ok;
+
+	pthread_mutex_lock(&db->lock);
+	ok = !db->failing;
+	snprintf(err, errlen, "%s", ok ? "" : db->error);
+	pthread_mutex_unlock(&db->lock);
+	return ok;
 }

@@ -7,6 +7,9 @@
  * stops reading is dropped when its queue is full and never delays the
  * others.  A client with nothing to read is a suspended connection (no
  * thread, no polling); a heartbeat comment goes out every 15 s.
+ * An event that cannot be recorded (the disk is full, the file turned
+ * read-only) waits in memory, in order, and is recorded and sent when
+ * writing works again: no client ever sees an id it could not replay.
  * Lock order: events lock, then the db lock (via db_lock()).
  */
 #include <pthread.h>
@@ -22,6 +25,7 @@
 #define EVENTS_REPLAY_MAX	10000		/* events per reconnect */
 #define EVENTS_HEARTBEAT	15.0		/* seconds */
 #define EVENTS_MAX_CLIENTS	3000		/* then 503, not a slow box */
+#define EVENTS_PENDING_MAX	100000		/* unrecorded events kept */
 
 struct events_client {
 	struct events		*ev;
@@ -33,6 +37,13 @@ struct events_client {
 	struct events_client	*prev, *next;
 };
 
+struct events_pending {
+	char			*type;
+	char			*data;		/* JSON text */
+	int64_t			 at_ms;
+	struct events_pending	*next;
+};
+
 struct events {
 	struct db		*db;
 	pthread_mutex_t		 lock;		/* guards what follows */
@@ -40,6 +51,8 @@ struct events {
 	struct events_client	*clients;
 	size_t			 n_clients;
 	int64_t			 last_id;
+	struct events_pending	*pending, **pending_tail;
+	size_t			 n_pending;
 	bool			 stopping;
 	char			*(*snapshot)(void *);	/* new JSON text */
 	void			*snapshot_arg;
@@ -71,6 +84,7 @@ events_new(struct db *db, char *err, size_t errlen)
 	sqlite3_finalize(st);
 	db_unlock(db);
 	ev->db = db;
+	ev->pending_tail = &ev->pending;
 	pthread_mutex_init(&ev->lock, NULL);
 	pthread_cond_init(&ev->cond, NULL);
 	return ev;
@@ -118,8 +132,19 @@ events_stop(struct events *ev)
 void
 events_free(struct events *ev)
 {
+	struct events_pending	*p, *next;
+
 	if (ev == NULL)
 		return;
+	if (ev->n_pending > 0)
+		log_warnx("events: %zu events could not be recorded before "
+		    "the end", ev->n_pending);
+	for (p = ev->pending; p != NULL; p = next) {
+		next = p->next;
+		free(p->type);
+		free(p->data);
+		free(p);
+	}
 	pthread_mutex_destroy(&ev->lock);
 	pthread_cond_destroy(&ev->cond);
 	free(ev);
@@ -181,47 +206,103 @@ events_frame(int64_t id, const char *type, const char *data, size_t *len)
 }
 
 /*
- * Records an event of type with data (stolen) and sends it to every
- * client.  Returns its id, or -1 when it could not be recorded (then it
- * is not sent either: a client must never see an id it cannot replay).
+ * Records the waiting events in order and sends each to every client;
+ * stops at the first that cannot be recorded.  The lock is held.
  */
-int64_t
-events_emit(struct events *ev, const char *type, json_t *data)
+static void
+events_flush(struct events *ev)
 {
 	struct events_client	*c;
+	struct events_pending	*p;
 	sqlite3			*h;
 	sqlite3_stmt		*st;
-	char			*text, *frame;
+	char			*frame;
 	size_t			 len;
-	int64_t			 id = -1;
+	int64_t			 id;
 
-	text = json_dumps(data, JSON_COMPACT);
-	json_decref(data);
-	pthread_mutex_lock(&ev->lock);
-	h = db_lock(ev->db);
-	if (sqlite3_prepare_v2(h, "INSERT INTO events (at_ms, type, data) "
-	    "VALUES (?, ?, ?)", -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, (int64_t)(clock_wall() * 1000.0));
-		sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_DONE)
-			id = sqlite3_last_insert_rowid(h);
-		sqlite3_finalize(st);
-	}
-	if (id == -1)
-		log_warnx("events: cannot record a %s event: %s", type,
-		    sqlite3_errmsg(h));
-	db_unlock(ev->db);
-	if (id > 0) {
+	while ((p = ev->pending) != NULL) {
+		id = -1;
+		h = db_lock(ev->db);
+		if (sqlite3_prepare_v2(h, "INSERT INTO events (at_ms, type, "
+		    "data) VALUES (?, ?, ?)", -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_int64(st, 1, p->at_ms);
+			sqlite3_bind_text(st, 2, p->type, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 3, p->data, -1, SQLITE_STATIC);
+			if (sqlite3_step(st) == SQLITE_DONE)
+				id = sqlite3_last_insert_rowid(h);
+			sqlite3_finalize(st);
+		}
+		db_note_write(ev->db, id > 0);
+		db_unlock(ev->db);
+		if (id <= 0)
+			return;
 		ev->last_id = id;
-		frame = events_frame(id, type, text, &len);
+		frame = events_frame(id, p->type, p->data, &len);
 		for (c = ev->clients; c != NULL; c = c->next)
 			events_queue(ev, c, frame, len);
 		free(frame);
+		ev->pending = p->next;
+		if (ev->pending == NULL)
+			ev->pending_tail = &ev->pending;
+		ev->n_pending--;
+		free(p->type);
+		free(p->data);
+		free(p);
 	}
+}
+
+/*
+ * Records an event of type with data (stolen) and sends it to every
+ * client, after any that are still waiting to be recorded.
+ */
+void
+events_emit(struct events *ev, const char *type, json_t *data)
+{
+	struct events_pending	*p = xcalloc(1, sizeof *p);
+
+	p->type = xstrdup(type);
+	p->data = json_dumps(data, JSON_COMPACT);
+	p->at_ms = (int64_t)(clock_wall() * 1000.0);
+	json_decref(data);
+	pthread_mutex_lock(&ev->lock);
+	if (ev->n_pending >= EVENTS_PENDING_MAX) {
+		struct events_pending *old = ev->pending;
+
+		log_warnx("events: %d events wait to be recorded; dropping "
+		    "the oldest", EVENTS_PENDING_MAX);
+		ev->pending = old->next;
+		ev->n_pending--;
+		free(old->type);
+		free(old->data);
+		free(old);
+		if (ev->pending == NULL)
+			ev->pending_tail = &ev->pending;
+	}
+	*ev->pending_tail = p;
+	ev->pending_tail = &p->next;
+	ev->n_pending++;
+	events_flush(ev);
 	pthread_mutex_unlock(&ev->lock);
-	free(text);
-	return id;
+}
+
+/* Tries again to record what waits (called each poll). */
+void
+events_retry(struct events *ev)
+{
+	pthread_mutex_lock(&ev->lock);
+	events_flush(ev);
+	pthread_mutex_unlock(&ev->lock);
+}
+
+size_t
+events_pending(struct events *ev)
+{
+	size_t	n;
+
+	pthread_mutex_lock(&ev->lock);
+	n = ev->n_pending;
+	pthread_mutex_unlock(&ev->lock);
+	return n;
 }
 
 /* Queues the events after last (at most EVENTS_REPLAY_MAX); lock held. */

@@ -109,10 +109,9 @@ history_save_rows(struct db *db, const struct stream_row *rows, size_t n)
 	sqlite3_finalize(st);
 	if (ok && sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		ok = 0;
-	if (!ok) {
-		history_fail(h, "saving streams");
+	if (!ok)
 		sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
-	}
+	db_note_write(db, ok);
 	db_unlock(db);
 	return ok ? 0 : -1;
 }
@@ -138,8 +137,7 @@ history_add_sample(struct db *db, const char *id, int64_t at_ms,
 			rc = 0;
 		sqlite3_finalize(st);
 	}
-	if (rc == -1)
-		history_fail(h, "writing a sample");
+	db_note_write(db, rc == 0);
 	db_unlock(db);
 	return rc;
 }
@@ -272,8 +270,7 @@ history_save_session(struct db *db, const struct session_row *r)
 			rc = 0;
 		sqlite3_finalize(st);
 	}
-	if (rc == -1)
-		history_fail(h, "saving a session");
+	db_note_write(db, rc == 0);
 	db_unlock(db);
 	return rc;
 }

@@ -97,6 +97,10 @@ options_usage(FILE *f)
 
 	fprintf(f,
 	    "usage: taskgate [serve] [options]\n"
+	    "       taskgate status [--json] [--no-color]\n"
+	    "       taskgate watch [--no-color]\n"
+	    "       taskgate start|stop|recover ID [--force] [--dry-run]\n"
+	    "       taskgate run [--dry-run]\n"
 	    "       taskgate check-config [--config PATH]\n"
 	    "       taskgate generate-config [--upstream URL] [--output PATH] "
 	    "[--force]\n"
@@ -119,7 +123,8 @@ options_usage(FILE *f)
 	    "\n"
 	    "On start taskgate prints the dashboard's address with the token; "
 	    "open it once\nin a browser to sign in.  Errors in the options "
-	    "exit with status 2.\n");
+	    "exit with status 2.\nEach verb has its own --help; see also "
+	    "taskgate(1).\n");
 }
 
 /* Parses a positive number of seconds, fractions allowed. */

@@ -26,6 +26,12 @@ struct poller_stream {
 	bool			seen;		/* in the latest list */
 };
 
+struct poller_sample {
+	char			id[STREAM_ID_MAX + 1];
+	int64_t			at_ms;
+	struct model_counts	counts;
+};
+
 struct poller {
 	struct taskgate		*tg;
 	pthread_t		 thread;
@@ -35,11 +41,14 @@ struct poller {
 	struct poller_stream	*streams;
 	size_t			 n_streams;
 	int			 upstream_up;	/* -1 unknown, 0, 1 */
+	struct poller_sample	*unwritten;	/* samples the db refused */
+	size_t			 n_unwritten;
 
 	pthread_mutex_t		 lock;		/* guards what follows */
 	pthread_cond_t		 cond;
 	bool			 stop;
 	json_t			*view;		/* published; immutable */
+	size_t			 n_pending;	/* n_unwritten, for others */
 };
 
 struct poller_wait {
@@ -114,6 +123,7 @@ poller_free(struct poller *p)
 		free(p->streams[i].row.evidence);
 	free(p->streams);
 	json_decref(p->view);
+	free(p->unwritten);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->cond);
 	free(p);
@@ -180,6 +190,49 @@ poller_get(struct poller *p, const char *key, enum cache_kind kind)
 		doc = json_loadb(a.body->data, a.body->len, 0, NULL);
 	cache_body_unref(a.body);
 	return doc;
+}
+
+/*
+ * Writes a sample, after any the database refused before; keeps it (and
+ * those) in memory, in order, while writing fails.
+ */
+static void
+poller_sample(struct poller *p, const char *id, int64_t at_ms,
+    const struct model_counts *c)
+{
+	struct poller_sample	*s;
+	size_t			 done = 0;
+
+	if (id != NULL) {
+		p->unwritten = xrealloc(p->unwritten, (p->n_unwritten + 1) *
+		    sizeof *p->unwritten);
+		s = &p->unwritten[p->n_unwritten++];
+		snprintf(s->id, sizeof s->id, "%s", id);
+		s->at_ms = at_ms;
+		s->counts = *c;
+	}
+	while (done < p->n_unwritten && history_add_sample(p->tg->db,
+	    p->unwritten[done].id, p->unwritten[done].at_ms,
+	    &p->unwritten[done].counts) == 0)
+		done++;
+	memmove(p->unwritten, p->unwritten + done, (p->n_unwritten - done) *
+	    sizeof *p->unwritten);
+	p->n_unwritten -= done;
+	pthread_mutex_lock(&p->lock);
+	p->n_pending = p->n_unwritten;
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Samples waiting to be written (for /health). */
+size_t
+poller_pending(struct poller *p)
+{
+	size_t	n;
+
+	pthread_mutex_lock(&p->lock);
+	n = p->n_pending;
+	pthread_mutex_unlock(&p->lock);
+	return n;
 }
 
 static struct poller_stream *
@@ -276,7 +329,7 @@ poller_judge(struct poller *p, json_t *s, int64_t now_ms, double now,
 
 		if (ps->row.counts.total >= 0)
 			session_progress(p->tg->sessions, id);
-		history_add_sample(p->tg->db, id, now_ms, &c);
+		poller_sample(p, id, now_ms, &c);
 		ps->row.counts = c;
 		ps->row.last_change_ms = now_ms;
 		json_array_append_new(events, json_pack("{s:s,s:o}", "type",
@@ -372,6 +425,9 @@ poller_round(struct poller *p)
 	size_t		 i;
 	bool		 up;
 
+	if (p->n_unwritten > 0)
+		poller_sample(p, NULL, 0, NULL);
+	events_retry(p->tg->events);
 	list = poller_get(p, "/api/streams", CACHE_LIST);
 	up = list != NULL;
 	poller_upstream_event(p, up, events);

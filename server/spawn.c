@@ -40,8 +40,13 @@ spawn_child(char *const argv[], const char *cwd, int out, int err, int report)
 	if (fd == -1 || dup2(fd, 0) == -1 || dup2(out, 1) == -1 ||
 	    dup2(err, 2) == -1 || (cwd != NULL && chdir(cwd) == -1))
 		goto fail;
-	closefrom(3);
-	/* report stays open until exec (CLOEXEC) or the write below. */
+	/* Keep only 0, 1, 2 and the report pipe, moved to 3 (CLOEXEC: it
+	 * closes by itself when execvp succeeds). */
+	if (report != 3 && dup2(report, 3) == -1)
+		goto fail;
+	report = 3;
+	fcntl(report, F_SETFD, FD_CLOEXEC);
+	closefrom(4);
 	execvp(argv[0], argv);
 fail:
 	e = errno;

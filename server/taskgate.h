@@ -434,6 +434,8 @@ struct db *db_open(const char *, char *, size_t);
 void	db_close(struct db *);
 struct sqlite3 *db_lock(struct db *);
 void	db_unlock(struct db *);
+void	db_note_write(struct db *, bool);
+bool	db_writable(struct db *, char *, size_t);
 
 /* history.c */
 struct stream_row {
@@ -476,8 +478,10 @@ void	events_set_snapshot(struct events *, char *(*)(void *), void *);
 int	events_start(struct events *);
 void	events_stop(struct events *);
 void	events_free(struct events *);
-int64_t	events_emit(struct events *, const char *, json_t *);
+void	events_emit(struct events *, const char *, json_t *);
 size_t	events_client_count(struct events *);
+size_t	events_pending(struct events *);
+void	events_retry(struct events *);
 int64_t	events_last_id(struct events *);
 
 /* poller.c */
@@ -487,6 +491,7 @@ void	poller_stop(struct poller *);
 void	poller_join(struct poller *);
 void	poller_free(struct poller *);
 void	poller_with_view(struct poller *, void (*)(json_t *, void *), void *);
+size_t	poller_pending(struct poller *);
 
 /* api-streams.c */
 json_t	*api_streams_overview_doc(struct taskgate *);

@@ -321,7 +321,8 @@ class EventStream:
 
     def close(self):
         try:
-            self.conn.sock.shutdown(socket.SHUT_RDWR)
+            if self.conn.sock is not None:
+                self.conn.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
         self.conn.close()

@@ -1,0 +1,87 @@
+/*
+ * test-spawn.c: the one place taskgate runs another program: exit
+ * statuses, captured output, the working directory, a missing program
+ * reported as such (not as status 127), and the deadline.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "taskgate.h"
+
+static void
+test_status_and_output(void **state)
+{
+	char *const		 ok[] = { "sh", "-c", "printf out; printf err >&2; "
+				    "exit 3", NULL };
+	char *const		 pwd[] = { "pwd", NULL };
+	struct spawn_result	 res;
+
+	(void)state;
+	assert_int_equal(spawn_run(ok, NULL, 5, &res), 0);
+	assert_int_equal(res.status, 3);
+	assert_string_equal(res.out.data, "out");
+	assert_string_equal(res.err.data, "err");
+	spawn_result_free(&res);
+	assert_int_equal(spawn_run(pwd, "/tmp", 5, &res), 0);
+	assert_string_equal(res.out.data, "/tmp\n");
+	spawn_result_free(&res);
+}
+
+static void
+test_missing_program(void **state)
+{
+	char *const		 argv[] = { "taskgate-no-such-program", NULL };
+	struct spawn_result	 res;
+
+	(void)state;
+	assert_int_equal(spawn_run(argv, NULL, 5, &res), -1);
+	assert_true(res.not_found);
+	assert_non_null(strstr(res.error, "taskgate-no-such-program"));
+	spawn_result_free(&res);
+}
+
+static void
+test_deadline(void **state)
+{
+	char *const		 argv[] = { "sleep", "10", NULL };
+	struct spawn_result	 res;
+	double			 t0 = clock_mono();
+
+	(void)state;
+	assert_int_equal(spawn_run(argv, NULL, 0.3, &res), -1);
+	assert_true(res.timed_out);
+	assert_true(clock_mono() - t0 < 5.0);
+	spawn_result_free(&res);
+}
+
+static void
+test_no_descriptor_leaks_into_the_child(void **state)
+{
+	char *const		 argv[] = { "sh", "-c", "ls /proc/self/fd | wc -l",
+				    NULL };
+	struct spawn_result	 res;
+
+	(void)state;
+	assert_int_equal(spawn_run(argv, NULL, 5, &res), 0);
+	/* 0, 1, 2, and the one ls opens to read the directory. */
+	assert_int_equal(atoi(res.out.data), 4);
+	spawn_result_free(&res);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_status_and_output),
+		cmocka_unit_test(test_missing_program),
+		cmocka_unit_test(test_deadline),
+		cmocka_unit_test(test_no_descriptor_leaks_into_the_child),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
