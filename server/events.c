@@ -358,9 +358,11 @@ events_read(void *cls, uint64_t pos, char *out, size_t max)
 		n = max;
 	memcpy(out, c->queue.data + c->off, n);
 	c->off += n;
-	if (c->off == c->queue.len)
+	if (c->off == c->queue.len) {
 		c->off = c->queue.len = 0;
-	else if (c->off > c->queue.len / 2) {
+		if (c->queue.cap > 4096)
+			buf_free(&c->queue);	/* an idle client holds none */
+	} else if (c->off > c->queue.len / 2) {	/* keep it compact */
 		memmove(c->queue.data, c->queue.data + c->off,
 		    c->queue.len - c->off);
 		c->queue.len -= c->off;
@@ -444,7 +446,8 @@ events_serve(struct request *r)
 	ev->n_clients++;
 	pthread_mutex_unlock(&ev->lock);
 
-	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
+	/* Small blocks: a waiting client should cost little memory. */
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 2048,
 	    events_read, c, events_client_free);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	    "text/event-stream; charset=utf-8");
