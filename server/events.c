@@ -344,8 +344,13 @@ events_read(void *cls, uint64_t pos, char *out, size_t max)
 	(void)pos;
 	pthread_mutex_lock(&ev->lock);
 	if (c->off == c->queue.len && c->dropped) {
+		bool stopping = ev->stopping;
+
 		pthread_mutex_unlock(&ev->lock);
-		return MHD_CONTENT_READER_END_WITH_ERROR;
+		/* taskgate stopping ends the stream properly (the client will
+		 * reconnect); a client dropped for not reading is cut. */
+		return stopping ? MHD_CONTENT_READER_END_OF_STREAM :
+		    MHD_CONTENT_READER_END_WITH_ERROR;
 	}
 	if (c->off == c->queue.len) {
 		c->suspended = true;

@@ -43,6 +43,8 @@ struct route {
 	enum MHD_Result	(*handler)(struct request *);
 };
 
+static enum MHD_Result http_whoami(struct request *);
+
 static const struct route http_routes[] = {
 	{ "/health", M_GET, ACCESS_PUBLIC, api_upstream_health },
 	{ "/api/streams", M_GET, ACCESS_READ, api_upstream_list },
@@ -68,6 +70,7 @@ static const struct route http_routes[] = {
 	{ "/api/sessions/{id}/output", M_GET, ACCESS_TOKEN,
 	  api_sessions_output },
 	{ "/api/audit", M_GET, ACCESS_TOKEN, api_sessions_audit },
+	{ "/api/whoami", M_GET, ACCESS_PUBLIC, http_whoami },
 };
 #define HTTP_NROUTES (sizeof http_routes / sizeof http_routes[0])
 
@@ -503,6 +506,19 @@ http_dispatch(struct request *r)
 			    "server's own pages (Origin)");
 	}
 	return r->route->handler(r);
+}
+
+/*
+ * GET /api/whoami: whether this request is signed in (the page cannot
+ * read its HttpOnly cookie) and whether reads need the token.
+ */
+static enum MHD_Result
+http_whoami(struct request *r)
+{
+	return http_reply_json(r, 200, json_pack("{s:b,s:s?,s:b}", "signedIn",
+	    r->auth != AUTH_NONE, "via", r->auth == AUTH_BEARER ? "bearer" :
+	    r->auth == AUTH_COOKIE ? "cookie" : NULL, "tokenRequired",
+	    r->tg->opts->allow_remote));
 }
 
 /* Queues resp with the headers every answer carries, and frees it. */

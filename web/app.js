@@ -1,85 +1,448 @@
-// app.js: the dashboard's script.  It reads /api/streams and /health from
-// taskgate and shows them; every upstream string is inserted as text
-// (textContent), never as HTML.
-'use strict';
+// app.js: the dashboard's state and its conversation with taskgate.
+// It owns the model (the last /api/overview document, patched by events),
+// the live connection to GET /api/events (EventSource, which resumes with
+// Last-Event-ID by itself; a snapshot re-renders everything, stream /
+// state / upstream / session events update the model in place and ask
+// for a fresh overview shortly after, and a 30 s refetch catches what
+// has no event, such as agent heartbeats), the sparkline histories, the
+// Start / Stop / Recover requests and what their answers mean (401: the
+// read-only notice; 404/405: session control is not there yet; 409: the
+// gate's reasons), the pane view's polling, and opt-in notifications.
+// Drawing is render.js's job; the SVGs are graph.js's.
 
-const PHASES = ['foundation', 'parallel', 'integration'];
+import { ALARMING, healthInfo } from './graph.js';
+import {
+  renderAlerts, renderConnection, renderGraph, renderNext, renderNotifyButton, renderOverall,
+  renderPane, renderPolled, renderStreams, renderUpstream, showSignIn,
+} from './render.js';
 
-function el(tag, text, cls) {
-  const node = document.createElement(tag);
-  if (text !== undefined) node.textContent = String(text);
-  if (cls) node.className = cls;
-  return node;
-}
+const UNAVAILABLE = 'session control is not available yet';
+const OFFLINE_AFTER_MS = 20000;
 
-function bar(percent) {
-  const wrap = el('div', undefined, 'bar');
-  wrap.setAttribute('role', 'progressbar');
-  wrap.setAttribute('aria-valuemin', '0');
-  wrap.setAttribute('aria-valuemax', '100');
-  wrap.setAttribute('aria-valuenow', String(percent));
-  const fill = el('span');
-  fill.style.width = percent + '%';
-  wrap.appendChild(fill);
-  wrap.appendChild(el('em', percent + '%'));
-  return wrap;
-}
+const model = {
+  overview: null,
+  history: new Map(), // streamId -> samples, oldest first
+  busy: new Map(), // streamId -> action in flight
+  messages: new Map(), // streamId -> {tone, text, reasons}
+  unavailable: null, // a sentence once a control endpoint answered 404/405
+  paneStream: null,
+  paneText: null,
+  paneMessage: null,
+  paneInfo: null,
+};
 
-function render(list) {
-  const streams = list.streams.slice().sort((a, b) =>
-    PHASES.indexOf(a.streamPhase) - PHASES.indexOf(b.streamPhase));
-  const byId = new Map(streams.map((s) => [s.streamId, s]));
-  const body = document.getElementById('streams');
-  body.replaceChildren();
-  let total = 0;
-  let done = 0;
+const streamsOf = () => (model.overview && Array.isArray(model.overview.streams) ? model.overview.streams : []);
+const byId = () => new Map(streamsOf().map((s) => [String(s.streamId), s]));
+
+// ------------------------------------------------------------ rendering
+
+// Session control is off when taskgate says so, when every gate gives the
+// "not available" reason, or once one of its endpoints answered 404/405.
+function controlUnavailable() {
+  if (model.unavailable) return model.unavailable;
+  const o = model.overview;
+  if (!o) return null;
+  if (o.sessionControl === false || (o.capabilities && o.capabilities.sessions === false)) return UNAVAILABLE;
+  const streams = streamsOf();
+  if (!streams.length) return null;
+  let sentence = null;
   for (const s of streams) {
-    total += s.totalTasks;
-    done += s.completedTasks;
-    const row = el('tr');
-    row.dataset.stream = s.streamId;
-    const name = el('td');
-    name.appendChild(el('strong', s.streamId));
-    name.appendChild(el('div', s.streamName, 'muted'));
-    row.appendChild(name);
-    row.appendChild(el('td', s.streamPhase));
-    row.appendChild(el('td', s.status.replace('_', ' '), 'state state-' + s.status));
-    const progress = el('td');
-    progress.appendChild(bar(s.progressPercentage));
-    row.appendChild(progress);
-    row.appendChild(el('td', s.completedTasks + '/' + s.totalTasks));
-    row.appendChild(el('td', s.inProgressTasks));
-    row.appendChild(el('td', s.blockedTasks));
-    row.appendChild(el('td', s.pendingTasks));
-    const deps = el('td');
-    for (const d of s.dependencies) {
-      const dep = byId.get(d);
-      deps.appendChild(el('span', d, 'dep state-' + (dep ? dep.status : 'unknown')));
+    const reasons = (s.gate && s.gate.reasons) || [];
+    const r = reasons.find((x) => /not available/i.test(String(x)));
+    if (!r || s.session) return null;
+    sentence = String(r);
+  }
+  return sentence;
+}
+
+let renderQueued = false;
+function render() {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => {
+    renderQueued = false;
+    renderNow();
+  });
+}
+
+function renderNow() {
+  const o = model.overview;
+  if (!o) return;
+  const streams = streamsOf();
+  const ids = byId();
+  renderOverall(o.overall, streams);
+  renderUpstream(o.upstream);
+  renderStreams(streams, {
+    byId: ids, history: model.history, busy: model.busy, messages: model.messages,
+    controlUnavailable: controlUnavailable(), paneStream: model.paneStream,
+    now: Date.now(), minute: Math.floor(Date.now() / 30000), onAction: act, onPane: togglePane,
+  });
+  renderAlerts(o.alerts, ids);
+  renderNext(o.nextActions);
+  renderGraph(streams);
+  renderPolled(o);
+  renderPaneView();
+}
+
+// ------------------------------------------------------------ the model
+
+function recomputeOverall() {
+  const o = model.overview;
+  let total = 0, done = 0;
+  for (const s of streamsOf()) { total += s.totalTasks || 0; done += s.completedTasks || 0; }
+  o.overall = Object.assign({}, o.overall, {
+    totalTasks: total, completedTasks: done, streams: streamsOf().length,
+    progressPercentage: total ? Math.round((done / total) * 100) : 0,
+  });
+}
+
+function applyOverview(doc, first) {
+  if (!doc || !Array.isArray(doc.streams)) return;
+  const old = model.overview;
+  if (old && !first && old.generatedAt && doc.generatedAt && Date.parse(doc.generatedAt) < Date.parse(old.generatedAt)) return;
+  const before = old ? byId() : null;
+  model.overview = doc;
+  // A session on its way up changes without an event: look again soon.
+  if (doc.streams.some((s) => s.session && s.session.phase === 'starting')) refetchSoon(1500);
+  if (before) {
+    for (const s of doc.streams) {
+      const was = before.get(String(s.streamId));
+      noteState(String(s.streamId), was && was.state ? was.state.name : null, s.state ? s.state.name : null, s.state);
     }
-    row.appendChild(deps);
-    body.appendChild(row);
   }
-  const percent = total ? Math.round((done / total) * 100) : 0;
-  const overall = document.getElementById('overall');
-  overall.setAttribute('aria-valuenow', String(percent));
-  overall.firstElementChild.style.width = percent + '%';
-  document.getElementById('overall-text').textContent =
-    done + ' of ' + total + ' tasks complete (' + percent + '%)';
+  render();
 }
 
-async function refresh() {
-  const pill = document.getElementById('upstream');
+function applyStream(d) {
+  const s = byId().get(String(d.streamId));
+  if (!s) { refetchSoon(); return; }
+  for (const k of ['totalTasks', 'completedTasks', 'inProgressTasks', 'blockedTasks', 'pendingTasks', 'progressPercentage', 'status']) {
+    if (d[k] !== undefined) s[k] = d[k];
+  }
+  recomputeOverall();
+  loadHistory(String(d.streamId));
+  render();
+  refetchSoon();
+}
+
+function applyState(d) {
+  const id = String(d.streamId);
+  const s = byId().get(id);
+  if (!s) { refetchSoon(); return; }
+  const was = s.state ? s.state.name : null;
+  s.state = { name: d.state, since: d.since, evidence: d.evidence || {} };
+  const o = model.overview;
+  o.alerts = (o.alerts || []).filter((a) => !(a.kind === 'state' && a.streamId === id));
+  if (d.state !== 'ok') o.alerts.push({ kind: 'state', streamId: id, message: `${id} is ${d.state}` });
+  noteState(id, was, d.state, s.state);
+  render();
+  refetchSoon();
+}
+
+function applyUpstream(d) {
+  const o = model.overview;
+  if (!o) { refetchSoon(); return; }
+  o.upstream = Object.assign({}, o.upstream, { status: d.status });
+  if (d.url) o.upstream.url = d.url;
+  if (d.error) o.upstream.lastError = d.error;
+  o.alerts = (o.alerts || []).filter((a) => a.kind !== 'upstream');
+  if (d.status === 'down') {
+    o.alerts.unshift({ kind: 'upstream', message: 'Task Copilot does not answer' + (d.error ? ` (${d.error})` : '') + '; the figures are from the last time it did' });
+  }
+  render();
+  refetchSoon();
+}
+
+// ------------------------------------------------------------ fetching
+
+async function getJSON(path) {
+  const resp = await fetch(path, { cache: 'no-store', credentials: 'same-origin' });
+  if (!resp.ok) throw new Error(`${path}: ${resp.status}`);
+  return resp.json();
+}
+
+let refetchTimer = null;
+let refetching = false;
+let refetchAgain = false;
+function refetchSoon(delay) {
+  if (refetchTimer) return;
+  refetchTimer = setTimeout(async () => {
+    refetchTimer = null;
+    if (refetching) { refetchAgain = true; return; }
+    refetching = true;
+    try {
+      applyOverview(await getJSON('/api/overview'), false);
+    } catch (e) {
+      // The connection indicator tells; the next event brings a retry.
+    } finally {
+      refetching = false;
+      if (refetchAgain) { refetchAgain = false; refetchSoon(); }
+    }
+  }, delay === undefined ? 250 : delay);
+}
+
+const historyLoading = new Set();
+async function loadHistory(id) {
+  if (historyLoading.has(id)) return;
+  historyLoading.add(id);
   try {
-    const health = await fetch('/health');
-    pill.textContent = health.ok ? 'upstream up' : 'upstream down';
-    pill.className = 'pill ' + (health.ok ? 'ok' : 'bad');
-    const resp = await fetch('/api/streams');
-    if (resp.ok) render(await resp.json());
+    const doc = await getJSON(`/api/streams/${encodeURIComponent(id)}/history?limit=200`);
+    if (Array.isArray(doc.samples)) {
+      model.history.set(id, doc.samples);
+      render();
+    }
   } catch (e) {
-    pill.textContent = 'taskgate unreachable';
-    pill.className = 'pill bad';
+    // No history to draw: the sparkline says so.
+  } finally {
+    historyLoading.delete(id);
   }
 }
 
-refresh();
-setInterval(refresh, 5000);
+function loadAllHistory() {
+  for (const s of streamsOf()) loadHistory(String(s.streamId));
+}
+
+// ------------------------------------------------------------ live events
+
+let source = null;
+let offlineTimer = null;
+let retryTimer = null;
+let retryDelay = 2000;
+
+function parse(e) {
+  try { return JSON.parse(e.data); } catch (err) { return null; }
+}
+
+function connect() {
+  clearTimeout(retryTimer);
+  if (source) source.close();
+  const es = new EventSource('/api/events');
+  source = es;
+  es.onopen = () => {
+    retryDelay = 2000;
+    clearTimeout(offlineTimer);
+    offlineTimer = null;
+    renderConnection('connected');
+  };
+  es.addEventListener('snapshot', (e) => {
+    const d = parse(e);
+    if (!d) return;
+    renderConnection('connected');
+    applyOverview(d, true);
+    loadAllHistory();
+  });
+  es.addEventListener('stream', (e) => { const d = parse(e); if (d) applyStream(d); });
+  es.addEventListener('state', (e) => { const d = parse(e); if (d) applyState(d); });
+  es.addEventListener('upstream', (e) => { const d = parse(e); if (d) applyUpstream(d); });
+  es.addEventListener('session', (e) => {
+    const d = parse(e);
+    refetchSoon(100);
+    if (d && d.streamId === model.paneStream) setTimeout(pollPane, 300);
+  });
+  es.onerror = () => {
+    if (es !== source) return;
+    if (es.readyState === EventSource.CLOSED || !navigator.onLine) {
+      // The browser gave up (taskgate answered something else than a
+      // stream): try again ourselves, slower each time.
+      renderConnection('offline', 'No connection to taskgate; retrying in ' + Math.round(retryDelay / 1000) + ' s');
+      retryTimer = setTimeout(connect, retryDelay);
+      retryDelay = Math.min(retryDelay * 2, 30000);
+      return;
+    }
+    renderConnection('reconnecting', 'The connection to taskgate dropped; resuming where it stopped');
+    if (!offlineTimer) {
+      offlineTimer = setTimeout(() => {
+        offlineTimer = null;
+        if (source && source.readyState !== EventSource.OPEN) renderConnection('offline', 'taskgate has not answered for a while; still trying');
+      }, OFFLINE_AFTER_MS);
+    }
+  };
+}
+
+window.addEventListener('offline', () => renderConnection('offline', 'This computer is offline'));
+window.addEventListener('online', () => { if (!source || source.readyState === EventSource.CLOSED) connect(); });
+
+// ------------------------------------------------------------ control
+
+async function readError(resp) {
+  try {
+    const body = await resp.json();
+    return body && typeof body === 'object' ? body : {};
+  } catch (e) {
+    return {};
+  }
+}
+
+// A 404/405 from taskgate's router (no "code" of its own, or a 405) means
+// the endpoint is not there yet; a 404 with a code is a real answer.
+function missingEndpoint(resp, body) {
+  return resp.status === 405 || (resp.status === 404 && !body.code);
+}
+
+async function act(id, action) {
+  if (model.busy.get(id)) return;
+  model.busy.set(id, action);
+  model.messages.delete(id);
+  render();
+  let resp, body = {};
+  try {
+    resp = await fetch(`/api/streams/${encodeURIComponent(id)}/${action}`, {
+      method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': 'application/json' }, body: '{}',
+    });
+    body = resp.ok ? await readError(resp) : await readError(resp);
+  } catch (e) {
+    model.messages.set(id, { tone: 'bad', text: `Could not reach taskgate to ${action} ${id}.` });
+  }
+  model.busy.delete(id);
+  if (resp) {
+    const verb = { start: 'Start', stop: 'Stop', recover: 'Recovery' }[action];
+    if (resp.ok) {
+      const done = { start: 'Started', stop: 'Stopped', recover: 'Recovering' }[action];
+      model.messages.set(id, { tone: 'done', text: `${done} ${id}` + (body.window ? ` (window ${body.window}).` : '.') });
+      refetchSoon(100);
+      if (model.paneStream === id) setTimeout(pollPane, 500);
+    } else if (resp.status === 401) {
+      model.messages.set(id, { tone: 'warn', text: 'Refused: this browser is not signed in (read-only).' });
+      showSignIn();
+    } else if (missingEndpoint(resp, body)) {
+      model.unavailable = UNAVAILABLE;
+      model.messages.set(id, { tone: 'warn', text: `Session control is not available yet in this taskgate.` });
+    } else {
+      const reasons = Array.isArray(body.reasons) ? body.reasons.map(String) : [];
+      model.messages.set(id, { tone: resp.status === 409 ? 'warn' : 'bad', text: body.error ? String(body.error) : `${verb} failed (${resp.status}).`, reasons });
+    }
+  }
+  render();
+}
+
+// ------------------------------------------------------------ pane view
+
+let paneTimer = null;
+
+function togglePane(id) {
+  model.paneStream = model.paneStream === id ? null : id;
+  model.paneText = null;
+  model.paneMessage = null;
+  model.paneInfo = null;
+  clearInterval(paneTimer);
+  paneTimer = null;
+  if (model.paneStream) {
+    pollPane();
+    paneTimer = setInterval(pollPane, 2000);
+  }
+  render();
+}
+
+function renderPaneView() {
+  if (!model.paneStream) {
+    renderPane({ message: 'Choose “Pane” on a stream to watch its agent\'s terminal.' });
+    return;
+  }
+  renderPane({ streamId: model.paneStream, message: model.paneMessage, text: model.paneText });
+}
+
+async function pollPane() {
+  const id = model.paneStream;
+  if (!id) return;
+  const s = byId().get(id);
+  const off = controlUnavailable();
+  if (off) {
+    model.paneText = null;
+    model.paneMessage = `No pane to show: ${off}.`;
+    renderPaneView();
+    return;
+  }
+  if (!s || !s.session || (!s.session.window && !s.session.live)) {
+    model.paneText = null;
+    model.paneMessage = `No session is running for ${id}: Start opens one.`;
+    renderPaneView();
+    return;
+  }
+  const sid = s.session.streamId || id;
+  try {
+    const resp = await fetch(`/api/sessions/${encodeURIComponent(sid)}/output?lines=200`, { cache: 'no-store', credentials: 'same-origin' });
+    if (model.paneStream !== id) return;
+    if (resp.ok) {
+      const type = resp.headers.get('Content-Type') || '';
+      let text;
+      if (type.includes('json')) {
+        const body = await resp.json();
+        text = typeof body.text === 'string' ? body.text : String(body.output ?? '');
+        model.paneInfo = body;
+      } else {
+        text = await resp.text();
+      }
+      model.paneText = text;
+      const info = model.paneInfo || {};
+      model.paneMessage = [info.window ? 'window ' + info.window : '', info.live === false ? 'not running' : (info.live ? 'live' : ''),
+        info.state && info.state !== 'ok' ? healthInfo(info.state).label : ''].filter(Boolean).join(' · ') || null;
+    } else {
+      const body = await readError(resp);
+      model.paneText = null;
+      if (resp.status === 401) {
+        model.paneMessage = 'Reading a pane needs sign-in: this browser is read-only.';
+        clearInterval(paneTimer); // no use asking again every 2 s
+        paneTimer = null;
+        showSignIn();
+      } else if (missingEndpoint(resp, body)) {
+        model.unavailable = UNAVAILABLE;
+        model.paneMessage = `No pane to show: ${UNAVAILABLE}.`;
+        render();
+      } else {
+        model.paneMessage = body.error ? String(body.error) : `taskgate answered ${resp.status}.`;
+      }
+    }
+  } catch (e) {
+    model.paneMessage = 'Could not reach taskgate.';
+  }
+  renderPaneView();
+}
+
+// ------------------------------------------------------------ notifications
+
+const NOTIFY_KEY = 'taskgate.notify';
+
+function notifyState() {
+  if (!('Notification' in window)) return 'unsupported';
+  if (Notification.permission === 'denied') return 'denied';
+  return Notification.permission === 'granted' && localStorage.getItem(NOTIFY_KEY) === 'on' ? 'on' : 'off';
+}
+
+async function toggleNotify() {
+  if (!('Notification' in window)) return;
+  if (notifyState() === 'on') {
+    localStorage.removeItem(NOTIFY_KEY);
+  } else {
+    let perm = Notification.permission;
+    if (perm !== 'granted') {
+      try { perm = await Notification.requestPermission(); } catch (e) { perm = 'denied'; }
+    }
+    if (perm === 'granted') localStorage.setItem(NOTIFY_KEY, 'on');
+  }
+  renderNotifyButton(notifyState());
+}
+
+function noteState(id, was, now, state) {
+  if (!now || was === now || !ALARMING.has(now) || ALARMING.has(was)) return;
+  if (notifyState() !== 'on') return;
+  const ev = state && state.evidence && state.evidence.reason ? String(state.evidence.reason) : '';
+  try {
+    const n = new Notification(`${id}: ${healthInfo(now).label}`, { body: ev || `${id} is ${now}`, tag: `taskgate-${id}-${now}` });
+    n.onclick = () => { window.focus(); location.hash = 'stream-' + encodeURIComponent(id); };
+  } catch (e) {
+    // Some browsers allow notifications only from a service worker.
+  }
+}
+
+// ------------------------------------------------------------ start
+
+document.getElementById('notify-btn').addEventListener('click', toggleNotify);
+renderNotifyButton(notifyState());
+renderConnection('connecting');
+// Agent heartbeats and activity change without an event: every 30 s
+// (and when the tab comes back) fetch the overview again, which also
+// keeps every "x min ago" true.
+setInterval(() => { if (!document.hidden) refetchSoon(0); else render(); }, 30000);
+document.addEventListener('visibilitychange', () => { if (!document.hidden) refetchSoon(0); });
+getJSON('/api/overview').then((d) => { applyOverview(d, !model.overview); if (model.history.size === 0) loadAllHistory(); }).catch(() => {});
+connect();

@@ -1,0 +1,10 @@
+#!/bin/sh
+# run.sh: the dashboard's browser tests, from a clean clone after make.
+# Installs what they need (contrib/install-e2e: chromium, node, and
+# playwright-core into tests/e2e/node_modules), then runs them with node's
+# own test runner and exits with its status.
+set -eu
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top"
+contrib/install-e2e
+exec node --test tests/e2e/*.test.mjs

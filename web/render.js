@@ -1,0 +1,514 @@
+// render.js: turns the dashboard's model into DOM.  It owns everything a
+// person sees: the header (overall progress, upstream, connection), the
+// stream cards grouped by phase (bar, counts, state, dependencies, agent,
+// blocked tasks, sparkline, Start/Stop/Recover/Pane buttons with the
+// reason they are disabled), the alerts and next-action panels, the
+// dependency graph's box, the pane view and the read-only notice.  It
+// fetches nothing and holds no state of its own but the card elements,
+// kept by stream id so an update rebuilds only the cards that changed.
+// Every upstream string is inserted with textContent, never as HTML.
+
+import {
+  PHASES, dependencyGraph, healthInfo, sparkline, statusInfo, toneOf,
+} from './graph.js';
+
+const $ = (id) => document.getElementById(id);
+
+// A new element: h('div', {class: 'x', text: 'y', attrs: {...}}, children).
+export function h(tag, opts, children) {
+  const node = document.createElement(tag);
+  const o = opts || {};
+  if (o.class) node.className = o.class;
+  if (o.text !== undefined && o.text !== null) node.textContent = String(o.text);
+  for (const [k, v] of Object.entries(o.attrs || {})) {
+    if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children || []) if (c) node.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
+  return node;
+}
+
+export function ago(iso, nowMs) {
+  const t = Date.parse(iso);
+  if (!Number.isFinite(t)) return 'never';
+  const s = Math.round(((nowMs || Date.now()) - t) / 1000);
+  if (s < 45) return 'just now';
+  const m = Math.round(s / 60);
+  if (m < 60) return m + ' min ago';
+  const hrs = Math.round(m / 60);
+  if (hrs < 48) return hrs + ' h ago';
+  return Math.round(hrs / 24) + ' d ago';
+}
+
+function clockTime(iso) {
+  const t = new Date(iso);
+  return Number.isFinite(t.getTime()) ? t.toLocaleTimeString() : '–';
+}
+
+function pct(v) {
+  const n = Number(v);
+  return Number.isFinite(n) ? Math.max(0, Math.min(100, Math.round(n))) : 0;
+}
+
+// A labelled progress bar: role="progressbar" with aria values.
+export function progressBar(percent, label, tone, big) {
+  const p = pct(percent);
+  const bar = h('div', {
+    class: 'bar' + (big ? ' bar-lg' : '') + ' tone-' + (tone || 'done'),
+    attrs: { role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': p, 'aria-label': label, 'aria-valuetext': p + '%' },
+  });
+  const fill = h('span', { class: 'fill' });
+  fill.style.width = p + '%';
+  bar.appendChild(fill);
+  return bar;
+}
+
+function badge(text, tone, title) {
+  return h('span', { class: 'badge tone-' + tone, text, attrs: { title } });
+}
+
+// ---------------------------------------------------------------- header
+
+export function renderOverall(overall, streams) {
+  const o = overall || {};
+  const p = pct(o.progressPercentage);
+  const bar = $('overall-bar');
+  bar.setAttribute('aria-valuenow', String(p));
+  bar.setAttribute('aria-valuetext', `${p}%, ${o.completedTasks || 0} of ${o.totalTasks || 0} tasks complete`);
+  bar.firstElementChild.style.width = p + '%';
+  $('overall-figure').textContent = p + '%';
+  const by = { done: 0, active: 0, bad: 0, warn: 0, idle: 0 };
+  for (const s of streams) by[toneOf(s)] += 1;
+  const parts = [`${o.completedTasks || 0} of ${o.totalTasks || 0} tasks`];
+  const tally = $('overall-tally');
+  tally.replaceChildren(h('span', { text: parts[0] }));
+  const names = [['done', 'complete'], ['active', 'in progress'], ['bad', 'blocked or stalled'], ['warn', 'need a look'], ['idle', 'not started']];
+  for (const [tone, word] of names) {
+    if (!by[tone]) continue;
+    tally.appendChild(h('span', { class: 'tally tone-' + tone }, [h('i', { class: 'dot' }), `${by[tone]} ${word}`]));
+  }
+}
+
+export function renderUpstream(up) {
+  const pill = $('upstream-pill');
+  const u = up || {};
+  const down = u.status === 'down';
+  pill.dataset.state = down ? 'down' : (u.status === 'up' ? 'up' : 'unknown');
+  pill.textContent = down ? 'Task Copilot down' : (u.status === 'up' ? 'Task Copilot up' : 'Task Copilot …');
+  const bits = [];
+  if (u.url) bits.push(String(u.url));
+  if (u.lastOk) bits.push('last answer ' + ago(u.lastOk));
+  if (down && u.lastError) bits.push(String(u.lastError));
+  pill.title = bits.join(' · ');
+  $('upstream-url').textContent = u.url ? 'in front of ' + u.url : '';
+}
+
+const CONN_TEXT = { connecting: 'connecting…', connected: 'live', reconnecting: 'reconnecting…', offline: 'offline' };
+
+export function renderConnection(state, detail) {
+  const pill = $('conn');
+  pill.dataset.state = state;
+  pill.textContent = CONN_TEXT[state] || state;
+  pill.title = detail || (state === 'connected' ? 'Receiving live updates from taskgate' : '');
+}
+
+export function renderPolled(overview) {
+  const bits = [];
+  if (overview.polledAt) bits.push('Task Copilot read at ' + clockTime(overview.polledAt));
+  if (overview.generatedAt) bits.push('overview of ' + clockTime(overview.generatedAt));
+  bits.push('updates arrive by themselves');
+  $('polled').textContent = bits.join(' · ');
+}
+
+// ---------------------------------------------------------------- streams
+
+
+function minutes(m) {
+  const n = Number(m);
+  if (!Number.isFinite(n)) return String(m);
+  if (n < 1) return Math.round(n * 60) + ' s';
+  return (n < 10 ? Math.round(n * 10) / 10 : Math.round(n)) + ' min';
+}
+
+// The evidence of a health state in a sentence; every field in a tooltip.
+function evidenceText(ev) {
+  if (!ev || typeof ev !== 'object') return { text: '', all: '' };
+  const parts = [];
+  if (ev.reason) parts.push(String(ev.reason));
+  if (ev.unchangedMinutes !== undefined) {
+    parts.push('unchanged for ' + minutes(ev.unchangedMinutes) + (ev.stallTimeoutMinutes !== undefined ? ' (limit ' + minutes(ev.stallTimeoutMinutes) + ')' : ''));
+  }
+  if (ev.match) parts.push('pane says “' + String(ev.match) + '”');
+  if (Array.isArray(ev.warnings)) parts.push(ev.warnings.filter((x) => typeof x !== 'object').map(String).join('; '));
+  const all = Object.entries(ev).filter(([, v]) => v === null || typeof v !== 'object')
+    .map(([k, v]) => `${k}: ${v}`).join('\n');
+  return { text: parts.filter(Boolean).join(' · '), all };
+}
+
+const RECOVERABLE = ['no-progress', 'context-exhausted', 'dead'];
+
+// What each button may do now and, when it may not, why.  The gate's own
+// answer wins (gate.canStart and its reasons; canStop / canRecover with
+// stopReasons / recoverReasons should taskgate add them); else the
+// session and the health state decide.
+function controlsOf(s, ctx) {
+  const gate = s.gate || {};
+  const off = ctx.controlUnavailable;
+  const sess = s.session || null;
+  const live = !!(sess && (sess.live || sess.phase === 'starting'));
+  const state = s.state ? s.state.name : 'ok';
+  const pick = (can, reasons, fallbackOk, fallbackWhy, trivial) => {
+    if (off) return { enabled: false, why: off };
+    if (typeof can === 'boolean') return { enabled: can, why: can ? '' : (reasons || []).join('; ') || 'not allowed now' };
+    return { enabled: fallbackOk, why: fallbackOk ? '' : fallbackWhy, trivial };
+  };
+  let recoverOk = RECOVERABLE.includes(state) || !!(sess && sess.dead);
+  let recoverTrivial = true;
+  let recoverWhy = 'nothing to recover: ' + (sess && sess.dead ? 'the session is dead' : 'the stream is ' + healthInfo(state).label);
+  if (sess && (sess.needsHuman || (sess.maxRecoveryAttempts && sess.recoveryAttempts >= sess.maxRecoveryAttempts))) {
+    recoverOk = false;
+    recoverWhy = `the recovery budget is spent (${sess.recoveryAttempts || 0} of ${sess.maxRecoveryAttempts || 0})`;
+    recoverTrivial = false;
+  }
+  let startWhy = (gate.reasons || []).join('; ') || 'not allowed now';
+  if (gate.forceable && !gate.canStart) startWhy += ' (a forced start may override this)';
+  const start = off ? { enabled: false, why: off } : { enabled: !!gate.canStart, why: gate.canStart ? '' : startWhy };
+  return {
+    start,
+    stop: pick(gate.canStop, gate.stopReasons, live, 'no session is running', true),
+    recover: pick(gate.canRecover, gate.recoverReasons, recoverOk, recoverWhy, recoverTrivial),
+  };
+}
+
+function sessionRow(sess, ctx) {
+  const bits = [];
+  if (sess.window) bits.push('window ' + sess.window);
+  bits.push(sess.dead ? 'exited' + (sess.exitStatus !== undefined ? ' (' + sess.exitStatus + ')' : '') : sess.phase || (sess.live ? 'running' : 'stopped'));
+  if (sess.paneState && sess.paneState !== 'ok') bits.push('pane ' + healthInfo(sess.paneState).label);
+  if (sess.startedAt) bits.push('started ' + ago(sess.startedAt, ctx.now));
+  if (sess.recoveryAttempts) bits.push(`${sess.recoveryAttempts} of ${sess.maxRecoveryAttempts} recoveries`);
+  const tone = sess.dead || sess.needsHuman ? 'bad' : (sess.live ? 'done' : 'idle');
+  return h('div', { class: 's-row session' }, [
+    h('span', { class: 'k', text: 'Session' }),
+    h('span', { class: 'badge tone-' + tone, text: sess.needsHuman ? 'needs a human' : (sess.live ? 'live' : (sess.dead ? 'dead' : 'not running')) }),
+    h('span', { class: 'muted', text: bits.join(' · ') }),
+  ]);
+}
+
+// The informative part of a card: head, bar, counts and details.  It is
+// rebuilt whenever its stream changes; the buttons are not (see below).
+function cardMain(s, ctx, main) {
+  const id = String(s.streamId);
+  const st = statusInfo(s.status);
+  const health = s.state ? s.state.name : 'ok';
+  const head = h('div', { class: 's-head' }, [
+    h('h3', { class: 's-id', text: id, attrs: { id: 'st-' + encodeURIComponent(id) } }),
+    s.streamName ? h('span', { class: 's-name', text: s.streamName }) : null,
+    badge(st.label, st.tone),
+    health !== 'ok' ? badge(healthInfo(health).label, healthInfo(health).tone, 'since ' + ago(s.state.since)) : null,
+    h('span', { class: 's-pct', text: pct(s.progressPercentage) + '%' }),
+  ]);
+  main.appendChild(head);
+  main.appendChild(progressBar(s.progressPercentage, id + ' progress', st.tone));
+
+  const total = s.totalTasks || 0;
+  main.appendChild(h('ul', { class: 's-counts', attrs: { 'aria-label': id + ' task counts' } }, [
+    h('li', { class: 'c-done' }, [h('b', { text: s.completedTasks || 0 }), `/${total} done`]),
+    h('li', { class: 'c-active' + (s.inProgressTasks ? '' : ' zero') }, [h('b', { text: s.inProgressTasks || 0 }), ' in progress']),
+    h('li', { class: 'c-bad' + (s.blockedTasks ? '' : ' zero') }, [h('b', { text: s.blockedTasks || 0 }), ' blocked']),
+    h('li', { class: 'c-idle' + (s.pendingTasks ? '' : ' zero') }, [h('b', { text: s.pendingTasks || 0 }), ' pending']),
+  ]));
+
+  const details = h('div', { class: 's-details' });
+  const deps = s.dependencies || [];
+  if (deps.length) {
+    const row = h('div', { class: 's-row' }, [h('span', { class: 'k', text: 'Needs' })]);
+    for (const d of deps) {
+      const depId = typeof d === 'string' ? d : d.streamId;
+      const other = ctx.byId.get(depId);
+      const dep = other || (typeof d === 'object' ? d : { streamId: depId });
+      const t = other ? toneOf(other) : statusInfo(dep.status).tone;
+      const label = other || dep.status ? `${depId} ${pct(dep.progressPercentage)}%` : `${depId} (unknown)`;
+      const chip = h('a', { class: 'chip tone-' + t, attrs: { href: '#stream-' + encodeURIComponent(depId), title: `${depId}: ${statusInfo(dep.status).label}${other && other.state && other.state.name !== 'ok' ? ', ' + healthInfo(other.state.name).label : ''}` } },
+        [h('i', { class: 'dot' }), label]);
+      row.appendChild(chip);
+    }
+    details.appendChild(row);
+  }
+
+  const a = s.agent;
+  if (a) {
+    const active = !!a.isActive;
+    const what = a.activityDescription || a.taskTitle || '';
+    details.appendChild(h('div', { class: 's-row agent' }, [
+      h('span', { class: 'k', text: 'Agent' }),
+      h('b', { text: a.agentName || a.agentId || 'agent' }),
+      h('span', { class: 'badge ' + (active ? 'tone-done' : 'tone-idle'), text: active ? 'active' : 'idle' }),
+      h('span', { class: 'muted', text: 'heartbeat ' + ago(a.lastHeartbeat, ctx.now), attrs: { title: String(a.lastHeartbeat || '') } }),
+      what ? h('span', { class: 'activity', text: what, attrs: { title: a.taskTitle && a.taskTitle !== what ? String(a.taskTitle) : null } }) : null,
+    ]));
+  } else if (s.status !== 'completed') {
+    details.appendChild(h('div', { class: 's-row agent muted' }, [h('span', { class: 'k', text: 'Agent' }), 'no agent activity']));
+  }
+
+  if (s.session) details.appendChild(sessionRow(s.session, ctx));
+
+  const blocked = s.blockedTaskList || [];
+  if (blocked.length) {
+    const ul = h('ul', { class: 's-blocked', attrs: { 'aria-label': id + ' blocked tasks' } });
+    for (const t of blocked) {
+      ul.appendChild(h('li', {}, [
+        h('span', { class: 'title', text: t.title || t.taskId || 'a task' }),
+        h('span', { class: 'reason', text: t.blockedReason ? t.blockedReason : 'no reason given' }),
+      ]));
+    }
+    details.appendChild(ul);
+  }
+
+  if (health !== 'ok') {
+    const ev = evidenceText(s.state.evidence);
+    details.appendChild(h('div', { class: 's-row evidence tone-' + healthInfo(health).tone }, [
+      h('span', { class: 'k', text: 'Health' }),
+      h('span', { text: `${healthInfo(health).label} since ${ago(s.state.since, ctx.now)}` }),
+      ev.text ? h('span', { class: 'muted', text: ev.text, attrs: { title: ev.all || null } }) : null,
+    ]));
+  }
+  main.appendChild(details);
+}
+
+const ACTIONS = [['start', 'Start'], ['stop', 'Stop'], ['recover', 'Recover']];
+const handlers = { onAction: () => {}, onPane: () => {} };
+
+// A card's frame, made once per stream: its buttons live as long as the
+// card, so a click or a key press is never lost to a re-render and the
+// focus stays where it is.
+function createCard(id) {
+  const enc = encodeURIComponent(id);
+  const node = h('article', { attrs: { id: 'stream-' + enc, 'data-stream': id, 'aria-labelledby': 'st-' + enc } });
+  const main = h('div', { class: 's-main' });
+  const spark = h('div', { class: 's-spark' });
+  const actions = h('div', { class: 's-actions', attrs: { role: 'group', 'aria-label': id + ' session control' } });
+  const buttons = {};
+  for (const [name, label] of ACTIONS) {
+    const b = h('button', { class: 'btn btn-' + name, text: label, attrs: { type: 'button', 'data-action': name } });
+    b.addEventListener('click', () => handlers.onAction(id, name));
+    buttons[name] = b;
+    actions.appendChild(b);
+  }
+  buttons.pane = h('button', { class: 'btn btn-quiet btn-pane', text: 'Pane', attrs: { type: 'button', title: 'Show this stream\'s session pane' } });
+  buttons.pane.addEventListener('click', () => handlers.onPane(id));
+  actions.appendChild(buttons.pane);
+  const extra = h('div', { class: 's-extra' });
+  node.append(main, h('div', { class: 's-side' }, [spark, actions, extra]));
+  return { node, main, spark, buttons, extra, key: null };
+}
+
+function setAttr(node, name, value) {
+  if (value === null || value === undefined) node.removeAttribute(name);
+  else node.setAttribute(name, String(value));
+}
+
+function updateCard(card, s, ctx) {
+  const id = String(s.streamId);
+  const tone = toneOf(s);
+  card.node.className = 'stream tone-' + tone;
+  card.node.dataset.tone = tone;
+  // A focused link in the body (a dependency chip) gets its focus back.
+  const focusKey = (n) => n.tagName + '|' + (n.getAttribute('href') || '') + '|' + n.textContent;
+  const had = card.main.contains(document.activeElement) ? focusKey(document.activeElement) : null;
+  card.main.replaceChildren();
+  cardMain(s, ctx, card.main);
+  if (had) {
+    const again = [...card.main.querySelectorAll('a[href], button, [tabindex]')].find((n) => focusKey(n) === had);
+    if (again) again.focus({ preventScroll: true });
+  }
+
+  card.spark.replaceChildren(
+    sparkline(ctx.history.get(id), id, ctx.now),
+    h('span', { class: 'muted small', text: s.lastChange ? 'last change ' + ago(s.lastChange, ctx.now) : '' }),
+  );
+
+  // Why each button is off: one shared note when session control is off
+  // everywhere; else a line per button, the self-evident ones ("no
+  // session is running") kept for screen readers and the tooltip only.
+  const ctl = controlsOf(s, ctx);
+  const whys = h('ul', { class: 's-why' });
+  const busy = ctx.busy.get(id);
+  for (const [name, label] of ACTIONS) {
+    const c = ctl[name];
+    const b = card.buttons[name];
+    const whyId = ctx.controlUnavailable ? 'control-note' : `why-${name}-${encodeURIComponent(id)}`;
+    b.textContent = busy === name ? label + '…' : label;
+    b.disabled = !c.enabled || !!busy;
+    b.title = c.enabled ? `${label} ${id}` : `${label}: ${c.why}`;
+    setAttr(b, 'aria-describedby', c.enabled ? null : whyId);
+    setAttr(b, 'data-reason', c.enabled ? null : c.why);
+    if (!c.enabled && !ctx.controlUnavailable) {
+      const plain = c.trivial ? ' visually-hidden' : '';
+      whys.appendChild(h('li', { class: 'why-' + name + plain, attrs: { id: whyId } }, [h('span', { class: 'k', text: label + ': ' }), c.why]));
+    }
+  }
+  const open = ctx.paneStream === id;
+  card.buttons.pane.classList.toggle('on', open);
+  card.buttons.pane.setAttribute('aria-pressed', open ? 'true' : 'false');
+
+  const extra = [];
+  if (whys.childElementCount) extra.push(whys);
+  const msg = ctx.messages.get(id);
+  if (msg) {
+    const box = h('div', { class: 's-msg tone-' + msg.tone, attrs: { role: 'status' } }, [h('span', { text: msg.text })]);
+    if (msg.reasons && msg.reasons.length) box.appendChild(h('ul', {}, msg.reasons.map((r) => h('li', { text: r }))));
+    extra.push(box);
+  }
+  card.extra.replaceChildren(...extra);
+}
+
+function cardKey(s, ctx) {
+  const hist = ctx.history.get(String(s.streamId));
+  return JSON.stringify([s, hist ? hist.length : -1, hist && hist.length ? hist[hist.length - 1].at : null,
+    ctx.controlUnavailable, ctx.busy.get(String(s.streamId)) || null, ctx.messages.get(String(s.streamId)) || null,
+    ctx.paneStream === String(s.streamId), ctx.minute]);
+}
+
+const cards = new Map(); // streamId -> card (createCard)
+const sections = new Map(); // phase -> {node, count}
+
+// Puts exactly these children, in this order, in parent, moving only
+// what is out of place (a moved node loses focus; a kept one does not).
+function placeChildren(parent, wanted) {
+  wanted.forEach((node, i) => {
+    if (parent.children[i] !== node) parent.insertBefore(node, parent.children[i] || null);
+  });
+  while (parent.children.length > wanted.length) parent.lastElementChild.remove();
+}
+
+// Renders the phases and their cards, updating in place what changed.
+export function renderStreams(streams, ctx) {
+  handlers.onAction = ctx.onAction;
+  handlers.onPane = ctx.onPane;
+  const host = $('phases');
+  $('loading').hidden = true;
+  const phases = PHASES.slice();
+  for (const s of streams) if (!phases.includes(s.streamPhase)) phases.push(s.streamPhase);
+  const seen = new Set();
+  const shown = [];
+  for (const phase of phases) {
+    const inPhase = streams.filter((s) => s.streamPhase === phase);
+    if (!inPhase.length) continue;
+    let total = 0, done = 0;
+    for (const s of inPhase) { total += s.totalTasks || 0; done += s.completedTasks || 0; }
+    const p = total ? Math.round((done / total) * 100) : 0;
+    let sec = sections.get(phase);
+    if (!sec) {
+      const count = h('span', { class: 'muted' });
+      const title = h('h2', { class: 'phase-title', attrs: { id: 'ph-' + phase } }, [h('span', { text: phase.charAt(0).toUpperCase() + phase.slice(1) }), count]);
+      const list = h('div', { class: 'phase-streams' });
+      sec = { node: h('section', { class: 'phase', attrs: { 'aria-labelledby': 'ph-' + phase, 'data-phase': phase } }, [title, list]), count, list };
+      sections.set(phase, sec);
+    }
+    sec.count.textContent = `${inPhase.length} stream${inPhase.length === 1 ? '' : 's'} · ${done}/${total} tasks · ${p}%`;
+    const nodes = [];
+    for (const s of inPhase) {
+      const id = String(s.streamId);
+      seen.add(id);
+      let card = cards.get(id);
+      if (!card) {
+        card = createCard(id);
+        cards.set(id, card);
+      }
+      const key = cardKey(s, ctx);
+      if (card.key !== key) {
+        updateCard(card, s, ctx);
+        card.key = key;
+      }
+      nodes.push(card.node);
+    }
+    placeChildren(sec.list, nodes);
+    shown.push(sec.node);
+  }
+  for (const id of [...cards.keys()]) if (!seen.has(id)) cards.delete(id);
+  if (!streams.length) shown.push(h('p', { class: 'muted', text: 'Task Copilot lists no streams yet.' }));
+  const note = $('control-note');
+  note.hidden = !ctx.controlUnavailable;
+  note.textContent = ctx.controlUnavailable ? `Start, Stop and Recover are off: ${ctx.controlUnavailable}.` : '';
+  placeChildren(host, shown);
+}
+
+// ---------------------------------------------------------------- panels
+
+const KIND_ORDER = { upstream: 0, state: 1, blocked: 2 };
+const KIND_TONE = { upstream: 'bad', state: 'warn', blocked: 'bad' };
+const KIND_LABEL = { upstream: 'upstream', state: 'state', blocked: 'blocked' };
+
+export function renderAlerts(alerts, byId) {
+  const list = $('alerts');
+  const sorted = (alerts || []).slice().sort((a, b) => (KIND_ORDER[a.kind] ?? 9) - (KIND_ORDER[b.kind] ?? 9));
+  $('alerts-count').textContent = sorted.length ? String(sorted.length) : '';
+  if (!sorted.length) {
+    list.replaceChildren(h('li', { class: 'quiet', text: 'All quiet: nothing blocked or stalled, Task Copilot answers.' }));
+    return;
+  }
+  list.replaceChildren(...sorted.map((a) => {
+    let tone = KIND_TONE[a.kind] || 'warn';
+    if (a.kind === 'state' && a.streamId && byId.get(a.streamId)) {
+      const st = byId.get(a.streamId).state;
+      if (st) tone = healthInfo(st.name).tone || 'warn';
+    }
+    const li = h('li', { class: 'alert tone-' + tone, attrs: { 'data-kind': a.kind || 'other' } }, [
+      h('span', { class: 'badge tone-' + tone, text: KIND_LABEL[a.kind] || String(a.kind || 'alert') }),
+      h('span', { class: 'msg', text: a.message || '' }),
+    ]);
+    if (a.streamId) {
+      li.appendChild(h('a', { class: 'goto', text: a.streamId, attrs: { href: '#stream-' + encodeURIComponent(a.streamId) } }));
+    }
+    return li;
+  }));
+}
+
+export function renderNext(actions) {
+  const list = actions || [];
+  $('next-panel').hidden = list.length === 0;
+  $('next').replaceChildren(...list.map((n) => h('li', {}, [
+    h('b', { text: [n.action, n.streamId].filter(Boolean).join(' ') }),
+    n.reason ? h('span', { class: 'muted', text: ' — ' + n.reason }) : null,
+  ])));
+}
+
+let graphKey = '';
+export function renderGraph(streams) {
+  const key = JSON.stringify(streams.map((s) => [s.streamId, s.streamPhase, s.status, s.progressPercentage, s.state && s.state.name,
+    (s.dependencies || []).map((d) => (typeof d === 'string' ? d : d.streamId))]));
+  if (key === graphKey) return;
+  graphKey = key;
+  $('graph').replaceChildren(streams.length ? dependencyGraph(streams) : h('p', { class: 'muted', text: 'No streams.' }));
+}
+
+export function renderPane(view) {
+  $('pane-stream').textContent = view.streamId ? '· ' + view.streamId : '';
+  $('pane-status').textContent = view.message || '';
+  $('pane-status').hidden = !view.message;
+  const out = $('pane-output');
+  out.hidden = view.text === undefined || view.text === null;
+  if (!out.hidden) {
+    const atBottom = out.scrollTop + out.clientHeight >= out.scrollHeight - 4;
+    out.textContent = view.text;
+    if (atBottom) out.scrollTop = out.scrollHeight;
+  }
+}
+
+export function showSignIn(why) {
+  $('signin').hidden = false;
+  if (why) $('signin-why').textContent = why;
+}
+
+export function renderNotifyButton(state) {
+  const b = $('notify-btn');
+  b.hidden = state === 'unsupported';
+  b.disabled = state === 'denied';
+  b.setAttribute('aria-pressed', state === 'on' ? 'true' : 'false');
+  b.textContent = { on: 'Notifications on', off: 'Notify me', denied: 'Notifications blocked' }[state] || 'Notify me';
+  b.title = {
+    on: 'You will be notified when a stream stalls, runs out of context, dies or needs a human. Click to turn off.',
+    off: 'Get a browser notification when a stream stalls, runs out of context, dies or needs a human.',
+    denied: 'This browser blocks notifications for this page; allow them in the site settings.',
+  }[state] || '';
+}
