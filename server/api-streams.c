@@ -272,8 +272,10 @@ api_streams_history(struct request *r)
 	const char	*since_s, *until_s, *limit_s;
 	int64_t		 since = 0, until = INT64_MAX;
 	long		 limit = HISTORY_LIMIT_DEFAULT;
-	json_t		*samples, *out;
-	char		*end;
+	struct MHD_Response *resp;
+	struct buf	 body;
+	size_t		 len;
+	char		*end, *text;
 
 	if (http_query(r, "since", &since_s) == -1 ||
 	    http_query(r, "until", &until_s) == -1 ||
@@ -295,12 +297,23 @@ api_streams_history(struct request *r)
 			return http_error(r, HTTP_BAD_QUERY, "limit: expected a "
 			    "whole number from 1 to %d", HISTORY_LIMIT_MAX);
 	}
-	samples = history_samples(r->tg->db, r->id, since, until, limit);
-	if (samples == NULL)
+	buf_init(&body, 0);
+	buf_add(&body, "{\"streamId\":\"", 13);
+	buf_add(&body, r->id, strlen(r->id));	/* a valid id: no escapes */
+	buf_add(&body, "\",\"samples\":", 12);
+	if (history_samples(r->tg->db, r->id, since, until, limit,
+	    &body) == -1) {
+		buf_free(&body);
 		return http_error(r, HTTP_INTERNAL, "the history database "
 		    "could not be read");
-	out = json_object();
-	json_object_set_new(out, "streamId", json_string(r->id));
-	json_object_set_new(out, "samples", samples);
-	return http_reply_json(r, 200, out);
+	}
+	buf_add(&body, "}", 1);
+	text = buf_steal(&body, &len);
+	resp = MHD_create_response_from_buffer(len, text,
+	    MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "application/json; charset=utf-8");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    "no-store");
+	return http_reply(r, 200, resp);
 }

@@ -143,38 +143,39 @@ history_add_sample(struct db *db, const char *id, int64_t at_ms,
 }
 
 /*
- * Returns (new) the samples of a stream between since and until (ms,
- * inclusive), oldest first.  Without since, the latest limit samples;
- * with it, the first limit from since.
+ * Appends to out the samples of a stream between since and until (ms,
+ * inclusive) as a JSON array, oldest first: without since, the latest
+ * limit samples; with it, the first limit from since.  The text is built
+ * directly (a month of samples is thousands of rows).  -1 on error.
  */
-json_t *
+int
 history_samples(struct db *db, const char *id, int64_t since, int64_t until,
-    long limit)
+    long limit, struct buf *out)
 {
 	sqlite3		*h = db_lock(db);
 	sqlite3_stmt	*st;
-	json_t		*out = json_array();
 	const char	*sql = since > 0 ?
 	    "SELECT * FROM samples WHERE stream_id = ?1 AND at_ms >= ?2 AND "
 	    "at_ms <= ?3 ORDER BY at_ms LIMIT ?4" :
 	    "SELECT * FROM (SELECT * FROM samples WHERE stream_id = ?1 AND "
 	    "at_ms >= ?2 AND at_ms <= ?3 ORDER BY at_ms DESC LIMIT ?4) "
 	    "ORDER BY at_ms";
+	bool		 first = true;
 
 	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
 		history_fail(h, "reading samples");
 		db_unlock(db);
-		json_decref(out);
-		return NULL;
+		return -1;
 	}
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, since);
 	sqlite3_bind_int64(st, 3, until);
 	sqlite3_bind_int64(st, 4, limit);
+	buf_add(out, "[", 1);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		struct model_counts	c;
-		char			at[32];
-		json_t			*o = json_object();
+		char			at[32], line[256];
+		int			n;
 
 		c.total = sqlite3_column_int64(st, 2);
 		c.completed = sqlite3_column_int64(st, 3);
@@ -183,21 +184,19 @@ history_samples(struct db *db, const char *id, int64_t since, int64_t until,
 		c.pending = sqlite3_column_int64(st, 6);
 		clock_iso8601((double)sqlite3_column_int64(st, 1) / 1000.0, at,
 		    sizeof at);
-		json_object_set_new(o, "at", json_string(at));
-		json_object_set_new(o, "totalTasks", json_integer(c.total));
-		json_object_set_new(o, "completedTasks",
-		    json_integer(c.completed));
-		json_object_set_new(o, "inProgressTasks",
-		    json_integer(c.in_progress));
-		json_object_set_new(o, "blockedTasks", json_integer(c.blocked));
-		json_object_set_new(o, "pendingTasks", json_integer(c.pending));
-		json_object_set_new(o, "progressPercentage",
-		    json_integer(model_progress(&c)));
-		json_array_append_new(out, o);
+		n = snprintf(line, sizeof line, "%s{\"at\":\"%s\",\"totalTasks\":"
+		    "%ld,\"completedTasks\":%ld,\"inProgressTasks\":%ld,"
+		    "\"blockedTasks\":%ld,\"pendingTasks\":%ld,"
+		    "\"progressPercentage\":%ld}", first ? "" : ",", at, c.total,
+		    c.completed, c.in_progress, c.blocked, c.pending,
+		    model_progress(&c));
+		buf_add(out, line, (size_t)n);
+		first = false;
 	}
+	buf_add(out, "]", 1);
 	sqlite3_finalize(st);
 	db_unlock(db);
-	return out;
+	return 0;
 }
 
 void

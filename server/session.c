@@ -30,6 +30,7 @@
 #include "taskgate.h"
 
 #define SESSION_TICK_FAST	0.25	/* seconds, while a window starts */
+#define SESSION_TICK_IDLE	10.0	/* seconds, while tmux has no session */
 #define SESSION_READY_QUIET	1.0	/* screen unchanged this long: ready */
 #define SESSION_READY_MAX	30.0	/* type anyway after this long */
 #define SESSION_QUESTION_QUIET	5.0	/* a question unanswered this long */
@@ -1298,9 +1299,13 @@ session_main(void *arg)
 		for (i = 0; i < ss->n; i++)
 			if (ss->s[i]->phase == PHASE_STARTING)
 				fast = true;
+		/* One tmux call per poll while windows exist or --auto may
+		 * start some; rarely otherwise (it only looks for windows to
+		 * adopt). */
 		tick = fast ? SESSION_TICK_FAST : ss->tg->opts->poll;
-		if (tick > 2.0)
-			tick = 2.0;
+		if (!fast && !ss->have_tmux_session &&
+		    !ss->tg->opts->auto_run && tick < SESSION_TICK_IDLE)
+			tick = SESSION_TICK_IDLE;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += (long)(tick * 1e9);
 		ts.tv_sec += ts.tv_nsec / 1000000000L;

@@ -452,7 +452,8 @@ int	history_load_rows(struct db *, struct stream_row **, size_t *);
 int	history_save_rows(struct db *, const struct stream_row *, size_t);
 int	history_add_sample(struct db *, const char *, int64_t,
 		    const struct model_counts *);
-json_t	*history_samples(struct db *, const char *, int64_t, int64_t, long);
+int	history_samples(struct db *, const char *, int64_t, int64_t, long,
+		    struct buf *);
 void	history_rows_free(struct stream_row *, size_t);
 
 struct session_row {
