@@ -769,8 +769,8 @@ watch_loop(struct watch *w)
 			break;
 		if (watch_tstp) {
 			watch_tstp = 0;
-			watch_cont = 0;
 			watch_suspend(w);
+			watch_cont = 0;		/* watch_suspend() redrew */
 		}
 		if (watch_cont) {
 			watch_cont = 0;

@@ -1088,8 +1088,9 @@ client_clock(const char *iso, char *out, size_t len)
 		strftime(out, len, "%H:%M:%S", &tm);
 }
 
+/* The upstream's URL and state; status adds when taskgate last polled. */
 static void
-client_upstream_line(struct client_frame *f, json_t *doc)
+client_upstream_line(struct client_frame *f, json_t *doc, bool polled)
 {
 	json_t		*u = json_object_get(doc, "upstream");
 	const char	*st = client_str(u, "status"), *err;
@@ -1104,6 +1105,8 @@ client_upstream_line(struct client_frame *f, json_t *doc)
 	    up ? "up" : "down");
 	if (!up && (err = client_str(u, "lastError")) != NULL)
 		client_frame_add(f, CLIENT_RED, ": %s", err);
+	if (!polled)
+		return;
 	client_clock(client_str(doc, "polledAt"), at, sizeof at);
 	if (at[0] != '\0')
 		client_frame_add(f, CLIENT_GREY, "  (polled %s)", at);
@@ -1337,7 +1340,7 @@ client_stream_row(struct client_frame *f, const struct client_glyphs *g,
 	json_t			*ss = json_object_get(s, "session");
 	bool			 done = st != NULL && strcmp(st, "completed") ==
 				    0;
-	int			 col;
+	int			 col, max;
 
 	client_frame_line(f);
 	client_frame_add(f, c, "  %s ", client_icon(g, s));
@@ -1345,7 +1348,11 @@ client_stream_row(struct client_frame *f, const struct client_glyphs *g,
 	client_frame_add(f, CLIENT_BOLD, "%s", client_str(s, "streamId"));
 	client_frame_pad(f, col + id_w + 2);
 	col = f->width;
+	max = f->max;
+	if (f->max == 0 || col + name_w < f->max)
+		f->max = col + name_w;		/* a long name is cut */
 	client_frame_add(f, CLIENT_PLAIN, "%s", name != NULL ? name : "");
+	f->max = max;
 	client_frame_pad(f, col + name_w + 2);
 	client_bar(f, g, client_int(s, "progressPercentage"), c);
 	client_frame_add(f, CLIENT_PLAIN, "  %2ld/%-2ld ", client_int(s,
@@ -1481,7 +1488,7 @@ client_frame_overview(struct client_frame *f, json_t *doc, bool compact)
 	}
 	if (name_w > 24)
 		name_w = 24;
-	client_upstream_line(f, doc);
+	client_upstream_line(f, doc, !compact);
 	client_overall_line(f, g, doc);
 	for (p = PLAN_FOUNDATION; p <= PLAN_UNKNOWN; p++) {
 		phase = client_phase_streams(streams, p, &n);

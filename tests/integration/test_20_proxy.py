@@ -156,8 +156,9 @@ class Caching(unittest.TestCase):
         self.double.mode("up")
 
     def test_wrong_shape_is_a_bad_response(self):
-        tg = self.start()
+        # Before taskgate starts: its poller reads /api/streams at once.
         self.double.mode("status", status=200)  # a JSON body that is no stream list
+        tg = self.start()
         resp = tg.get("/api/streams")
         self.assertEqual(resp.status, 502)
         self.assertEqual(resp.json()["code"], "upstream-bad-response")
