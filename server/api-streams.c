@@ -19,42 +19,6 @@ struct overview_build {
 	json_t		*out;
 };
 
-static json_t *
-overview_upstream(struct taskgate *tg, bool up)
-{
-	struct upstream_state	st;
-	char			ok_at[32];
-	json_t			*u = json_object();
-
-	upstream_state(tg->upstream, &st);
-	json_object_set_new(u, "url", json_string(tg->upstream_url));
-	json_object_set_new(u, "status", json_string(up ? "up" : "down"));
-	if (st.last_ok > 0) {
-		clock_iso8601(st.last_ok, ok_at, sizeof ok_at);
-		json_object_set_new(u, "lastOk", json_string(ok_at));
-	} else
-		json_object_set_new(u, "lastOk", json_null());
-	json_object_set_new(u, "lastError", st.last_error[0] != '\0' ?
-	    json_string(st.last_error) : json_null());
-	return u;
-}
-
-static json_t *
-overview_find(json_t *streams, const char *id)
-{
-	size_t	 i;
-	json_t	*s;
-
-	json_array_foreach(streams, i, s) {
-		const char *sid = json_string_value(json_object_get(s,
-		    "streamId"));
-
-		if (sid != NULL && strcmp(sid, id) == 0)
-			return s;
-	}
-	return NULL;
-}
-
 /* The active agent of a stream: its most recent activity, or null. */
 static json_t *
 overview_agent(json_t *activities, const char *id)
@@ -105,7 +69,7 @@ overview_deps(json_t *streams, json_t *deps)
 
 		if (id == NULL)
 			continue;
-		s = overview_find(streams, id);
+		s = model_find_stream(streams, id);
 		json_array_append_new(out, json_pack("{s:s,s:O?,s:O?}",
 		    "streamId", id, "status", s ? json_object_get(s,
 		    "status") : NULL, "progressPercentage", s ?
@@ -176,7 +140,7 @@ overview_build(json_t *view, void *arg)
 	clock_iso8601(clock_wall(), now, sizeof now);
 	json_object_set_new(out, "generatedAt", json_string(now));
 	up = view != NULL && json_is_true(json_object_get(view, "upstreamUp"));
-	json_object_set_new(out, "upstream", overview_upstream(b->tg, up));
+	json_object_set_new(out, "upstream", upstream_json(b->tg->upstream, up));
 	if (view != NULL && !up)
 		overview_alert(alerts, "upstream", NULL, "Task Copilot does "
 		    "not answer; the figures are from the last time it did");

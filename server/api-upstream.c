@@ -138,9 +138,8 @@ enum MHD_Result
 api_upstream_health(struct request *r)
 {
 	struct cache_answer	 a;
-	struct upstream_state	 st;
 	json_t			*o, *u;
-	char			 now[32], ok_at[32];
+	char			 now[32];
 	bool			 up;
 
 	r->waiter.suspend = api_upstream_suspend;
@@ -152,18 +151,8 @@ api_upstream_health(struct request *r)
 	up = a.verdict == CACHE_SERVE && a.outcome == UPSTREAM_OK &&
 	    a.body != NULL && a.body->status == 200;
 	cache_body_unref(a.body);
-	upstream_state(r->tg->upstream, &st);
 	clock_iso8601(clock_wall(), now, sizeof now);
-	u = json_object();
-	json_object_set_new(u, "url", json_string(r->tg->upstream_url));
-	json_object_set_new(u, "status", json_string(up ? "up" : "down"));
-	if (st.last_ok > 0) {
-		clock_iso8601(st.last_ok, ok_at, sizeof ok_at);
-		json_object_set_new(u, "lastOk", json_string(ok_at));
-	} else
-		json_object_set_new(u, "lastOk", json_null());
-	json_object_set_new(u, "lastError", st.last_error[0] != '\0' ?
-	    json_string(st.last_error) : json_null());
+	u = upstream_json(r->tg->upstream, up);
 	o = json_object();
 	json_object_set_new(o, "status", json_string(up ? "ok" : "degraded"));
 	json_object_set_new(o, "timestamp", json_string(now));

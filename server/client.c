@@ -190,21 +190,6 @@ client_usage(const struct client_verb *v, FILE *f)
 	    "taskgate(1).\n");
 }
 
-static int
-client_bool(const char *s, bool *out)
-{
-	if (strcmp(s, "1") == 0 || strcasecmp(s, "true") == 0 ||
-	    strcasecmp(s, "yes") == 0 || strcasecmp(s, "on") == 0)
-		*out = true;
-	else if (strcmp(s, "0") == 0 || strcasecmp(s, "false") == 0 ||
-	    strcasecmp(s, "no") == 0 || strcasecmp(s, "off") == 0 ||
-	    *s == '\0')
-		*out = false;
-	else
-		return -1;
-	return 0;
-}
-
 /* Applies one value; from names the flag or variable.  -1 after a line. */
 static int
 client_apply(struct client_args *a, const struct client_row *r,
@@ -238,7 +223,7 @@ client_apply(struct client_args *a, const struct client_row *r,
 	}
 	if (v == NULL)
 		*flag = true;
-	else if (client_bool(v, flag) == -1) {
+	else if (options_parse_bool(v, flag) == -1) {
 		fprintf(stderr, "taskgate: %s: '%s' is not true or false\n",
 		    from, v);
 		return -1;

@@ -167,21 +167,6 @@ cmd_config_usage(const struct cmd_config_verb *v, FILE *f)
 	}
 }
 
-static int
-cmd_config_bool(const char *s, bool *out)
-{
-	if (strcmp(s, "1") == 0 || strcasecmp(s, "true") == 0 ||
-	    strcasecmp(s, "yes") == 0 || strcasecmp(s, "on") == 0)
-		*out = true;
-	else if (strcmp(s, "0") == 0 || strcasecmp(s, "false") == 0 ||
-	    strcasecmp(s, "no") == 0 || strcasecmp(s, "off") == 0 ||
-	    *s == '\0')
-		*out = false;
-	else
-		return -1;
-	return 0;
-}
-
 static void
 cmd_config_set(char **slot, const char *v)
 {
@@ -210,7 +195,7 @@ cmd_config_apply(struct cmd_config_args *a, const struct cmd_config_row *r,
 	case CC_FORCE:
 		if (v == NULL)
 			a->force = true;
-		else if (cmd_config_bool(v, &a->force) == -1) {
+		else if (options_parse_bool(v, &a->force) == -1) {
 			fprintf(stderr, "taskgate: %s: '%s' is not true or "
 			    "false\n", from, v);
 			return -1;

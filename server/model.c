@@ -90,6 +90,23 @@ model_get_count(json_t *o, const char *key, long *out)
 	return 0;
 }
 
+/* The stream object of id in an array of streams (borrowed), or NULL. */
+json_t *
+model_find_stream(json_t *streams, const char *id)
+{
+	size_t	 i;
+	json_t	*s;
+
+	json_array_foreach(streams, i, s) {
+		const char *sid = json_string_value(json_object_get(s,
+		    "streamId"));
+
+		if (sid != NULL && strcmp(sid, id) == 0)
+			return s;
+	}
+	return NULL;
+}
+
 /*
  * Checks a /api/streams document and adds "status" to each stream.
  * Returns -1 with a sentence in err when the shape is not the upstream's.

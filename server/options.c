@@ -87,7 +87,6 @@ static const struct opt_row opt_rows[] = {
 
 static int	options_apply(struct options *, const struct opt_row *,
 		    const char *, const char *, char *, size_t);
-static int	options_bool(const char *, bool *);
 static char	*options_state_path(const char *);
 
 void
@@ -143,8 +142,9 @@ options_parse_seconds(const char *s, double *out)
 	return 0;
 }
 
-static int
-options_bool(const char *s, bool *out)
+/* Parses a flag's or variable's boolean: 1/true/yes/on, 0/false/no/off. */
+int
+options_parse_bool(const char *s, bool *out)
 {
 	if (strcmp(s, "1") == 0 || strcasecmp(s, "true") == 0 ||
 	    strcasecmp(s, "yes") == 0 || strcasecmp(s, "on") == 0)
@@ -351,7 +351,7 @@ options_apply(struct options *o, const struct opt_row *r, const char *v,
 	case OPT_VERBOSE:
 		if (v == NULL)
 			b = true;
-		else if (options_bool(v, &b) == -1) {
+		else if (options_parse_bool(v, &b) == -1) {
 			snprintf(err, errlen, "%s: '%s' is not true or false",
 			    from, v);
 			return -1;

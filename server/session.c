@@ -910,22 +910,6 @@ session_launch(struct sessions *ss, struct session_job *j, const char *dir,
 	    "status", "starting"));
 }
 
-static json_t *
-session_find_stream(json_t *streams, const char *id)
-{
-	size_t	 i;
-	json_t	*s;
-
-	json_array_foreach(streams, i, s) {
-		const char *sid = json_string_value(json_object_get(s,
-		    "streamId"));
-
-		if (sid != NULL && strcmp(sid, id) == 0)
-			return s;
-	}
-	return NULL;
-}
-
 static void
 session_do_start(struct sessions *ss, struct session_job *j, json_t *streams)
 {
@@ -936,7 +920,7 @@ session_do_start(struct sessions *ss, struct session_job *j, json_t *streams)
 	long			 live;
 	enum plan_gate		 g;
 
-	stream = session_find_stream(streams, j->id);
+	stream = model_find_stream(streams, j->id);
 	if (stream == NULL) {
 		session_refuse(j, 404, "unknown-stream", "Task Copilot has no "
 		    "stream %s", j->id);
@@ -1034,7 +1018,7 @@ session_do_recover(struct sessions *ss, struct session_job *j,
 	enum recovery_verdict	 v;
 	long			 attempt;
 
-	stream = session_find_stream(streams, j->id);
+	stream = model_find_stream(streams, j->id);
 	if (stream == NULL) {
 		session_refuse(j, 404, "unknown-stream", "Task Copilot has no "
 		    "stream %s", j->id);
@@ -1137,7 +1121,7 @@ session_do_run(struct sessions *ss, struct session_job *j, json_t *streams)
 			snprintf(one.id, sizeof one.id, "%s", ps[i].id);
 			snprintf(one.actor, sizeof one.actor, "%s", j->actor);
 			one.dry_run = j->dry_run;
-			if (session_workdir(ss, &one, session_find_stream(
+			if (session_workdir(ss, &one, model_find_stream(
 			    streams, ps[i].id), dir) == 0)
 				session_launch(ss, &one, dir, "started");
 			if (one.status == 200 || one.status == 201) {

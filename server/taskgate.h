@@ -76,6 +76,7 @@ void	options_free(struct options *);
 int	options_parse_listen(const char *, struct listen_addr *, char *,
 		    size_t);
 int	options_parse_seconds(const char *, double *);
+int	options_parse_bool(const char *, bool *);
 void	options_usage(FILE *);
 
 /* orchconf.c */
@@ -233,6 +234,7 @@ long	model_progress(const struct model_counts *);
 int	model_count_tasks(json_t *, struct model_counts *);
 int	model_augment_list(json_t *, char *, size_t);
 int	model_augment_detail(json_t *, char *, size_t);
+json_t	*model_find_stream(json_t *, const char *);
 
 /* stall.c */
 enum stall_state {
@@ -375,6 +377,7 @@ void	upstream_call_free(struct upstream_call *);
 void	upstream_submit(struct upstream *, struct upstream_call *);
 void	upstream_run(struct upstream *, struct upstream_call *);
 void	upstream_state(struct upstream *, struct upstream_state *);
+json_t	*upstream_json(struct upstream *, bool);
 int	upstream_check_url(const char *, char *, size_t);
 
 /* tcdb.c */

@@ -192,6 +192,30 @@ upstream_submit(struct upstream *up, struct upstream_call *c)
 	curl_multi_wakeup(up->multi);
 }
 
+/*
+ * What /health and the overview say of the upstream (new): its URL,
+ * up or down as the caller judged it, and the last answer and error.
+ */
+json_t *
+upstream_json(struct upstream *up, bool reached)
+{
+	struct upstream_state	st;
+	char			ok_at[32];
+	json_t			*u = json_object();
+
+	upstream_state(up, &st);
+	json_object_set_new(u, "url", json_string(up->base));
+	json_object_set_new(u, "status", json_string(reached ? "up" : "down"));
+	if (st.last_ok > 0) {
+		clock_iso8601(st.last_ok, ok_at, sizeof ok_at);
+		json_object_set_new(u, "lastOk", json_string(ok_at));
+	} else
+		json_object_set_new(u, "lastOk", json_null());
+	json_object_set_new(u, "lastError", st.last_error[0] != '\0' ?
+	    json_string(st.last_error) : json_null());
+	return u;
+}
+
 struct upstream_wait {
 	pthread_mutex_t	lock;
 	pthread_cond_t	cond;
