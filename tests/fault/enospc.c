@@ -2,8 +2,9 @@
  * enospc.c: a fault for tests, loaded with LD_PRELOAD into the real
  * daemon.  While the file named by $TASKGATE_FAULT_FILE exists, every
  * write to a file whose path contains $TASKGATE_FAULT_MATCH (default
- * "history.db") fails with ENOSPC, as on a full disk.  Nothing else
- * changes.  Built by the test that uses it.
+ * "history.db") fails with ENOSPC, as on a full disk, or with EROFS when
+ * $TASKGATE_FAULT_ERRNO is "EROFS", as on a file system turned read-only.
+ * Nothing else changes.  Built by the test that uses it.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -13,6 +14,14 @@
 #include <string.h>
 #include <sys/types.h>
 #include <unistd.h>
+
+static int
+fault_errno(void)
+{
+	const char	*e = getenv("TASKGATE_FAULT_ERRNO");
+
+	return e != NULL && strcmp(e, "EROFS") == 0 ? EROFS : ENOSPC;
+}
 
 static int
 fault_now(int fd)
@@ -41,7 +50,7 @@ write(int fd, const void *buf, size_t len)
 		real = (ssize_t (*)(int, const void *, size_t))dlsym(RTLD_NEXT,
 		    "write");
 	if (fault_now(fd)) {
-		errno = ENOSPC;
+		errno = fault_errno();
 		return -1;
 	}
 	return real(fd, buf, len);
@@ -56,7 +65,7 @@ pwrite64(int fd, const void *buf, size_t len, off_t off)
 		real = (ssize_t (*)(int, const void *, size_t, off_t))dlsym(
 		    RTLD_NEXT, "pwrite64");
 	if (fault_now(fd)) {
-		errno = ENOSPC;
+		errno = fault_errno();
 		return -1;
 	}
 	return real(fd, buf, len, off);

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Faults, and what a user sees through them: the history database
-refusing writes mid-run (a full disk, injected with LD_PRELOAD into the
-real daemon) loses no sample and no event and recovers by itself; an
+"""Faults and limits, and what a user sees through them: the history
+database refusing writes mid-run (a full disk or a read-only file system,
+injected with LD_PRELOAD into the real daemon) loses no sample and no
+event and recovers by itself; a slowloris is cut and starves nobody; an
 upstream that resets connections gives stale answers and a 503 health;
 tmux missing gives a clear error; a killed tmux server makes the
 streams' agents dead, and a new start works."""
@@ -23,6 +24,9 @@ SHIM_SRC = os.path.join(harness.ROOT, "tests", "fault", "enospc.c")
 
 
 class DiskFull(unittest.TestCase):
+    fault = "ENOSPC"
+    says = "full"
+
     def setUp(self):
         harness.skip_unless_binary()
         self.dir = tempfile.mkdtemp(prefix="tg-fault-")
@@ -31,6 +35,7 @@ class DiskFull(unittest.TestCase):
         self.flag = os.path.join(self.dir, "disk-full")
         self.double = Double().start()
         env = {"LD_PRELOAD": self.shim, "TASKGATE_FAULT_FILE": self.flag,
+               "TASKGATE_FAULT_ERRNO": self.fault,
                "ASAN_OPTIONS": "verify_asan_link_order=0:" + os.environ.get("ASAN_OPTIONS", "")}
         self.tg = Taskgate(self.double.url, args=["--poll", "0.2"], env=env).start()
         wait_for(lambda: self.tg.get("/api/overview").json()["streams"], what="the first poll")
@@ -48,7 +53,7 @@ class DiskFull(unittest.TestCase):
         self.double.set_task("B2", status="completed")
         health = wait_for(lambda: (lambda h: h if not h["history"]["writable"] else None)(
             self.tg.get("/health").json()), what="/health to say the history cannot be written")
-        self.assertIn("full", health["history"]["lastError"])
+        self.assertIn(self.says, health["history"]["lastError"])
         wait_for(lambda: self.tg.get("/health").json()["history"]["pendingWrites"] >= 2,
                  what="the sample and the event waiting")
         time.sleep(1)
@@ -83,6 +88,40 @@ class DiskFull(unittest.TestCase):
     def iso_seconds(text):
         import calendar
         return calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")) + int(text[20:23]) / 1000.0
+
+
+class ReadOnlyFileSystem(DiskFull):
+    """The same, with the file system turned read-only under the daemon."""
+    fault = "EROFS"
+    says = "I/O error"
+
+
+class Limits(unittest.TestCase):
+    def test_a_slowloris_is_cut_and_starves_nobody(self):
+        import socket
+        harness.skip_unless_binary()
+        double = Double().start()
+        tg = Taskgate(double.url, args=["--poll", "5"]).start()
+        slow = []
+        try:
+            for _ in range(20):
+                s = socket.create_connection(("127.0.0.1", tg.port))
+                s.sendall(b"GET /api/streams HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+                slow.append(s)
+            started = time.monotonic()
+            for _ in range(10):  # others are served meanwhile
+                self.assertEqual(tg.get("/api/streams").status, 200)
+            slow[0].settimeout(45)
+            self.assertEqual(slow[0].recv(100), b"", "the idle connection is closed")
+            waited = time.monotonic() - started
+            self.assertGreater(waited, 25)
+            self.assertLess(waited, 40, "the idle timeout is 30 s")
+            self.assertEqual(tg.get("/health").status, 200)
+        finally:
+            for s in slow:
+                s.close()
+            tg.close()
+            double.close()
 
 
 class UpstreamResets(unittest.TestCase):
