@@ -63,6 +63,7 @@ main(int argc, char **argv)
 		return 0;
 	case OPTIONS_ERROR:
 		fprintf(stderr, "taskgate: %s\n", err);
+		options_free(&opts);
 		return 2;
 	case OPTIONS_OK:
 		break;

@@ -215,9 +215,11 @@ poller_sample(struct poller *p, const char *id, int64_t at_ms,
 	    p->unwritten[done].id, p->unwritten[done].at_ms,
 	    &p->unwritten[done].counts) == 0)
 		done++;
-	memmove(p->unwritten, p->unwritten + done, (p->n_unwritten - done) *
-	    sizeof *p->unwritten);
-	p->n_unwritten -= done;
+	if (done > 0) {
+		memmove(p->unwritten, p->unwritten + done, (p->n_unwritten -
+		    done) * sizeof *p->unwritten);
+		p->n_unwritten -= done;
+	}
 	pthread_mutex_lock(&p->lock);
 	p->n_pending = p->n_unwritten;
 	pthread_mutex_unlock(&p->lock);

@@ -605,7 +605,8 @@ session_refresh(struct sessions *ss, double now)
 	pthread_mutex_lock(&ss->lock);
 	nsnap = ss->n;
 	snap = xcalloc(nsnap, sizeof *snap);
-	memcpy(snap, ss->s, nsnap * sizeof *snap);
+	if (nsnap > 0)
+		memcpy(snap, ss->s, nsnap * sizeof *snap);
 	pthread_mutex_unlock(&ss->lock);
 	for (k = 0; k < nsnap; k++) {
 		struct session	*s = snap[k];
@@ -647,7 +648,8 @@ session_type_when_ready(struct sessions *ss, double now)
 	pthread_mutex_lock(&ss->lock);
 	n = ss->n;
 	snap = xcalloc(n, sizeof *snap);
-	memcpy(snap, ss->s, n * sizeof *snap);
+	if (n > 0)
+		memcpy(snap, ss->s, n * sizeof *snap);
 	pthread_mutex_unlock(&ss->lock);
 	for (i = 0; i < n; i++) {
 		struct session	*s = snap[i];
