@@ -57,7 +57,6 @@ static void	cache_evict_one(struct cache *);
 static void	cache_on_fetched(struct upstream_call *, void *);
 static struct cache_body *cache_make_body(struct upstream_call *,
 		    enum cache_kind, enum upstream_result *, char *, size_t);
-static void	cache_wake(struct cache_waiter *);
 
 struct cache *
 cache_new(struct upstream *up, double poll)
@@ -346,16 +345,10 @@ cache_on_fetched(struct upstream_call *call, void *arg)
 	cache_body_unref(old);
 	for (; w != NULL; w = next) {
 		next = w->next;
-		cache_wake(w);
+		w->wake(w);
 	}
 	upstream_call_free(call);
 	free(f);
-}
-
-static void
-cache_wake(struct cache_waiter *w)
-{
-	w->wake(w);
 }
 
 /* Makes every entry refetch at its next request (after a write). */
@@ -395,6 +388,6 @@ cache_abort_waiters(struct cache *c)
 	pthread_mutex_unlock(&c->lock);
 	for (w = all; w != NULL; w = next) {
 		next = w->next;
-		cache_wake(w);
+		w->wake(w);
 	}
 }

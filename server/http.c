@@ -468,7 +468,12 @@ http_dispatch(struct request *r)
 	    MHD_HTTP_HEADER_AUTHORIZATION), http_header(r,
 	    MHD_HTTP_HEADER_COOKIE));
 	if (r->route == NULL) {
-		if (tg->opts->allow_remote && r->auth == AUTH_NONE)
+		/* The sign-in link itself carries the token it checks. */
+		bool sign_in = strcmp(r->path, "/") == 0 &&
+		    MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
+		    "token") != NULL;
+
+		if (tg->opts->allow_remote && r->auth == AUTH_NONE && !sign_in)
 			return http_error(r, HTTP_UNAUTHORIZED, "this taskgate "
 			    "accepts remote clients, so every request needs "
 			    "the token");

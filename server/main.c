@@ -129,7 +129,6 @@ main_serve(struct options *o)
 
 	memset(&tg, 0, sizeof tg);
 	tg.opts = o;
-	tg.started_wall = clock_wall();
 	log_init(o->verbose);
 
 	/* The orchestration config: required if named, optional if not. */

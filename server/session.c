@@ -53,7 +53,6 @@ struct session {
 	char			 pane_reason[160];
 	bool			 needs_human;
 	bool			 busy;		/* a job for it is queued */
-	bool			 typed;		/* /continue was typed */
 };
 
 struct sessions {
@@ -586,7 +585,6 @@ session_refresh(struct sessions *ss, double now)
 			snprintf(s->row.pane, sizeof s->row.pane, "%s",
 			    w[i].pane);
 			s->phase = PHASE_RUNNING;
-			s->typed = true;
 			s->started_mono = now;
 			if (s->row.started_ms == 0)
 				s->row.started_ms = (int64_t)(clock_wall() *
@@ -675,7 +673,6 @@ session_type_when_ready(struct sessions *ss, double now)
 		tmux_argv_free(argv);
 		pthread_mutex_lock(&ss->lock);
 		s->phase = PHASE_RUNNING;
-		s->typed = true;
 		pthread_mutex_unlock(&ss->lock);
 		log_info("%s: typed /continue into %s", s->row.id,
 		    s->row.window);
@@ -897,7 +894,6 @@ session_launch(struct sessions *ss, struct session_job *j, const char *dir,
 	s->live = true;
 	s->dead = false;
 	s->dead_seen = 0;
-	s->typed = false;
 	s->sig[0] = '\0';
 	free(s->text);
 	s->text = NULL;

@@ -359,7 +359,6 @@ struct upstream_call {
 
 struct upstream_state {
 	bool		 reached;	/* the last call got an HTTP answer */
-	bool		 ever;		/* any call has finished */
 	double		 last_ok;	/* wall clock of the last answer, 0 */
 	char		 last_error[256];
 	uint64_t	 calls;		/* finished calls */
@@ -567,7 +566,6 @@ struct taskgate {
 	struct sessions		*sessions;
 	struct idempotency	*idempotency;
 	struct http		*http;
-	double			 started_wall;
 };
 
 /* http.c */

@@ -357,7 +357,6 @@ static void
 upstream_complete(struct upstream *up, struct upstream_call *c)
 {
 	pthread_mutex_lock(&up->lock);
-	up->state.ever = true;
 	up->state.reached = c->result == UPSTREAM_OK;
 	up->state.calls++;
 	if (c->result == UPSTREAM_UNREACHABLE)

@@ -159,6 +159,11 @@ class AllowRemote(unittest.TestCase):
 
     def test_everything_but_health_needs_the_token(self):
         self.assertEqual(self.tg.get("/health").status, 200)
+        sign_in = self.tg.get("/?token=" + self.tg.token)
+        self.assertEqual(sign_in.status, 303, "the sign-in link works without a cookie")
+        cookie = sign_in.header("set-cookie").split(";")[0]
+        self.assertEqual(self.tg.get("/api/streams", headers={"Cookie": cookie}).status, 200)
+        self.assertEqual(self.tg.get("/?token=" + "0" * 64).status, 401)
         for path in READS[1:] + ["/api/nope", "/app.js"]:
             with self.subTest(path=path):
                 self.assertEqual(self.tg.get(path).status, 401)
