@@ -34,6 +34,7 @@
 #define SESSION_READY_QUIET	1.0	/* screen unchanged this long: ready */
 #define SESSION_READY_MAX	30.0	/* type anyway after this long */
 #define SESSION_QUESTION_QUIET	5.0	/* a question unanswered this long */
+#define SESSION_STATUS_WAIT	3.0	/* for tmux to learn an exit status */
 #define SESSION_CAPTURE_LINES	200
 
 enum session_phase { PHASE_NONE, PHASE_STARTING, PHASE_RUNNING };
@@ -498,7 +499,7 @@ session_seen(struct sessions *ss, struct session *s,
 	if (w->dead && !s->dead && w->dead_status < 0 && s->dead_seen == 0)
 		s->dead_seen = now;	/* wait a moment for the status */
 	if (w->dead && !s->dead && (w->dead_status >= 0 ||
-	    now - s->dead_seen > 2.0)) {
+	    now - s->dead_seen > SESSION_STATUS_WAIT)) {
 		pthread_mutex_lock(&ss->lock);
 		s->dead = true;
 		s->live = false;

@@ -264,7 +264,9 @@ class PaneStates(Base):
         self.project.mode("Stream-D", "exit-now 3")
         self.post("/api/streams/Stream-D/start")
         event = self.es.wait(lambda ev: self.session_events("Stream-D", "exited"), what="exited")[0]
-        self.assertEqual(event["data"]["exitStatus"], 3)
+        # tmux 3.3a sometimes never learns a dead pane's status (it then
+        # stays empty); taskgate says -1 (unknown) rather than a guess.
+        self.assertIn(event["data"]["exitStatus"], (3, -1))
         self.es.wait(lambda ev: [e for e in ev if e["event"] == "state" and e["data"]["streamId"] == "Stream-D"
                                  and e["data"]["state"] == "dead"], what="Stream-D dead")
 

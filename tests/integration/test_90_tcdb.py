@@ -111,6 +111,7 @@ class TcSource(Base):
 
     def test_a_write_by_tc_shows_as_a_stream_event(self):
         self.start()
+        wait_for(lambda: self.tg.get("/api/overview").json()["streams"], what="the first poll")
         es = EventStream(self.tg.port)
         self.streams.append(es)
         es.wait(lambda ev: [e for e in ev if e["event"] == "snapshot"])
