@@ -113,11 +113,24 @@ overview_plan(struct taskgate *tg, json_t *streams, json_t *out)
 		enum plan_gate	 g = plan_may_start(ps, n, i,
 				    tg->conf.max_parallel, live, false, reasons);
 
-		json_object_set_new(s, "gate", json_pack("{s:b,s:b,s:o}",
-		    "canStart", g == PLAN_GATE_OPEN, "forceable",
-		    g == PLAN_GATE_WAIT, "reasons", reasons));
-		json_object_set_new(s, "session", session_json(tg->sessions,
-		    ps[i].id));
+		json_t		*sess = session_json(tg->sessions, ps[i].id);
+		const char	*win = json_string_value(json_object_get(sess,
+				    "window"));
+		bool		 stop = win != NULL && *win != '\0';
+		bool		 ran = stop || json_is_true(json_object_get(sess,
+				    "dead"));
+
+		json_object_set_new(s, "gate", json_pack("{s:b,s:b,s:o,s:b,s:o,"
+		    "s:b,s:o}", "canStart", g == PLAN_GATE_OPEN, "forceable",
+		    g == PLAN_GATE_WAIT, "reasons", reasons, "canStop", stop,
+		    "stopReasons", stop ? json_array() : json_pack("[s]",
+		    "no session is running"), "canRecover", ran &&
+		    !ps[i].budget_spent, "recoverReasons", !ran ?
+		    json_pack("[s]", "no session to recover; start it instead") :
+		    ps[i].budget_spent ? json_pack("[s]", "the recovery budget "
+		    "is spent; it needs a human (force=true to try again)") :
+		    json_array()));
+		json_object_set_new(s, "session", sess);
 	}
 	json_object_set_new(out, "nextActions", plan_next_actions(ps, n,
 	    tg->conf.max_parallel, live));

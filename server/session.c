@@ -1016,6 +1016,7 @@ session_do_recover(struct sessions *ss, struct session_job *j,
 	int64_t			 wait_ms;
 	enum recovery_verdict	 v;
 	long			 attempt;
+	bool			 had_window;
 
 	stream = model_find_stream(streams, j->id);
 	if (stream == NULL) {
@@ -1025,10 +1026,18 @@ session_do_recover(struct sessions *ss, struct session_job *j,
 	}
 	pthread_mutex_lock(&ss->lock);
 	s = session_get(ss, j->id);
+	had_window = s->row.window[0] != '\0' || s->dead;
 	v = recovery_decide(&s->row.rec, ss->tg->conf.max_recovery, now_ms,
 	    &wait_ms);
 	attempt = s->row.rec.attempts + 1;
 	pthread_mutex_unlock(&ss->lock);
+	if (!had_window) {
+		/* Recovering a stream that never ran would start it past its
+		 * gates: that is what start is for. */
+		session_refuse(j, 409, "not-running", "%s has no session to "
+		    "recover; start it instead", j->id);
+		return;
+	}
 	if (v == RECOVERY_SPENT && !j->force) {
 		session_refuse(j, 409, "budget-spent", "%s has used its %ld "
 		    "recovery attempts; it needs a human (force=true to try "

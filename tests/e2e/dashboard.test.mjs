@@ -367,7 +367,7 @@ describe('dashboard in headless Chromium', () => {
     assert.match(why('Stream-A', 'start'), /Stream-A is already complete/);
     assert.match(why('Stream-Z', 'start'), /parallel phase is not complete/);
     assert.match(why('Stream-A', 'stop'), /no session is running/);
-    assert.match(why('Stream-A', 'recover'), /nothing to recover/);
+    assert.match(why('Stream-A', 'recover'), /no session to recover/);
     assert.ok(await page.isVisible('[data-stream="Stream-A"] .s-why .why-start'), 'the gate\'s reason is on the page, not only in a tooltip');
   });
 

@@ -174,6 +174,13 @@ class Control(Base):
         self.assertEqual(forced.status, 409)
         self.assertEqual(forced.json()["reasons"], ["the parallel limit is reached: 1 of 1 sessions are live"])
         self.assertEqual(self.post("/api/streams/Nope/start").status, 404)
+        never = self.post("/api/streams/Stream-D/recover")
+        self.assertEqual((never.status, never.json()["code"]), (409, "not-running"),
+                         "recover does not start a stream past its gates")
+        gates = {s["streamId"]: s["gate"] for s in self.tg.get("/api/overview").json()["streams"]}
+        self.assertEqual((gates["Stream-B"]["canStop"], gates["Stream-B"]["canRecover"]), (True, True))
+        self.assertEqual((gates["Stream-D"]["canStop"], gates["Stream-D"]["canRecover"]), (False, False))
+        self.assertEqual(gates["Stream-D"]["recoverReasons"], ["no session to recover; start it instead"])
         self.assertEqual([w[1] for w in self.project.windows()], ["Stream-B"])
         audit = self.tg.get("/api/audit?streamId=Stream-Z", headers=self.tg.bearer()).json()["audit"]
         self.assertEqual(audit[0]["result"], "refused")
