@@ -19,23 +19,6 @@ struct overview_build {
 	json_t		*out;
 };
 
-/* The active agent of a stream: its most recent activity, or null. */
-static json_t *
-overview_agent(json_t *activities, const char *id)
-{
-	size_t	 i;
-	json_t	*a;
-
-	json_array_foreach(activities, i, a) {
-		const char *sid = json_string_value(json_object_get(a,
-		    "streamId"));
-
-		if (sid != NULL && strcmp(sid, id) == 0)
-			return json_deep_copy(a);
-	}
-	return json_null();
-}
-
 /* The blocked tasks of a stream, with their reasons. */
 static json_t *
 overview_blocked(json_t *tasks, const char *id)
@@ -164,7 +147,7 @@ overview_build(json_t *view, void *arg)
 		const char	*id = json_string_value(json_object_get(s,
 				    "streamId"));
 		const char	*state;
-		json_t		*o, *bt;
+		json_t		*o, *bt, *agent;
 
 		if (id == NULL)
 			continue;
@@ -172,7 +155,10 @@ overview_build(json_t *view, void *arg)
 		json_object_del(o, "files");
 		json_object_set_new(o, "dependencies", overview_deps(src,
 		    json_object_get(s, "dependencies")));
-		json_object_set_new(o, "agent", overview_agent(activities, id));
+		/* The newest activity of the stream: the list is newest first. */
+		agent = model_find_stream(activities, id);
+		json_object_set_new(o, "agent", agent != NULL ?
+		    json_deep_copy(agent) : json_null());
 		bt = overview_blocked(blocked, id);
 		json_array_foreach(bt, j, t) {
 			xasprintf(&msg, "%s: %s is blocked: %s", id,

@@ -90,7 +90,7 @@ model_get_count(json_t *o, const char *key, long *out)
 	return 0;
 }
 
-/* The stream object of id in an array of streams (borrowed), or NULL. */
+/* The first object of an array whose streamId is id (borrowed), or NULL. */
 json_t *
 model_find_stream(json_t *streams, const char *id)
 {
