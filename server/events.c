@@ -6,16 +6,27 @@
  * bytes; emitting an event only appends to the queues, so a client that
  * stops reading is dropped when its queue is full and never delays the
  * others.  A client with nothing to read is a suspended connection (no
- * thread, no polling); a heartbeat comment goes out every 15 s.
+ * thread, no polling); a heartbeat comment goes out every 15 s.  The
+ * watcher thread also sends the heartbeats: it waits in epoll for a
+ * suspended client's peer to hang up (libmicrohttpd does not watch a
+ * suspended socket), and ends that stream at once, so a closed dashboard
+ * frees its connection now rather than at the next heartbeat.
  * An event that cannot be recorded (the disk is full, the file turned
  * read-only) waits in memory, in order, and is recorded and sent when
  * writing works again: no client ever sees an id it could not replay.
+ * The snapshot a client gets on connecting is one shared frame, built at
+ * most every EVENTS_SNAPSHOT_REUSE_MS and again after any event, not a
+ * copy per client: a thousand dashboards that connect at once cost one.
  * Lock order: events lock, then the db lock (via db_lock()).
  */
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -26,12 +37,24 @@
 #define EVENTS_HEARTBEAT	15.0		/* seconds */
 #define EVENTS_MAX_CLIENTS	3000		/* then 503, not a slow box */
 #define EVENTS_PENDING_MAX	100000		/* unrecorded events kept */
+#define EVENTS_SNAPSHOT_REUSE_MS 200		/* while nothing happens */
+
+/* A frame several clients send; the events lock guards refs. */
+struct events_shared {
+	int			 refs;
+	size_t			 len;
+	char			 data[];
+};
 
 struct events_client {
 	struct events		*ev;
 	struct MHD_Connection	*conn;
+	uint64_t		 serial;	/* its name in the watcher */
 	struct buf		 queue;		/* bytes not yet sent */
 	size_t			 off;		/* sent prefix of queue */
+	struct events_shared	*snap;		/* not yet sent, or NULL */
+	size_t			 snap_at;	/* goes after queue[0..snap_at) */
+	size_t			 snap_off;	/* sent prefix of snap */
 	bool			 suspended;	/* waiting for bytes */
 	bool			 dropped;	/* end the stream */
 	struct events_client	*prev, *next;
@@ -47,22 +70,29 @@ struct events_pending {
 struct events {
 	struct db		*db;
 	pthread_mutex_t		 lock;		/* guards what follows */
-	pthread_cond_t		 cond;
 	struct events_client	*clients;
 	size_t			 n_clients;
+	uint64_t		 next_serial;
 	int64_t			 last_id;
 	struct events_pending	*pending, **pending_tail;
 	size_t			 n_pending;
 	bool			 stopping;
 	char			*(*snapshot)(void *);	/* new JSON text */
 	void			*snapshot_arg;
-	pthread_t		 thread;	/* heartbeats */
+	struct events_shared	*snap;		/* the latest, or NULL */
+	int64_t			 snap_ms;	/* when it was built */
+	pthread_t		 thread;	/* heartbeats and hang-ups */
 	bool			 started;
+	int			 epfd;		/* client sockets, wake */
+	int			 wake;		/* eventfd: stop */
 };
 
 static void	*events_main(void *);
 static void	 events_queue(struct events *, struct events_client *,
 		    const char *, size_t);
+static void	 events_watch(struct events *, struct events_client *);
+static char	*events_frame(int64_t, const char *, const char *, size_t *);
+static void	 events_shared_release(struct events_shared *);
 
 /* Returns a new event log on db, or NULL with err set. */
 struct events *
@@ -86,7 +116,7 @@ events_new(struct db *db, char *err, size_t errlen)
 	ev->db = db;
 	ev->pending_tail = &ev->pending;
 	pthread_mutex_init(&ev->lock, NULL);
-	pthread_cond_init(&ev->cond, NULL);
+	ev->epfd = ev->wake = -1;
 	return ev;
 }
 
@@ -101,7 +131,13 @@ events_set_snapshot(struct events *ev, char *(*fn)(void *), void *arg)
 int
 events_start(struct events *ev)
 {
-	if (pthread_create(&ev->thread, NULL, events_main, ev) != 0)
+	struct epoll_event	e = { .events = EPOLLIN, .data.u64 = 0 };
+
+	ev->epfd = epoll_create1(EPOLL_CLOEXEC);
+	ev->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (ev->epfd < 0 || ev->wake < 0 ||
+	    epoll_ctl(ev->epfd, EPOLL_CTL_ADD, ev->wake, &e) < 0 ||
+	    pthread_create(&ev->thread, NULL, events_main, ev) != 0)
 		return -1;
 	ev->started = true;
 	return 0;
@@ -122,10 +158,14 @@ events_stop(struct events *ev)
 			MHD_resume_connection(c->conn);
 		}
 	}
-	pthread_cond_broadcast(&ev->cond);
 	pthread_mutex_unlock(&ev->lock);
-	if (ev->started)
+	if (ev->started) {
+		uint64_t one = 1;
+
+		if (write(ev->wake, &one, sizeof one) < 0)
+			log_warn("events: cannot wake the watcher");
 		pthread_join(ev->thread, NULL);
+	}
 	ev->started = false;
 }
 
@@ -145,8 +185,12 @@ events_free(struct events *ev)
 		free(p->data);
 		free(p);
 	}
+	events_shared_release(ev->snap);
 	pthread_mutex_destroy(&ev->lock);
-	pthread_cond_destroy(&ev->cond);
+	if (ev->epfd >= 0)
+		close(ev->epfd);
+	if (ev->wake >= 0)
+		close(ev->wake);
 	free(ev);
 }
 
@@ -188,6 +232,45 @@ events_queue(struct events *ev, struct events_client *c, const char *p,
 		c->suspended = false;
 		MHD_resume_connection(c->conn);
 	}
+}
+
+static void
+events_shared_release(struct events_shared *sh)
+{
+	if (sh != NULL && --sh->refs == 0)
+		free(sh);
+}
+
+/* The snapshot frame for a client connecting now; the lock is held. */
+static struct events_shared *
+events_snapshot(struct events *ev)
+{
+	struct timespec	 ts;
+	int64_t		 now;
+	char		*snap, *frame;
+	size_t		 len;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (ev->snap != NULL && now - ev->snap_ms >= EVENTS_SNAPSHOT_REUSE_MS) {
+		events_shared_release(ev->snap);
+		ev->snap = NULL;
+	}
+	if (ev->snap == NULL) {
+		snap = ev->snapshot != NULL ? ev->snapshot(ev->snapshot_arg) :
+		    NULL;
+		frame = events_frame(0, "snapshot", snap != NULL ? snap : "{}",
+		    &len);
+		ev->snap = xmalloc(sizeof *ev->snap + len);
+		ev->snap->refs = 1;
+		ev->snap->len = len;
+		memcpy(ev->snap->data, frame, len);
+		ev->snap_ms = now;
+		free(frame);
+		free(snap);
+	}
+	ev->snap->refs++;
+	return ev->snap;
 }
 
 static char *
@@ -237,6 +320,8 @@ events_flush(struct events *ev)
 		if (id <= 0)
 			return;
 		ev->last_id = id;
+		events_shared_release(ev->snap);	/* out of date now */
+		ev->snap = NULL;
 		frame = events_frame(id, p->type, p->data, &len);
 		for (c = ev->clients; c != NULL; c = c->next)
 			events_queue(ev, c, frame, len);
@@ -339,10 +424,31 @@ events_read(void *cls, uint64_t pos, char *out, size_t max)
 {
 	struct events_client	*c = cls;
 	struct events		*ev = c->ev;
+	const char		*from;
 	size_t			 n;
 
 	(void)pos;
 	pthread_mutex_lock(&ev->lock);
+	if (c->snap != NULL) {	/* what precedes the snapshot, then it */
+		if (c->off < c->snap_at) {
+			from = c->queue.data + c->off;
+			n = c->snap_at - c->off;
+		} else {
+			from = c->snap->data + c->snap_off;
+			n = c->snap->len - c->snap_off;
+		}
+		if (n > max)
+			n = max;
+		memcpy(out, from, n);
+		if (c->off < c->snap_at)
+			c->off += n;
+		else if ((c->snap_off += n) == c->snap->len) {
+			events_shared_release(c->snap);
+			c->snap = NULL;
+		}
+		pthread_mutex_unlock(&ev->lock);
+		return (ssize_t)n;
+	}
 	if (c->off == c->queue.len && c->dropped) {
 		bool stopping = ev->stopping;
 
@@ -365,8 +471,7 @@ events_read(void *cls, uint64_t pos, char *out, size_t max)
 	c->off += n;
 	if (c->off == c->queue.len) {
 		c->off = c->queue.len = 0;
-		if (c->queue.cap > 4096)
-			buf_free(&c->queue);	/* an idle client holds none */
+		buf_free(&c->queue);	/* an idle client holds none */
 	} else if (c->off > c->queue.len / 2) {	/* keep it compact */
 		memmove(c->queue.data, c->queue.data + c->off,
 		    c->queue.len - c->off);
@@ -391,6 +496,7 @@ events_client_free(void *cls)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	ev->n_clients--;
+	events_shared_release(c->snap);
 	pthread_mutex_unlock(&ev->lock);
 	buf_free(&c->queue);
 	free(c);
@@ -408,8 +514,6 @@ events_serve(struct request *r)
 	struct events_client	*c;
 	struct MHD_Response	*resp;
 	const char		*hdr;
-	char			*snap, *frame;
-	size_t			 len;
 	int64_t			 last;
 
 	hdr = http_header(r, "Last-Event-ID");
@@ -439,20 +543,21 @@ events_serve(struct request *r)
 	}
 	if (last >= 0)
 		events_replay(ev, c, last);
-	snap = ev->snapshot != NULL ? ev->snapshot(ev->snapshot_arg) : NULL;
-	frame = events_frame(0, "snapshot", snap != NULL ? snap : "{}", &len);
-	events_queue(ev, c, frame, len);
-	free(frame);
-	free(snap);
+	c->snap = events_snapshot(ev);
+	c->snap_at = c->queue.len;
 	c->next = ev->clients;
 	if (ev->clients != NULL)
 		ev->clients->prev = c;
 	ev->clients = c;
 	ev->n_clients++;
+	c->serial = ++ev->next_serial;
+	events_watch(ev, c);
 	pthread_mutex_unlock(&ev->lock);
 
-	/* Small blocks: a waiting client should cost little memory. */
-	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 2048,
+	/* The block is used only without chunked encoding (HTTP/1.0):
+	 * with it, libmicrohttpd writes into the connection's own pool.
+	 * Small, as a waiting client should cost little memory. */
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 256,
 	    events_read, c, events_client_free);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	    "text/event-stream; charset=utf-8");
@@ -462,25 +567,91 @@ events_serve(struct request *r)
 	return http_reply(r, 200, resp);
 }
 
-/* The heartbeat thread: a comment to every client every 15 s. */
+/*
+ * Asks the watcher to tell when the client's peer hangs up.  Edge
+ * triggered, hang-ups only: what the client sends is libmicrohttpd's.
+ * The socket leaves the epoll set by itself when libmicrohttpd closes it;
+ * a late report names a serial no client has any more, and is ignored.
+ * The lock is held.
+ */
+static void
+events_watch(struct events *ev, struct events_client *c)
+{
+	const union MHD_ConnectionInfo	*ci;
+	struct epoll_event		 e = {
+		.events = EPOLLRDHUP | EPOLLET,
+		.data.u64 = c->serial,
+	};
+
+	if (ev->epfd < 0)
+		return;
+	ci = MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci == NULL || epoll_ctl(ev->epfd, EPOLL_CTL_ADD, ci->connect_fd,
+	    &e) < 0)
+		log_warn("events: cannot watch a client for hang-ups");
+}
+
+/* Ends the stream of the client whose peer hung up; the lock is held. */
+static void
+events_hung_up(struct events *ev, uint64_t serial)
+{
+	struct events_client	*c;
+
+	for (c = ev->clients; c != NULL; c = c->next) {
+		if (c->serial != serial)
+			continue;
+		c->dropped = true;
+		c->off = c->queue.len = 0;	/* nobody will read it */
+		events_shared_release(c->snap);
+		c->snap = NULL;
+		if (c->suspended) {
+			c->suspended = false;
+			MHD_resume_connection(c->conn);
+		}
+		return;
+	}
+}
+
+/*
+ * The watcher thread: a comment to every client every 15 s, and the end
+ * of a stream whose client hung up.
+ */
 static void *
 events_main(void *arg)
 {
 	struct events		*ev = arg;
 	struct events_client	*c;
-	struct timespec		 ts;
+	struct epoll_event	 got[64];
+	struct timespec		 now;
+	double			 next_beat, left;
+	int			 i, n;
 	static const char	 beat[] = ": heartbeat\n\n";
 
-	pthread_mutex_lock(&ev->lock);
-	while (!ev->stopping) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += (time_t)EVENTS_HEARTBEAT;
-		if (pthread_cond_timedwait(&ev->cond, &ev->lock, &ts) == 0 ||
-		    ev->stopping)
-			continue;
-		for (c = ev->clients; c != NULL; c = c->next)
-			events_queue(ev, c, beat, sizeof beat - 1);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	next_beat = now.tv_sec + now.tv_nsec / 1e9 + EVENTS_HEARTBEAT;
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = next_beat - (now.tv_sec + now.tv_nsec / 1e9);
+		n = epoll_wait(ev->epfd, got, 64,
+		    left > 0 ? (int)(left * 1000) + 1 : 0);
+		pthread_mutex_lock(&ev->lock);
+		if (ev->stopping) {
+			pthread_mutex_unlock(&ev->lock);
+			break;
+		}
+		for (i = 0; i < n; i++)
+			if (got[i].data.u64 != 0)
+				events_hung_up(ev, got[i].data.u64);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec + now.tv_nsec / 1e9 >= next_beat) {
+			for (c = ev->clients; c != NULL; c = c->next)
+				events_queue(ev, c, beat, sizeof beat - 1);
+			next_beat += EVENTS_HEARTBEAT;
+			if (next_beat < now.tv_sec + now.tv_nsec / 1e9)
+				next_beat = now.tv_sec + now.tv_nsec / 1e9 +
+				    EVENTS_HEARTBEAT;
+		}
+		pthread_mutex_unlock(&ev->lock);
 	}
-	pthread_mutex_unlock(&ev->lock);
 	return NULL;
 }

@@ -1,12 +1,14 @@
 /*
- * http.c: the HTTP face.  It owns the libmicrohttpd daemon and its listen
- * socket, the route table, the per-request state (struct request), the
+ * http.c: the HTTP face.  It owns the libmicrohttpd daemons and the listen
+ * socket (acceptor.c hands each connection to one of them), the route table, the per-request state (struct request), the
  * checks every request passes before a handler runs (Host, token, Origin,
  * stream id, body cap) and the one table that maps errors to a status and
  * a kebab-case code.  Handlers live in api-*.c and assets.c.
  *
- * Threading model: a pool of two libmicrohttpd threads with epoll (one per
- * core of the boxes taskgate runs on), and suspend/resume for every
+ * Threading model: two libmicrohttpd daemons, each a pool of two threads
+ * with epoll (one per core of the boxes taskgate runs on): the general one
+ * with 32 KiB per connection, and one for event-stream clients with 8 KiB
+ * (see acceptor.c), and suspend/resume for every
  * request that has to wait (a cache miss, a forwarded write, a session
  * action, an event-stream client with nothing to read).  A waiting
  * request costs a suspended connection, not a thread, so hundreds of
@@ -28,6 +30,7 @@
 #include "taskgate.h"
 
 #define HTTP_MAX_CONNECTIONS	4000
+#define HTTP_MAX_EVENT_CONNECTIONS 3100	/* the event stream takes 3000 */
 #define HTTP_IDLE_TIMEOUT	30	/* seconds */
 #define HTTP_THREADS		2
 
@@ -99,9 +102,17 @@ static const struct {
 	[HTTP_INTERNAL] = { 500, "internal-error" },
 };
 
-struct http {
+/* What a daemon's callbacks are given: taskgate, and which daemon. */
+struct http_door {
 	struct taskgate		*tg;
-	struct MHD_Daemon	*daemon;
+	bool			 events;	/* the event-stream daemon */
+};
+
+struct http {
+	struct http_door	 general_door, events_door;
+	struct MHD_Daemon	*general;
+	struct MHD_Daemon	*events;	/* GET /api/events only */
+	struct acceptor		*acceptor;
 	int			 fd;
 };
 
@@ -198,44 +209,68 @@ http_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("libmicrohttpd: %s", line);
 }
 
+/*
+ * Starts one libmicrohttpd daemon that takes its connections from the
+ * acceptor; pool is each connection's memory, limit its connections.
+ */
+static struct MHD_Daemon *
+http_daemon(struct http_door *door, size_t pool, unsigned int limit)
+{
+	return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC |
+	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+	    0, NULL, NULL, http_access, door,
+	    MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, door,
+	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, door,
+	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, door,
+	    MHD_OPTION_CONNECTION_LIMIT, limit,
+	    /* A client that sends or reads nothing for this long is cut:
+	     * a slowloris starves nobody.  Waiting event-stream clients
+	     * are suspended, and a suspended connection never times out. */
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_IDLE_TIMEOUT,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
+	    /* Two epoll threads, one per core: each connection stays on
+	     * one of them, so a broadcast to a thousand event-stream
+	     * clients is written by both, and cached answers gain about
+	     * 7 %. */
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)HTTP_THREADS,
+	    MHD_OPTION_END);
+}
+
 /* Starts serving on the listening socket fd; NULL with err on failure. */
 struct http *
 http_start(struct taskgate *tg, int fd, char *err, size_t errlen)
 {
 	struct http	*h = xcalloc(1, sizeof *h);
 
-	h->tg = tg;
+	h->general_door.tg = h->events_door.tg = tg;
+	h->events_door.events = true;
 	h->fd = fd;
-	h->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
-	    0, NULL, NULL, http_access, h,
-	    MHD_OPTION_LISTEN_SOCKET, fd,
-	    MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, h,
-	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
-	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
-	    /* More than the event stream's cap, so that its clients get a
-	     * clear 503 rather than waiting in the listen backlog. */
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_MAX_CONNECTIONS,
-	    /* A client that sends or reads nothing for this long is cut:
-	     * a slowloris starves nobody.  Waiting event-stream clients
-	     * are suspended, and a suspended connection never times out. */
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_IDLE_TIMEOUT,
-	    /* Each connection's memory: 32 KiB holds a 20 KiB URL, which
-	     * must reach taskgate to get the upstream's own 431; 16 KiB
-	     * would save about 8 KiB per event-stream client. */
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
-	    /* Two epoll threads, one per core: each connection stays on
-	     * one of them, so a broadcast to a thousand event-stream
-	     * clients is written by both (p50 20 -> 9 ms in bench/sse.py)
-	     * and cached answers gain about 7 %. */
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)HTTP_THREADS,
-	    MHD_OPTION_END);
-	if (h->daemon == NULL) {
+	/* 32 KiB holds a 20 KiB URL, which must reach taskgate to get the
+	 * upstream's own 431 (and an 8,000-character query its answer). */
+	h->general = http_daemon(&h->general_door, 32 * 1024,
+	    HTTP_MAX_CONNECTIONS);
+	/* A head of at most TASKGATE_EVENTS_HEAD_MAX bytes, a waiting
+	 * client: 8 KiB is plenty, and a thousand dashboards cost 8 MiB
+	 * less than in the general pool.  More connections than the event
+	 * stream takes, so that one too many gets a clear 503. */
+	h->events = http_daemon(&h->events_door, 8 * 1024,
+	    HTTP_MAX_EVENT_CONNECTIONS);
+	if (h->general == NULL || h->events == NULL) {
 		snprintf(err, errlen, "cannot start the HTTP server");
-		free(h);
-		return NULL;
+		goto fail;
 	}
+	h->acceptor = acceptor_start(fd, h->general, h->events, err, errlen);
+	if (h->acceptor == NULL)
+		goto fail;
 	return h;
+fail:
+	if (h->general != NULL)
+		MHD_stop_daemon(h->general);
+	if (h->events != NULL)
+		MHD_stop_daemon(h->events);
+	free(h);
+	return NULL;
 }
 
 void
@@ -243,7 +278,9 @@ http_stop(struct http *h)
 {
 	if (h == NULL)
 		return;
-	MHD_stop_daemon(h->daemon);
+	acceptor_stop(h->acceptor);
+	MHD_stop_daemon(h->events);
+	MHD_stop_daemon(h->general);
 	close(h->fd);
 	free(h);
 }
@@ -252,10 +289,11 @@ http_stop(struct http *h)
 static void *
 http_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
 {
-	struct http	*h = cls;
+	struct http_door *door = cls;
 	struct request	*r = xcalloc(1, sizeof *r);
 
-	r->tg = h->tg;
+	r->tg = door->tg;
+	r->events_door = door->events;
 	r->conn = conn;
 	r->uri = xstrdup(uri != NULL ? uri : "/");
 	buf_init(&r->body, TASKGATE_MAX_BODY);
@@ -542,6 +580,11 @@ http_reply(struct request *r, unsigned int status, struct MHD_Response *resp)
 	enum MHD_Result	ret;
 
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (status != 200 && r->events_door)
+		/* Its small pool is for one event stream, not for what the
+		 * client might send next on the connection. */
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
+		    "close");
 	ret = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
 	r->state = REQ_DONE;

@@ -602,6 +602,7 @@ struct request {
 	char			 id[STREAM_ID_MAX + 1];	/* {id}, if any */
 	struct buf		 body;		/* capped at 64 KiB */
 	bool			 body_too_big;
+	bool			 events_door;	/* on the event-stream daemon */
 	enum request_state	 state;
 	enum auth_via		 auth;
 	bool			 woken;		/* resumed after a wait */
@@ -624,6 +625,15 @@ void	http_suspend(struct request *);
 void	http_resume(struct request *);
 const char *http_header(struct request *, const char *);
 int	http_query(struct request *, const char *, const char **);
+
+/* acceptor.c */
+#define TASKGATE_EVENTS_HEAD_MAX 4096	/* a head the small pool takes */
+enum acceptor_route { ACCEPTOR_WAIT, ACCEPTOR_GENERAL, ACCEPTOR_EVENTS };
+struct acceptor;
+enum acceptor_route acceptor_classify(const char *, size_t, size_t);
+struct acceptor *acceptor_start(int, struct MHD_Daemon *, struct MHD_Daemon *,
+		    char *, size_t);
+void	acceptor_stop(struct acceptor *);
 
 /* api-upstream.c */
 enum MHD_Result api_upstream_list(struct request *);

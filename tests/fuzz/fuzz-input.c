@@ -1,7 +1,8 @@
 /*
  * fuzz-input.c: the small untrusted strings of a request: raw paths,
  * stream ids, Last-Event-ID, history times, If-None-Match lists, Host
- * and Origin headers, Authorization and Cookie headers.
+ * and Origin headers, Authorization and Cookie headers; and the first
+ * bytes of a connection, which choose its daemon.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +16,12 @@ static struct auth *fuzz_auth;
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char	*s = xstrndup((const char *)data, size), *path, err[256];
+	char	*s, *path, err[256];
 	char	 etag[40];
+
+	/* Raw bytes, not a string: the look of the front door. */
+	acceptor_classify((const char *)data, size, TASKGATE_EVENTS_HEAD_MAX);
+	s = xstrndup((const char *)data, size);
 
 	if (fuzz_auth == NULL) {
 		char tmpl[] = "/tmp/fuzz-token-XXXXXX";

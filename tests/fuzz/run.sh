@@ -13,11 +13,11 @@ mkdir -p "$out"
 cd "$top"
 SRC="server/validate.c server/xmalloc.c server/log.c server/buf.c server/clock.c
 server/model.c server/orchconf.c server/plan.c server/tmux.c server/spawn.c
-server/auth.c server/files.c"
+server/auth.c server/files.c server/acceptor.c"
 CFLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 -D_GNU_SOURCE -DTASKGATE_SRCDIR=\"$top\" -DTASKGATE_BUILDDIR=\"$top\"
 -DTASKGATE_WEBROOT=\"$top/web\" -I. -Iserver $(pkg-config --cflags jansson libmicrohttpd)"
-LIBS="$(pkg-config --libs jansson) -lm -lpthread"
+LIBS="$(pkg-config --libs jansson libmicrohttpd) -lm -lpthread"
 
 seed() {	# seed DIR FILES...: a corpus directory from fixture files
 	d=$out/corpus-$1

@@ -134,7 +134,8 @@ class Caching(unittest.TestCase):
         self.assertEqual(body["upstream"]["url"], self.double.url)
         self.assertIsNotNone(body["upstream"]["lastOk"])
         self.assertIn("cannot reach the upstream", body["upstream"]["lastError"])
-        never = tg.get("/api/activity")
+        # A URL the poller never fetches: nothing stale to fall back on.
+        never = tg.get("/api/tasks?streamId=Stream-B")
         self.assertEqual(never.status, 502)
         self.assertEqual(never.json()["code"], "upstream-unreachable")
         self.double.start()  # same port again

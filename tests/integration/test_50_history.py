@@ -10,6 +10,7 @@ replays exactly what was missed; a client that never reads delays nobody.
 
 import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -157,6 +158,66 @@ class Progress(Base):
                 self.assertLess(time.monotonic() - before, 2 * POLL + 1.5)
         finally:
             silent.close()
+
+
+class FrontDoor(Base):
+    """Event-stream clients reach taskgate however they send their request."""
+
+    def clients(self):
+        text = self.tg.get("/metrics").body.decode()
+        return int(re.search(r"^taskgate_sse_clients (\d+)$", text, re.M).group(1))
+
+    def raw_stream(self, *parts, pause=0.0):
+        sock = socket.create_connection(("127.0.0.1", self.tg.port), timeout=10)
+        for part in parts:
+            sock.sendall(part)
+            time.sleep(pause)
+        got = b""
+        while b"event: snapshot" not in got:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        return sock, got
+
+    def test_a_closed_dashboard_is_let_go_at_once(self):
+        es = self.events()
+        es.wait(lambda ev: [e for e in ev if e["event"] == "snapshot"])
+        wait_for(lambda: self.clients() == 1, what="one event-stream client")
+        es.close()
+        # Not at the next heartbeat (15 s): when the client hangs up.
+        wait_for(lambda: self.clients() == 0, timeout=2, what="the client gone from /metrics")
+
+    def test_a_head_in_pieces_a_big_cookie_and_a_slow_client(self):
+        head = b"GET /api/events HTTP/1.1\r\nHost: localhost\r\n"
+        sock, got = self.raw_stream(b"GET /api/ev", b"ents HTTP/1.1\r\nHost: loc",
+                                    b"alhost\r\n\r\n", pause=0.2)
+        self.assertTrue(got.startswith(b"HTTP/1.1 200"), got[:100])
+        self.assertIn(b"event: snapshot", got)
+        sock.close()
+        # A head bigger than the event-stream pool takes (localhost cookies
+        # of other tools): served all the same.
+        sock, got = self.raw_stream(head + b"Cookie: other=" + b"c" * 9000 + b"\r\n\r\n")
+        self.assertTrue(got.startswith(b"HTTP/1.1 200"), got[:100])
+        self.assertIn(b"event: snapshot", got)
+        sock.close()
+        # A client that waits before it says anything.
+        sock, got = self.raw_stream(b"", head + b"\r\n", pause=1.5)
+        self.assertTrue(got.startswith(b"HTTP/1.1 200"), got[:100])
+        sock.close()
+
+    def test_a_refused_stream_closes_its_connection(self):
+        sock = socket.create_connection(("127.0.0.1", self.tg.port), timeout=10)
+        sock.sendall(b"GET /api/events HTTP/1.1\r\nHost: evil.example\r\n\r\n")
+        got = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        self.assertTrue(got.startswith(b"HTTP/1.1 4"), got[:100])
+        self.assertIn(b"\r\nConnection: close\r\n", got)
+        sock.close()
 
 
 class Stall(Base):
