@@ -143,10 +143,89 @@ history_add_sample(struct db *db, const char *id, int64_t at_ms,
 }
 
 /*
+ * The samples' JSON is the history's hot path (8,640 rows for 30 days of
+ * a change every 5 minutes); it is written here without printf, which
+ * took half of its time.  A row is at most 7 longs and a time: its line
+ * of 256 bytes cannot overflow.
+ */
+struct history_day {
+	int64_t		 day;		/* since the epoch */
+	char		 prefix[24];	/* its "2026-11-26T" */
+	size_t		 len;
+};
+
+static char *
+history_put(char *p, const char *s)
+{
+	size_t	n = strlen(s);
+
+	memcpy(p, s, n);
+	return p + n;
+}
+
+static char *
+history_put_long(char *p, long v)
+{
+	char		 digits[24];
+	size_t		 n = 0;
+	unsigned long	 u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
+
+	if (v < 0)
+		*p++ = '-';
+	do {
+		digits[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	while (n > 0)
+		*p++ = digits[--n];
+	return p;
+}
+
+static char *
+history_put_2(char *p, int64_t v)
+{
+	*p++ = (char)('0' + v / 10);
+	*p++ = (char)('0' + v % 10);
+	return p;
+}
+
+/* Writes at_ms as clock_iso8601() does; the date only changes daily. */
+static char *
+history_put_at(char *p, int64_t at_ms, struct history_day *d)
+{
+	const int64_t	 day_ms = 86400000;
+	int64_t		 day = at_ms / day_ms, in;
+	char		 full[48];
+
+	if (at_ms % day_ms < 0)
+		day--;
+	in = at_ms - day * day_ms;
+	if (d->len == 0 || day != d->day) {
+		clock_iso8601((double)day * 86400.0, full, sizeof full);
+		d->len = strcspn(full, "T") + 1;
+		if (d->len >= sizeof d->prefix)
+			d->len = sizeof d->prefix - 1;
+		memcpy(d->prefix, full, d->len);
+		d->day = day;
+	}
+	memcpy(p, d->prefix, d->len);
+	p += d->len;
+	p = history_put_2(p, in / 3600000);
+	*p++ = ':';
+	p = history_put_2(p, in / 60000 % 60);
+	*p++ = ':';
+	p = history_put_2(p, in / 1000 % 60);
+	*p++ = '.';
+	*p++ = (char)('0' + in % 1000 / 100);
+	p = history_put_2(p, in % 100);
+	*p++ = 'Z';
+	return p;
+}
+
+/*
  * Appends to out the samples of a stream between since and until (ms,
  * inclusive) as a JSON array, oldest first: without since, the latest
- * limit samples; with it, the first limit from since.  The text is built
- * directly (a month of samples is thousands of rows).  -1 on error.
+ * limit samples; with it, the first limit from since.  -1 on error.
  */
 int
 history_samples(struct db *db, const char *id, int64_t since, int64_t until,
@@ -161,6 +240,7 @@ history_samples(struct db *db, const char *id, int64_t since, int64_t until,
 	    "at_ms >= ?2 AND at_ms <= ?3 ORDER BY at_ms DESC LIMIT ?4) "
 	    "ORDER BY at_ms";
 	bool		 first = true;
+	struct history_day day = { 0, "", 0 };
 
 	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
 		history_fail(h, "reading samples");
@@ -174,23 +254,31 @@ history_samples(struct db *db, const char *id, int64_t since, int64_t until,
 	buf_add(out, "[", 1);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		struct model_counts	c;
-		char			at[32], line[256];
-		int			n;
+		char			line[256], *p = line;
 
 		c.total = sqlite3_column_int64(st, 2);
 		c.completed = sqlite3_column_int64(st, 3);
 		c.in_progress = sqlite3_column_int64(st, 4);
 		c.blocked = sqlite3_column_int64(st, 5);
 		c.pending = sqlite3_column_int64(st, 6);
-		clock_iso8601((double)sqlite3_column_int64(st, 1) / 1000.0, at,
-		    sizeof at);
-		n = snprintf(line, sizeof line, "%s{\"at\":\"%s\",\"totalTasks\":"
-		    "%ld,\"completedTasks\":%ld,\"inProgressTasks\":%ld,"
-		    "\"blockedTasks\":%ld,\"pendingTasks\":%ld,"
-		    "\"progressPercentage\":%ld}", first ? "" : ",", at, c.total,
-		    c.completed, c.in_progress, c.blocked, c.pending,
-		    model_progress(&c));
-		buf_add(out, line, (size_t)n);
+		if (!first)
+			*p++ = ',';
+		p = history_put(p, "{\"at\":\"");
+		p = history_put_at(p, sqlite3_column_int64(st, 1), &day);
+		p = history_put(p, "\",\"totalTasks\":");
+		p = history_put_long(p, c.total);
+		p = history_put(p, ",\"completedTasks\":");
+		p = history_put_long(p, c.completed);
+		p = history_put(p, ",\"inProgressTasks\":");
+		p = history_put_long(p, c.in_progress);
+		p = history_put(p, ",\"blockedTasks\":");
+		p = history_put_long(p, c.blocked);
+		p = history_put(p, ",\"pendingTasks\":");
+		p = history_put_long(p, c.pending);
+		p = history_put(p, ",\"progressPercentage\":");
+		p = history_put_long(p, model_progress(&c));
+		*p++ = '}';
+		buf_add(out, line, (size_t)(p - line));
 		first = false;
 	}
 	buf_add(out, "]", 1);

@@ -1,14 +1,14 @@
 /*
  * http.c: the HTTP face.  It owns the libmicrohttpd daemons and the listen
- * socket (acceptor.c hands each connection to one of them), the route table, the per-request state (struct request), the
- * checks every request passes before a handler runs (Host, token, Origin,
- * stream id, body cap) and the one table that maps errors to a status and
- * a kebab-case code.  Handlers live in api-*.c and assets.c.
+ * socket (acceptor.c hands each connection to one of them), the route
+ * table, the per-request state (struct request), the checks every request
+ * passes before a handler runs (Host, token, Origin, stream id, body cap)
+ * and the one table that maps errors to a status and a kebab-case code.
+ * Handlers live in api-*.c and assets.c.
  *
- * Threading model: two libmicrohttpd daemons, each a pool of two threads
- * with epoll (one per core of the boxes taskgate runs on): the general one
- * with 32 KiB per connection, and one for event-stream clients with 8 KiB
- * (see acceptor.c), and suspend/resume for every
+ * Threading model: two libmicrohttpd daemons with epoll: the general one,
+ * one thread with 32 KiB per connection, and one for event-stream clients,
+ * two threads with 8 KiB (see acceptor.c); and suspend/resume for every
  * request that has to wait (a cache miss, a forwarded write, a session
  * action, an event-stream client with nothing to read).  A waiting
  * request costs a suspended connection, not a thread, so hundreds of
@@ -32,7 +32,12 @@
 #define HTTP_MAX_CONNECTIONS	4000
 #define HTTP_MAX_EVENT_CONNECTIONS 3100	/* the event stream takes 3000 */
 #define HTTP_IDLE_TIMEOUT	30	/* seconds */
-#define HTTP_THREADS		2
+/* One thread answers the general requests: on a two-core box that its
+ * clients share, a second one only time-shares the cores (the same req/s,
+ * p99 twice as long in bench/run).  Two write a broadcast to a thousand
+ * event-stream clients, one per core (p50 20 -> 9 ms). */
+#define HTTP_GENERAL_THREADS	1
+#define HTTP_EVENT_THREADS	2
 
 #define M_GET	0x1	/* GET and HEAD */
 #define M_POST	0x2
@@ -211,10 +216,12 @@ http_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /*
  * Starts one libmicrohttpd daemon that takes its connections from the
- * acceptor; pool is each connection's memory, limit its connections.
+ * acceptor: pool is each connection's memory, limit its connections,
+ * threads its epoll threads (each connection stays on one).
  */
 static struct MHD_Daemon *
-http_daemon(struct http_door *door, size_t pool, unsigned int limit)
+http_daemon(struct http_door *door, size_t pool, unsigned int limit,
+    unsigned int threads)
 {
 	return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC |
@@ -229,11 +236,7 @@ http_daemon(struct http_door *door, size_t pool, unsigned int limit)
 	     * are suspended, and a suspended connection never times out. */
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_IDLE_TIMEOUT,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
-	    /* Two epoll threads, one per core: each connection stays on
-	     * one of them, so a broadcast to a thousand event-stream
-	     * clients is written by both, and cached answers gain about
-	     * 7 %. */
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)HTTP_THREADS,
+	    MHD_OPTION_THREAD_POOL_SIZE, threads,
 	    MHD_OPTION_END);
 }
 
@@ -249,13 +252,13 @@ http_start(struct taskgate *tg, int fd, char *err, size_t errlen)
 	/* 32 KiB holds a 20 KiB URL, which must reach taskgate to get the
 	 * upstream's own 431 (and an 8,000-character query its answer). */
 	h->general = http_daemon(&h->general_door, 32 * 1024,
-	    HTTP_MAX_CONNECTIONS);
+	    HTTP_MAX_CONNECTIONS, HTTP_GENERAL_THREADS);
 	/* A head of at most TASKGATE_EVENTS_HEAD_MAX bytes, a waiting
 	 * client: 8 KiB is plenty, and a thousand dashboards cost 8 MiB
 	 * less than in the general pool.  More connections than the event
 	 * stream takes, so that one too many gets a clear 503. */
 	h->events = http_daemon(&h->events_door, 8 * 1024,
-	    HTTP_MAX_EVENT_CONNECTIONS);
+	    HTTP_MAX_EVENT_CONNECTIONS, HTTP_EVENT_THREADS);
 	if (h->general == NULL || h->events == NULL) {
 		snprintf(err, errlen, "cannot start the HTTP server");
 		goto fail;

@@ -8,6 +8,7 @@ restart, history, states and event ids are intact and Last-Event-ID
 replays exactly what was missed; a client that never reads delays nobody.
 """
 
+import datetime
 import json
 import os
 import re
@@ -94,6 +95,10 @@ class Progress(Base):
         wait_for(lambda: len(self.tg.get("/api/streams/Stream-B/history").json()["samples"]) == 2,
                  what="a second sample")
         samples = self.tg.get("/api/streams/Stream-B/history").json()["samples"]
+        for sample in samples:  # the upstream's own time format, and now
+            self.assertRegex(sample["at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+            at = datetime.datetime.strptime(sample["at"], "%Y-%m-%dT%H:%M:%S.%fZ")
+            self.assertLess(abs((datetime.datetime.utcnow() - at).total_seconds()), 60)
         latest = self.tg.get("/api/streams/Stream-B/history?limit=1").json()["samples"]
         self.assertEqual(latest, samples[-1:])
         since = self.tg.get("/api/streams/Stream-B/history?since=" + samples[1]["at"]).json()
