@@ -81,6 +81,7 @@ struct events {
 	void			*snapshot_arg;
 	struct events_shared	*snap;		/* the latest, or NULL */
 	int64_t			 snap_ms;	/* when it was built */
+	struct webhook		*webhook;	/* or NULL */
 	pthread_t		 thread;	/* heartbeats and hang-ups */
 	bool			 started;
 	int			 epfd;		/* client sockets, wake */
@@ -118,6 +119,13 @@ events_new(struct db *db, char *err, size_t errlen)
 	pthread_mutex_init(&ev->lock, NULL);
 	ev->epfd = ev->wake = -1;
 	return ev;
+}
+
+/* Sets where every recorded event is POSTed too (NULL: nowhere). */
+void
+events_set_webhook(struct events *ev, struct webhook *w)
+{
+	ev->webhook = w;
 }
 
 /* Sets where the snapshot sent on connect comes from. */
@@ -320,6 +328,7 @@ events_flush(struct events *ev)
 		if (id <= 0)
 			return;
 		ev->last_id = id;
+		webhook_post(ev->webhook, id, p->type, p->data);
 		events_shared_release(ev->snap);	/* out of date now */
 		ev->snap = NULL;
 		frame = events_frame(id, p->type, p->data, &len);

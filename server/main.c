@@ -145,6 +145,9 @@ main_serve(struct options *o)
 		o->poll = tg.conf.poll_interval;
 	if (upstream_check_url(o->upstream, err, sizeof err) == -1)
 		fatalx("%s", err);
+	if (o->webhook != NULL &&
+	    (tg.webhook = webhook_new(o->webhook, err, sizeof err)) == NULL)
+		fatalx("%s", err);
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatalx("cannot initialise libcurl");
@@ -181,6 +184,9 @@ main_serve(struct options *o)
 	if ((tg.sessions = session_new(&tg, err, sizeof err)) == NULL)
 		fatalx("%s", err);
 	events_set_snapshot(tg.events, api_streams_snapshot, &tg);
+	events_set_webhook(tg.events, tg.webhook);
+	if (tg.webhook != NULL && webhook_start(tg.webhook) == -1)
+		fatalx("cannot start the webhook thread");
 	if (events_start(tg.events) == -1 || poller_start(tg.poller) == -1 ||
 	    session_start_thread(tg.sessions) == -1)
 		fatalx("cannot start the event, poller and session threads");
@@ -203,11 +209,13 @@ main_serve(struct options *o)
 	poller_join(tg.poller);
 	events_stop(tg.events);
 	http_stop(tg.http);
+	webhook_stop(tg.webhook);
 	upstream_stop(tg.upstream);
 	poller_free(tg.poller);
 	session_free(tg.sessions);
 	idempotency_free(tg.idempotency);
 	events_free(tg.events);
+	webhook_free(tg.webhook);
 	metrics_free(tg.metrics);
 	cache_free(tg.cache);
 	upstream_free(tg.upstream);

@@ -32,6 +32,7 @@ struct upstream;
 struct http;
 struct db;
 struct events;
+struct webhook;
 struct poller;
 struct metrics;
 struct sessions;
@@ -478,6 +479,7 @@ json_t	*audit_list(struct db *, const char *, long);
 struct events;
 struct events *events_new(struct db *, char *, size_t);
 void	events_set_snapshot(struct events *, char *(*)(void *), void *);
+void	events_set_webhook(struct events *, struct webhook *);
 int	events_start(struct events *);
 void	events_stop(struct events *);
 void	events_free(struct events *);
@@ -486,6 +488,13 @@ size_t	events_client_count(struct events *);
 size_t	events_pending(struct events *);
 void	events_retry(struct events *);
 int64_t	events_last_id(struct events *);
+
+/* webhook.c */
+struct webhook *webhook_new(const char *, char *, size_t);
+int	webhook_start(struct webhook *);
+void	webhook_post(struct webhook *, int64_t, const char *, const char *);
+void	webhook_stop(struct webhook *);
+void	webhook_free(struct webhook *);
 
 /* poller.c */
 struct poller *poller_new(struct taskgate *);
@@ -561,6 +570,7 @@ struct taskgate {
 	struct cache		*cache;
 	struct db		*db;
 	struct events		*events;
+	struct webhook		*webhook;	/* --webhook, or NULL */
 	struct poller		*poller;
 	struct metrics		*metrics;
 	struct sessions		*sessions;

@@ -225,6 +225,84 @@ class FrontDoor(Base):
         sock.close()
 
 
+class Webhook(unittest.TestCase):
+    """--webhook URL: every recorded event is POSTed there."""
+
+    def setUp(self):
+        import http.server
+        import threading
+        harness.skip_unless_binary()
+        self.posts = []
+        self.cond = threading.Condition()
+        test = self
+
+        class Receiver(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with test.cond:
+                    test.posts.append((self.path, self.headers["Content-Type"], json.loads(body)))
+                    test.cond.notify_all()
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+        threading.Thread(target=self.receiver.serve_forever, daemon=True).start()
+        self.double = Double().start()
+        self.tg = None
+
+    def tearDown(self):
+        if self.tg:
+            self.tg.close()
+        self.double.close()
+        self.receiver.shutdown()
+        self.receiver.server_close()
+
+    def test_events_are_posted_in_order_with_their_ids(self):
+        url = "http://127.0.0.1:%d/hook" % self.receiver.server_address[1]
+        self.tg = Taskgate(self.double.url, args=["--poll", str(POLL), "--webhook", url]).start()
+        es = EventStream(self.tg.port)
+        try:
+            es.wait(lambda ev: [e for e in ev if e["event"] == "snapshot"])
+            self.double.set_task("B2", status="completed")
+            event = es.wait(lambda ev: [e for e in ev if e["event"] == "stream"
+                                        and e["data"]["streamId"] == "Stream-B"])[0]
+        finally:
+            es.close()
+        with self.cond:
+            self.cond.wait_for(lambda: any(p[2]["id"] == event["id"] for p in self.posts), timeout=10)
+            posts = list(self.posts)
+        path, ctype, body = [p for p in posts if p[2]["id"] == event["id"]][0]
+        self.assertEqual((path, ctype), ("/hook", "application/json"))
+        self.assertEqual(body, {"id": event["id"], "event": "stream", "data": event["data"]})
+        ids = [p[2]["id"] for p in posts]
+        self.assertEqual(ids, sorted(ids))
+
+    def test_a_dead_receiver_delays_nothing(self):
+        port = harness.free_port()  # nobody listens there
+        self.tg = Taskgate(self.double.url, args=["--poll", str(POLL), "--webhook",
+                                                  "http://127.0.0.1:%d/" % port]).start()
+        es = EventStream(self.tg.port)
+        try:
+            es.wait(lambda ev: [e for e in ev if e["event"] == "snapshot"])
+            self.double.set_task("B2", status="completed")
+            es.wait(lambda ev: [e for e in ev if e["event"] == "stream"], timeout=2 * POLL + 3)
+        finally:
+            es.close()
+        wait_for(lambda: "webhook: cannot POST" in self.tg.stderr(), what="a warning")
+        self.assertEqual(self.tg.stderr().count("webhook: cannot POST"), 1)  # once per failing run
+
+    def test_not_an_http_url_is_refused(self):
+        for bad in ["ftp://example.com/", "not a url", "file:///etc/passwd"]:
+            with self.subTest(bad=bad):
+                rc, out, err = harness.run_taskgate(["serve", "--listen", "127.0.0.1:0", "--webhook", bad,
+                                                     "--upstream", self.double.url])
+                self.assertEqual(rc, 2)
+                self.assertIn("--webhook: '%s' is not an http:// or https:// URL" % bad, err)
+
+
 class Stall(Base):
     stall_minutes = 0.03  # 1.8 s
 
