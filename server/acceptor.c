@@ -78,14 +78,13 @@ acceptor_classify(const char *head, size_t len, size_t max)
 	bool			 whole = false;
 	size_t			 i;
 
+	/* Not ours: no need to wait for, or look at, the rest. */
+	if (memcmp(head, want, len < wlen ? len : wlen) != 0)
+		return ACCEPTOR_GENERAL;
 	for (i = 0; i + 1 < len && !whole; i++)
 		if (head[i] == '\n' && (head[i + 1] == '\n' ||
 		    (head[i + 1] == '\r' && i + 2 < len && head[i + 2] == '\n')))
 			whole = true;
-	if (len >= wlen && memcmp(head, want, wlen) != 0)
-		return ACCEPTOR_GENERAL;	/* no need to wait */
-	if (len < wlen && memcmp(head, want, len) != 0)
-		return ACCEPTOR_GENERAL;
 	if (!whole)
 		return len >= max ? ACCEPTOR_GENERAL : ACCEPTOR_WAIT;
 	return len > wlen && (head[wlen] == ' ' || head[wlen] == '?') ?
