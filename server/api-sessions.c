@@ -332,7 +332,7 @@ api_sessions_audit(struct request *r)
 	    (stream != NULL && !valid_stream_id(stream)))
 		return http_error(r, HTTP_BAD_QUERY, "limit takes 1 to 10000 "
 		    "and streamId a stream id, once each");
-	rows = audit_list(r->tg->db, stream, limit);
+	rows = audit_list(r->tg->audit, stream, limit);
 	if (rows == NULL)
 		return http_error(r, HTTP_INTERNAL, "the audit log could not "
 		    "be read");

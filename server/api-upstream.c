@@ -126,7 +126,8 @@ api_upstream_history(struct taskgate *tg)
 
 	return json_pack("{s:b,s:I,s:s?}", "writable", ok, "pendingWrites",
 	    (json_int_t)(poller_pending(tg->poller) +
-	    events_pending(tg->events)), "lastError", ok ? NULL : err);
+	    events_pending(tg->events) + audit_pending(tg->audit)),
+	    "lastError", ok ? NULL : err);
 }
 
 /*

@@ -3,7 +3,12 @@
  * stream (start, stop, recover, run) is one row: who asked (the token's
  * owner, or "auto"), what, on which stream, when, the outcome, the HTTP
  * status answered and the evidence as JSON.  Rows are only ever added.
+ * A row that cannot be written (the disk is full, the file turned
+ * read-only) waits in memory, in order, with its own time, and is
+ * written when writing works again (audit_retry, each poll): no action
+ * goes unrecorded.  It owns that queue.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,49 +16,185 @@
 
 #include "taskgate.h"
 
-/* Adds a row; evidence is borrowed (NULL: {}).  Returns its id or -1. */
-int64_t
-audit_add(struct db *db, const char *actor, const char *action,
-    const char *stream, const char *result, unsigned int status,
-    json_t *evidence)
+#define AUDIT_PENDING_MAX	100000	/* rows kept while none can be written */
+
+struct audit_row {
+	int64_t			 at_ms;
+	char			*actor, *action, *stream, *result;
+	unsigned int		 status;
+	char			*evidence;	/* JSON text */
+	struct audit_row	*next;
+};
+
+struct audit {
+	struct db		*db;
+	pthread_mutex_t		 lock;		/* guards what follows */
+	struct audit_row	*pending, **tail;
+	size_t			 n_pending;
+};
+
+static void	audit_flush(struct audit *);
+
+struct audit *
+audit_new(struct db *db)
+{
+	struct audit	*a = xcalloc(1, sizeof *a);
+
+	a->db = db;
+	a->tail = &a->pending;
+	pthread_mutex_init(&a->lock, NULL);
+	return a;
+}
+
+static void
+audit_row_free(struct audit_row *row)
+{
+	free(row->actor);
+	free(row->action);
+	free(row->stream);
+	free(row->result);
+	free(row->evidence);
+	free(row);
+}
+
+void
+audit_free(struct audit *a)
+{
+	struct audit_row	*row, *next;
+
+	if (a == NULL)
+		return;
+	audit_flush(a);	/* a last try */
+	if (a->n_pending > 0)
+		log_warnx("audit: %zu rows could not be recorded before the "
+		    "end", a->n_pending);
+	for (row = a->pending; row != NULL; row = next) {
+		next = row->next;
+		audit_row_free(row);
+	}
+	pthread_mutex_destroy(&a->lock);
+	free(a);
+}
+
+/* Writes one row; its id, or -1 (logged) when it cannot. */
+static int64_t
+audit_write(struct db *db, const struct audit_row *row)
 {
 	sqlite3		*h;
 	sqlite3_stmt	*st;
-	char		*text = evidence != NULL ?
-			    json_dumps(evidence, JSON_COMPACT) : xstrdup("{}");
 	int64_t		 id = -1;
 
 	h = db_lock(db);
 	if (sqlite3_prepare_v2(h, "INSERT INTO audit (at_ms, actor, action, "
 	    "stream_id, result, status, evidence) VALUES (?, ?, ?, ?, ?, ?, ?)",
 	    -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, (int64_t)(clock_wall() * 1000.0));
-		sqlite3_bind_text(st, 2, actor, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
-		if (stream != NULL)
-			sqlite3_bind_text(st, 4, stream, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 1, row->at_ms);
+		sqlite3_bind_text(st, 2, row->actor, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, row->action, -1, SQLITE_STATIC);
+		if (row->stream != NULL)
+			sqlite3_bind_text(st, 4, row->stream, -1, SQLITE_STATIC);
 		else
 			sqlite3_bind_null(st, 4);
-		sqlite3_bind_text(st, 5, result, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 6, (int)status);
-		sqlite3_bind_text(st, 7, text, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, row->result, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 6, (int)row->status);
+		sqlite3_bind_text(st, 7, row->evidence, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_DONE)
 			id = sqlite3_last_insert_rowid(h);
 		sqlite3_finalize(st);
 	}
 	if (id == -1)
-		log_warnx("audit: cannot record %s of %s: %s", action,
-		    stream != NULL ? stream : "the plan", sqlite3_errmsg(h));
+		log_warnx("audit: cannot record %s of %s yet: %s", row->action,
+		    row->stream != NULL ? row->stream : "the plan",
+		    sqlite3_errmsg(h));
 	db_note_write(db, id != -1);
 	db_unlock(db);
-	free(text);
 	return id;
 }
 
-/* The newest rows (at most limit; of one stream when stream is set). */
-json_t *
-audit_list(struct db *db, const char *stream, long limit)
+/* Writes the waiting rows in order, up to the first that fails; lock held. */
+static void
+audit_flush(struct audit *a)
 {
+	struct audit_row	*row;
+
+	while ((row = a->pending) != NULL && audit_write(a->db, row) != -1) {
+		a->pending = row->next;
+		if (a->pending == NULL)
+			a->tail = &a->pending;
+		a->n_pending--;
+		audit_row_free(row);
+	}
+}
+
+/*
+ * Adds a row, now; evidence is borrowed (NULL: {}).  It is written at once
+ * if it can be, else later, in order.
+ */
+void
+audit_add(struct audit *a, const char *actor, const char *action,
+    const char *stream, const char *result, unsigned int status,
+    json_t *evidence)
+{
+	struct audit_row	*row = xcalloc(1, sizeof *row);
+
+	row->at_ms = (int64_t)(clock_wall() * 1000.0);
+	row->actor = xstrdup(actor);
+	row->action = xstrdup(action);
+	row->stream = stream != NULL ? xstrdup(stream) : NULL;
+	row->result = xstrdup(result);
+	row->status = status;
+	row->evidence = evidence != NULL ? json_dumps(evidence, JSON_COMPACT) :
+	    xstrdup("{}");
+	if (row->evidence == NULL)
+		row->evidence = xstrdup("{}");
+	pthread_mutex_lock(&a->lock);
+	if (a->n_pending >= AUDIT_PENDING_MAX) {
+		struct audit_row *old = a->pending;
+
+		log_warnx("audit: %d rows wait to be recorded; dropping the "
+		    "oldest", AUDIT_PENDING_MAX);
+		a->pending = old->next;
+		a->n_pending--;
+		audit_row_free(old);
+		if (a->pending == NULL)
+			a->tail = &a->pending;
+	}
+	*a->tail = row;
+	a->tail = &row->next;
+	a->n_pending++;
+	audit_flush(a);
+	pthread_mutex_unlock(&a->lock);
+}
+
+/* Tries again to write what waits (called each poll). */
+void
+audit_retry(struct audit *a)
+{
+	pthread_mutex_lock(&a->lock);
+	if (a->pending != NULL)
+		audit_flush(a);
+	pthread_mutex_unlock(&a->lock);
+}
+
+size_t
+audit_pending(struct audit *a)
+{
+	size_t	n;
+
+	pthread_mutex_lock(&a->lock);
+	n = a->n_pending;
+	pthread_mutex_unlock(&a->lock);
+	return n;
+}
+
+/*
+ * The newest rows written (at most limit; of one stream when stream is
+ * set).  Rows still waiting to be written are not among them yet.
+ */
+json_t *
+audit_list(struct audit *a, const char *stream, long limit)
+{
+	struct db	*db = a->db;
 	sqlite3		*h = db_lock(db);
 	sqlite3_stmt	*st;
 	json_t		*out = json_array();

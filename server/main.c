@@ -177,6 +177,7 @@ main_serve(struct options *o)
 		fatalx("cannot start the upstream thread");
 	tg.cache = cache_new(tg.upstream, o->poll);
 	tg.metrics = metrics_new();
+	tg.audit = audit_new(tg.db);
 	if ((tg.events = events_new(tg.db, err, sizeof err)) == NULL)
 		fatalx("%s", err);
 	tg.poller = poller_new(&tg);
@@ -219,6 +220,7 @@ main_serve(struct options *o)
 	metrics_free(tg.metrics);
 	cache_free(tg.cache);
 	upstream_free(tg.upstream);
+	audit_free(tg.audit);
 	db_close(tg.db);
 	auth_free(tg.auth);
 	orchconf_free(&tg.conf);

@@ -430,6 +430,7 @@ poller_round(struct poller *p)
 	if (p->n_unwritten > 0)
 		poller_sample(p, NULL, 0, NULL);
 	events_retry(p->tg->events);
+	audit_retry(p->tg->audit);
 	list = poller_get(p, "/api/streams", CACHE_LIST);
 	up = list != NULL;
 	poller_upstream_event(p, up, events);

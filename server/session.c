@@ -1155,7 +1155,7 @@ session_audit(struct sessions *ss, struct session_job *j)
 	const char	*result = j->dry_run ? "dry-run" : j->status < 300 ?
 			    "done" : j->status < 500 ? "refused" : "failed";
 
-	audit_add(ss->tg->db, j->actor, session_job_name(j->kind),
+	audit_add(ss->tg->audit, j->actor, session_job_name(j->kind),
 	    j->id[0] != '\0' ? j->id : NULL, result, j->status, j->answer);
 }
 

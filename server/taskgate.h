@@ -33,6 +33,7 @@ struct http;
 struct db;
 struct events;
 struct webhook;
+struct audit;
 struct poller;
 struct metrics;
 struct sessions;
@@ -471,9 +472,13 @@ int	history_load_sessions(struct db *, struct session_row **, size_t *);
 int	history_save_session(struct db *, const struct session_row *);
 
 /* audit.c */
-int64_t	audit_add(struct db *, const char *, const char *, const char *,
+struct audit *audit_new(struct db *);
+void	audit_free(struct audit *);
+void	audit_add(struct audit *, const char *, const char *, const char *,
 		    const char *, unsigned int, json_t *);
-json_t	*audit_list(struct db *, const char *, long);
+void	audit_retry(struct audit *);
+size_t	audit_pending(struct audit *);
+json_t	*audit_list(struct audit *, const char *, long);
 
 /* events.c */
 struct events;
@@ -569,6 +574,7 @@ struct taskgate {
 	struct upstream		*upstream;
 	struct cache		*cache;
 	struct db		*db;
+	struct audit		*audit;
 	struct events		*events;
 	struct webhook		*webhook;	/* --webhook, or NULL */
 	struct poller		*poller;

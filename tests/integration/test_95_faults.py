@@ -63,6 +63,12 @@ class DiskFull(unittest.TestCase):
         self.double.set_task("B3", status="in_progress")
         time.sleep(0.6)
         self.assertEqual(self.tg.get("/api/overview").status, 200, "serving goes on")
+        # An action is answered, and its audit row waits with the rest.
+        refused = self.tg.request("POST", "/api/streams/Stream-Z/start", headers=self.tg.bearer())
+        self.assertEqual(refused.status, 409)
+        asked = time.time()
+        wait_for(lambda: self.tg.get("/health").json()["history"]["pendingWrites"] >= 4,
+                 what="two samples, two events and an audit row waiting")
         os.unlink(self.flag)
         events = self.es.wait(lambda ev: (lambda s: s if len(s) >= 2 else None)(
             [e for e in ev if e["event"] == "stream" and e["data"]["streamId"] == "Stream-B"]),
@@ -74,8 +80,12 @@ class DiskFull(unittest.TestCase):
         samples = self.tg.get("/api/streams/Stream-B/history").json()["samples"]
         self.assertEqual([(s["completedTasks"], s["inProgressTasks"]) for s in samples],
                          [(1, 1), (2, 0), (2, 1)])
-        health = self.tg.get("/health").json()["history"]
-        self.assertEqual((health["writable"], health["pendingWrites"]), (True, 0))
+        health = wait_for(lambda: (lambda h: h if h["pendingWrites"] == 0 else None)(
+            self.tg.get("/health").json()["history"]), what="nothing left waiting")
+        self.assertTrue(health["writable"])
+        audit = self.tg.get("/api/audit?streamId=Stream-Z", headers=self.tg.bearer()).json()["audit"]
+        self.assertEqual([(a["action"], a["result"], a["status"]) for a in audit], [("start", "refused", 409)])
+        self.assertLess(abs(self.iso_seconds(audit[0]["at"]) - asked), 2.0, "the row keeps its time")
         # A restart finds it all on disk.
         self.es.close()
         self.tg.stop()
