@@ -677,6 +677,9 @@ session_type_when_ready(struct sessions *ss, double now)
 		pthread_mutex_unlock(&ss->lock);
 		log_info("%s: typed /continue into %s", s->row.id,
 		    s->row.window);
+		/* The window is up and at work: no page has to poll for it. */
+		session_event(ss, "running", s->row.id, "taskgate", json_pack(
+		    "{s:s,s:s}", "window", s->row.window, "pane", s->row.pane));
 	}
 	free(snap);
 }

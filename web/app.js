@@ -102,8 +102,6 @@ function applyOverview(doc, first) {
   if (old && !first && old.generatedAt && doc.generatedAt && Date.parse(doc.generatedAt) < Date.parse(old.generatedAt)) return;
   const before = old ? byId() : null;
   model.overview = doc;
-  // A session on its way up changes without an event: look again soon.
-  if (doc.streams.some((s) => s.session && s.session.phase === 'starting')) refetchSoon(1500);
   if (before) {
     for (const s of doc.streams) {
       const was = before.get(String(s.streamId));

@@ -140,6 +140,12 @@ class Control(Base):
         event = self.es.wait(lambda ev: self.session_events("Stream-B", "started"), what="started")[0]
         self.assertEqual(event["data"]["window"], body["window"])
         self.assertEqual(event["data"]["actor"], self.user())
+        # Once /continue is typed, an event says the window is at work.
+        running = self.es.wait(lambda ev: self.session_events("Stream-B", "running"), what="running")[0]
+        self.assertEqual((running["data"]["window"], running["data"]["pane"]), (body["window"], body["pane"]))
+        self.assertGreater(running["id"], event["id"])
+        overview = {s["streamId"]: s for s in self.tg.get("/api/overview").json()["streams"]}
+        self.assertEqual(overview["Stream-B"]["session"]["phase"], "running")
         out = wait_for(lambda: (lambda r: r if "working on: /continue Stream-B" in r.json()["text"] else None)(
             self.tg.get("/api/sessions/Stream-B/output?lines=10", headers=self.tg.bearer())),
             what="the pane's text")
