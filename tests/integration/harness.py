@@ -239,6 +239,16 @@ class Taskgate:
         return {"Authorization": "Bearer " + self.token}
 
 
+def read_to_end(sock):
+    """Everything the peer sends on a raw socket until it closes."""
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
 def run_taskgate(args, env=None, timeout=10):
     """Runs the binary to completion (for flags that exit); returns (rc, out, err)."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("TASKGATE_")}

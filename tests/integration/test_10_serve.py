@@ -192,12 +192,7 @@ class Startup(unittest.TestCase):
             with socket.socket(socket.AF_UNIX) as s:
                 s.connect(path)
                 s.sendall(b"GET /api/streams HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-                data = b""
-                while True:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
+                data = harness.read_to_end(s)
             self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:100])
         finally:
             proc.terminate()

@@ -214,12 +214,7 @@ class FrontDoor(Base):
     def test_a_refused_stream_closes_its_connection(self):
         sock = socket.create_connection(("127.0.0.1", self.tg.port), timeout=10)
         sock.sendall(b"GET /api/events HTTP/1.1\r\nHost: evil.example\r\n\r\n")
-        got = b""
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            got += chunk
+        got = harness.read_to_end(sock)
         self.assertTrue(got.startswith(b"HTTP/1.1 4"), got[:100])
         self.assertIn(b"\r\nConnection: close\r\n", got)
         sock.close()
