@@ -19,18 +19,17 @@
 #define AUDIT_PENDING_MAX	100000	/* rows kept while none can be written */
 
 struct audit_row {
+	struct fifo_link	 link;		/* first */
 	int64_t			 at_ms;
 	char			*actor, *action, *stream, *result;
 	unsigned int		 status;
 	char			*evidence;	/* JSON text */
-	struct audit_row	*next;
 };
 
 struct audit {
 	struct db		*db;
 	pthread_mutex_t		 lock;		/* guards what follows */
-	struct audit_row	*pending, **tail;
-	size_t			 n_pending;
+	struct fifo		 pending;	/* of audit_row */
 };
 
 static void	audit_flush(struct audit *);
@@ -41,7 +40,7 @@ audit_new(struct db *db)
 	struct audit	*a = xcalloc(1, sizeof *a);
 
 	a->db = db;
-	a->tail = &a->pending;
+	fifo_init(&a->pending);
 	pthread_mutex_init(&a->lock, NULL);
 	return a;
 }
@@ -60,18 +59,16 @@ audit_row_free(struct audit_row *row)
 void
 audit_free(struct audit *a)
 {
-	struct audit_row	*row, *next;
+	struct fifo_link	*row;
 
 	if (a == NULL)
 		return;
 	audit_flush(a);	/* a last try */
-	if (a->n_pending > 0)
+	if (a->pending.n > 0)
 		log_warnx("audit: %zu rows could not be recorded before the "
-		    "end", a->n_pending);
-	for (row = a->pending; row != NULL; row = next) {
-		next = row->next;
-		audit_row_free(row);
-	}
+		    "end", a->pending.n);
+	while ((row = fifo_pop(&a->pending)) != NULL)
+		audit_row_free((struct audit_row *)row);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 }
@@ -117,13 +114,9 @@ audit_flush(struct audit *a)
 {
 	struct audit_row	*row;
 
-	while ((row = a->pending) != NULL && audit_write(a->db, row) != -1) {
-		a->pending = row->next;
-		if (a->pending == NULL)
-			a->tail = &a->pending;
-		a->n_pending--;
-		audit_row_free(row);
-	}
+	while ((row = (struct audit_row *)a->pending.head) != NULL &&
+	    audit_write(a->db, row) != -1)
+		audit_row_free((struct audit_row *)fifo_pop(&a->pending));
 }
 
 /*
@@ -148,20 +141,12 @@ audit_add(struct audit *a, const char *actor, const char *action,
 	if (row->evidence == NULL)
 		row->evidence = xstrdup("{}");
 	pthread_mutex_lock(&a->lock);
-	if (a->n_pending >= AUDIT_PENDING_MAX) {
-		struct audit_row *old = a->pending;
-
+	if (a->pending.n >= AUDIT_PENDING_MAX) {
 		log_warnx("audit: %d rows wait to be recorded; dropping the "
 		    "oldest", AUDIT_PENDING_MAX);
-		a->pending = old->next;
-		a->n_pending--;
-		audit_row_free(old);
-		if (a->pending == NULL)
-			a->tail = &a->pending;
+		audit_row_free((struct audit_row *)fifo_pop(&a->pending));
 	}
-	*a->tail = row;
-	a->tail = &row->next;
-	a->n_pending++;
+	fifo_push(&a->pending, &row->link);
 	audit_flush(a);
 	pthread_mutex_unlock(&a->lock);
 }
@@ -171,7 +156,7 @@ void
 audit_retry(struct audit *a)
 {
 	pthread_mutex_lock(&a->lock);
-	if (a->pending != NULL)
+	if (a->pending.head != NULL)
 		audit_flush(a);
 	pthread_mutex_unlock(&a->lock);
 }
@@ -182,7 +167,7 @@ audit_pending(struct audit *a)
 	size_t	n;
 
 	pthread_mutex_lock(&a->lock);
-	n = a->n_pending;
+	n = a->pending.n;
 	pthread_mutex_unlock(&a->lock);
 	return n;
 }

@@ -61,10 +61,10 @@ struct events_client {
 };
 
 struct events_pending {
+	struct fifo_link	 link;		/* first */
 	char			*type;
 	char			*data;		/* JSON text */
 	int64_t			 at_ms;
-	struct events_pending	*next;
 };
 
 struct events {
@@ -74,8 +74,7 @@ struct events {
 	size_t			 n_clients;
 	uint64_t		 next_serial;
 	int64_t			 last_id;
-	struct events_pending	*pending, **pending_tail;
-	size_t			 n_pending;
+	struct fifo		 pending;	/* of events_pending */
 	bool			 stopping;
 	char			*(*snapshot)(void *);	/* new JSON text */
 	void			*snapshot_arg;
@@ -94,6 +93,14 @@ static void	 events_queue(struct events *, struct events_client *,
 static void	 events_watch(struct events *, struct events_client *);
 static char	*events_frame(int64_t, const char *, const char *, size_t *);
 static void	 events_shared_release(struct events_shared *);
+
+static void
+events_pending_free(struct events_pending *p)
+{
+	free(p->type);
+	free(p->data);
+	free(p);
+}
 
 /* Returns a new event log on db, or NULL with err set. */
 struct events *
@@ -115,7 +122,7 @@ events_new(struct db *db, char *err, size_t errlen)
 	sqlite3_finalize(st);
 	db_unlock(db);
 	ev->db = db;
-	ev->pending_tail = &ev->pending;
+	fifo_init(&ev->pending);
 	pthread_mutex_init(&ev->lock, NULL);
 	ev->epfd = ev->wake = -1;
 	return ev;
@@ -180,19 +187,15 @@ events_stop(struct events *ev)
 void
 events_free(struct events *ev)
 {
-	struct events_pending	*p, *next;
+	struct fifo_link	*p;
 
 	if (ev == NULL)
 		return;
-	if (ev->n_pending > 0)
+	if (ev->pending.n > 0)
 		log_warnx("events: %zu events could not be recorded before "
-		    "the end", ev->n_pending);
-	for (p = ev->pending; p != NULL; p = next) {
-		next = p->next;
-		free(p->type);
-		free(p->data);
-		free(p);
-	}
+		    "the end", ev->pending.n);
+	while ((p = fifo_pop(&ev->pending)) != NULL)
+		events_pending_free((struct events_pending *)p);
 	events_shared_release(ev->snap);
 	pthread_mutex_destroy(&ev->lock);
 	if (ev->epfd >= 0)
@@ -311,7 +314,7 @@ events_flush(struct events *ev)
 	size_t			 len;
 	int64_t			 id;
 
-	while ((p = ev->pending) != NULL) {
+	while ((p = (struct events_pending *)ev->pending.head) != NULL) {
 		id = -1;
 		h = db_lock(ev->db);
 		if (sqlite3_prepare_v2(h, "INSERT INTO events (at_ms, type, "
@@ -335,13 +338,8 @@ events_flush(struct events *ev)
 		for (c = ev->clients; c != NULL; c = c->next)
 			events_queue(ev, c, frame, len);
 		free(frame);
-		ev->pending = p->next;
-		if (ev->pending == NULL)
-			ev->pending_tail = &ev->pending;
-		ev->n_pending--;
-		free(p->type);
-		free(p->data);
-		free(p);
+		events_pending_free((struct events_pending *)fifo_pop(
+		    &ev->pending));
 	}
 }
 
@@ -359,22 +357,13 @@ events_emit(struct events *ev, const char *type, json_t *data)
 	p->at_ms = (int64_t)(clock_wall() * 1000.0);
 	json_decref(data);
 	pthread_mutex_lock(&ev->lock);
-	if (ev->n_pending >= EVENTS_PENDING_MAX) {
-		struct events_pending *old = ev->pending;
-
+	if (ev->pending.n >= EVENTS_PENDING_MAX) {
 		log_warnx("events: %d events wait to be recorded; dropping "
 		    "the oldest", EVENTS_PENDING_MAX);
-		ev->pending = old->next;
-		ev->n_pending--;
-		free(old->type);
-		free(old->data);
-		free(old);
-		if (ev->pending == NULL)
-			ev->pending_tail = &ev->pending;
+		events_pending_free((struct events_pending *)fifo_pop(
+		    &ev->pending));
 	}
-	*ev->pending_tail = p;
-	ev->pending_tail = &p->next;
-	ev->n_pending++;
+	fifo_push(&ev->pending, &p->link);
 	events_flush(ev);
 	pthread_mutex_unlock(&ev->lock);
 }
@@ -394,7 +383,7 @@ events_pending(struct events *ev)
 	size_t	n;
 
 	pthread_mutex_lock(&ev->lock);
-	n = ev->n_pending;
+	n = ev->pending.n;
 	pthread_mutex_unlock(&ev->lock);
 	return n;
 }

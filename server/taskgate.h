@@ -173,6 +173,18 @@ char	*xstrndup(const char *, size_t);
 int	 xasprintf(char **, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 
+/* fifo.c */
+struct fifo_link {
+	struct fifo_link	*next;
+};
+struct fifo {
+	struct fifo_link	*head, **tail;
+	size_t			 n;
+};
+void	fifo_init(struct fifo *);
+void	fifo_push(struct fifo *, struct fifo_link *);
+struct fifo_link *fifo_pop(struct fifo *);
+
 /* buf.c */
 struct buf {
 	char	*data;		/* NUL-terminated, owned */

@@ -20,16 +20,15 @@
 #define WEBHOOK_TIMEOUT_MS	10000L
 
 struct webhook_item {
+	struct fifo_link	 link;		/* first */
 	char			*body;
-	struct webhook_item	*next;
 };
 
 struct webhook {
 	char			*url;
 	pthread_mutex_t		 lock;		/* guards what follows */
 	pthread_cond_t		 cond;
-	struct webhook_item	*head, **tail;
-	size_t			 n;
+	struct fifo		 queue;		/* of webhook_item */
 	size_t			 dropped;	/* not yet reported */
 	bool			 stopping;
 	pthread_t		 thread;
@@ -37,6 +36,13 @@ struct webhook {
 };
 
 static void	*webhook_main(void *);
+
+static void
+webhook_item_free(struct webhook_item *item)
+{
+	free(item->body);
+	free(item);
+}
 
 /*
  * Checks url (http:// or https://, as libcurl parses it); NULL with err
@@ -62,7 +68,7 @@ webhook_new(const char *url, char *err, size_t errlen)
 	}
 	w = xcalloc(1, sizeof *w);
 	w->url = xstrdup(url);
-	w->tail = &w->head;
+	fifo_init(&w->queue);
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
 	return w;
@@ -90,20 +96,11 @@ webhook_post(struct webhook *w, int64_t id, const char *type,
 	xasprintf(&item->body, "{\"id\":%lld,\"event\":\"%s\",\"data\":%s}",
 	    (long long)id, type, data);
 	pthread_mutex_lock(&w->lock);
-	if (w->n >= WEBHOOK_QUEUE_MAX) {
-		struct webhook_item *old = w->head;
-
-		w->head = old->next;
-		if (w->head == NULL)
-			w->tail = &w->head;
-		w->n--;
+	if (w->queue.n >= WEBHOOK_QUEUE_MAX) {
+		webhook_item_free((struct webhook_item *)fifo_pop(&w->queue));
 		w->dropped++;
-		free(old->body);
-		free(old);
 	}
-	*w->tail = item;
-	w->tail = &item->next;
-	w->n++;
+	fifo_push(&w->queue, &item->link);
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
 }
@@ -125,18 +122,15 @@ webhook_stop(struct webhook *w)
 void
 webhook_free(struct webhook *w)
 {
-	struct webhook_item	*item, *next;
+	struct fifo_link	*item;
 
 	if (w == NULL)
 		return;
-	if (w->n > 0)
+	if (w->queue.n > 0)
 		log_warnx("webhook: %zu events were not sent before the end",
-		    w->n);
-	for (item = w->head; item != NULL; item = next) {
-		next = item->next;
-		free(item->body);
-		free(item);
-	}
+		    w->queue.n);
+	while ((item = fifo_pop(&w->queue)) != NULL)
+		webhook_item_free((struct webhook_item *)item);
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->cond);
 	free(w->url);
@@ -203,15 +197,11 @@ webhook_main(void *arg)
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, webhook_discard);
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
-		while (w->head == NULL && !w->stopping)
+		while (w->queue.head == NULL && !w->stopping)
 			pthread_cond_wait(&w->cond, &w->lock);
 		if (w->stopping)
 			break;
-		item = w->head;
-		w->head = item->next;
-		if (w->head == NULL)
-			w->tail = &w->head;
-		w->n--;
+		item = (struct webhook_item *)fifo_pop(&w->queue);
 		dropped = w->dropped;
 		w->dropped = 0;
 		pthread_mutex_unlock(&w->lock);
@@ -219,8 +209,7 @@ webhook_main(void *arg)
 			log_warnx("webhook: %zu events dropped: %s is too slow",
 			    dropped, w->url);
 		webhook_send(w, c, item->body, &failing);
-		free(item->body);
-		free(item);
+		webhook_item_free(item);
 		pthread_mutex_lock(&w->lock);
 	}
 	pthread_mutex_unlock(&w->lock);
