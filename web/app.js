@@ -235,6 +235,7 @@ function connect() {
   es.addEventListener('session', (e) => {
     const d = parse(e);
     refetchSoon(100);
+    if (d && d.event === 'stopped') forgetSession(String(d.streamId));
     if (d && d.streamId === model.paneStream) setTimeout(pollPane, 300);
   });
   es.onerror = () => {
@@ -277,6 +278,13 @@ function missingEndpoint(resp, body) {
   return resp.status === 405 || (resp.status === 404 && !body.code);
 }
 
+// A stopped session has no pane left to read: the model says so at once,
+// before the overview comes again (reading it meanwhile would be a 404).
+function forgetSession(id) {
+  const s = byId().get(id);
+  if (s && s.session) s.session = Object.assign({}, s.session, { window: '', live: false });
+}
+
 async function act(id, action) {
   if (model.busy.get(id)) return;
   model.busy.set(id, action);
@@ -298,6 +306,7 @@ async function act(id, action) {
       const done = { start: 'Started', stop: 'Stopped', recover: 'Recovering' }[action];
       model.messages.set(id, { tone: 'done', text: `${done} ${id}` + (body.window ? ` (window ${body.window}).` : '.') });
       refetchSoon(100);
+      if (action === 'stop') forgetSession(id);
       if (model.paneStream === id) setTimeout(pollPane, 500);
     } else if (resp.status === 401) {
       model.messages.set(id, { tone: 'warn', text: 'Refused: this browser is not signed in (read-only).' });

@@ -380,8 +380,11 @@ describe('dashboard in headless Chromium', () => {
       'focus kept across re-render');
     // Tab moves on to the next real control.
     await page.keyboard.press('Tab');
-    assert.ok(await page.evaluate(() => ['A', 'BUTTON'].includes(document.activeElement?.tagName.toUpperCase())),
-      'Tab reaches the next link or button');
+    const reached = await page.evaluate(() => {
+      const n = document.activeElement;
+      return { tag: n ? n.tagName.toUpperCase() : '', html: n ? n.outerHTML.slice(0, 200) : '' };
+    });
+    assert.ok(['A', 'BUTTON'].includes(reached.tag), 'Tab reaches the next link or button, not ' + reached.html);
     await page.focus('[data-stream="Stream-B"] .btn-pane');
     await page.keyboard.press('Space');
     await until(async () => (await page.getAttribute('[data-stream="Stream-B"] .btn-pane', 'aria-pressed')) === 'false', 'the pane to close', 5000);
