@@ -3,9 +3,11 @@
  *
  * It declares the context (struct taskgate) and each module's API, grouped
  * under the name of the file that owns it.  Private structures stay in their
- * .c file.  Threads: main (startup, signals, teardown), the libmicrohttpd
- * threads (requests), the upstream thread (all libcurl work).  Which thread
- * may touch what is written next to each structure.
+ * .c file.  Threads: main (startup, signals, teardown), the acceptor (new
+ * connections), the libmicrohttpd threads (requests), the upstream thread
+ * (libcurl work for Task Copilot), the poller, the session thread, the
+ * event-stream watcher (heartbeats, hang-ups) and, with --webhook, its
+ * sender.  Which thread may touch what is written next to each structure.
  */
 #ifndef TASKGATE_H
 #define TASKGATE_H
