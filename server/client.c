@@ -67,16 +67,6 @@ enum client_opt {
 	CL_DRY_RUN, CL_HELP
 };
 #define CL_BIT(o)	(1u << ((o) - CL_LISTEN))
-#define CL_NOPTS	(CL_HELP - CL_LISTEN + 1)
-
-struct client_row {
-	const char	*name;		/* the long flag */
-	int		 has_arg;	/* getopt_long's */
-	enum client_opt	 id;
-	const char	*env;		/* the environment twin, or NULL */
-	const char	*arg;		/* how the help names the value */
-	const char	*help;
-};
 
 /* What the flags, their twins and the operand say; strings owned. */
 struct client_args {
@@ -102,7 +92,7 @@ struct client_verb {
 	client_run_fn	 run;
 };
 
-static const struct client_row client_rows[] = {
+static const struct verb_flag client_rows[] = {
 	{ "listen", required_argument, CL_LISTEN, "TASKGATE_LISTEN", "ADDR",
 	  "the daemon's address: 127.0.0.1:PORT, [::1]:PORT or unix:/path "
 	  "(default " CLIENT_DEFAULT_LISTEN ")" },
@@ -166,25 +156,27 @@ static const struct client_verb client_verbs[] = {
 
 /* Arguments ------------------------------------------------------------- */
 
+/* The flags verb v takes, as verb.c takes them; returns how many. */
+static size_t
+client_flags(const struct client_verb *v, const struct verb_flag **flags)
+{
+	size_t	i, n = 0;
+
+	for (i = 0; i < CLIENT_NROWS && n < VERB_FLAGS_MAX; i++)
+		if (v->opts & CL_BIT(client_rows[i].id))
+			flags[n++] = &client_rows[i];
+	return n;
+}
+
 static void
 client_usage(const struct client_verb *v, FILE *f)
 {
-	size_t	i;
+	const struct verb_flag	*flags[VERB_FLAGS_MAX];
 
 	fprintf(f, "usage: taskgate %s %s\n\n%s\n\noptions (each also read "
 	    "from the environment variable shown):\n", v->name, v->synopsis,
 	    v->about);
-	for (i = 0; i < CLIENT_NROWS; i++) {
-		const struct client_row *r = &client_rows[i];
-
-		if ((v->opts & CL_BIT(r->id)) == 0)
-			continue;
-		fprintf(f, "  --%s%s%s", r->name, r->arg ? " " : "",
-		    r->arg ? r->arg : "");
-		if (r->env != NULL)
-			fprintf(f, "  [%s]", r->env);
-		fprintf(f, "\n      %s\n", r->help);
-	}
+	verb_usage(flags, client_flags(v, flags), f);
 	fprintf(f, "\nExit status: 0 done, 1 the daemon refused (its reasons "
 	    "on stderr), 2 a usage\nerror or no daemon answering.  See "
 	    "taskgate(1).\n");
@@ -192,12 +184,12 @@ client_usage(const struct client_verb *v, FILE *f)
 
 /* Applies one value; from names the flag or variable.  -1 after a line. */
 static int
-client_apply(struct client_args *a, const struct client_row *r,
-    const char *v, const char *from)
+client_apply(void *args, int id, const char *v, const char *from)
 {
-	bool	*flag = NULL;
+	struct client_args	*a = args;
+	bool			*flag = NULL;
 
-	switch (r->id) {
+	switch ((enum client_opt)id) {
 	case CL_LISTEN:
 		free(a->listen);
 		a->listen = xstrdup(v);
@@ -239,51 +231,16 @@ static int
 client_parse(const struct client_verb *v, struct client_args *a, int argc,
     char **argv)
 {
-	struct option	 longopts[CL_NOPTS + 1];
-	const char	*val;
-	char		 from[64];
-	size_t		 i, n = 0;
-	int		 ch;
+	const struct verb_flag	*flags[VERB_FLAGS_MAX];
+	int			 rc;
 
 	memset(a, 0, sizeof *a);
-	for (i = 0; i < CLIENT_NROWS; i++) {
-		const struct client_row *r = &client_rows[i];
-
-		if ((v->opts & CL_BIT(r->id)) == 0 || r->env == NULL ||
-		    (val = getenv(r->env)) == NULL)
-			continue;
-		if (client_apply(a, r, val, r->env) == -1)
-			return -1;
-	}
-	memset(longopts, 0, sizeof longopts);
-	for (i = 0; i < CLIENT_NROWS; i++) {
-		if ((v->opts & CL_BIT(client_rows[i].id)) == 0)
-			continue;
-		longopts[n].name = client_rows[i].name;
-		longopts[n].has_arg = client_rows[i].has_arg;
-		longopts[n].val = (int)client_rows[i].id;
-		n++;
-	}
-	optind = 0;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		if (ch == 'h' || ch == CL_HELP) {
-			client_usage(v, stdout);
-			return 1;
-		}
-		if (ch == '?' || ch == ':') {
-			fprintf(stderr, "taskgate: %s option '%s' (see taskgate "
-			    "%s --help)\n", ch == ':' ? "missing value for" :
-			    "unknown", argv[optind - 1], v->name);
-			return -1;
-		}
-		for (i = 0; i < CLIENT_NROWS; i++)
-			if ((int)client_rows[i].id == ch)
-				break;
-		snprintf(from, sizeof from, "--%s", client_rows[i].name);
-		if (client_apply(a, &client_rows[i], optarg, from) == -1)
-			return -1;
-	}
+	rc = verb_parse(v->name, flags, client_flags(v, flags), CL_HELP,
+	    client_apply, a, argc, argv);
+	if (rc == 1)
+		client_usage(v, stdout);
+	if (rc != 0)
+		return rc;
 	if (v->takes_id) {
 		if (optind >= argc) {
 			fprintf(stderr, "taskgate: %s needs a stream id, as in "

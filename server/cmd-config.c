@@ -70,22 +70,12 @@ enum cmd_config_opt {
 	CC_CONFIG = 256, CC_UPSTREAM, CC_OUTPUT, CC_PROJECT_ROOT, CC_FORCE,
 	CC_HELP
 };
-#define CC_NOPTS	(CC_HELP - CC_CONFIG + 1)	/* the most a verb has */
-
-struct cmd_config_row {
-	const char		*name;		/* the long flag */
-	int			 has_arg;	/* getopt_long's */
-	enum cmd_config_opt	 id;
-	const char		*env;		/* the environment twin */
-	const char		*arg;		/* how the help names the value */
-	const char		*help;
-};
 
 struct cmd_config_verb {
 	const char			*name;
 	const char			*synopsis;
 	const char			*about;
-	const struct cmd_config_row	*rows;
+	const struct verb_flag		*rows;
 	size_t				 n_rows;
 };
 
@@ -98,13 +88,13 @@ struct cmd_config_args {
 	bool	 force;
 };
 
-static const struct cmd_config_row cmd_config_check_rows[] = {
+static const struct verb_flag cmd_config_check_rows[] = {
 	{ "config", required_argument, CC_CONFIG, "TASKGATE_CONFIG", "PATH",
 	  "the config to check (default " CMD_CONFIG_DEFAULT_PATH ")" },
 	{ "help", no_argument, CC_HELP, NULL, NULL, "show this help" },
 };
 
-static const struct cmd_config_row cmd_config_generate_rows[] = {
+static const struct verb_flag cmd_config_generate_rows[] = {
 	{ "upstream", required_argument, CC_UPSTREAM, "TASKGATE_UPSTREAM",
 	  "URL", "Task Copilot's URL (default " CMD_CONFIG_DEFAULT_URL ")" },
 	{ "output", required_argument, CC_OUTPUT, "TASKGATE_OUTPUT", "PATH",
@@ -148,23 +138,27 @@ static int	cmd_config_write(const char *, json_t *, bool, char *,
 
 /* Arguments ------------------------------------------------------------- */
 
+/* The verb's flags as verb.c takes them; returns how many. */
+static size_t
+cmd_config_flags(const struct cmd_config_verb *v,
+    const struct verb_flag **flags)
+{
+	size_t	i;
+
+	for (i = 0; i < v->n_rows && i < VERB_FLAGS_MAX; i++)
+		flags[i] = &v->rows[i];
+	return i;
+}
+
 static void
 cmd_config_usage(const struct cmd_config_verb *v, FILE *f)
 {
-	size_t	i;
+	const struct verb_flag	*flags[VERB_FLAGS_MAX];
 
 	fprintf(f, "usage: taskgate %s %s\n\n%s\noptions (each also read "
 	    "from the environment variable shown):\n", v->name, v->synopsis,
 	    v->about);
-	for (i = 0; i < v->n_rows; i++) {
-		const struct cmd_config_row *r = &v->rows[i];
-
-		fprintf(f, "  --%s%s%s", r->name, r->arg ? " " : "",
-		    r->arg ? r->arg : "");
-		if (r->env != NULL)
-			fprintf(f, "  [%s]", r->env);
-		fprintf(f, "\n      %s\n", r->help);
-	}
+	verb_usage(flags, cmd_config_flags(v, flags), f);
 }
 
 static void
@@ -176,10 +170,11 @@ cmd_config_set(char **slot, const char *v)
 
 /* Applies one value; from names the flag or variable.  -1 after a line. */
 static int
-cmd_config_apply(struct cmd_config_args *a, const struct cmd_config_row *r,
-    const char *v, const char *from)
+cmd_config_apply(void *args, int id, const char *v, const char *from)
 {
-	switch (r->id) {
+	struct cmd_config_args	*a = args;
+
+	switch ((enum cmd_config_opt)id) {
 	case CC_CONFIG:
 		cmd_config_set(&a->config, v);
 		break;
@@ -215,49 +210,22 @@ static int
 cmd_config_parse(const struct cmd_config_verb *v, struct cmd_config_args *a,
     int argc, char **argv)
 {
-	struct option	 longopts[CC_NOPTS + 1];
-	const char	*val;
-	char		 from[64];
-	size_t		 i;
-	int		 ch;
+	const struct verb_flag	*flags[VERB_FLAGS_MAX];
+	int			 rc;
 
 	memset(a, 0, sizeof *a);
-	for (i = 0; i < v->n_rows; i++) {
-		if (v->rows[i].env == NULL ||
-		    (val = getenv(v->rows[i].env)) == NULL)
-			continue;
-		if (cmd_config_apply(a, &v->rows[i], val, v->rows[i].env) == -1)
-			return -1;
-	}
-	memset(longopts, 0, sizeof longopts);
-	for (i = 0; i < v->n_rows && i < CC_NOPTS; i++) {
-		longopts[i].name = v->rows[i].name;
-		longopts[i].has_arg = v->rows[i].has_arg;
-		longopts[i].val = (int)v->rows[i].id;
-	}
-	optind = 0;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		if (ch == 'h' || ch == CC_HELP) {
-			cmd_config_usage(v, stdout);
-			return 1;
-		}
-		if (ch == '?' || ch == ':') {
-			fprintf(stderr, "taskgate: %s option '%s' (see taskgate "
-			    "%s --help)\n", ch == ':' ? "missing value for" :
-			    "unknown", argv[optind - 1], v->name);
-			return -1;
-		}
-		for (i = 0; i < v->n_rows; i++)
-			if ((int)v->rows[i].id == ch)
-				break;
-		snprintf(from, sizeof from, "--%s", v->rows[i].name);
-		if (cmd_config_apply(a, &v->rows[i], optarg, from) == -1)
-			return -1;
-	}
+	rc = verb_parse(v->name, flags, cmd_config_flags(v, flags), CC_HELP,
+	    cmd_config_apply, a, argc, argv);
+	if (rc == 1)
+		cmd_config_usage(v, stdout);
+	if (rc != 0)
+		return rc;
 	if (optind < argc) {
+		char *e = log_escape(argv[optind], 80);
+
 		fprintf(stderr, "taskgate: unexpected argument '%s' (see "
-		    "taskgate %s --help)\n", argv[optind], v->name);
+		    "taskgate %s --help)\n", e, v->name);
+		free(e);
 		return -1;
 	}
 	return 0;

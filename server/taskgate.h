@@ -150,6 +150,21 @@ json_t	*plan_next_actions(const struct plan_stream *, size_t, long, long);
 size_t	plan_streams_from_json(json_t *, struct plan_stream **);
 void	plan_streams_free(struct plan_stream *, size_t);
 
+/* verb.c */
+#define VERB_FLAGS_MAX	16		/* flags of one verb */
+struct verb_flag {
+	const char	*name;		/* the long flag */
+	int		 has_arg;	/* getopt_long's */
+	int		 id;		/* above 255: what apply is given */
+	const char	*env;		/* the environment twin, or NULL */
+	const char	*arg;		/* how the help names the value */
+	const char	*help;
+};
+typedef int (*verb_apply_fn)(void *, int, const char *, const char *);
+int	verb_parse(const char *, const struct verb_flag *const *, size_t, int,
+		    verb_apply_fn, void *, int, char **);
+void	verb_usage(const struct verb_flag *const *, size_t, FILE *);
+
 /* cmd-config.c */
 int	cmd_config_check(int, char **);
 int	cmd_config_generate(int, char **);
