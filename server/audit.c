@@ -40,7 +40,7 @@ audit_new(struct db *db)
 	struct audit	*a = xcalloc(1, sizeof *a);
 
 	a->db = db;
-	fifo_init(&a->pending);
+	fifo_init(&a->pending, AUDIT_PENDING_MAX);
 	pthread_mutex_init(&a->lock, NULL);
 	return a;
 }
@@ -129,6 +129,7 @@ audit_add(struct audit *a, const char *actor, const char *action,
     json_t *evidence)
 {
 	struct audit_row	*row = xcalloc(1, sizeof *row);
+	struct fifo_link	*old;
 
 	row->at_ms = (int64_t)(clock_wall() * 1000.0);
 	row->actor = xstrdup(actor);
@@ -141,12 +142,11 @@ audit_add(struct audit *a, const char *actor, const char *action,
 	if (row->evidence == NULL)
 		row->evidence = xstrdup("{}");
 	pthread_mutex_lock(&a->lock);
-	if (a->pending.n >= AUDIT_PENDING_MAX) {
+	if ((old = fifo_push(&a->pending, &row->link)) != NULL) {
 		log_warnx("audit: %d rows wait to be recorded; dropping the "
 		    "oldest", AUDIT_PENDING_MAX);
-		audit_row_free((struct audit_row *)fifo_pop(&a->pending));
+		audit_row_free((struct audit_row *)old);
 	}
-	fifo_push(&a->pending, &row->link);
 	audit_flush(a);
 	pthread_mutex_unlock(&a->lock);
 }

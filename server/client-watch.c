@@ -821,22 +821,15 @@ client_watch(struct client *c, bool color)
 {
 	struct client_reply	r;
 	struct watch		w;
+	int			rc;
 
 	if (!isatty(STDOUT_FILENO)) {
 		fprintf(stderr, "taskgate: watch needs a terminal; 'taskgate "
 		    "status' prints a one-shot report\n");
 		return 2;
 	}
-	if (client_request(c, "GET", "/api/overview", false, 30000L,
-	    &r) == -1) {
-		client_reply_free(&r);
-		return 2;
-	}
-	if (r.status != 200) {
-		client_refused("GET /api/overview", c, &r);
-		client_reply_free(&r);
-		return 1;
-	}
+	if ((rc = client_get_overview(c, 30000L, &r)) != 0)
+		return rc;
 	memset(&w, 0, sizeof w);
 	w.c = c;
 	w.color = color;

@@ -258,15 +258,7 @@ client_parse(const struct client_verb *v, struct client_args *a, int argc,
 			return -1;
 		}
 	}
-	if (optind < argc) {
-		char *e = log_escape(argv[optind], 80);
-
-		fprintf(stderr, "taskgate: unexpected argument '%s' (see "
-		    "taskgate %s --help)\n", e, v->name);
-		free(e);
-		return -1;
-	}
-	return 0;
+	return verb_no_more(v->name, argc, argv);
 }
 
 static void
@@ -564,6 +556,26 @@ client_safe(const char *s)
  * Prints a refusal: "taskgate: WHAT: ERROR" and each reason on its own
  * line, on stderr.
  */
+/*
+ * GET /api/overview into r: 0, or the exit status after one line on
+ * stderr (1 the daemon refused, 2 none answered), r then freed.
+ */
+int
+client_get_overview(struct client *c, long timeout_ms, struct client_reply *r)
+{
+	if (client_request(c, "GET", "/api/overview", false, timeout_ms,
+	    r) == -1) {
+		client_reply_free(r);
+		return 2;
+	}
+	if (r->status != 200) {
+		client_refused("GET /api/overview", c, r);
+		client_reply_free(r);
+		return 1;
+	}
+	return 0;
+}
+
 void
 client_refused(const char *what, const struct client *c,
     const struct client_reply *r)
@@ -1482,17 +1494,10 @@ client_status(struct client *c, const struct client_verb *v,
 	struct client_reply	r;
 	struct client_frame	f;
 	size_t			i;
+	int			rc;
 
-	if (client_request(c, "GET", "/api/overview", false, CLIENT_READ_MS,
-	    &r) == -1) {
-		client_reply_free(&r);
-		return 2;
-	}
-	if (r.status != 200) {
-		client_refused("GET /api/overview", c, &r);
-		client_reply_free(&r);
-		return 1;
-	}
+	if ((rc = client_get_overview(c, CLIENT_READ_MS, &r)) != 0)
+		return rc;
 	if (a->json) {
 		fwrite(r.body.data, 1, r.body.len, stdout);
 		if (r.body.len == 0 || r.body.data[r.body.len - 1] != '\n')

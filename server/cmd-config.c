@@ -220,15 +220,7 @@ cmd_config_parse(const struct cmd_config_verb *v, struct cmd_config_args *a,
 		cmd_config_usage(v, stdout);
 	if (rc != 0)
 		return rc;
-	if (optind < argc) {
-		char *e = log_escape(argv[optind], 80);
-
-		fprintf(stderr, "taskgate: unexpected argument '%s' (see "
-		    "taskgate %s --help)\n", e, v->name);
-		free(e);
-		return -1;
-	}
-	return 0;
+	return verb_no_more(v->name, argc, argv);
 }
 
 static void

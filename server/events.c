@@ -15,7 +15,7 @@
  * read-only) waits in memory, in order, and is recorded and sent when
  * writing works again: no client ever sees an id it could not replay.
  * The snapshot a client gets on connecting is one shared frame, built at
- * most every EVENTS_SNAPSHOT_REUSE_MS and again after any event, not a
+ * most every EVENTS_SNAPSHOT_REUSE and again after any event, not a
  * copy per client: a thousand dashboards that connect at once cost one.
  * Lock order: events lock, then the db lock (via db_lock()).
  */
@@ -35,9 +35,8 @@
 #define EVENTS_QUEUE_MAX	(1024 * 1024)	/* per client */
 #define EVENTS_REPLAY_MAX	10000		/* events per reconnect */
 #define EVENTS_HEARTBEAT	15.0		/* seconds */
-#define EVENTS_MAX_CLIENTS	3000		/* then 503, not a slow box */
 #define EVENTS_PENDING_MAX	100000		/* unrecorded events kept */
-#define EVENTS_SNAPSHOT_REUSE_MS 200		/* while nothing happens */
+#define EVENTS_SNAPSHOT_REUSE	0.2		/* s, while nothing happens */
 
 /* A frame several clients send; the events lock guards refs. */
 struct events_shared {
@@ -79,7 +78,7 @@ struct events {
 	char			*(*snapshot)(void *);	/* new JSON text */
 	void			*snapshot_arg;
 	struct events_shared	*snap;		/* the latest, or NULL */
-	int64_t			 snap_ms;	/* when it was built */
+	double			 snap_at;	/* when it was built */
 	struct webhook		*webhook;	/* or NULL */
 	pthread_t		 thread;	/* heartbeats and hang-ups */
 	bool			 started;
@@ -122,7 +121,7 @@ events_new(struct db *db, char *err, size_t errlen)
 	sqlite3_finalize(st);
 	db_unlock(db);
 	ev->db = db;
-	fifo_init(&ev->pending);
+	fifo_init(&ev->pending, EVENTS_PENDING_MAX);
 	pthread_mutex_init(&ev->lock, NULL);
 	ev->epfd = ev->wake = -1;
 	return ev;
@@ -256,14 +255,11 @@ events_shared_release(struct events_shared *sh)
 static struct events_shared *
 events_snapshot(struct events *ev)
 {
-	struct timespec	 ts;
-	int64_t		 now;
+	double		 now = clock_mono();
 	char		*snap, *frame;
 	size_t		 len;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	if (ev->snap != NULL && now - ev->snap_ms >= EVENTS_SNAPSHOT_REUSE_MS) {
+	if (ev->snap != NULL && now - ev->snap_at >= EVENTS_SNAPSHOT_REUSE) {
 		events_shared_release(ev->snap);
 		ev->snap = NULL;
 	}
@@ -276,7 +272,7 @@ events_snapshot(struct events *ev)
 		ev->snap->refs = 1;
 		ev->snap->len = len;
 		memcpy(ev->snap->data, frame, len);
-		ev->snap_ms = now;
+		ev->snap_at = now;
 		free(frame);
 		free(snap);
 	}
@@ -351,19 +347,18 @@ void
 events_emit(struct events *ev, const char *type, json_t *data)
 {
 	struct events_pending	*p = xcalloc(1, sizeof *p);
+	struct fifo_link	*old;
 
 	p->type = xstrdup(type);
 	p->data = json_dumps(data, JSON_COMPACT);
 	p->at_ms = (int64_t)(clock_wall() * 1000.0);
 	json_decref(data);
 	pthread_mutex_lock(&ev->lock);
-	if (ev->pending.n >= EVENTS_PENDING_MAX) {
+	if ((old = fifo_push(&ev->pending, &p->link)) != NULL) {
 		log_warnx("events: %d events wait to be recorded; dropping "
 		    "the oldest", EVENTS_PENDING_MAX);
-		events_pending_free((struct events_pending *)fifo_pop(
-		    &ev->pending));
+		events_pending_free((struct events_pending *)old);
 	}
-	fifo_push(&ev->pending, &p->link);
 	events_flush(ev);
 	pthread_mutex_unlock(&ev->lock);
 }
@@ -526,7 +521,7 @@ events_serve(struct request *r)
 	buf_init(&c->queue, EVENTS_QUEUE_MAX);
 	buf_add(&c->queue, "retry: 2000\n\n", 13);
 	pthread_mutex_lock(&ev->lock);
-	if (ev->stopping || ev->n_clients >= EVENTS_MAX_CLIENTS) {
+	if (ev->stopping || ev->n_clients >= TASKGATE_EVENTS_MAX_CLIENTS) {
 		bool stopping = ev->stopping;
 
 		pthread_mutex_unlock(&ev->lock);
@@ -537,7 +532,7 @@ events_serve(struct request *r)
 			    "stopping");
 		return http_error(r, HTTP_UNAVAILABLE, "the event stream has "
 		    "its %d clients already; close some dashboards or "
-		    "terminals", EVENTS_MAX_CLIENTS);
+		    "terminals", TASKGATE_EVENTS_MAX_CLIENTS);
 	}
 	if (last >= 0)
 		events_replay(ev, c, last);
@@ -620,16 +615,13 @@ events_main(void *arg)
 	struct events		*ev = arg;
 	struct events_client	*c;
 	struct epoll_event	 got[64];
-	struct timespec		 now;
-	double			 next_beat, left;
+	double			 next_beat, left, now;
 	int			 i, n;
 	static const char	 beat[] = ": heartbeat\n\n";
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	next_beat = now.tv_sec + now.tv_nsec / 1e9 + EVENTS_HEARTBEAT;
+	next_beat = clock_mono() + EVENTS_HEARTBEAT;
 	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = next_beat - (now.tv_sec + now.tv_nsec / 1e9);
+		left = next_beat - clock_mono();
 		n = epoll_wait(ev->epfd, got, 64,
 		    left > 0 ? (int)(left * 1000) + 1 : 0);
 		pthread_mutex_lock(&ev->lock);
@@ -640,14 +632,13 @@ events_main(void *arg)
 		for (i = 0; i < n; i++)
 			if (got[i].data.u64 != 0)
 				events_hung_up(ev, got[i].data.u64);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec + now.tv_nsec / 1e9 >= next_beat) {
+		now = clock_mono();
+		if (now >= next_beat) {
 			for (c = ev->clients; c != NULL; c = c->next)
 				events_queue(ev, c, beat, sizeof beat - 1);
 			next_beat += EVENTS_HEARTBEAT;
-			if (next_beat < now.tv_sec + now.tv_nsec / 1e9)
-				next_beat = now.tv_sec + now.tv_nsec / 1e9 +
-				    EVENTS_HEARTBEAT;
+			if (next_beat < now)
+				next_beat = now + EVENTS_HEARTBEAT;
 		}
 		pthread_mutex_unlock(&ev->lock);
 	}

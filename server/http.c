@@ -30,7 +30,6 @@
 #include "taskgate.h"
 
 #define HTTP_MAX_CONNECTIONS	4000
-#define HTTP_MAX_EVENT_CONNECTIONS 3100	/* the event stream takes 3000 */
 #define HTTP_IDLE_TIMEOUT	30	/* seconds */
 /* One thread answers the general requests: on a two-core box that its
  * clients share, a second one only time-shares the cores (the same req/s,
@@ -258,7 +257,7 @@ http_start(struct taskgate *tg, int fd, char *err, size_t errlen)
 	 * less than in the general pool.  More connections than the event
 	 * stream takes, so that one too many gets a clear 503. */
 	h->events = http_daemon(&h->events_door, 8 * 1024,
-	    HTTP_MAX_EVENT_CONNECTIONS, HTTP_EVENT_THREADS);
+	    TASKGATE_EVENTS_MAX_CLIENTS + 100, HTTP_EVENT_THREADS);
 	if (h->general == NULL || h->events == NULL) {
 		snprintf(err, errlen, "cannot start the HTTP server");
 		goto fail;

@@ -163,6 +163,7 @@ struct verb_flag {
 typedef int (*verb_apply_fn)(void *, int, const char *, const char *);
 int	verb_parse(const char *, const struct verb_flag *const *, size_t, int,
 		    verb_apply_fn, void *, int, char **);
+int	verb_no_more(const char *, int, char **);
 void	verb_usage(const struct verb_flag *const *, size_t, FILE *);
 
 /* cmd-config.c */
@@ -196,10 +197,10 @@ struct fifo_link {
 };
 struct fifo {
 	struct fifo_link	*head, **tail;
-	size_t			 n;
+	size_t			 n, max;
 };
-void	fifo_init(struct fifo *);
-void	fifo_push(struct fifo *, struct fifo_link *);
+void	fifo_init(struct fifo *, size_t);
+struct fifo_link *fifo_push(struct fifo *, struct fifo_link *);
 struct fifo_link *fifo_pop(struct fifo *);
 
 /* buf.c */
@@ -510,6 +511,7 @@ size_t	audit_pending(struct audit *);
 json_t	*audit_list(struct audit *, const char *, long);
 
 /* events.c */
+#define TASKGATE_EVENTS_MAX_CLIENTS 3000	/* then 503, not a slow box */
 struct events;
 struct events *events_new(struct db *, char *, size_t);
 void	events_set_snapshot(struct events *, char *(*)(void *), void *);
@@ -751,6 +753,7 @@ void	*client_easy(struct client *, const char *, bool, const char *,
 int	client_request(struct client *, const char *, const char *, bool,
 		    long, struct client_reply *);
 void	client_reply_free(struct client_reply *);
+int	client_get_overview(struct client *, long, struct client_reply *);
 void	client_refused(const char *, const struct client *,
 		    const struct client_reply *);
 void	client_frame_init(struct client_frame *, int, bool, bool);

@@ -69,6 +69,21 @@ verb_parse(const char *verb, const struct verb_flag *const *flags, size_t n,
 	return 0;
 }
 
+/* 0 when argv has nothing left after optind; else -1 after one line. */
+int
+verb_no_more(const char *verb, int argc, char **argv)
+{
+	char	*e;
+
+	if (optind >= argc)
+		return 0;
+	e = log_escape(argv[optind], 80);
+	fprintf(stderr, "taskgate: unexpected argument '%s' (see taskgate %s "
+	    "--help)\n", e, verb);
+	free(e);
+	return -1;
+}
+
 /* The lines of flags[0..n) in a verb's --help. */
 void
 verb_usage(const struct verb_flag *const *flags, size_t n, FILE *f)

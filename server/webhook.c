@@ -68,7 +68,7 @@ webhook_new(const char *url, char *err, size_t errlen)
 	}
 	w = xcalloc(1, sizeof *w);
 	w->url = xstrdup(url);
-	fifo_init(&w->queue);
+	fifo_init(&w->queue, WEBHOOK_QUEUE_MAX);
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
 	return w;
@@ -89,6 +89,7 @@ webhook_post(struct webhook *w, int64_t id, const char *type,
     const char *data)
 {
 	struct webhook_item	*item;
+	struct fifo_link	*old;
 
 	if (w == NULL)
 		return;
@@ -96,11 +97,10 @@ webhook_post(struct webhook *w, int64_t id, const char *type,
 	xasprintf(&item->body, "{\"id\":%lld,\"event\":\"%s\",\"data\":%s}",
 	    (long long)id, type, data);
 	pthread_mutex_lock(&w->lock);
-	if (w->queue.n >= WEBHOOK_QUEUE_MAX) {
-		webhook_item_free((struct webhook_item *)fifo_pop(&w->queue));
+	if ((old = fifo_push(&w->queue, &item->link)) != NULL) {
+		webhook_item_free((struct webhook_item *)old);
 		w->dropped++;
 	}
-	fifo_push(&w->queue, &item->link);
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
 }

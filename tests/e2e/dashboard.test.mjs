@@ -190,6 +190,17 @@ function removeDirs(...dirs) {
 }
 
 // Runs in the page before its own scripts: records CSP violations.
+// Ends what a suite started: the browser, taskgate, its tmux server, the
+// double, any stray child, and their directories.
+async function tearDown({ context, tg, double, dir, profile }) {
+  if (context) await context.close().catch(() => {});
+  if (tg) await stop(tg.proc);
+  if (tg) await killTmux(tg.env);
+  if (double) await double.kill();
+  killAll();
+  removeDirs(dir, profile);
+}
+
 function watchCsp() {
   window.__csp = [];
   document.addEventListener('securitypolicyviolation', (e) => {
@@ -243,14 +254,7 @@ describe('dashboard in headless Chromium', () => {
     await page.waitForSelector('[data-stream="Stream-Z"]', { timeout: 15000 });
   });
 
-  after(async () => {
-    if (context) await context.close().catch(() => {});
-    if (tg) await stop(tg.proc);
-    if (tg) await killTmux(tg.env);
-    if (double) await double.kill();
-    killAll();
-    removeDirs(dir, profile);
-  });
+  after(() => tearDown({ context, tg, double, dir, profile }));
 
   const percentOf = (id) => page.evaluate(PAGE_DOM.percent, id);
   const overall = () => page.evaluate(() => Number(document.getElementById('overall-bar').getAttribute('aria-valuenow')));
@@ -506,14 +510,7 @@ describe('opt-in notifications when a stream stalls', () => {
     await page.waitForSelector('[data-stream="Stream-D"]', { timeout: 15000 });
   });
 
-  after(async () => {
-    if (context) await context.close().catch(() => {});
-    if (tg) await stop(tg.proc);
-    if (tg) await killTmux(tg.env);
-    if (double) await double.kill();
-    killAll();
-    removeDirs(dir, profile);
-  });
+  after(() => tearDown({ context, tg, double, dir, profile }));
 
   test('the button asks for permission, then a stall notifies once', async () => {
     assert.equal(await page.textContent('#notify-btn'), 'Notify me');
