@@ -7,6 +7,7 @@
  * are forwarded untouched and then expire the cache.  What the JSON means
  * is model.c's business; how it is fetched is cache.c's and upstream.c's.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,34 +36,103 @@ api_upstream_wake(struct cache_waiter *w)
 	http_resume(r);
 }
 
-/* Sends body with the cache headers; 304 when If-None-Match names it. */
-static enum MHD_Result
-api_upstream_send(struct request *r, struct cache_body *b, const char *x_cache)
+/* The headers of every cached answer, 200 or 304. */
+static void
+api_upstream_cache_headers(struct MHD_Response *resp, struct cache_body *b,
+    const char *x_cache, long age)
 {
-	struct MHD_Response	*resp;
-	char			 age[32];
-	unsigned int		 status = (unsigned int)b->status;
-	double			 secs = clock_wall() - b->fetched_wall;
+	char	text[32];
 
-	snprintf(age, sizeof age, "%ld", secs > 0 ? (long)secs : 0L);
-	if (status == 200 && etag_match(http_header(r,
-	    MHD_HTTP_HEADER_IF_NONE_MATCH), b->etag)) {
-		resp = MHD_create_response_from_buffer(0, NULL,
-		    MHD_RESPMEM_PERSISTENT);
-		status = 304;
-		cache_body_unref(b);
-	} else {
-		resp = MHD_create_response_from_buffer_with_free_callback_cls(
-		    b->len, b->data, cache_body_unref, b);
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-		    b->content_type);
-	}
+	snprintf(text, sizeof text, "%ld", age);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, b->etag);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
 	    "no-cache");
 	MHD_add_response_header(resp, "X-Cache", x_cache);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_AGE, age);
-	return http_reply(r, status, resp);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_AGE, text);
+}
+
+/*
+ * A body's shared 304.  Its headers change only with the second of Age
+ * and the X-Cache word, so the dashboards that ask "has it changed?" all
+ * get one response instead of building one each.
+ */
+struct api_upstream_304 {
+	struct MHD_Response	*resp;
+	long			 age;
+	const char		*x_cache;
+};
+
+static void
+api_upstream_304_free(void *arg)
+{
+	struct api_upstream_304	*nm = arg;
+
+	MHD_destroy_response(nm->resp);
+	free(nm);
+}
+
+static enum MHD_Result
+api_upstream_not_modified(struct request *r, struct cache_body *b,
+    const char *x_cache, long age)
+{
+	struct api_upstream_304	*nm;
+	enum MHD_Result		 ret;
+
+	pthread_mutex_lock(&b->memo_lock);
+	nm = b->memo;
+	if (nm == NULL || nm->age != age || strcmp(nm->x_cache, x_cache) != 0) {
+		if (nm == NULL) {
+			nm = xcalloc(1, sizeof *nm);
+			b->memo = nm;
+			b->memo_free = api_upstream_304_free;
+		} else
+			MHD_destroy_response(nm->resp);
+		nm->resp = MHD_create_response_from_buffer(0, NULL,
+		    MHD_RESPMEM_PERSISTENT);
+		api_upstream_cache_headers(nm->resp, b, x_cache, age);
+		http_common_headers(nm->resp);
+		nm->age = age;
+		nm->x_cache = x_cache;
+	}
+	/* Under the lock: libmicrohttpd takes its own reference before
+	 * another thread can replace this response. */
+	ret = http_reply_shared(r, 304, nm->resp);
+	pthread_mutex_unlock(&b->memo_lock);
+	return ret;
+}
+
+/*
+ * Sends body with the cache headers, or 304 when If-None-Match names it;
+ * takes over the caller's reference to b.
+ */
+static enum MHD_Result
+api_upstream_send(struct request *r, struct cache_body *b, const char *x_cache)
+{
+	struct MHD_Response	*resp;
+	enum MHD_Result		 ret;
+	double			 secs = clock_wall() - b->fetched_wall;
+	long			 age = secs > 0 ? (long)secs : 0;
+
+	if (b->status == 200 && etag_match(http_header(r,
+	    MHD_HTTP_HEADER_IF_NONE_MATCH), b->etag)) {
+		if (http_can_share(r))
+			ret = api_upstream_not_modified(r, b, x_cache, age);
+		else {
+			resp = MHD_create_response_from_buffer(0, NULL,
+			    MHD_RESPMEM_PERSISTENT);
+			api_upstream_cache_headers(resp, b, x_cache, age);
+			ret = http_reply(r, 304, resp);
+		}
+		cache_body_unref(b);
+		return ret;
+	}
+	/* The response keeps the reference, and drops it when sent. */
+	resp = MHD_create_response_from_buffer_with_free_callback_cls(b->len,
+	    b->data, cache_body_unref, b);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    b->content_type);
+	api_upstream_cache_headers(resp, b, x_cache, age);
+	return http_reply(r, (unsigned int)b->status, resp);
 }
 
 static enum MHD_Result

@@ -109,6 +109,9 @@ cache_body_unref(void *arg)
 
 	if (b == NULL || __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
+	if (b->memo != NULL)
+		b->memo_free(b->memo);
+	pthread_mutex_destroy(&b->memo_lock);
 	free(b->content_type);
 	free(b->data);
 	free(b);
@@ -284,6 +287,7 @@ cache_make_body(struct upstream_call *call, enum cache_kind kind,
 	}
 	b = xcalloc(1, sizeof *b);
 	b->refs = 1;
+	pthread_mutex_init(&b->memo_lock, NULL);
 	b->status = call->status;
 	b->fetched_wall = clock_wall();
 	b->content_type = xstrdup(cache_content_type(call->reply_type));

@@ -575,13 +575,40 @@ http_whoami(struct request *r)
 	    r->tg->opts->allow_remote));
 }
 
+/* Adds the headers every answer carries. */
+void
+http_common_headers(struct MHD_Response *resp)
+{
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+}
+
+/*
+ * Whether r may be answered with a response that other requests share
+ * (built once, with http_common_headers): not on the event-stream
+ * daemon, whose answers other than 200 need a header of their own.
+ */
+bool
+http_can_share(const struct request *r)
+{
+	return !r->events_door;
+}
+
+/* Queues a shared response (see http_can_share); the caller keeps it. */
+enum MHD_Result
+http_reply_shared(struct request *r, unsigned int status,
+    struct MHD_Response *resp)
+{
+	r->state = REQ_DONE;
+	return MHD_queue_response(r->conn, status, resp);
+}
+
 /* Queues resp with the headers every answer carries, and frees it. */
 enum MHD_Result
 http_reply(struct request *r, unsigned int status, struct MHD_Response *resp)
 {
 	enum MHD_Result	ret;
 
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	http_common_headers(resp);
 	if (status != 200 && r->events_door)
 		/* Its small pool is for one event stream, not for what the
 		 * client might send next on the connection. */

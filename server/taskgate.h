@@ -12,6 +12,7 @@
 #ifndef TASKGATE_H
 #define TASKGATE_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -435,6 +436,12 @@ struct cache_body {
 	size_t		 len;
 	char		 etag[40];
 	double		 fetched_wall;
+	/* What a reader made from this body and keeps as long as it lives
+	 * (api-upstream.c's shared 304), freed by memo_free; memo_lock
+	 * guards both. */
+	pthread_mutex_t	 memo_lock;
+	void		*memo;
+	void		(*memo_free)(void *);
 };
 
 enum cache_verdict { CACHE_SERVE, CACHE_FAIL, CACHE_WAIT };
@@ -665,6 +672,10 @@ int	http_bound_port(int);
 enum MHD_Result http_error(struct request *, enum http_error, const char *,
 		    ...) __attribute__((format(printf, 3, 4)));
 enum MHD_Result http_reply(struct request *, unsigned int,
+		    struct MHD_Response *);
+void	http_common_headers(struct MHD_Response *);
+bool	http_can_share(const struct request *);
+enum MHD_Result http_reply_shared(struct request *, unsigned int,
 		    struct MHD_Response *);
 enum MHD_Result http_reply_json(struct request *, unsigned int, json_t *);
 enum MHD_Result http_not_found(struct request *);

@@ -92,6 +92,37 @@ class Caching(unittest.TestCase):
         time.sleep(1.1)
         self.assertGreaterEqual(int(tg.get("/api/streams/Stream-B").header("age")), 1)
 
+    def test_a_304_follows_age_x_cache_and_a_new_body(self):
+        # Revalidations share one prepared 304 per body: it must still
+        # say the current Age and X-Cache, and stop once the body changes.
+        tg = self.start("0.5")
+        etag = tg.get("/api/streams").header("etag")
+        first = tg.get("/api/streams", headers={"If-None-Match": etag})
+        self.assertEqual(first.status, 304)
+        self.assertEqual(first.header("x-content-type-options"), "nosniff")
+        self.assertEqual(first.header("cache-control"), "no-cache")
+        self.assertEqual(first.header("etag"), etag)
+        self.double.set_task("B2", status="completed")
+
+        def new_etag():
+            now = tg.get("/api/streams").header("etag")
+            return now if now != etag else None
+        changed = wait_for(new_etag, timeout=5, what="a new ETag after the task changed")
+        old = tg.get("/api/streams", headers={"If-None-Match": etag})
+        self.assertEqual(old.status, 200)
+        self.assertIn(b'"progressPercentage":67', old.body)
+        self.assertEqual(tg.get("/api/streams", headers={"If-None-Match": changed}).status, 304)
+        self.double.stop()
+        time.sleep(1.2)  # the poller finds the upstream gone; the body ages
+
+        def stale_304():
+            r = tg.get("/api/streams", headers={"If-None-Match": changed})
+            return r if r.header("x-cache") == "STALE" else None
+        stale = wait_for(stale_304, timeout=5, what="a STALE 304")
+        self.assertEqual(stale.status, 304)
+        self.assertEqual(stale.header("etag"), changed)
+        self.assertGreaterEqual(int(stale.header("age")), 1)
+
     def test_head_has_the_length_and_no_body(self):
         tg = self.start()
         get = tg.get("/api/streams")
