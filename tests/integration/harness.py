@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 
 
 def _root():
@@ -237,6 +238,21 @@ class Taskgate:
 
     def bearer(self):
         return {"Authorization": "Bearer " + self.token}
+
+
+class DoubleTestCase(unittest.TestCase):
+    """A test with the upstream double running; the test starts taskgate
+    itself as self.tg, and both are closed afterwards."""
+
+    def setUp(self):
+        skip_unless_binary()
+        self.double = Double().start()
+        self.tg = None
+
+    def tearDown(self):
+        if self.tg:
+            self.tg.close()
+        self.double.close()
 
 
 def read_to_end(sock):

@@ -33,17 +33,7 @@ def concurrent_gets(port, path, clients):
     return results
 
 
-class Caching(unittest.TestCase):
-    def setUp(self):
-        harness.skip_unless_binary()
-        self.double = Double().start()
-        self.tg = None
-
-    def tearDown(self):
-        if self.tg:
-            self.tg.close()
-        self.double.close()
-
+class Caching(harness.DoubleTestCase):
     def start(self, poll="30", *extra):
         self.tg = Taskgate(self.double.url, args=["--poll", poll, "--upstream-timeout", "2"] + list(extra))
         return self.tg.start()

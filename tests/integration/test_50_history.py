@@ -220,7 +220,7 @@ class FrontDoor(Base):
         sock.close()
 
 
-class Webhook(unittest.TestCase):
+class Webhook(harness.DoubleTestCase):
     """--webhook URL: every recorded event is POSTed there."""
 
     def setUp(self):
@@ -245,13 +245,10 @@ class Webhook(unittest.TestCase):
 
         self.receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
         threading.Thread(target=self.receiver.serve_forever, daemon=True).start()
-        self.double = Double().start()
-        self.tg = None
+        super().setUp()
 
     def tearDown(self):
-        if self.tg:
-            self.tg.close()
-        self.double.close()
+        super().tearDown()
         self.receiver.shutdown()
         self.receiver.server_close()
 

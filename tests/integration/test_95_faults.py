@@ -155,17 +155,13 @@ class UpstreamResets(unittest.TestCase):
             double.close()
 
 
-class Tmux(unittest.TestCase):
+class Tmux(harness.DoubleTestCase):
     def setUp(self):
-        harness.skip_unless_binary()
         self.tmux = tempfile.mkdtemp(prefix="tg-tmux-")
-        self.double = Double().start()
-        self.tg = None
+        super().setUp()
 
     def tearDown(self):
-        if self.tg:
-            self.tg.close()
-        self.double.close()
+        super().tearDown()
         self.tmux_cmd("kill-server")
         shutil.rmtree(self.tmux, ignore_errors=True)
 
