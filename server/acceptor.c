@@ -16,6 +16,7 @@
  * handed over, and nothing else; its one thread never blocks on a client.
  */
 #include <sys/epoll.h>
+#include <sys/queue.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
@@ -37,7 +38,7 @@ struct acceptor_conn {
 	struct sockaddr_storage	 addr;
 	socklen_t		 addrlen;
 	int64_t			 deadline_ms;
-	struct acceptor_conn	*prev, *next;
+	LIST_ENTRY(acceptor_conn) link;	/* in acceptor.waiting */
 };
 
 struct acceptor {
@@ -47,7 +48,7 @@ struct acceptor {
 	int			 wake;		/* eventfd: stop */
 	bool			 listening;	/* listen_fd in epfd */
 	int64_t			 resume_ms;	/* when to listen again */
-	struct acceptor_conn	*waiting;
+	LIST_HEAD(, acceptor_conn) waiting;
 	size_t			 n_waiting;
 	pthread_t		 thread;
 };
@@ -96,6 +97,7 @@ acceptor_start(int listen_fd, struct MHD_Daemon *general,
 	struct epoll_event	 e = { .events = EPOLLIN };
 
 	a->listen_fd = listen_fd;
+	LIST_INIT(&a->waiting);
 	a->general = general;
 	a->events = events;
 	a->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -134,8 +136,8 @@ acceptor_stop(struct acceptor *a)
 	if (write(a->wake, &one, sizeof one) != sizeof one)
 		log_warn("acceptor: cannot wake the thread");
 	pthread_join(a->thread, NULL);
-	for (c = a->waiting; c != NULL; c = next) {
-		next = c->next;
+	for (c = LIST_FIRST(&a->waiting); c != NULL; c = next) {
+		next = LIST_NEXT(c, link);
 		close(c->fd);
 		free(c);
 	}
@@ -147,12 +149,7 @@ acceptor_stop(struct acceptor *a)
 static void
 acceptor_unlink(struct acceptor *a, struct acceptor_conn *c)
 {
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		a->waiting = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
+	LIST_REMOVE(c, link);
 	a->n_waiting--;
 }
 
@@ -219,10 +216,7 @@ acceptor_accept(struct acceptor *a, int64_t now)
 		}
 		c->fd = fd;
 		c->deadline_ms = now + ACCEPTOR_WAIT_MS;
-		c->next = a->waiting;
-		if (a->waiting != NULL)
-			a->waiting->prev = c;
-		a->waiting = c;
+		LIST_INSERT_HEAD(&a->waiting, c, link);
 		a->n_waiting++;
 		/* Edge triggered: the bytes stay in the socket when peeked. */
 		e.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
@@ -253,7 +247,7 @@ acceptor_main(void *arg)
 	for (;;) {
 		now = acceptor_now_ms();
 		until = INT64_MAX;	/* the next deadline */
-		for (c = a->waiting; c != NULL; c = c->next)
+		LIST_FOREACH(c, &a->waiting, link)
 			if (c->deadline_ms < until)
 				until = c->deadline_ms;
 		if (!a->listening && a->resume_ms < until)
@@ -269,8 +263,8 @@ acceptor_main(void *arg)
 			else
 				acceptor_look(a, got[i].data.ptr);
 		}
-		for (c = a->waiting; c != NULL; c = next) {
-			next = c->next;
+		for (c = LIST_FIRST(&a->waiting); c != NULL; c = next) {
+			next = LIST_NEXT(c, link);
 			if (c->deadline_ms <= now)
 				acceptor_hand_over(a, c, ACCEPTOR_GENERAL);
 		}

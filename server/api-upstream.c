@@ -51,6 +51,17 @@ api_upstream_cache_headers(struct MHD_Response *resp, struct cache_body *b,
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_AGE, text);
 }
 
+/* A new 304 for b, with the cache headers. */
+static struct MHD_Response *
+api_upstream_304_new(struct cache_body *b, const char *x_cache, long age)
+{
+	struct MHD_Response	*resp;
+
+	resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	api_upstream_cache_headers(resp, b, x_cache, age);
+	return resp;
+}
+
 /*
  * A body's shared 304.  Its headers change only with the second of Age
  * and the X-Cache word, so the dashboards that ask "has it changed?" all
@@ -87,9 +98,7 @@ api_upstream_not_modified(struct request *r, struct cache_body *b,
 			b->memo_free = api_upstream_304_free;
 		} else
 			MHD_destroy_response(nm->resp);
-		nm->resp = MHD_create_response_from_buffer(0, NULL,
-		    MHD_RESPMEM_PERSISTENT);
-		api_upstream_cache_headers(nm->resp, b, x_cache, age);
+		nm->resp = api_upstream_304_new(b, x_cache, age);
 		http_common_headers(nm->resp);
 		nm->age = age;
 		nm->x_cache = x_cache;
@@ -115,14 +124,9 @@ api_upstream_send(struct request *r, struct cache_body *b, const char *x_cache)
 
 	if (b->status == 200 && etag_match(http_header(r,
 	    MHD_HTTP_HEADER_IF_NONE_MATCH), b->etag)) {
-		if (http_can_share(r))
-			ret = api_upstream_not_modified(r, b, x_cache, age);
-		else {
-			resp = MHD_create_response_from_buffer(0, NULL,
-			    MHD_RESPMEM_PERSISTENT);
-			api_upstream_cache_headers(resp, b, x_cache, age);
-			ret = http_reply(r, 304, resp);
-		}
+		ret = http_can_share(r) ?
+		    api_upstream_not_modified(r, b, x_cache, age) :
+		    http_reply(r, 304, api_upstream_304_new(b, x_cache, age));
 		cache_body_unref(b);
 		return ret;
 	}

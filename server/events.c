@@ -21,6 +21,7 @@
  */
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/queue.h>
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -56,7 +57,7 @@ struct events_client {
 	size_t			 snap_off;	/* sent prefix of snap */
 	bool			 suspended;	/* waiting for bytes */
 	bool			 dropped;	/* end the stream */
-	struct events_client	*prev, *next;
+	LIST_ENTRY(events_client) link;	/* in events.clients */
 };
 
 struct events_pending {
@@ -69,7 +70,7 @@ struct events_pending {
 struct events {
 	struct db		*db;
 	pthread_mutex_t		 lock;		/* guards what follows */
-	struct events_client	*clients;
+	LIST_HEAD(, events_client) clients;
 	size_t			 n_clients;
 	uint64_t		 next_serial;
 	int64_t			 last_id;
@@ -121,6 +122,7 @@ events_new(struct db *db, char *err, size_t errlen)
 	sqlite3_finalize(st);
 	db_unlock(db);
 	ev->db = db;
+	LIST_INIT(&ev->clients);
 	fifo_init(&ev->pending, EVENTS_PENDING_MAX);
 	pthread_mutex_init(&ev->lock, NULL);
 	ev->epfd = ev->wake = -1;
@@ -165,7 +167,7 @@ events_stop(struct events *ev)
 
 	pthread_mutex_lock(&ev->lock);
 	ev->stopping = true;
-	for (c = ev->clients; c != NULL; c = c->next) {
+	LIST_FOREACH(c, &ev->clients, link) {
 		c->dropped = true;
 		if (c->suspended) {
 			c->suspended = false;
@@ -331,7 +333,7 @@ events_flush(struct events *ev)
 		events_shared_release(ev->snap);	/* out of date now */
 		ev->snap = NULL;
 		frame = events_frame(id, p->type, p->data, &len);
-		for (c = ev->clients; c != NULL; c = c->next)
+		LIST_FOREACH(c, &ev->clients, link)
 			events_queue(ev, c, frame, len);
 		free(frame);
 		events_pending_free((struct events_pending *)fifo_pop(
@@ -482,12 +484,7 @@ events_client_free(void *cls)
 	struct events		*ev = c->ev;
 
 	pthread_mutex_lock(&ev->lock);
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		ev->clients = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
+	LIST_REMOVE(c, link);
 	ev->n_clients--;
 	events_shared_release(c->snap);
 	pthread_mutex_unlock(&ev->lock);
@@ -538,10 +535,7 @@ events_serve(struct request *r)
 		events_replay(ev, c, last);
 	c->snap = events_snapshot(ev);
 	c->snap_at = c->queue.len;
-	c->next = ev->clients;
-	if (ev->clients != NULL)
-		ev->clients->prev = c;
-	ev->clients = c;
+	LIST_INSERT_HEAD(&ev->clients, c, link);
 	ev->n_clients++;
 	c->serial = ++ev->next_serial;
 	events_watch(ev, c);
@@ -590,7 +584,7 @@ events_hung_up(struct events *ev, uint64_t serial)
 {
 	struct events_client	*c;
 
-	for (c = ev->clients; c != NULL; c = c->next) {
+	LIST_FOREACH(c, &ev->clients, link) {
 		if (c->serial != serial)
 			continue;
 		c->dropped = true;
@@ -634,7 +628,7 @@ events_main(void *arg)
 				events_hung_up(ev, got[i].data.u64);
 		now = clock_mono();
 		if (now >= next_beat) {
-			for (c = ev->clients; c != NULL; c = c->next)
+			LIST_FOREACH(c, &ev->clients, link)
 				events_queue(ev, c, beat, sizeof beat - 1);
 			next_beat += EVENTS_HEARTBEAT;
 			if (next_beat < now)
