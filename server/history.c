@@ -109,9 +109,14 @@ history_save_rows(struct db *db, const struct stream_row *rows, size_t n)
 	sqlite3_finalize(st);
 	if (ok && sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		ok = 0;
-	if (!ok)
-		sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+	/*
+	 * The failure's own message first: an I/O error has often rolled
+	 * the transaction back already, and a ROLLBACK then would put its
+	 * "no transaction is active" in the place of why.
+	 */
 	db_note_write(db, ok);
+	if (!ok && !sqlite3_get_autocommit(h))
+		sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
 	db_unlock(db);
 	return ok ? 0 : -1;
 }

@@ -57,6 +57,8 @@ class DiskFull(unittest.TestCase):
         wait_for(lambda: self.tg.get("/health").json()["history"]["pendingWrites"] >= 2,
                  what="the sample and the event waiting")
         time.sleep(1)
+        self.assertIn(self.says, self.tg.get("/health").json()["history"]["lastError"],
+                      "after a few polls' failed writes, /health still says why")
         self.assertEqual([e for e in self.es.of_type("stream") if e["data"]["streamId"] == "Stream-B"], [],
                          "an event that could not be recorded is not sent")
         changed = time.time()
