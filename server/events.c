@@ -108,12 +108,13 @@ events_new(struct db *db, char *err, size_t errlen)
 {
 	struct events	*ev = xcalloc(1, sizeof *ev);
 	sqlite3		*h = db_lock(db);
-	sqlite3_stmt	*st;
+	sqlite3_stmt	*st = NULL;
 
 	if (sqlite3_prepare_v2(h, "SELECT coalesce(max(id), 0) FROM events",
 	    -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
 		snprintf(err, errlen, "cannot read the event log: %s",
 		    sqlite3_errmsg(h));
+		sqlite3_finalize(st);
 		db_unlock(db);
 		free(ev);
 		return NULL;
