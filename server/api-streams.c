@@ -102,17 +102,27 @@ overview_plan(struct taskgate *tg, json_t *streams, json_t *out)
 		bool		 stop = win != NULL && *win != '\0';
 		bool		 ran = stop || json_is_true(json_object_get(sess,
 				    "dead"));
+		int64_t		 wait = session_recovery_wait_ms(tg->sessions,
+				    ps[i].id);
+		json_t		*why = json_array();
 
+		if (!ran)
+			json_array_append_new(why, json_string("no session to "
+			    "recover; start it instead"));
+		else if (ps[i].budget_spent)
+			json_array_append_new(why, json_string("the recovery "
+			    "budget is spent; it needs a human (force=true to "
+			    "try again)"));
+		else if (wait > 0)
+			json_array_append_new(why, json_sprintf("the next "
+			    "recovery is due in %lld s (force=true to try now)",
+			    (long long)((wait + 999) / 1000)));
 		json_object_set_new(s, "gate", json_pack("{s:b,s:b,s:o,s:b,s:o,"
 		    "s:b,s:o}", "canStart", g == PLAN_GATE_OPEN, "forceable",
 		    g == PLAN_GATE_WAIT, "reasons", reasons, "canStop", stop,
 		    "stopReasons", stop ? json_array() : json_pack("[s]",
-		    "no session is running"), "canRecover", ran &&
-		    !ps[i].budget_spent, "recoverReasons", !ran ?
-		    json_pack("[s]", "no session to recover; start it instead") :
-		    ps[i].budget_spent ? json_pack("[s]", "the recovery budget "
-		    "is spent; it needs a human (force=true to try again)") :
-		    json_array()));
+		    "no session is running"), "canRecover",
+		    json_array_size(why) == 0, "recoverReasons", why));
 		json_object_set_new(s, "session", sess);
 	}
 	json_object_set_new(out, "nextActions", plan_next_actions(ps, n,

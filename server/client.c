@@ -1615,6 +1615,7 @@ static void
 client_print_run(json_t *o, bool dry)
 {
 	json_t	*started = json_object_get(o, "started");
+	json_t	*recovered = json_object_get(o, "recovered");
 	json_t	*skipped = json_object_get(o, "skipped"), *s, *r;
 	size_t	 i, j;
 	char	*e;
@@ -1623,6 +1624,12 @@ client_print_run(json_t *o, bool dry)
 		client_print_started(s, "start", dry);
 		if (!dry)
 			putchar('\n');
+	}
+	json_array_foreach(recovered, i, s) {
+		if (dry)
+			client_print_started(s, "recover", true);
+		else
+			client_print_recovered(s);
 	}
 	json_array_foreach(skipped, i, s) {
 		e = client_safe(client_str(s, "streamId"));
@@ -1635,8 +1642,8 @@ client_print_run(json_t *o, bool dry)
 		}
 		putchar('\n');
 	}
-	if (json_array_size(started) == 0)
-		printf("%snothing to start\n", dry ? "# " : "");
+	if (json_array_size(started) == 0 && json_array_size(recovered) == 0)
+		printf("%snothing to start or recover\n", dry ? "# " : "");
 }
 
 /* start, stop, recover and run: one POST and its outcome. */

@@ -2,8 +2,9 @@
  * recovery.c: the recovery policy, as pure functions of an attempt
  * record and an injected clock and jitter.  At most max attempts per
  * stream; the n-th no sooner than stallTimeout x 2^(n-1) after the one
- * before (capped at an hour, with +-10 % jitter so streams that stalled
- * together do not restart together); attempts reset after progress.
+ * before (that wait capped at an hour, then lengthened by up to 20 % of
+ * jitter, so streams that stalled together do not restart together, and
+ * never shortened); attempts reset after progress.
  */
 #include <math.h>
 
@@ -27,18 +28,19 @@ recovery_decide(const struct recovery_track *t, long max, int64_t now_ms,
 }
 
 /*
- * Records an attempt made at now_ms.  jitter in [0, 1) spreads the delay
- * before the next one over [0.9, 1.1) of stall_s x 2^attempts.
+ * Records an attempt made at now_ms, the n-th since the last progress.
+ * The (n+1)-th may come stall_s x 2^n later, or an hour if that is less;
+ * jitter in [0, 1) adds up to a fifth of it.
  */
 void
 recovery_record(struct recovery_track *t, int64_t now_ms, double stall_s,
     double jitter)
 {
-	double	delay = stall_s * pow(2.0, (double)t->attempts);
+	double	delay = stall_s * pow(2.0, (double)(t->attempts + 1));
 
 	if (delay > RECOVERY_CAP_S)
 		delay = RECOVERY_CAP_S;
-	delay *= 0.9 + 0.2 * jitter;
+	delay *= 1.0 + 0.2 * jitter;
 	t->attempts++;
 	t->next_ms = now_ms + (int64_t)(delay * 1000.0);
 }

@@ -52,7 +52,9 @@ struct session {
 	char			*text;		/* last capture, plain */
 	enum stall_state	 pane_state;
 	char			 pane_reason[160];
-	bool			 needs_human;
+	long			 told_wait;	/* --auto told it waits for this
+						   attempt (event, audit row) */
+	bool			 told_spent;	/* and that it needs a human */
 	bool			 busy;		/* a job for it is queued */
 };
 
@@ -63,6 +65,8 @@ struct sessions {
 	char			 owner[64];	/* the token's owner */
 	pthread_t		 thread;
 	bool			 started;
+	int64_t			 view_ms;	/* the streams' poll, wall ms
+						   (the thread's own) */
 
 	pthread_mutex_t		 lock;		/* guards what follows */
 	pthread_cond_t		 cond;
@@ -263,20 +267,40 @@ session_is_live(struct sessions *ss, const char *id)
 	return live;
 }
 
+static bool
+session_spent_locked(struct sessions *ss, const struct session *s)
+{
+	return s != NULL && s->row.rec.attempts >= ss->tg->conf.max_recovery;
+}
+
 bool
 session_budget_spent(struct sessions *ss, const char *id)
 {
-	struct session	*s;
-	bool		 spent;
+	bool	spent;
 
 	if (ss == NULL || id == NULL)
 		return false;
 	pthread_mutex_lock(&ss->lock);
-	s = session_find(ss, id);
-	spent = s != NULL && s->row.rec.attempts >=
-	    ss->tg->conf.max_recovery;
+	spent = session_spent_locked(ss, session_find(ss, id));
 	pthread_mutex_unlock(&ss->lock);
 	return spent;
+}
+
+/* How long until the recovery backoff lets id be recovered, in ms. */
+int64_t
+session_recovery_wait_ms(struct sessions *ss, const char *id)
+{
+	struct session	*s;
+	int64_t		 wait = 0;
+
+	if (ss == NULL || id == NULL)
+		return 0;
+	pthread_mutex_lock(&ss->lock);
+	if ((s = session_find(ss, id)) != NULL)
+		recovery_decide(&s->row.rec, ss->tg->conf.max_recovery,
+		    (int64_t)(clock_wall() * 1000.0), &wait);
+	pthread_mutex_unlock(&ss->lock);
+	return wait;
 }
 
 static long
@@ -306,7 +330,7 @@ session_json_locked(struct sessions *ss, struct session *s)
 	    "starting" : s->row.window[0] != '\0' ? "running" : "none",
 	    "recoveryAttempts", (json_int_t)s->row.rec.attempts,
 	    "maxRecoveryAttempts", (json_int_t)ss->tg->conf.max_recovery,
-	    "needsHuman", s->needs_human);
+	    "needsHuman", session_spent_locked(ss, s));
 	json_object_set_new(o, "startedAt", s->row.started_ms > 0 ?
 	    json_string(at) : json_null());
 	json_object_set_new(o, "paneState", json_string(stall_state_name(
@@ -406,11 +430,11 @@ session_stall_input(struct sessions *ss, const char *id, double now_mono,
 		if (s->live && s->started_mono > 0 &&
 		    now_mono - s->started_mono < in->unchanged_s)
 			in->unchanged_s = now_mono - s->started_mono;
-		in->pane_state = s->needs_human ? STALL_NEEDS_HUMAN :
-		    s->pane_state;
-		snprintf(reason, len, "%s", s->needs_human ? "the recovery "
-		    "budget is spent" : s->pane_reason);
+		in->pane_state = s->pane_state;
+		snprintf(reason, len, "%s", s->pane_reason);
 		in->pane_reason = reason[0] != '\0' ? reason : NULL;
+		in->budget_spent = session_spent_locked(ss, s);
+		in->attempts = s->row.rec.attempts;
 	}
 	pthread_mutex_unlock(&ss->lock);
 }
@@ -427,9 +451,10 @@ session_progress(struct sessions *ss, const char *id)
 		return;
 	pthread_mutex_lock(&ss->lock);
 	s = session_find(ss, id);
-	if (s != NULL && (s->row.rec.attempts > 0 || s->needs_human)) {
+	if (s != NULL && s->row.rec.attempts > 0) {
 		recovery_reset(&s->row.rec);
-		s->needs_human = false;
+		s->told_wait = 0;
+		s->told_spent = false;
 		row = s->row;
 		save = true;
 	}
@@ -688,6 +713,7 @@ session_type_when_ready(struct sessions *ss, double now)
 
 struct session_view {
 	json_t		*streams;	/* deep copy of the view's streams */
+	int64_t		 polled_ms;	/* when they were judged */
 };
 
 static void
@@ -697,14 +723,17 @@ session_copy_view(json_t *view, void *arg)
 
 	v->streams = view != NULL ? json_deep_copy(json_object_get(view,
 	    "streams")) : NULL;
+	v->polled_ms = view != NULL ? clock_parse_ms(json_string_value(
+	    json_object_get(view, "polledAt"))) : -1;
 }
 
 static json_t *
 session_streams(struct sessions *ss)
 {
-	struct session_view	v = { NULL };
+	struct session_view	v = { NULL, -1 };
 
 	poller_with_view(ss->tg->poller, session_copy_view, &v);
+	ss->view_ms = v.polled_ms;
 	return v.streams;
 }
 
@@ -838,7 +867,7 @@ session_argv_list(char **a, char **b, char **c, char **d)
  */
 static void
 session_launch(struct sessions *ss, struct session_job *j, const char *dir,
-    const char *why)
+    const char *why, long attempt)
 {
 	struct session	*s;
 	char		**argv, **keep, **type, **enter, *out = NULL;
@@ -905,8 +934,11 @@ session_launch(struct sessions *ss, struct session_job *j, const char *dir,
 	s->pane_reason[0] = '\0';
 	pthread_mutex_unlock(&ss->lock);
 	session_save(ss, s);
-	session_event(ss, why, j->id, j->actor, json_pack("{s:s,s:s,s:s}",
-	    "window", window, "pane", pane, "directory", dir));
+	session_event(ss, why, j->id, j->actor, attempt > 0 ?
+	    json_pack("{s:s,s:s,s:s,s:i}", "window", window, "pane", pane,
+	    "directory", dir, "attempt", (int)attempt) :
+	    json_pack("{s:s,s:s,s:s}", "window", window, "pane", pane,
+	    "directory", dir));
 	session_answer(j, 201, json_pack("{s:s,s:s,s:s,s:s,s:s}", "streamId",
 	    j->id, "window", window, "pane", pane, "directory", dir,
 	    "status", "starting"));
@@ -944,7 +976,7 @@ session_do_start(struct sessions *ss, struct session_job *j, json_t *streams)
 	json_decref(reasons);
 	if (session_workdir(ss, j, stream, dir) == -1)
 		return;
-	session_launch(ss, j, dir, "started");
+	session_launch(ss, j, dir, "started", 0);
 }
 
 static void
@@ -1005,7 +1037,9 @@ session_do_stop(struct sessions *ss, struct session_job *j)
 /*
  * Recovery: a checkpoint through the upstream (a refusal there is noted,
  * not fatal: the upstream may have no task in progress, or not support
- * it), the window killed, a new one started and /continue typed.
+ * it), the window killed, a new one started and /continue typed.  The
+ * budget and the backoff hold for a click too; force=true is a person
+ * overriding both, and says so in the audit row.
  */
 static void
 session_do_recover(struct sessions *ss, struct session_job *j,
@@ -1047,15 +1081,18 @@ session_do_recover(struct sessions *ss, struct session_job *j,
 		    "again)", j->id, ss->tg->conf.max_recovery);
 		return;
 	}
-	if (v == RECOVERY_LATER && j->auto_run) {
-		session_refuse(j, 409, "backoff", "the next recovery of %s is "
-		    "due in %lld s", j->id, (long long)(wait_ms / 1000));
+	if (v == RECOVERY_LATER && !j->force) {
+		session_refuse(j, 409, "backoff", "recovery %ld of %s is due "
+		    "in %lld s (force=true to try now)", attempt, j->id,
+		    (long long)((wait_ms + 999) / 1000));
+		json_object_set_new(j->answer, "retryAfter",
+		    json_integer((wait_ms + 999) / 1000));
 		return;
 	}
 	if (session_workdir(ss, j, stream, dir) == -1)
 		return;
 	if (j->dry_run) {
-		session_launch(ss, j, dir, "recovered");
+		session_launch(ss, j, dir, "recovered", attempt);
 		return;
 	}
 	xasprintf(&uri, "/api/streams/%s/checkpoint", j->id);
@@ -1084,27 +1121,171 @@ session_do_recover(struct sessions *ss, struct session_job *j,
 	pthread_mutex_lock(&ss->lock);
 	recovery_record(&s->row.rec, now_ms, ss->tg->conf.stall_timeout_min *
 	    60.0, (double)(random() % 1000) / 1000.0);
-	s->needs_human = false;
 	pthread_mutex_unlock(&ss->lock);
 	metrics_count(ss->tg->metrics, METRIC_RECOVERIES);
-	session_launch(ss, j, dir, "recovered");
+	session_launch(ss, j, dir, "recovered", attempt);
 	if (j->answer != NULL) {
 		json_object_set_new(j->answer, "attempt", json_integer(attempt));
 		json_object_set(j->answer, "checkpoint", checkpoint);
+		if (v != RECOVERY_NOW)
+			json_object_set_new(j->answer, "forced", json_string(
+			    v == RECOVERY_SPENT ? "past the recovery budget" :
+			    "before the backoff ended"));
 	}
 	json_decref(checkpoint);
+}
+
+static void
+session_audit(struct sessions *ss, struct session_job *j)
+{
+	const char	*result = j->dry_run ? "dry-run" : j->status < 300 ?
+			    "done" : j->status < 500 ? "refused" : "failed";
+
+	audit_add(ss->tg->audit, j->actor, session_job_name(j->kind),
+	    j->id[0] != '\0' ? j->id : NULL, result, j->status, j->answer);
+}
+
+static bool
+session_state_is(const char *state, const char *a, const char *b,
+    const char *c)
+{
+	return state != NULL && (strcmp(state, a) == 0 || (b != NULL &&
+	    strcmp(state, b) == 0) || (c != NULL && strcmp(state, c) == 0));
+}
+
+/*
+ * --auto chose not to recover id (its budget is spent, or the backoff
+ * runs): an event and an audit row, once for each such decision.
+ */
+static void
+session_tell(struct sessions *ss, const char *id, const char *what,
+    json_t *why)
+{
+	session_event(ss, what, id, "auto", json_deep_copy(why));
+	audit_add(ss->tg->audit, "auto", "recover", id, what, 409, why);
+	json_decref(why);
+}
+
+/*
+ * The recovery part of a run: each stream with a window of ours whose
+ * state recovery acts on (no-progress, context-exhausted, dead) is
+ * recovered where the budget and the backoff allow, with its own audit
+ * row; the others go into skipped with why.  --auto leaves it all alone
+ * when the config sets autoRecoveryEnabled to false.
+ */
+static void
+session_run_recoveries(struct sessions *ss, struct session_job *j,
+    json_t *streams, json_t *recovered, json_t *skipped)
+{
+	json_t	*s;
+	size_t	 i;
+
+	if (j->auto_run && !ss->tg->conf.auto_recovery)
+		return;
+	json_array_foreach(streams, i, s) {
+		const char		*id = json_string_value(json_object_get(
+					    s, "streamId"));
+		const char		*state = json_string_value(
+					    json_object_get(json_object_get(s,
+					    "state"), "name"));
+		struct session		*se;
+		struct session_job	 one;
+		enum recovery_verdict	 v = RECOVERY_NOW;
+		int64_t			 wait = 0;
+		long			 attempt = 0;
+		bool			 ours, tell = false;
+		char			 why[160];
+
+		if (id == NULL || (!session_state_is(state, "no-progress",
+		    "context-exhausted", "dead") && !session_state_is(state,
+		    "needs-human", NULL, NULL)))
+			continue;
+		pthread_mutex_lock(&ss->lock);
+		se = session_find(ss, id);
+		ours = se != NULL && (se->row.window[0] != '\0' || se->dead);
+		/* A window started since that judgement is not judged yet. */
+		if (ours && se->row.started_ms >= ss->view_ms)
+			ours = false;
+		if (ours) {
+			v = recovery_decide(&se->row.rec,
+			    ss->tg->conf.max_recovery, (int64_t)(clock_wall() *
+			    1000.0), &wait);
+			attempt = se->row.rec.attempts + 1;
+		}
+		/* needs-human is told from its own judgement, which knows
+		 * how the last recovery went; before it, nothing. */
+		if (ours && (v == RECOVERY_SPENT) != session_state_is(state,
+		    "needs-human", NULL, NULL))
+			ours = false;
+		if (ours && j->auto_run && !j->dry_run && v == RECOVERY_SPENT) {
+			tell = !se->told_spent;
+			se->told_spent = true;
+		} else if (ours && j->auto_run && !j->dry_run &&
+		    v == RECOVERY_LATER) {
+			tell = se->told_wait != attempt;
+			se->told_wait = attempt;
+		}
+		pthread_mutex_unlock(&ss->lock);
+		if (!ours)
+			continue;	/* not taskgate's, or not judged yet */
+		if (v == RECOVERY_SPENT) {
+			snprintf(why, sizeof why, "the recovery budget is spent "
+			    "(%ld of %ld); it needs a human", attempt - 1,
+			    ss->tg->conf.max_recovery);
+			if (tell)
+				session_tell(ss, id, "needs-human", json_pack(
+				    "{s:s,s:s,s:i}", "reason", why, "state",
+				    state, "recoveryAttempts", (int)(attempt -
+				    1)));
+		} else if (v == RECOVERY_LATER) {
+			char	due[32];
+
+			clock_iso8601(clock_wall() + (double)wait / 1000.0, due,
+			    sizeof due);
+			snprintf(why, sizeof why, "recovery %ld is due in %lld "
+			    "s", attempt, (long long)((wait + 999) / 1000));
+			if (tell)
+				session_tell(ss, id, "recovery-later",
+				    json_pack("{s:s,s:s,s:i,s:s}", "reason", why,
+				    "state", state, "attempt", (int)attempt,
+				    "dueAt", due));
+		}
+		if (v != RECOVERY_NOW) {
+			json_array_append_new(skipped, json_pack("{s:s,s:[s]}",
+			    "streamId", id, "reasons", why));
+			continue;
+		}
+		memset(&one, 0, sizeof one);
+		one.kind = JOB_RECOVER;
+		one.auto_run = j->auto_run;
+		one.dry_run = j->dry_run;
+		snprintf(one.id, sizeof one.id, "%s", id);
+		snprintf(one.actor, sizeof one.actor, "%s", j->actor);
+		session_do_recover(ss, &one, streams);
+		json_object_set_new(one.answer, "state", json_string(state));
+		if (!one.dry_run)
+			session_audit(ss, &one);
+		if (one.status == 200 || one.status == 201)
+			json_array_append(recovered, one.answer);
+		else
+			json_array_append_new(skipped, json_pack("{s:s,s:[O]}",
+			    "streamId", id, "reasons", json_object_get(
+			    one.answer, "error")));
+		json_decref(one.answer);
+	}
 }
 
 /*
  * Runs the plan: starts every stream whose gates are open, in plan order
  * (foundation, parallel, integration), counting each start against the
- * parallel limit.
+ * parallel limit; then recovers what is stuck.
  */
 static void
 session_do_run(struct sessions *ss, struct session_job *j, json_t *streams)
 {
 	struct plan_stream	*ps;
 	json_t			*started = json_array(), *skipped = json_array();
+	json_t			*recovered = json_array();
 	size_t			 n, i;
 	long			 live;
 	enum plan_phase		 p;
@@ -1134,32 +1315,24 @@ session_do_run(struct sessions *ss, struct session_job *j, json_t *streams)
 			one.dry_run = j->dry_run;
 			if (session_workdir(ss, &one, model_find_stream(
 			    streams, ps[i].id), dir) == 0)
-				session_launch(ss, &one, dir, "started");
+				session_launch(ss, &one, dir, "started", 0);
 			if (one.status == 200 || one.status == 201) {
 				json_array_append(started, one.answer);
 				ps[i].live = true;
 				live++;
 			} else
 				json_array_append_new(skipped, json_pack(
-				    "{s:s,s:O}", "streamId", ps[i].id,
-				    "reasons", json_pack("[O]",
-				    json_object_get(one.answer, "error"))));
+				    "{s:s,s:[O]}", "streamId", ps[i].id,
+				    "reasons", json_object_get(one.answer,
+				    "error")));
 			json_decref(one.answer);
 		}
 	}
 	plan_streams_free(ps, n);
-	session_answer(j, 200, json_pack("{s:b,s:o,s:o}", "dryRun", j->dry_run,
-	    "started", started, "skipped", skipped));
-}
-
-static void
-session_audit(struct sessions *ss, struct session_job *j)
-{
-	const char	*result = j->dry_run ? "dry-run" : j->status < 300 ?
-			    "done" : j->status < 500 ? "refused" : "failed";
-
-	audit_add(ss->tg->audit, j->actor, session_job_name(j->kind),
-	    j->id[0] != '\0' ? j->id : NULL, result, j->status, j->answer);
+	session_run_recoveries(ss, j, streams, recovered, skipped);
+	session_answer(j, 200, json_pack("{s:b,s:o,s:o,s:o}", "dryRun",
+	    j->dry_run, "started", started, "recovered", recovered, "skipped",
+	    skipped));
 }
 
 static void
@@ -1183,16 +1356,15 @@ session_run_job(struct sessions *ss, struct session_job *j)
 }
 
 /*
- * --auto: start what the plan allows, recover what is stuck, and mark
- * needs-human where the budget is spent.  waiting-input only notifies
- * (its state event).
+ * --auto: a run by "auto" each poll.  Its own audit row only when it
+ * started something (each recovery and each decision not to recover has
+ * its own); waiting-input only notifies (its state event).
  */
 static void
 session_auto(struct sessions *ss)
 {
-	json_t			*streams = session_streams(ss), *s;
+	json_t			*streams = session_streams(ss);
 	struct session_job	 j;
-	size_t			 i;
 
 	if (streams == NULL)
 		return;
@@ -1204,41 +1376,6 @@ session_auto(struct sessions *ss)
 	if (json_array_size(json_object_get(j.answer, "started")) > 0)
 		session_audit(ss, &j);
 	json_decref(j.answer);
-
-	json_array_foreach(streams, i, s) {
-		const char	*id = json_string_value(json_object_get(s,
-				    "streamId"));
-		const char	*state = json_string_value(json_object_get(
-				    json_object_get(s, "state"), "name"));
-		struct session	*se;
-		int64_t		 wait;
-		bool		 window, spent;
-
-		if (id == NULL || state == NULL || (strcmp(state,
-		    "no-progress") != 0 && strcmp(state, "context-exhausted") !=
-		    0 && strcmp(state, "dead") != 0))
-			continue;
-		pthread_mutex_lock(&ss->lock);
-		se = session_get(ss, id);
-		window = se->row.window[0] != '\0' || se->dead;
-		spent = recovery_decide(&se->row.rec, ss->tg->conf.max_recovery,
-		    (int64_t)(clock_wall() * 1000.0), &wait) ==
-		    RECOVERY_SPENT;
-		if (spent && window)
-			se->needs_human = true;
-		pthread_mutex_unlock(&ss->lock);
-		if (!window || spent || wait > 0)
-			continue;	/* not ours, a human's, or not yet */
-		memset(&j, 0, sizeof j);
-		j.kind = JOB_RECOVER;
-		j.auto_run = true;
-		snprintf(j.id, sizeof j.id, "%s", id);
-		snprintf(j.actor, sizeof j.actor, "auto");
-		session_do_recover(ss, &j, streams);
-		json_object_set_new(j.answer, "state", json_string(state));
-		session_audit(ss, &j);
-		json_decref(j.answer);
-	}
 	json_decref(streams);
 }
 

@@ -8,9 +8,11 @@
  * stall_judge() turns an observation into a state and its evidence:
  *   needs-human > dead > context-exhausted > waiting-input >
  *   no-progress > upstream-unhealthy > ok
- * The pane-based states (dead, context-exhausted, waiting-input) and
- * needs-human come from the session layer through the input; this file
- * only ranks them.
+ * The pane-based states (dead, context-exhausted, waiting-input) come
+ * from the session layer through the input; this file only ranks them.
+ * needs-human is any state recovery acts on (no-progress,
+ * context-exhausted, dead) once the input says the recovery budget is
+ * spent.
  */
 #include <string.h>
 
@@ -63,18 +65,16 @@ stall_observe(struct stall_track *t, double now, bool reachable, bool changed)
 	t->last_obs = now;
 }
 
-/* Judges one stream; *evidence (new) says why, in words and numbers. */
-enum stall_state
-stall_judge(const struct stall_input *in, json_t **evidence)
+/* The state the observation shows, before the budget is considered. */
+static enum stall_state
+stall_judge_one(const struct stall_input *in, json_t *e)
 {
 	const struct model_counts	*c = &in->counts;
 	bool				 complete = c->total > 0 &&
 					    c->completed == c->total;
 	bool				 working = c->in_progress > 0 ||
 					    in->session_live;
-	json_t				*e = json_object();
 
-	*evidence = e;
 	if (in->pane_state != STALL_OK) {
 		json_object_set_new(e, "reason", json_string(in->pane_reason ?
 		    in->pane_reason : stall_state_name(in->pane_state)));
@@ -102,4 +102,27 @@ stall_judge(const struct stall_input *in, json_t **evidence)
 		return STALL_UPSTREAM_UNHEALTHY;
 	}
 	return STALL_OK;
+}
+
+/*
+ * Judges one stream; *evidence (new) says why, in words and numbers.  A
+ * stream recovery would act on (no-progress, context-exhausted, dead)
+ * needs a human once its recovery budget is spent.
+ */
+enum stall_state
+stall_judge(const struct stall_input *in, json_t **evidence)
+{
+	json_t			*e = json_object();
+	enum stall_state	 st = stall_judge_one(in, e);
+
+	*evidence = e;
+	if (in->budget_spent && (st == STALL_NO_PROGRESS ||
+	    st == STALL_CONTEXT_EXHAUSTED || st == STALL_DEAD)) {
+		*evidence = json_pack("{s:s,s:s,s:I,s:o}", "reason", "the "
+		    "recovery budget is spent and the stream is still stuck",
+		    "stuck", stall_state_name(st), "recoveryAttempts",
+		    (json_int_t)in->attempts, "stuckEvidence", e);
+		return STALL_NEEDS_HUMAN;
+	}
+	return st;
 }

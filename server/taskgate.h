@@ -294,6 +294,8 @@ struct stall_input {
 	bool			 session_live;
 	enum stall_state	 pane_state;	/* from the session layer */
 	const char		*pane_reason;
+	bool			 budget_spent;	/* recoveries since progress */
+	long			 attempts;	/* and how many */
 };
 
 const char *stall_state_name(enum stall_state);
@@ -595,6 +597,7 @@ const char *session_job_name(enum session_job_kind);
 const char *session_owner(struct sessions *);
 bool	session_is_live(struct sessions *, const char *);
 bool	session_budget_spent(struct sessions *, const char *);
+int64_t	session_recovery_wait_ms(struct sessions *, const char *);
 json_t	*session_json(struct sessions *, const char *);
 json_t	*session_list(struct sessions *);
 json_t	*session_output(struct sessions *, const char *, long);

@@ -86,6 +86,12 @@ class Response:
         return self.headers.get(name.lower())
 
 
+def iso_seconds(text):
+    """Seconds since the epoch of taskgate's "2026-11-27T06:40:56.123Z"."""
+    import calendar
+    return calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")) + int(text[20:23]) / 1000.0
+
+
 def request(port, method, path, headers=None, body=None, host=None, timeout=30):
     """One request on a fresh connection; returns a Response."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)

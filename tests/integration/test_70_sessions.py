@@ -37,7 +37,7 @@ def skip_unless_tmux():
 class Project:
     """A project root with one worktree per stream and its config."""
 
-    def __init__(self, max_parallel=5, stall_minutes=10.0, max_recovery=3):
+    def __init__(self, max_parallel=5, stall_minutes=10.0, max_recovery=3, auto_recovery=True):
         self.root = tempfile.mkdtemp(prefix="tg-project-")
         self.tmux_dir = tempfile.mkdtemp(prefix="tg-tmux-")
         self.session = "tg-test"
@@ -51,7 +51,8 @@ class Project:
         with open(self.config, "w") as f:
             json.dump({"streams": streams, "maxParallelStreams": max_parallel,
                        "contextRecovery": {"stallTimeoutMinutes": stall_minutes,
-                                           "maxRecoveryAttempts": max_recovery}}, f)
+                                           "maxRecoveryAttempts": max_recovery,
+                                           "autoRecoveryEnabled": auto_recovery}}, f)
 
     def wt(self, sid):
         return os.path.join(self.root, "wt", sid)
@@ -236,6 +237,22 @@ class Control(Base):
         self.assertEqual(len(pids), 2, "a fresh agent process")
         event = self.es.wait(lambda ev: self.session_events("Stream-B", "recovered"), what="recovered")[0]
         self.assertEqual(event["data"]["actor"], self.user())
+        self.assertEqual(event["data"]["attempt"], 1)
+        # A click waits out the backoff too (2 x 10 minutes), unless forced.
+        again = self.post("/api/streams/Stream-B/recover")
+        self.assertEqual((again.status, again.json()["code"]), (409, "backoff"), again.body)
+        self.assertGreater(again.json()["retryAfter"], 1190)
+        self.assertLessEqual(again.json()["retryAfter"], 1440)
+        gate = {s["streamId"]: s["gate"] for s in self.tg.get("/api/overview").json()["streams"]}["Stream-B"]
+        self.assertFalse(gate["canRecover"])
+        self.assertIn("the next recovery is due in", gate["recoverReasons"][0])
+        forced = self.post("/api/streams/Stream-B/recover?force=true")
+        self.assertEqual(forced.status, 201, forced.body)
+        self.assertEqual((forced.json()["attempt"], forced.json()["forced"]), (2, "before the backoff ended"))
+        audit = self.tg.get("/api/audit?streamId=Stream-B", headers=self.tg.bearer()).json()["audit"]
+        self.assertEqual([(a["action"], a["result"]) for a in audit][:3],
+                         [("recover", "done"), ("recover", "refused"), ("recover", "done")])
+        self.assertEqual(audit[0]["evidence"]["forced"], "before the backoff ended")
 
     def test_idempotency_key(self):
         headers = {"Idempotency-Key": "start-b-1"}
@@ -294,11 +311,62 @@ class PaneStates(Base):
         self.assertIn("(y/n)", event["data"]["evidence"]["reason"])
 
 
+class HumanRecovery(Base):
+    """Without --auto: a run recovers what is stuck, and a spent budget
+    says needs-human all the same."""
+    project_args = {"stall_minutes": 0.1, "max_recovery": 1}
+
+    def stream_state(self, sid, name):
+        return self.es.wait(lambda ev: [e for e in ev if e["event"] == "state" and e["data"]["streamId"] == sid
+                                        and e["data"]["state"] == name], timeout=30, what=sid + " " + name)[0]
+
+    def test_a_run_recovers_until_the_budget_is_spent_then_needs_human(self):
+        self.project.mode("Stream-B", "exhaust")
+        self.assertEqual(self.post("/api/streams/Stream-B/start").status, 201)
+        self.typed("Stream-B")
+        self.stream_state("Stream-B", "context-exhausted")
+        dry = self.post("/api/run?dryRun=true").json()
+        self.assertEqual([r["streamId"] for r in dry["recovered"]], ["Stream-B"])
+        self.assertEqual(len(self.session_events("Stream-B", "recovered")), 0, "a dry run does nothing")
+        run = self.post("/api/run")
+        self.assertEqual(run.status, 200, run.body)
+        recovered = run.json()["recovered"]
+        self.assertEqual([(r["streamId"], r["attempt"], r["state"]) for r in recovered],
+                         [("Stream-B", 1, "context-exhausted")])
+        self.assertNotIn("Stream-B", [s["streamId"] for s in run.json()["started"]])
+        self.typed("Stream-B", 2)
+        # The fresh agent is exhausted again, and the budget of 1 is spent.
+        state = self.stream_state("Stream-B", "needs-human")
+        self.assertEqual(state["data"]["evidence"]["stuck"], "context-exhausted")
+        self.assertEqual(state["data"]["evidence"]["recoveryAttempts"], 1)
+        again = self.post("/api/run").json()
+        self.assertEqual(again["recovered"], [])
+        self.assertIn({"streamId": "Stream-B", "reasons": ["the recovery budget is spent (1 of 1); it needs a human"]},
+                      again["skipped"])
+        self.assertEqual(len(self.session_events("Stream-B", "recovered")), 1)
+        b = {s["streamId"]: s for s in self.tg.get("/api/overview").json()["streams"]}["Stream-B"]
+        self.assertEqual(b["state"]["name"], "needs-human")
+        self.assertTrue(b["session"]["needsHuman"])
+        self.assertFalse(b["gate"]["canRecover"])
+        refused = self.post("/api/streams/Stream-B/recover")
+        self.assertEqual((refused.status, refused.json()["code"]), (409, "budget-spent"))
+        audit = self.tg.get("/api/audit?streamId=Stream-B", headers=self.tg.bearer()).json()["audit"]
+        self.assertEqual([(a["action"], a["result"], a["actor"]) for a in audit][:2],
+                         [("recover", "refused", self.user()), ("recover", "done", self.user())])
+        forced = self.post("/api/streams/Stream-B/recover?force=true")
+        self.assertEqual((forced.status, forced.json()["forced"]), (201, "past the recovery budget"),
+                         "a person may try again")
+
+    def user(self):
+        import pwd
+        return pwd.getpwuid(os.getuid()).pw_name
+
+
 class AutoRecovery(Base):
     auto = True
     # The stall timeout (6 s) is longer than an agent takes to start and
     # print its exhaustion line; it also sets the backoff: the second
-    # attempt comes 6 s (+-10 %) after the first.
+    # attempt comes 12 s (up to 14.4 s with jitter) after the first.
     project_args = {"stall_minutes": 0.1, "max_recovery": 2}
 
     def test_exhaustion_is_recovered_until_the_budget_is_spent(self):
@@ -309,19 +377,53 @@ class AutoRecovery(Base):
                      what="context-exhausted")
         recovered = self.es.wait(lambda ev: (lambda r: r if len(r) >= 2 else None)(
             self.session_events("Stream-B", "recovered")), timeout=40, what="two recoveries")
-        self.assertEqual([e["data"]["actor"] for e in recovered[:2]], ["auto", "auto"])
+        self.assertEqual([(e["data"]["actor"], e["data"]["attempt"]) for e in recovered[:2]],
+                         [("auto", 1), ("auto", 2)])
+        # Between the two, --auto said once that it waits, and until when.
+        later = self.session_events("Stream-B", "recovery-later")
+        self.assertEqual([e["data"]["attempt"] for e in later], [2])
+        self.assertLess(later[0]["id"], recovered[1]["id"])
+        due = harness.iso_seconds(later[0]["data"]["dueAt"]) - harness.iso_seconds(
+            self.tg.get("/api/audit?streamId=Stream-B", headers=self.tg.bearer()).json()["audit"][-1]["at"])
+        self.assertGreaterEqual(due, 11.0, "the 2nd attempt no sooner than 2 x the stall timeout after the 1st")
         self.typed("Stream-B", 3)
         self.es.wait(lambda ev: [e for e in ev if e["event"] == "state" and e["data"]["streamId"] == "Stream-B"
                                  and e["data"]["state"] == "needs-human"], timeout=30, what="needs-human")
+        told = self.es.wait(lambda ev: self.session_events("Stream-B", "needs-human"), what="auto giving up")
         time.sleep(2)
         self.assertEqual(len(self.session_events("Stream-B", "recovered")), 2, "no third attempt")
+        self.assertEqual(len(told), 1, "said once")
         audit = self.tg.get("/api/audit?streamId=Stream-B", headers=self.tg.bearer()).json()["audit"]
-        recoveries = [a for a in audit if a["action"] == "recover"]
-        self.assertEqual([a["actor"] for a in recoveries], ["auto", "auto"])
-        self.assertEqual(recoveries[-1]["evidence"]["state"], "context-exhausted")
+        recoveries = [(a["actor"], a["result"]) for a in audit if a["action"] == "recover"]
+        self.assertEqual(recoveries, [("auto", "needs-human"), ("auto", "done"), ("auto", "recovery-later"),
+                                      ("auto", "done")])
+        self.assertEqual(audit[-1]["evidence"]["state"], "context-exhausted")
         self.assertEqual(self.post("/api/streams/Stream-B/recover").status, 409)
         self.assertEqual(self.post("/api/streams/Stream-B/recover?force=true").status, 201,
                          "a human may try again")
+
+
+class AutoRecoveryOff(Base):
+    """--auto with autoRecoveryEnabled false starts the plan and only
+    notifies: the same stall as in AutoRecovery is never recovered."""
+    auto = True
+    project_args = {"stall_minutes": 0.1, "max_recovery": 2, "auto_recovery": False}
+
+    def test_a_stuck_stream_is_told_not_recovered(self):
+        self.project.mode("Stream-B", "exhaust")
+        self.typed("Stream-B")  # --auto still starts the ready streams
+        self.es.wait(lambda ev: [e for e in ev if e["event"] == "state" and e["data"]["streamId"] == "Stream-B"
+                                 and e["data"]["state"] == "context-exhausted"], timeout=20,
+                     what="context-exhausted")
+        # AutoRecovery recovers this within a poll (0.3 s); give it 20 polls.
+        time.sleep(6)
+        self.assertEqual(self.session_events("Stream-B", "recovered"), [])
+        self.assertEqual(len([l for l in self.project.agent_log("Stream-B") if l[1:] == ["/continue Stream-B"]]), 1)
+        audit = self.tg.get("/api/audit?streamId=Stream-B", headers=self.tg.bearer()).json()["audit"]
+        self.assertEqual([a for a in audit if a["action"] == "recover"], [])
+        b = {s["streamId"]: s for s in self.tg.get("/api/overview").json()["streams"]}["Stream-B"]
+        self.assertEqual(b["state"]["name"], "context-exhausted")
+        self.assertTrue(b["gate"]["canRecover"], "a click still can")
 
 
 class Adoption(Base):

@@ -2,7 +2,11 @@
  * test-stall.c: the health-state rules as pure functions, with the clock
  * injected: the unchanged clock runs only between reachable observations,
  * progress resets it, fractional timeouts work, and the states rank as
- * documented.  Also the parsers of Last-Event-ID and history times.
+ * documented; a stuck stream whose recovery budget is spent needs a
+ * human.  The recovery policy: the budget, the n-th attempt no sooner than
+ * stall x 2^(n-1) after the previous (capped, jitter never shortening
+ * it), and a whole budget after progress.  Also the parsers of
+ * Last-Event-ID and history times.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -113,6 +117,78 @@ test_upstream_health_and_ranking(void **state)
 }
 
 static void
+test_a_spent_budget_makes_a_stuck_stream_need_a_human(void **state)
+{
+	struct stall_input	 in = working(600, 600);
+	json_t			*e;
+
+	(void)state;
+	in.budget_spent = true;
+	in.attempts = 3;
+	assert_int_equal(stall_judge(&in, &e), STALL_NEEDS_HUMAN);
+	assert_string_equal(json_string_value(json_object_get(e, "stuck")),
+	    "no-progress");
+	assert_int_equal(json_integer_value(json_object_get(e,
+	    "recoveryAttempts")), 3);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(e,
+	    "stuckEvidence"), "inProgressTasks")), 1);
+	json_decref(e);
+	in.pane_state = STALL_DEAD;
+	assert_int_equal(judge(&in), STALL_NEEDS_HUMAN);
+	in.pane_state = STALL_CONTEXT_EXHAUSTED;
+	assert_int_equal(judge(&in), STALL_NEEDS_HUMAN);
+	/* Recovery does not act on these: they stay what they are. */
+	in.pane_state = STALL_WAITING_INPUT;
+	assert_int_equal(judge(&in), STALL_WAITING_INPUT);
+	in.pane_state = STALL_OK;
+	in.unchanged_s = 1;
+	assert_int_equal(judge(&in), STALL_OK);
+	in.upstream_unhealthy = true;
+	assert_int_equal(judge(&in), STALL_UPSTREAM_UNHEALTHY);
+}
+
+static void
+test_recovery_budget_and_backoff(void **state)
+{
+	struct recovery_track	t = { 0, 0 };
+	int64_t			wait, now = 1000000;
+	const double		stall = 600.0;	/* 10 minutes */
+
+	(void)state;
+	assert_int_equal(recovery_decide(&t, 3, now, &wait), RECOVERY_NOW);
+	assert_int_equal(wait, 0);
+	/* The 2nd no sooner than 2 x stall after the 1st, the 3rd 4 x
+	 * after the 2nd; jitter 0 is the least wait. */
+	recovery_record(&t, now, stall, 0.0);
+	assert_int_equal(t.attempts, 1);
+	assert_int_equal(t.next_ms - now, 1200000);
+	assert_int_equal(recovery_decide(&t, 3, now + 1199999, &wait),
+	    RECOVERY_LATER);
+	assert_int_equal(wait, 1);
+	assert_int_equal(recovery_decide(&t, 3, now + 1200000, &wait),
+	    RECOVERY_NOW);
+	now += 1200000;
+	recovery_record(&t, now, stall, 0.0);
+	assert_int_equal(t.next_ms - now, 2400000);
+	now += 2400000;
+	/* 8 x 10 minutes is over the cap of an hour; jitter only
+	 * lengthens that, by a fifth at most. */
+	recovery_record(&t, now, stall, 0.999);
+	assert_int_equal(t.attempts, 3);
+	assert_true(t.next_ms - now > 3600000);
+	assert_true(t.next_ms - now < (int64_t)(3600000 * 1.2));
+	assert_int_equal(recovery_decide(&t, 3, t.next_ms, &wait),
+	    RECOVERY_SPENT);
+	assert_int_equal(recovery_decide(&t, 4, t.next_ms, &wait),
+	    RECOVERY_NOW);
+	recovery_reset(&t);
+	assert_int_equal(recovery_decide(&t, 3, now, &wait), RECOVERY_NOW);
+	assert_int_equal(t.attempts, 0);
+	/* A budget of none: a stuck stream needs a human at once. */
+	assert_int_equal(recovery_decide(&t, 0, now, &wait), RECOVERY_SPENT);
+}
+
+static void
 test_names(void **state)
 {
 	int	i;
@@ -167,6 +243,9 @@ main(void)
 		cmocka_unit_test(test_clock_runs_only_while_reachable),
 		cmocka_unit_test(test_no_progress_needs_work_and_time),
 		cmocka_unit_test(test_upstream_health_and_ranking),
+		cmocka_unit_test(
+		    test_a_spent_budget_makes_a_stuck_stream_need_a_human),
+		cmocka_unit_test(test_recovery_budget_and_backoff),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_last_event_id),
 		cmocka_unit_test(test_history_times),
