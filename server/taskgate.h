@@ -343,6 +343,7 @@ void	tmux_argv_free(char **);
 json_t	*tmux_argv_json(char **);
 int	tmux_exec(char **, char **, char *, size_t);
 size_t	tmux_parse_windows(const char *, struct tmux_window **);
+#define TMUX_CLASSIFY_LINES 100	/* a pane's lines searched for phrases */
 enum stall_state tmux_classify(const char *, const char *const *,
 		    const char **);
 char	*tmux_plain_text(const char *);

@@ -267,11 +267,24 @@ tmux_last_line(const char *text, char *line, size_t len)
 	return line;
 }
 
+/* Where the last n lines of text start, blank lines at its end aside. */
+static const char *
+tmux_tail(const char *text, int n)
+{
+	const char	*p = text + strlen(text);
+
+	while (p > text && isspace((unsigned char)p[-1]))
+		p--;
+	while (p > text && (p[-1] != '\n' || --n > 0))
+		p--;
+	return p;
+}
+
 /*
- * Classifies a pane's text: context-exhausted when a phrase appears
- * (case-insensitive; phrases NULL-terminated), waiting-input when the
- * last line asks a question, else ok.  *reason (static or phrase) says
- * which phrase or question.
+ * Classifies a pane's text: context-exhausted when a phrase appears in
+ * its last TMUX_CLASSIFY_LINES lines (case-insensitive; phrases
+ * NULL-terminated), waiting-input when the last line asks a question,
+ * else ok.  *reason (static or phrase) says which phrase or question.
  */
 enum stall_state
 tmux_classify(const char *text, const char *const *phrases,
@@ -279,13 +292,15 @@ tmux_classify(const char *text, const char *const *phrases,
 {
 	static char	 question[160];
 	char		 line[160];
+	const char	*tail;
 	size_t		 i, len;
 
 	*reason = NULL;
 	if (text == NULL)
 		return STALL_OK;
+	tail = tmux_tail(text, TMUX_CLASSIFY_LINES);
 	for (i = 0; phrases != NULL && phrases[i] != NULL; i++) {
-		if (phrases[i][0] != '\0' && strcasestr(text, phrases[i])) {
+		if (phrases[i][0] != '\0' && strcasestr(tail, phrases[i])) {
 			*reason = phrases[i];
 			return STALL_CONTEXT_EXHAUSTED;
 		}
