@@ -81,7 +81,7 @@ static const struct route http_routes[] = {
 	{ "/api/sessions/{id}/output", M_GET, ACCESS_TOKEN,
 	  api_sessions_output },
 	{ "/api/audit", M_GET, ACCESS_TOKEN, api_sessions_audit },
-	{ "/api/whoami", M_GET, ACCESS_PUBLIC, http_whoami },
+	{ "/api/whoami", M_GET, ACCESS_READ, http_whoami },
 };
 #define HTTP_NROUTES (sizeof http_routes / sizeof http_routes[0])
 

@@ -164,10 +164,13 @@ class AllowRemote(unittest.TestCase):
         cookie = sign_in.header("set-cookie").split(";")[0]
         self.assertEqual(self.tg.get("/api/streams", headers={"Cookie": cookie}).status, 200)
         self.assertEqual(self.tg.get("/?token=" + "0" * 64).status, 401)
-        for path in READS[1:] + ["/api/nope", "/app.js"]:
+        own = ["/api/overview", "/api/sessions", "/api/streams/Stream-B/history", "/metrics", "/api/whoami"]
+        for path in READS[1:] + own + ["/api/nope", "/app.js"]:
             with self.subTest(path=path):
                 self.assertEqual(self.tg.get(path).status, 401)
                 self.assertIn(self.tg.get(path, headers=self.tg.bearer()).status, (200, 404))
+        # The event stream too (with the token it would stream forever).
+        self.assertEqual(self.tg.get("/api/events").status, 401)
 
 
 if __name__ == "__main__":
