@@ -117,6 +117,42 @@ orchconf_phrases(json_t *v, struct orchconf *c, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * executionPlan: taskgate takes the plan's order from the streams, so it
+ * only checks the type: an object, whose foundation, parallel and
+ * integration lists, where present, hold stream ids.
+ */
+static int
+orchconf_plan(json_t *plan, char *err, size_t errlen)
+{
+	static const char *const phases[] = { "foundation", "parallel",
+	    "integration" };
+	json_t	*list, *id;
+	size_t	 i, k;
+
+	if (!json_is_object(plan)) {
+		snprintf(err, errlen, "executionPlan: expected an object");
+		return -1;
+	}
+	for (k = 0; k < sizeof phases / sizeof phases[0]; k++) {
+		if ((list = json_object_get(plan, phases[k])) == NULL)
+			continue;
+		if (!json_is_array(list)) {
+			snprintf(err, errlen, "executionPlan.%s: expected an "
+			    "array of stream ids", phases[k]);
+			return -1;
+		}
+		json_array_foreach(list, i, id) {
+			if (!json_is_string(id)) {
+				snprintf(err, errlen, "executionPlan.%s[%zu]: "
+				    "expected a stream id", phases[k], i);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
 /* Fills c from a parsed document; -1 with the field named in err. */
 int
 orchconf_parse(json_t *root, struct orchconf *c, char *err, size_t errlen)
@@ -185,6 +221,9 @@ orchconf_parse(json_t *root, struct orchconf *c, char *err, size_t errlen)
 			c->max_recovery = (long)json_integer_value(v);
 		}
 	}
+	if ((v = json_object_get(root, "executionPlan")) != NULL &&
+	    orchconf_plan(v, err, errlen) == -1)
+		return -1;
 	streams = json_object_get(root, "streams");
 	if (streams == NULL)
 		return 0;
