@@ -173,11 +173,16 @@ cache_evict_one(struct cache *c)
 	c->count--;
 }
 
+/*
+ * The last good body stands in while the upstream cannot be reached; an
+ * upstream that answers garbage (or too slowly) is said to, as a 502.
+ */
 static void
 cache_answer_from(struct cache_entry *e, struct cache_answer *a)
 {
 	a->outcome = e->outcome;
-	if (e->outcome == UPSTREAM_OK || e->body != NULL) {
+	if (e->outcome == UPSTREAM_OK || (e->outcome == UPSTREAM_UNREACHABLE &&
+	    e->body != NULL)) {
 		a->verdict = CACHE_SERVE;
 		a->body = e->body;
 		if (a->body != NULL)

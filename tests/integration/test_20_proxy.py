@@ -166,6 +166,7 @@ class Caching(harness.DoubleTestCase):
 
     def test_garbage_huge_and_slow_upstreams_are_bad_responses(self):
         tg = self.start("0.1", "--upstream-timeout", "0.5")
+        self.assertEqual(tg.get("/api/streams").status, 200)
         for mode, extra, needle in [("garbage", {}, "not JSON"), ("huge", {}, "8 MiB"),
                                     ("slow", {"delayMs": 1500}, "within")]:
             self.double.mode(mode, **extra)
@@ -175,7 +176,14 @@ class Caching(harness.DoubleTestCase):
             body = resp.json()
             self.assertEqual(body["code"], "upstream-bad-response", mode)
             self.assertIn(needle, body["error"], mode)
+            # Garbage is not an outage: an earlier good answer is not
+            # served in its place.
+            listed = wait_for(lambda: (lambda r: r if r.status != 200 else None)(tg.get("/api/streams")),
+                              timeout=5, what="/api/streams refetched in mode " + mode)
+            self.assertEqual((listed.status, listed.json()["code"]), (502, "upstream-bad-response"), mode)
+            self.assertIsNone(listed.header("x-cache"), mode)
         self.double.mode("up")
+        wait_for(lambda: tg.get("/api/streams").status == 200, timeout=5, what="a good answer again")
 
     def test_wrong_shape_is_a_bad_response(self):
         # Before taskgate starts: its poller reads /api/streams at once.
