@@ -1145,12 +1145,13 @@ session_audit(struct sessions *ss, struct session_job *j)
 	    j->id[0] != '\0' ? j->id : NULL, result, j->status, j->answer);
 }
 
+/* The states recovery acts on. */
 static bool
-session_state_is(const char *state, const char *a, const char *b,
-    const char *c)
+session_stuck(const char *state)
 {
-	return state != NULL && (strcmp(state, a) == 0 || (b != NULL &&
-	    strcmp(state, b) == 0) || (c != NULL && strcmp(state, c) == 0));
+	return strcmp(state, "no-progress") == 0 ||
+	    strcmp(state, "context-exhausted") == 0 ||
+	    strcmp(state, "dead") == 0;
 }
 
 /*
@@ -1193,12 +1194,13 @@ session_run_recoveries(struct sessions *ss, struct session_job *j,
 		enum recovery_verdict	 v = RECOVERY_NOW;
 		int64_t			 wait = 0;
 		long			 attempt = 0;
-		bool			 ours, tell = false;
+		bool			 ours, human, tell = false;
 		char			 why[160];
 
-		if (id == NULL || (!session_state_is(state, "no-progress",
-		    "context-exhausted", "dead") && !session_state_is(state,
-		    "needs-human", NULL, NULL)))
+		if (id == NULL || state == NULL)
+			continue;
+		human = strcmp(state, "needs-human") == 0;
+		if (!human && !session_stuck(state))
 			continue;
 		pthread_mutex_lock(&ss->lock);
 		se = session_find(ss, id);
@@ -1214,8 +1216,7 @@ session_run_recoveries(struct sessions *ss, struct session_job *j,
 		}
 		/* needs-human is told from its own judgement, which knows
 		 * how the last recovery went; before it, nothing. */
-		if (ours && (v == RECOVERY_SPENT) != session_state_is(state,
-		    "needs-human", NULL, NULL))
+		if (ours && (v == RECOVERY_SPENT) != human)
 			ours = false;
 		if (ours && j->auto_run && !j->dry_run && v == RECOVERY_SPENT) {
 			tell = !se->told_spent;

@@ -254,6 +254,23 @@ class Control(Base):
                          [("recover", "done"), ("recover", "refused"), ("recover", "done")])
         self.assertEqual(audit[0]["evidence"]["forced"], "before the backoff ended")
 
+    def test_one_action_per_stream_at_a_time(self):
+        import threading
+        self.post("/api/streams/Stream-B/start")
+        self.typed("Stream-B")
+        self.double.mode("slow", delayMs=1500)  # the checkpoint takes 1.5 s
+        first = {}
+        worker = threading.Thread(target=lambda: first.update(r=self.post("/api/streams/Stream-B/recover")))
+        worker.start()
+        wait_for(lambda: any(e["path"] == "/api/streams/Stream-B/checkpoint"
+                             for e in self.double.requests()["log"]), what="the checkpoint asked for")
+        second = self.post("/api/streams/Stream-B/stop")
+        worker.join()
+        self.double.mode("up")
+        self.assertEqual((second.status, second.json()["code"]), (409, "busy"), second.body)
+        self.assertEqual(first["r"].status, 201, first["r"].body)
+        self.assertEqual([w[1] for w in self.project.windows()], ["Stream-B"], "the recovery went on alone")
+
     def test_idempotency_key(self):
         headers = {"Idempotency-Key": "start-b-1"}
         first = self.post("/api/streams/Stream-B/start", headers=headers)
