@@ -253,6 +253,13 @@ class Control(Base):
         self.assertEqual([(a["action"], a["result"]) for a in audit][:3],
                          [("recover", "done"), ("recover", "refused"), ("recover", "done")])
         self.assertEqual(audit[0]["evidence"]["forced"], "before the backoff ended")
+        # Progress makes the budget whole again, and ends the backoff.
+        self.double.set_task("B2", status="completed")
+        b = wait_for(lambda: (lambda s: s if s["session"]["recoveryAttempts"] == 0 else None)(
+            {s["streamId"]: s for s in self.tg.get("/api/overview").json()["streams"]}["Stream-B"]),
+            what="the attempts reset after progress")
+        self.assertTrue(b["gate"]["canRecover"], b["gate"])
+        self.assertEqual(self.post("/api/streams/Stream-B/recover").json()["attempt"], 1)
 
     def test_one_action_per_stream_at_a_time(self):
         import threading
