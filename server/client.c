@@ -105,8 +105,8 @@ static const struct verb_flag client_rows[] = {
 	  "no colours (there are none either when NO_COLOR is set or the "
 	  "output is not a terminal)" },
 	{ "force", no_argument, CL_FORCE, NULL, NULL,
-	  "start: override dependencies and phase order; recover: try "
-	  "again after the budget is spent (no environment twin)" },
+	  "start: open dependencies and phase order; recover: go past the "
+	  "budget and backoff (no twin)" },
 	{ "dry-run", no_argument, CL_DRY_RUN, "TASKGATE_DRY_RUN", NULL,
 	  "print the tmux commands it would run, one per line; change "
 	  "nothing" },
@@ -149,7 +149,8 @@ static const struct client_verb client_verbs[] = {
 	  CL_CONN | CL_BIT(CL_FORCE) | CL_BIT(CL_DRY_RUN), true, client_act },
 	{ "run", "[--dry-run] [--listen ADDR]",
 	  "Starts every stream the gates allow, in plan order, within the "
-	  "parallel limit\n(POST /api/run).",
+	  "parallel limit,\nand recovers the stuck streams whose windows "
+	  "taskgate started (POST /api/run).",
 	  CL_CONN | CL_BIT(CL_DRY_RUN), false, client_act },
 };
 #define CLIENT_NVERBS	(sizeof client_verbs / sizeof client_verbs[0])
