@@ -105,8 +105,9 @@ static const struct verb_flag client_rows[] = {
 	  "no colours (there are none either when NO_COLOR is set or the "
 	  "output is not a terminal)" },
 	{ "force", no_argument, CL_FORCE, NULL, NULL,
-	  "start: open dependencies and phase order; recover: go past the "
-	  "budget and backoff (no twin)" },
+	  "start: skip the dependency and phase-order gates; recover: go past "
+	  "the recovery\n      budget and backoff.  Never read from the "
+	  "environment, on purpose" },
 	{ "dry-run", no_argument, CL_DRY_RUN, "TASKGATE_DRY_RUN", NULL,
 	  "print the tmux commands it would run, one per line; change "
 	  "nothing" },

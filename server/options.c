@@ -442,8 +442,16 @@ options_parse(struct options *o, int argc, char **argv, char *err,
 			return OPTIONS_ERROR;
 	}
 	if (optind < argc) {
-		snprintf(err, errlen, "unexpected argument '%s' (see "
-		    "taskgate --help)", argv[optind]);
+		char *e = log_escape(argv[optind], 80);
+
+		if (verb_is_command(argv[optind]))
+			snprintf(err, errlen, "'%s' must come first, before "
+			    "any option: taskgate %s [options] (see taskgate "
+			    "%s --help)", e, e, e);
+		else
+			snprintf(err, errlen, "unexpected argument '%s' (see "
+			    "taskgate --help)", e);
+		free(e);
 		return OPTIONS_ERROR;
 	}
 

@@ -5,6 +5,8 @@
  * ("streams[2].dependencies: ...").  Plan rules (cycles, phases, limits)
  * are not checked here: this file only reads.
  */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -246,14 +248,21 @@ orchconf_load(const char *path, struct orchconf *c, char *err, size_t errlen)
 {
 	json_error_t	 jerr;
 	json_t		*root;
+	FILE		*f;
 	char		 why[200];
 	int		 rc;
 
 	orchconf_defaults(c);
-	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: cannot read it: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
+	fclose(f);
 	if (root == NULL) {
-		snprintf(err, errlen, "%s: %s (line %d)", path, jerr.text,
-		    jerr.line);
+		snprintf(err, errlen, "%s: not valid JSON: %s (line %d)", path,
+		    jerr.text, jerr.line);
 		return -1;
 	}
 	rc = orchconf_parse(root, c, why, sizeof why);

@@ -165,6 +165,7 @@ typedef int (*verb_apply_fn)(void *, int, const char *, const char *);
 int	verb_parse(const char *, const struct verb_flag *const *, size_t, int,
 		    verb_apply_fn, void *, int, char **);
 int	verb_no_more(const char *, int, char **);
+bool	verb_is_command(const char *);
 void	verb_usage(const struct verb_flag *const *, size_t, FILE *);
 
 /* cmd-config.c */

@@ -69,6 +69,21 @@ verb_parse(const char *verb, const struct verb_flag *const *flags, size_t n,
 	return 0;
 }
 
+/* Whether word is one of taskgate's commands (a misplaced one, say). */
+bool
+verb_is_command(const char *word)
+{
+	static const char *const commands[] = { "serve", "status", "watch",
+	    "start", "stop", "recover", "run", "check-config",
+	    "generate-config", "help" };
+	size_t	i;
+
+	for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (strcmp(word, commands[i]) == 0)
+			return true;
+	return false;
+}
+
 /* 0 when argv has nothing left after optind; else -1 after one line. */
 int
 verb_no_more(const char *verb, int argc, char **argv)

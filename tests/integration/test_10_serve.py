@@ -72,6 +72,21 @@ class ExitTwo(unittest.TestCase):
             f.write(b"this is not a database at all" * 100)
         self.assertOneLineError(["serve", "--listen", "127.0.0.1:0", "--db", other], "other.db")
 
+    def test_missing_or_unreadable_config(self):
+        missing = os.path.join(self.tmp, "nowhere.json")
+        self.assertEqual(self.assertOneLineError(["serve", "--listen", "127.0.0.1:0", "--config", missing],
+                                                 "cannot read it"),
+                         "taskgate: %s: cannot read it: No such file or directory" % missing)
+        broken = os.path.join(self.tmp, "broken.json")
+        with open(broken, "w") as f:
+            f.write('{"streams": [')
+        self.assertOneLineError(["serve", "--listen", "127.0.0.1:0", "--config", broken], "not valid JSON")
+
+    def test_a_command_after_an_option_says_where_it_goes(self):
+        line = self.assertOneLineError(["--listen", "127.0.0.1:0", "status"], "'status' must come first")
+        self.assertIn("taskgate status --help", line)
+        self.assertOneLineError(["serve", "frobnicate"], "unexpected argument 'frobnicate'")
+
     def test_broken_config_names_the_field(self):
         conf = os.path.join(self.tmp, "orch.json")
         with open(conf, "w") as f:
