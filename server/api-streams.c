@@ -104,6 +104,8 @@ overview_plan(struct taskgate *tg, json_t *streams, json_t *out)
 				    "dead"));
 		int64_t		 wait = session_recovery_wait_ms(tg->sessions,
 				    ps[i].id);
+		const char	*state = json_string_value(json_object_get(
+				    json_object_get(s, "state"), "name"));
 		json_t		*why = json_array();
 
 		if (!ran)
@@ -117,6 +119,11 @@ overview_plan(struct taskgate *tg, json_t *streams, json_t *out)
 			json_array_append_new(why, json_sprintf("the next "
 			    "recovery is due in %lld s (force=true to try now)",
 			    (long long)((wait + 999) / 1000)));
+		else if (!stall_state_recoverable(state))
+			json_array_append_new(why, json_sprintf("%s is %s; "
+			    "recovery is for no-progress, context-exhausted and "
+			    "dead streams", ps[i].id, state != NULL ? state :
+			    "not judged yet"));
 		json_object_set_new(s, "gate", json_pack("{s:b,s:b,s:o,s:b,s:o,"
 		    "s:b,s:o}", "canStart", g == PLAN_GATE_OPEN, "forceable",
 		    g == PLAN_GATE_WAIT, "reasons", reasons, "canStop", stop,

@@ -1038,8 +1038,8 @@ session_do_stop(struct sessions *ss, struct session_job *j)
  * Recovery: a checkpoint through the upstream (a refusal there is noted,
  * not fatal: the upstream may have no task in progress, or not support
  * it), the window killed, a new one started and /continue typed.  The
- * budget and the backoff hold for a click too; force=true is a person
- * overriding both, and says so in the audit row.
+ * rules hold for a click too (a stuck state, the budget, the backoff);
+ * force=true is a person overriding them, and says so in the audit row.
  */
 static void
 session_do_recover(struct sessions *ss, struct session_job *j,
@@ -1048,6 +1048,7 @@ session_do_recover(struct sessions *ss, struct session_job *j,
 	struct session		*s;
 	struct upstream_call	*call;
 	json_t			*stream, *checkpoint;
+	const char		*state;
 	char			 dir[PATH_MAX], *uri;
 	int64_t			 now_ms = (int64_t)(clock_wall() * 1000.0);
 	int64_t			 wait_ms;
@@ -1089,6 +1090,15 @@ session_do_recover(struct sessions *ss, struct session_job *j,
 		    json_integer((wait_ms + 999) / 1000));
 		return;
 	}
+	state = json_string_value(json_object_get(json_object_get(stream,
+	    "state"), "name"));
+	if (!stall_state_recoverable(state) && !j->force) {
+		session_refuse(j, 409, "not-stuck", "%s is %s; recovery is for "
+		    "no-progress, context-exhausted and dead streams "
+		    "(force=true to recover anyway)", j->id, state != NULL ?
+		    state : "not judged yet");
+		return;
+	}
 	if (session_workdir(ss, j, stream, dir) == -1)
 		return;
 	if (j->dry_run) {
@@ -1127,10 +1137,11 @@ session_do_recover(struct sessions *ss, struct session_job *j,
 	if (j->answer != NULL) {
 		json_object_set_new(j->answer, "attempt", json_integer(attempt));
 		json_object_set(j->answer, "checkpoint", checkpoint);
-		if (v != RECOVERY_NOW)
+		if (v != RECOVERY_NOW || !stall_state_recoverable(state))
 			json_object_set_new(j->answer, "forced", json_string(
 			    v == RECOVERY_SPENT ? "past the recovery budget" :
-			    "before the backoff ended"));
+			    v == RECOVERY_LATER ? "before the backoff ended" :
+			    "while the stream was not stuck"));
 	}
 	json_decref(checkpoint);
 }
@@ -1143,15 +1154,6 @@ session_audit(struct sessions *ss, struct session_job *j)
 
 	audit_add(ss->tg->audit, j->actor, session_job_name(j->kind),
 	    j->id[0] != '\0' ? j->id : NULL, result, j->status, j->answer);
-}
-
-/* The states recovery acts on. */
-static bool
-session_stuck(const char *state)
-{
-	return strcmp(state, "no-progress") == 0 ||
-	    strcmp(state, "context-exhausted") == 0 ||
-	    strcmp(state, "dead") == 0;
 }
 
 /*
@@ -1200,7 +1202,7 @@ session_run_recoveries(struct sessions *ss, struct session_job *j,
 		if (id == NULL || state == NULL)
 			continue;
 		human = strcmp(state, "needs-human") == 0;
-		if (!human && !session_stuck(state))
+		if (!human && !stall_state_recoverable(state))
 			continue;
 		pthread_mutex_lock(&ss->lock);
 		se = session_find(ss, id);

@@ -104,6 +104,15 @@ stall_judge_one(const struct stall_input *in, json_t *e)
 	return STALL_OK;
 }
 
+/* Whether recovery acts on the state called name. */
+bool
+stall_state_recoverable(const char *name)
+{
+	return name != NULL && (strcmp(name, "no-progress") == 0 ||
+	    strcmp(name, "context-exhausted") == 0 ||
+	    strcmp(name, "dead") == 0);
+}
+
 /*
  * Judges one stream; *evidence (new) says why, in words and numbers.  A
  * stream recovery would act on (no-progress, context-exhausted, dead)

@@ -301,6 +301,7 @@ struct stall_input {
 
 const char *stall_state_name(enum stall_state);
 int	stall_state_from_name(const char *);
+bool	stall_state_recoverable(const char *);
 void	stall_observe(struct stall_track *, double, bool, bool);
 enum stall_state stall_judge(const struct stall_input *, json_t **);
 

@@ -185,7 +185,11 @@ class Control(Base):
         self.assertEqual((never.status, never.json()["code"]), (409, "not-running"),
                          "recover does not start a stream past its gates")
         gates = {s["streamId"]: s["gate"] for s in self.tg.get("/api/overview").json()["streams"]}
-        self.assertEqual((gates["Stream-B"]["canStop"], gates["Stream-B"]["canRecover"]), (True, True))
+        self.assertEqual((gates["Stream-B"]["canStop"], gates["Stream-B"]["canRecover"]), (True, False))
+        self.assertIn("recovery is for no-progress, context-exhausted and dead streams",
+                      gates["Stream-B"]["recoverReasons"][0])
+        healthy = self.post("/api/streams/Stream-B/recover")
+        self.assertEqual((healthy.status, healthy.json()["code"]), (409, "not-stuck"), healthy.body)
         self.assertEqual((gates["Stream-D"]["canStop"], gates["Stream-D"]["canRecover"]), (False, False))
         self.assertEqual(gates["Stream-D"]["recoverReasons"], ["no session to recover; start it instead"])
         self.assertEqual([w[1] for w in self.project.windows()], ["Stream-B"])
@@ -220,8 +224,12 @@ class Control(Base):
         self.assertEqual(self.post("/api/streams/Stream-B/stop").status, 409)
 
     def test_recover_checkpoints_then_restarts(self):
+        self.project.mode("Stream-B", "exhaust")
         self.post("/api/streams/Stream-B/start")
         self.typed("Stream-B")
+        self.es.wait(lambda ev: [e for e in ev if e["event"] == "state" and e["data"]["streamId"] == "Stream-B"
+                                 and e["data"]["state"] == "context-exhausted"], timeout=20,
+                     what="context-exhausted")
         self.double.reset_counts()
         resp = self.post("/api/streams/Stream-B/recover")
         self.assertEqual(resp.status, 201, resp.body)
@@ -255,9 +263,10 @@ class Control(Base):
         self.assertEqual(audit[0]["evidence"]["forced"], "before the backoff ended")
         # Progress makes the budget whole again, and ends the backoff.
         self.double.set_task("B2", status="completed")
-        b = wait_for(lambda: (lambda s: s if s["session"]["recoveryAttempts"] == 0 else None)(
+        b = wait_for(lambda: (lambda s: s if s["session"]["recoveryAttempts"] == 0
+                              and s["state"]["name"] == "context-exhausted" else None)(
             {s["streamId"]: s for s in self.tg.get("/api/overview").json()["streams"]}["Stream-B"]),
-            what="the attempts reset after progress")
+            timeout=20, what="the attempts reset after progress, and the agent stuck again")
         self.assertTrue(b["gate"]["canRecover"], b["gate"])
         self.assertEqual(self.post("/api/streams/Stream-B/recover").json()["attempt"], 1)
 
@@ -267,7 +276,8 @@ class Control(Base):
         self.typed("Stream-B")
         self.double.mode("slow", delayMs=1500)  # the checkpoint takes 1.5 s
         first = {}
-        worker = threading.Thread(target=lambda: first.update(r=self.post("/api/streams/Stream-B/recover")))
+        worker = threading.Thread(target=lambda: first.update(
+            r=self.post("/api/streams/Stream-B/recover?force=true")))
         worker.start()
         wait_for(lambda: any(e["path"] == "/api/streams/Stream-B/checkpoint"
                              for e in self.double.requests()["log"]), what="the checkpoint asked for")

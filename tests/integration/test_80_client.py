@@ -439,6 +439,9 @@ class Actions(Base):
         self.assertIn("  - Stream-B is already running", err)
 
         rc, out, err = self.client("recover", "Stream-B")
+        self.assertEqual(rc, 1, "a working stream is not recovered")
+        self.assertIn("recovery is for no-progress, context-exhausted and dead streams", err)
+        rc, out, err = self.client("recover", "Stream-B", "--force")
         self.assertEqual((rc, err), (0, ""))
         r = re.fullmatch(r"recovered Stream-B in window (@\d+) \((.*)\), attempt 1; "
                          r"the upstream answered the checkpoint with 201\n", out)
