@@ -250,7 +250,7 @@ enum MHD_Result
 api_streams_history(struct request *r)
 {
 	const char	*since_s, *until_s, *limit_s;
-	int64_t		 since = 0, until = INT64_MAX;
+	int64_t		 since = -1, until = INT64_MAX;
 	long		 limit = HISTORY_LIMIT_DEFAULT;
 	struct MHD_Response *resp;
 	struct buf	 body;
@@ -272,7 +272,8 @@ api_streams_history(struct request *r)
 		    "2026-11-26T10:29:20Z");
 	if (limit_s != NULL) {
 		limit = strtol(limit_s, &end, 10);
-		if (*limit_s == '\0' || *end != '\0' || limit < 1 ||
+		if (*limit_s < '0' || *limit_s > '9' || *end != '\0' ||
+		    limit < 1 ||
 		    limit > HISTORY_LIMIT_MAX)
 			return http_error(r, HTTP_BAD_QUERY, "limit: expected a "
 			    "whole number from 1 to %d", HISTORY_LIMIT_MAX);

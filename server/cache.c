@@ -44,6 +44,8 @@ struct cache {
 	struct cache_entry	*buckets[CACHE_BUCKETS];
 	size_t			 count;
 	bool			 closing;
+	char			 told[256];	/* the failure last logged, until
+						   a fetch works again */
 };
 
 struct cache_fetch {
@@ -329,16 +331,22 @@ cache_on_fetched(struct upstream_call *call, void *arg)
 	struct cache_body	*nb, *old = NULL;
 	struct cache_waiter	*w, *next;
 	enum upstream_result	 outcome;
-	char			 err[256];
+	char			 err[256], *safe;
+	bool			 tell;
 
 	nb = cache_make_body(call, e->kind, &outcome, err, sizeof err);
-	if (outcome != UPSTREAM_OK) {
-		char *safe = log_escape(err, 200);
-
-		log_warnx("%s", safe);
-		free(safe);
-	}
 	pthread_mutex_lock(&c->lock);
+	/*
+	 * A failure is logged once, not again at each poll it lasts, nor
+	 * for each URL when it is the same sentence ("cannot reach").
+	 */
+	tell = outcome != UPSTREAM_OK && (!e->answered ||
+	    e->outcome == UPSTREAM_OK || strcmp(e->error, err) != 0) &&
+	    strcmp(c->told, err) != 0;
+	if (outcome == UPSTREAM_OK)
+		c->told[0] = '\0';
+	else if (tell)
+		snprintf(c->told, sizeof c->told, "%s", err);
 	e->inflight = false;
 	e->answered = true;
 	e->outcome = outcome;
@@ -351,6 +359,11 @@ cache_on_fetched(struct upstream_call *call, void *arg)
 	w = e->waiters;
 	e->waiters = NULL;
 	pthread_mutex_unlock(&c->lock);
+	if (tell) {
+		safe = log_escape(err, 200);
+		log_warnx("%s", safe);
+		free(safe);
+	}
 	cache_body_unref(old);
 	for (; w != NULL; w = next) {
 		next = w->next;

@@ -48,13 +48,14 @@ clock_iso8601(double t, char *out, size_t len)
 int64_t
 clock_parse_ms(const char *s)
 {
-	struct tm	 tm;
+	struct tm	 tm, want, back;
+	time_t		 t;
 	const char	*p;
 	char		*end;
 	long long	 ms = 0;
 	int		 digits = 0;
 
-	if (s == NULL || *s == '\0')
+	if (s == NULL || *s < '0' || *s > '9')
 		return -1;
 	if (strspn(s, "0123456789") == strlen(s)) {
 		if (strlen(s) > 15)
@@ -76,5 +77,13 @@ clock_parse_ms(const char *s)
 	}
 	if (strcmp(p, "Z") != 0 && strcmp(p, "") != 0)
 		return -1;
-	return (int64_t)timegm(&tm) * 1000 + ms;
+	/* strptime takes 2026-02-30; timegm would make it March 2nd. */
+	want = tm;
+	t = timegm(&tm);
+	if (gmtime_r(&t, &back) == NULL || back.tm_year != want.tm_year ||
+	    back.tm_mon != want.tm_mon || back.tm_mday != want.tm_mday ||
+	    back.tm_hour != want.tm_hour || back.tm_min != want.tm_min ||
+	    back.tm_sec != want.tm_sec)
+		return -1;
+	return (int64_t)t * 1000 + ms;
 }

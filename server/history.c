@@ -229,8 +229,9 @@ history_put_at(char *p, int64_t at_ms, struct history_day *d)
 
 /*
  * Appends to out the samples of a stream between since and until (ms,
- * inclusive) as a JSON array, oldest first: without since, the latest
- * limit samples; with it, the first limit from since.  -1 on error.
+ * inclusive) as a JSON array, oldest first: without since (-1), the
+ * latest limit samples; with it, the first limit from since.  -1 on
+ * error, with out left as it was.
  */
 int
 history_samples(struct db *db, const char *id, int64_t since, int64_t until,
@@ -238,7 +239,7 @@ history_samples(struct db *db, const char *id, int64_t since, int64_t until,
 {
 	sqlite3		*h = db_lock(db);
 	sqlite3_stmt	*st;
-	const char	*sql = since > 0 ?
+	const char	*sql = since >= 0 ?
 	    "SELECT * FROM samples WHERE stream_id = ?1 AND at_ms >= ?2 AND "
 	    "at_ms <= ?3 ORDER BY at_ms LIMIT ?4" :
 	    "SELECT * FROM (SELECT * FROM samples WHERE stream_id = ?1 AND "
@@ -246,6 +247,8 @@ history_samples(struct db *db, const char *id, int64_t since, int64_t until,
 	    "ORDER BY at_ms";
 	bool		 first = true;
 	struct history_day day = { 0, "", 0 };
+	size_t		 start = out->len;
+	int		 rc;
 
 	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
 		history_fail(h, "reading samples");
@@ -253,11 +256,11 @@ history_samples(struct db *db, const char *id, int64_t since, int64_t until,
 		return -1;
 	}
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, since);
+	sqlite3_bind_int64(st, 2, since >= 0 ? since : 0);
 	sqlite3_bind_int64(st, 3, until);
 	sqlite3_bind_int64(st, 4, limit);
 	buf_add(out, "[", 1);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct model_counts	c;
 		char			line[256], *p = line;
 
@@ -285,6 +288,15 @@ history_samples(struct db *db, const char *id, int64_t since, int64_t until,
 		*p++ = '}';
 		buf_add(out, line, (size_t)(p - line));
 		first = false;
+	}
+	if (rc != SQLITE_DONE) {
+		history_fail(h, "reading samples");
+		sqlite3_finalize(st);
+		db_unlock(db);
+		out->len = start;
+		if (out->data != NULL)
+			out->data[start] = '\0';
+		return -1;
 	}
 	buf_add(out, "]", 1);
 	sqlite3_finalize(st);

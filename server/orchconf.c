@@ -171,9 +171,10 @@ orchconf_parse(json_t *root, struct orchconf *c, char *err, size_t errlen)
 	    &c->api_endpoint, err, errlen) == -1)
 		return -1;
 	if ((v = json_object_get(root, "pollInterval")) != NULL) {
-		if (!json_is_number(v) || json_number_value(v) <= 0) {
+		if (!json_is_number(v) || json_number_value(v) <= 0 ||
+		    json_number_value(v) > 86400) {
 			snprintf(err, errlen, "pollInterval: expected a number "
-			    "of seconds above 0");
+			    "of seconds above 0, at most 86400 (a day)");
 			return -1;
 		}
 		c->poll_interval = json_number_value(v);

@@ -155,6 +155,10 @@ class Caching(harness.DoubleTestCase):
         self.assertEqual(body["upstream"]["url"], self.double.url)
         self.assertIsNotNone(body["upstream"]["lastOk"])
         self.assertIn("cannot reach the upstream", body["upstream"]["lastError"])
+        time.sleep(1)  # five more polls, all failing
+        said = [l for l in tg.stderr().splitlines() if "cannot reach the upstream" in l]
+        self.assertTrue(said)
+        self.assertEqual(len(said), len(set(said)), "each failure is logged once, not at every poll")
         # A URL the poller never fetches: nothing stale to fall back on.
         never = tg.get("/api/tasks?streamId=Stream-B")
         self.assertEqual(never.status, 502)

@@ -105,8 +105,13 @@ class Progress(Base):
         self.assertEqual(since["samples"], samples[1:])
         until = self.tg.get("/api/streams/Stream-B/history?until=" + samples[0]["at"]).json()
         self.assertEqual(until["samples"], samples[:1])
+        # With since, limit counts from since, even from 0 (the epoch).
+        first = self.tg.get("/api/streams/Stream-B/history?since=0&limit=1").json()["samples"]
+        self.assertEqual(first, samples[:1])
         self.assertEqual(self.tg.get("/api/streams/Nobody/history").json()["samples"], [])
-        for query in ["limit=0", "limit=abc", "since=yesterday", "limit=1&limit=2", "until=2026-13-45T00:00:00Z"]:
+        for query in ["limit=0", "limit=abc", "since=yesterday", "limit=1&limit=2", "until=2026-13-45T00:00:00Z",
+                      "limit=+5", "limit=%205", "since=2026-02-30T00:00:00Z", "since=%202026-11-26T10:00:00Z",
+                      "since=-1"]:
             with self.subTest(query=query):
                 resp = self.tg.get("/api/streams/Stream-B/history?" + query)
                 self.assertEqual(resp.status, 400)

@@ -74,6 +74,7 @@ test_wrong_types_name_the_field(void **state)
 		{ "[]", "top level" },
 		{ "{\"apiEndpoint\":9090}", "apiEndpoint" },
 		{ "{\"pollInterval\":\"5\"}", "pollInterval" },
+		{ "{\"pollInterval\":1e300}", "pollInterval" },
 		{ "{\"maxParallelStreams\":2.5}", "maxParallelStreams" },
 		{ "{\"contextRecovery\":[]}", "contextRecovery" },
 		{ "{\"contextRecovery\":{\"stallTimeoutMinutes\":\"x\"}}",

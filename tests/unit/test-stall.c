@@ -234,6 +234,13 @@ test_history_times(void **state)
 	    -1);
 	assert_int_equal(clock_parse_ms(""), -1);
 	assert_int_equal(clock_parse_ms("12345678901234567"), -1);
+	/* No day that is not in the calendar, no leading sign or space. */
+	assert_int_equal(clock_parse_ms("2026-02-30T00:00:00Z"), -1);
+	assert_int_equal(clock_parse_ms("2026-02-28T24:00:00Z"), -1);
+	assert_int_equal(clock_parse_ms("2028-02-29T00:00:00Z"),
+	    1835395200000LL);
+	assert_int_equal(clock_parse_ms(" 2026-11-26T10:29:20Z"), -1);
+	assert_int_equal(clock_parse_ms("+5"), -1);
 }
 
 int
