@@ -7,16 +7,21 @@
 // has no event, such as agent heartbeats), the sparkline histories, the
 // Start / Stop / Recover requests and what their answers mean (401: the
 // read-only notice; 404/405: session control is not there yet; 409: the
-// gate's reasons), the pane view's polling, and opt-in notifications.
+// gate's reasons), whether this browser is signed in (GET /api/whoami at
+// load, on every reconnect and after a 401: when it is not, the notice is
+// shown up front and the buttons and the pane view say to sign in), the
+// pane view's polling, and opt-in notifications.
 // Drawing is render.js's job; the SVGs are graph.js's.
 
-import { ALARMING, healthInfo } from './graph.js';
+import { NOTIFYING, healthInfo } from './graph.js';
 import {
   renderAlerts, renderConnection, renderGraph, renderNext, renderNotifyButton, renderOverall,
-  renderPane, renderPolled, renderStreams, renderUpstream, showSignIn,
+  renderPane, renderPolled, renderSignIn, renderStreams, renderUpstream,
 } from './render.js';
 
 const UNAVAILABLE = 'session control is not available yet';
+const SIGN_IN = 'sign in first: open the link taskgate printed (…/?token=…)';
+const READS_NEED_TOKEN = 'This taskgate asks for its token even to read, so this browser sees nothing until it is signed in.';
 const OFFLINE_AFTER_MS = 20000;
 
 const model = {
@@ -25,6 +30,7 @@ const model = {
   busy: new Map(), // streamId -> action in flight
   messages: new Map(), // streamId -> {tone, text, reasons}
   unavailable: null, // a sentence once a control endpoint answered 404/405
+  auth: null, // GET /api/whoami's answer: {signedIn, via, tokenRequired}; null: not known
   paneStream: null,
   paneText: null,
   paneMessage: null,
@@ -37,8 +43,13 @@ const byId = () => new Map(streamsOf().map((s) => [String(s.streamId), s]));
 // ------------------------------------------------------------ rendering
 
 // Session control is off when taskgate says so, when every gate gives the
-// "not available" reason, or once one of its endpoints answered 404/405.
+// "not available" reason, or once one of its endpoints answered 404/405;
+// else it is off for this browser while it is not signed in.
 function controlUnavailable() {
+  return sessionsMissing() || (model.auth && !model.auth.signedIn ? SIGN_IN : null);
+}
+
+function sessionsMissing() {
   if (model.unavailable) return model.unavailable;
   const o = model.overview;
   if (!o) return null;
@@ -155,8 +166,48 @@ function applyUpstream(d) {
 
 async function getJSON(path) {
   const resp = await fetch(path, { cache: 'no-store', credentials: 'same-origin' });
+  if (resp.status === 401) signedOut();
   if (!resp.ok) throw new Error(`${path}: ${resp.status}`);
   return resp.json();
+}
+
+// ------------------------------------------------------------ sign-in
+
+function setAuth(auth) {
+  const was = model.auth;
+  model.auth = auth;
+  renderSignIn(!auth.signedIn, auth.tokenRequired && !auth.signedIn ? READS_NEED_TOKEN : null);
+  if (!was || was.signedIn !== auth.signedIn) {
+    render();
+    if (model.paneStream) pollPane();
+  }
+}
+
+// A 401: this browser is not (or no longer) signed in.  Says so at once,
+// then asks taskgate to be sure.
+function signedOut() {
+  setAuth({ signedIn: false, via: null, tokenRequired: !!(model.auth && model.auth.tokenRequired) });
+  loadWhoami();
+}
+
+let whoamiAsked = 0;
+async function loadWhoami() {
+  const asked = ++whoamiAsked;
+  try {
+    const resp = await fetch('/api/whoami', { cache: 'no-store', credentials: 'same-origin' });
+    if (asked !== whoamiAsked) return;
+    if (resp.status === 401) {
+      // Only where reads need the token too.
+      setAuth({ signedIn: false, via: null, tokenRequired: true });
+      return;
+    }
+    if (!resp.ok) return; // an older taskgate: the first 401 will tell
+    const d = await resp.json();
+    if (asked !== whoamiAsked || !d || typeof d !== 'object') return;
+    setAuth({ signedIn: d.signedIn === true, via: d.via || null, tokenRequired: d.tokenRequired === true });
+  } catch (e) {
+    // Not reachable now: asked again on the next connection.
+  }
 }
 
 let refetchTimer = null;
@@ -206,6 +257,7 @@ let source = null;
 let offlineTimer = null;
 let retryTimer = null;
 let retryDelay = 2000;
+let opened = false;
 
 function parse(e) {
   try { return JSON.parse(e.data); } catch (err) { return null; }
@@ -217,6 +269,9 @@ function connect() {
   const es = new EventSource('/api/events');
   source = es;
   es.onopen = () => {
+    // A taskgate that restarted may have a new token: ask again.
+    if (opened) loadWhoami();
+    opened = true;
     retryDelay = 2000;
     clearTimeout(offlineTimer);
     offlineTimer = null;
@@ -310,7 +365,7 @@ async function act(id, action) {
       if (model.paneStream === id) setTimeout(pollPane, 500);
     } else if (resp.status === 401) {
       model.messages.set(id, { tone: 'warn', text: 'Refused: this browser is not signed in (read-only).' });
-      showSignIn();
+      signedOut();
     } else if (missingEndpoint(resp, body)) {
       model.unavailable = UNAVAILABLE;
       model.messages.set(id, { tone: 'warn', text: `Session control is not available yet in this taskgate.` });
@@ -387,10 +442,10 @@ async function pollPane() {
       const body = await readError(resp);
       model.paneText = null;
       if (resp.status === 401) {
-        model.paneMessage = 'Reading a pane needs sign-in: this browser is read-only.';
-        clearInterval(paneTimer); // no use asking again every 2 s
-        paneTimer = null;
-        showSignIn();
+        model.paneMessage = `Reading a pane needs sign-in: ${SIGN_IN}.`;
+        renderPaneView();
+        signedOut(); // pollPane asks no more while signed out
+        return;
       } else if (missingEndpoint(resp, body)) {
         model.unavailable = UNAVAILABLE;
         model.paneMessage = `No pane to show: ${UNAVAILABLE}.`;
@@ -429,8 +484,19 @@ async function toggleNotify() {
   renderNotifyButton(notifyState());
 }
 
+// A notification each time a stream enters a NOTIFYING state, even from
+// another one (no-progress -> dead -> needs-human), and never twice for
+// the same entry (state and since), should an older overview flap back.
+const notified = new Map(); // streamId -> Set of "state@since"
+
 function noteState(id, was, now, state) {
-  if (!now || was === now || !ALARMING.has(now) || ALARMING.has(was)) return;
+  if (!now || was === now || !NOTIFYING.has(now)) return;
+  const key = now + '@' + (state && state.since ? String(state.since) : '');
+  let seen = notified.get(id);
+  if (!seen) notified.set(id, (seen = new Set()));
+  if (seen.has(key)) return;
+  if (seen.size > 50) seen.clear();
+  seen.add(key);
   if (notifyState() !== 'on') return;
   const ev = state && state.evidence && state.evidence.reason ? String(state.evidence.reason) : '';
   try {
@@ -451,5 +517,6 @@ renderConnection('connecting');
 // keeps every "x min ago" true.
 setInterval(() => { if (!document.hidden) refetchSoon(0); else render(); }, 30000);
 document.addEventListener('visibilitychange', () => { if (!document.hidden) refetchSoon(0); });
+loadWhoami();
 getJSON('/api/overview').then((d) => { applyOverview(d, !model.overview); if (model.history.size === 0) loadAllHistory(); }).catch(() => {});
 connect();

@@ -1,9 +1,11 @@
 // graph.js: the dashboard's drawings and the colours they share.
 // It owns the mapping from a stream's task status and health state to a
-// tone (done / active / idle / warn / bad, the colours of Task Copilot's
-// watch-status), the dependency graph of the streams (an SVG: one column
-// per phase, an arrow from each dependency to its dependent, each node
-// coloured by its stream's state) and the per-stream progress sparkline.
+// label and a tone (done / active / idle / warn / bad, the colours of Task
+// Copilot's watch-status: green complete, yellow in progress, grey not
+// started or paused, red blocked or stalled), the dependency graph of the
+// streams (an SVG: one column per phase, an arrow from each dependency to
+// its dependent, each node coloured by its stream's state) and the
+// per-stream progress sparkline.
 // Every SVG node is made with createElementNS and every upstream string
 // goes in as text (textContent), never as markup.
 
@@ -29,8 +31,14 @@ const HEALTH = {
   'upstream-unhealthy': { tone: 'warn', label: 'upstream says unhealthy' },
 };
 
-// States that deserve a browser notification when a stream enters them.
+// A stream in one of these states is stalled: drawn red (SPEC: "red
+// blocked/stalled") and notified when it enters one of them, even from
+// another of them (no-progress -> dead -> needs-human).
 export const ALARMING = new Set(['no-progress', 'context-exhausted', 'dead', 'needs-human']);
+
+// States a browser notification is sent for: the stalled ones, and an
+// agent asking a question (waiting-input "only notifies").
+export const NOTIFYING = new Set([...ALARMING, 'waiting-input']);
 
 const SEVERITY = { done: 0, idle: 1, active: 2, warn: 3, bad: 4 };
 
@@ -42,9 +50,27 @@ export function healthInfo(name) {
   return HEALTH[name] || { tone: 'warn', label: String(name || 'unknown') };
 }
 
+export function isStalled(stream) {
+  return !!(stream && stream.state && ALARMING.has(stream.state.name));
+}
+
+// A stream's status as a person reads it: the upstream's status, except
+// that "not started" is only for a stream with nothing done and nothing
+// in progress (a pending stream with work done is "paused"), and a
+// stalled stream that is not complete is red whatever its status says.
+export function statusOf(stream) {
+  const s = stream || {};
+  let info = statusInfo(s.status);
+  if (s.status === 'pending' && ((s.completedTasks || 0) > 0 || (s.inProgressTasks || 0) > 0)) {
+    info = { tone: 'idle', label: 'paused' };
+  }
+  if (s.status !== 'completed' && isStalled(s)) info = { tone: 'bad', label: info.label, stalled: true };
+  return info;
+}
+
 // The one tone a stream is drawn in: the worse of its status and health.
 export function toneOf(stream) {
-  const a = statusInfo(stream.status).tone;
+  const a = statusOf(stream).tone;
   const h = stream.state ? healthInfo(stream.state.name).tone : null;
   if (!h) return a;
   return SEVERITY[h] > SEVERITY[a] ? h : a;
@@ -127,11 +153,11 @@ export function dependencyGraph(streams) {
   for (const { x, y, s } of place.values()) {
     const link = svg('a', { href: '#stream-' + encodeURIComponent(s.streamId), class: 'gnode tone-' + toneOf(s) });
     const health = s.state && s.state.name !== 'ok' ? ' · ' + healthInfo(s.state.name).label : '';
-    link.appendChild(svg('title', {}, `${s.streamId} (${s.streamName || ''}): ${s.progressPercentage}% · ${statusInfo(s.status).label}${health}`));
+    link.appendChild(svg('title', {}, `${s.streamId} (${s.streamName || ''}): ${s.progressPercentage}% · ${statusOf(s).label}${health}`));
     link.appendChild(svg('rect', { x, y, width: NW, height: NH, rx: 6 }));
     link.appendChild(svg('rect', { x, y: y + NH - 4, width: Math.round(NW * Math.max(0, Math.min(100, s.progressPercentage || 0)) / 100), height: 4, class: 'gprog', rx: 2 }));
     link.appendChild(svg('text', { x: x + 8, y: y + 15, class: 'gid' }, clip(s.streamId, 17)));
-    link.appendChild(svg('text', { x: x + 8, y: y + 28, class: 'gsub' }, clip(`${s.progressPercentage}% · ${statusInfo(s.status).label}`, 22)));
+    link.appendChild(svg('text', { x: x + 8, y: y + 28, class: 'gsub' }, clip(`${s.progressPercentage}% · ${statusOf(s).label}`, 22)));
     root.appendChild(link);
   }
   return root;

@@ -9,7 +9,7 @@
 // Every upstream string is inserted with textContent, never as HTML.
 
 import {
-  PHASES, dependencyGraph, healthInfo, sparkline, statusInfo, toneOf,
+  PHASES, dependencyGraph, healthInfo, sparkline, statusOf, toneOf,
 } from './graph.js';
 
 const $ = (id) => document.getElementById(id);
@@ -76,17 +76,28 @@ export function renderOverall(overall, streams) {
   bar.setAttribute('aria-valuetext', `${p}%, ${o.completedTasks || 0} of ${o.totalTasks || 0} tasks complete`);
   bar.firstElementChild.style.width = p + '%';
   $('overall-figure').textContent = p + '%';
-  const by = { done: 0, active: 0, bad: 0, warn: 0, idle: 0 };
-  for (const s of streams) by[toneOf(s)] += 1;
-  const parts = [`${o.completedTasks || 0} of ${o.totalTasks || 0} tasks`];
+  // Streams by tone; the grey ones by what they are ("not started" is
+  // only a stream with nothing done and nothing in progress: a paused
+  // or cancelled one is counted as such).
+  const by = new Map();
+  for (const s of streams) {
+    const tone = toneOf(s);
+    const word = tone === 'idle' ? statusOf(s).label : TALLY_WORDS[tone];
+    const key = tone + '\n' + word;
+    const had = by.get(key);
+    if (had) had.n += 1;
+    else by.set(key, { tone, word, n: 1 });
+  }
   const tally = $('overall-tally');
-  tally.replaceChildren(h('span', { text: parts[0] }));
-  const names = [['done', 'complete'], ['active', 'in progress'], ['bad', 'blocked or stalled'], ['warn', 'need a look'], ['idle', 'not started']];
-  for (const [tone, word] of names) {
-    if (!by[tone]) continue;
-    tally.appendChild(h('span', { class: 'tally tone-' + tone }, [h('i', { class: 'dot' }), `${by[tone]} ${word}`]));
+  tally.replaceChildren(h('span', { text: `${o.completedTasks || 0} of ${o.totalTasks || 0} tasks` }));
+  const order = (t) => TALLY_ORDER.indexOf(t.tone);
+  for (const t of [...by.values()].sort((a, b) => order(a) - order(b))) {
+    tally.appendChild(h('span', { class: 'tally tone-' + t.tone, attrs: { 'data-tally': t.word } }, [h('i', { class: 'dot' }), `${t.n} ${t.word}`]));
   }
 }
+
+const TALLY_WORDS = { done: 'complete', active: 'in progress', bad: 'blocked or stalled', warn: 'need a look' };
+const TALLY_ORDER = ['done', 'active', 'bad', 'warn', 'idle'];
 
 export function renderUpstream(up) {
   const pill = $('upstream-pill');
@@ -198,12 +209,14 @@ function sessionRow(sess, ctx) {
 // rebuilt whenever its stream changes; the buttons are not (see below).
 function cardMain(s, ctx, main) {
   const id = String(s.streamId);
-  const st = statusInfo(s.status);
+  const st = statusOf(s);
   const health = s.state ? s.state.name : 'ok';
+  const status = badge(st.label, st.tone, st.stalled ? 'stalled: ' + healthInfo(health).label : undefined);
+  status.classList.add('s-status');
   const head = h('div', { class: 's-head' }, [
     h('h3', { class: 's-id', text: id, attrs: { id: 'st-' + encodeURIComponent(id) } }),
     s.streamName ? h('span', { class: 's-name', text: s.streamName }) : null,
-    badge(st.label, st.tone),
+    status,
     health !== 'ok' ? badge(healthInfo(health).label, healthInfo(health).tone, 'since ' + ago(s.state.since)) : null,
     h('span', { class: 's-pct', text: pct(s.progressPercentage) + '%' }),
   ]);
@@ -226,9 +239,9 @@ function cardMain(s, ctx, main) {
       const depId = typeof d === 'string' ? d : d.streamId;
       const other = ctx.byId.get(depId);
       const dep = other || (typeof d === 'object' ? d : { streamId: depId });
-      const t = other ? toneOf(other) : statusInfo(dep.status).tone;
+      const t = other ? toneOf(other) : statusOf(dep).tone;
       const label = other || dep.status ? `${depId} ${pct(dep.progressPercentage)}%` : `${depId} (unknown)`;
-      const chip = h('a', { class: 'chip tone-' + t, attrs: { href: '#stream-' + encodeURIComponent(depId), title: `${depId}: ${statusInfo(dep.status).label}${other && other.state && other.state.name !== 'ok' ? ', ' + healthInfo(other.state.name).label : ''}` } },
+      const chip = h('a', { class: 'chip tone-' + t, attrs: { href: '#stream-' + encodeURIComponent(depId), title: `${depId}: ${statusOf(dep).label}${other && other.state && other.state.name !== 'ok' ? ', ' + healthInfo(other.state.name).label : ''}` } },
         [h('i', { class: 'dot' }), label]);
       row.appendChild(chip);
     }
@@ -495,9 +508,13 @@ export function renderPane(view) {
   }
 }
 
-export function showSignIn(why) {
-  $('signin').hidden = false;
-  if (why) $('signin-why').textContent = why;
+// The read-only notice: shown (with why, else its first sentence) or
+// hidden.  It explains the ?token= link.
+let signinWhy = null;
+export function renderSignIn(show, why) {
+  if (signinWhy === null) signinWhy = $('signin-why').textContent;
+  $('signin').hidden = !show;
+  $('signin-why').textContent = show && why ? why : signinWhy;
 }
 
 export function renderNotifyButton(state) {
@@ -507,8 +524,8 @@ export function renderNotifyButton(state) {
   b.setAttribute('aria-pressed', state === 'on' ? 'true' : 'false');
   b.textContent = { on: 'Notifications on', off: 'Notify me', denied: 'Notifications blocked' }[state] || 'Notify me';
   b.title = {
-    on: 'You will be notified when a stream stalls, runs out of context, dies or needs a human. Click to turn off.',
-    off: 'Get a browser notification when a stream stalls, runs out of context, dies or needs a human.',
+    on: 'You will be notified when a stream stalls, runs out of context, dies, needs a human or its agent asks a question. Click to turn off.',
+    off: 'Get a browser notification when a stream stalls, runs out of context, dies, needs a human or its agent asks a question.',
     denied: 'This browser blocks notifications for this page; allow them in the site settings.',
   }[state] || '';
 }

@@ -7,8 +7,10 @@
 // and checks what a person would: every stream and its percentage, a
 // task change arriving without a reload, upstream text shown as text
 // (no <img>, no dialog), the upstream outage alert coming and going,
-// progress bars with their ARIA values, the control buttons disabled
-// with a reason, and no console error or CSP violation all along.  It
+// progress bars with their ARIA values, "paused" against "not started",
+// the read-only notice and the buttons off until sign-in, then following
+// the gates with a reason, a stall in red, notifications, and no console
+// error or CSP violation all along.  It
 // writes screenshots to $TASKGATE_E2E_OUT (default tests/e2e/out/).
 // Every process it started is killed when it ends, however it ends.
 //
@@ -40,6 +42,9 @@ const CHROMIUM = process.env.TASKGATE_E2E_CHROMIUM || '/usr/bin/chromium';
 const OUT = process.env.TASKGATE_E2E_OUT || path.join(HERE, 'out');
 const AGENT = path.join(ROOT, 'tests', 'agent', 'fake-claude');
 const XSS_TITLE = '<img src=x onerror=alert(1)>';
+// Why Start, Stop and Recover are off in a browser that is not signed in.
+const SIGN_IN = 'sign in first: open the link taskgate printed (…/?token=…)';
+const RED = 'rgb(207, 34, 46)'; // --bad in the light scheme
 const TMUX = ['/usr/bin/tmux', '/usr/local/bin/tmux', '/bin/tmux'].find((p) => fs.existsSync(p));
 
 // ------------------------------------------------------------ processes
@@ -348,6 +353,74 @@ describe('dashboard in headless Chromium', () => {
     }
   });
 
+  test('a pending stream with work done reads "paused", not "not started"', async () => {
+    const status = (id) => page.evaluate((sid) => {
+      const b = document.querySelector(`[data-stream="${CSS.escape(sid)}"] .s-status`);
+      return b ? b.textContent + ' ' + [...b.classList].filter((c) => c.startsWith('tone-')).join(' ') : null;
+    }, id);
+    const tally = () => page.evaluate(() => Object.fromEntries([...document.querySelectorAll('#overall-tally [data-tally]')]
+      .map((n) => [n.dataset.tally, n.textContent.trim()])));
+    assert.equal(await status('Stream-Z'), 'not started tone-idle');
+    assert.equal((await tally())['not started'], '1 not started');
+    // B2 (in progress) back to pending: Stream-B has 1 of 3 done, none in
+    // progress, and its upstream status is "pending".
+    await double.setTask('B2', { status: 'pending' });
+    await until(async () => (await status('Stream-B')) === 'paused tone-idle', 'Stream-B to read paused', 8000);
+    const t = await tally();
+    assert.equal(t['not started'], '1 not started', JSON.stringify(t));
+    assert.equal(t.paused, '1 paused', JSON.stringify(t));
+    assert.match(await page.textContent('#graph .gnode[href="#stream-Stream-B"] > title'), /paused/, 'the graph says so too');
+    await double.setTask('B2', { status: 'in_progress' });
+    await until(async () => (await status('Stream-B')) === 'in progress tone-active', 'Stream-B in progress again', 8000);
+    assert.equal((await tally()).paused, undefined);
+  });
+
+  test('a write without sign-in is refused and the page says how to sign in', async () => {
+    // Read-only up front: the notice, before any click, and every
+    // Start / Stop / Recover off with the reason.
+    assert.equal(await page.isVisible('#signin'), true, 'the read-only notice shows at load');
+    assert.match(await page.textContent('#signin'), /\?token=/);
+    const controls = () => page.evaluate(() => [...document.querySelectorAll('[data-stream] button[data-action]')].map((b) => ({
+      stream: b.closest('[data-stream]').dataset.stream,
+      action: b.dataset.action,
+      disabled: b.disabled,
+      reason: b.dataset.reason || '',
+      why: (b.getAttribute('aria-describedby') || '').split(/\s+/).map((id) => document.getElementById(id)?.textContent || '').join(' '),
+    })));
+    const allSayToSignIn = async () => {
+      const all = await controls();
+      return all.length === 15 && all.every((b) => b.disabled && b.reason === SIGN_IN && b.why.includes(SIGN_IN)) && all;
+    };
+    assert.ok(await allSayToSignIn(), JSON.stringify(await controls()));
+    // The pane view needs the token too.
+    await page.click('[data-stream="Stream-B"] .btn-pane');
+    await until(async () => (await page.textContent('#pane-status')).includes(SIGN_IN), 'the pane view to say to sign in', 5000);
+    await page.click('[data-stream="Stream-B"] .btn-pane');
+    await until(async () => (await page.getAttribute('[data-stream="Stream-B"] .btn-pane', 'aria-pressed')) === 'false', 'the pane to close', 5000);
+
+    // Signed in by the link: the notice goes, the buttons follow the gates.
+    await page.goto(tg.url + '?token=' + tg.token);
+    assert.equal(page.url(), tg.url, 'the token leaves the address bar');
+    await page.waitForSelector('[data-stream="Stream-B"] button[data-action="start"]:not([disabled])', { timeout: 10000 });
+    assert.equal(await page.isVisible('#signin'), false);
+
+    // A direct 401 (here the cookie is gone while the page thought it
+    // signed in) still shows the notice, and the buttons go off again.
+    await context.clearCookies();
+    expect401 = true;
+    await page.click('[data-stream="Stream-B"] button[data-action="start"]');
+    await page.waitForSelector('#signin', { state: 'visible', timeout: 5000 });
+    assert.match(await page.textContent('#signin'), /\?token=/);
+    assert.match(await page.textContent('[data-stream="Stream-B"] .s-msg'), /not signed in/);
+    await until(allSayToSignIn, 'the buttons to say to sign in again', 5000);
+    expect401 = false;
+
+    // Signed in again for the tests that follow.
+    await page.goto(tg.url + '?token=' + tg.token);
+    await page.waitForSelector('[data-stream="Stream-B"] button[data-action="start"]:not([disabled])', { timeout: 10000 });
+    assert.equal(await page.isVisible('#signin'), false);
+  });
+
   test('Start, Stop and Recover follow the gates and say why they are off', async () => {
     const overview = await (await fetch(tg.url + 'api/overview')).json();
     const buttons = await page.evaluate(() => [...document.querySelectorAll('[data-stream] button[data-action]')].map((b) => ({
@@ -394,21 +467,7 @@ describe('dashboard in headless Chromium', () => {
     await until(async () => (await page.getAttribute('[data-stream="Stream-B"] .btn-pane', 'aria-pressed')) === 'false', 'the pane to close', 5000);
   });
 
-  test('a write without sign-in is refused and the page says how to sign in', async () => {
-    assert.equal(await page.isVisible('#signin'), false);
-    const start = page.locator('[data-stream="Stream-B"] button[data-action="start"]');
-    assert.equal(await start.isEnabled(), true, 'Stream-B may start');
-    expect401 = true;
-    await start.click();
-    await page.waitForSelector('#signin', { state: 'visible', timeout: 5000 });
-    expect401 = false;
-    assert.match(await page.textContent('#signin'), /\?token=/);
-    assert.match(await page.textContent('[data-stream="Stream-B"] .s-msg'), /not signed in/);
-  });
-
   test('signed in: Start opens a session and its pane shows the agent', { skip: !TMUX && 'tmux is not installed' }, async () => {
-    await page.goto(tg.url + '?token=' + tg.token);
-    assert.equal(page.url(), tg.url, 'the token leaves the address bar');
     await page.waitForSelector('[data-stream="Stream-B"] button[data-action="start"]:not([disabled])', { timeout: 10000 });
     assert.equal(await page.isVisible('#signin'), false);
     await page.click('[data-stream="Stream-B"] button[data-action="start"]');
@@ -527,6 +586,54 @@ describe('opt-in notifications when a stream stalls', () => {
     assert.ok(await page.locator('#alerts [data-kind="state"]', { hasText: 'Stream-D is no-progress' }).count());
     fs.mkdirSync(OUT, { recursive: true });
     await page.screenshot({ path: path.join(OUT, 'dashboard-stalled.png'), fullPage: true });
+  });
+
+  test('a stalled stream is red: its bar and its status badge', async () => {
+    // Stream-B is in progress (yellow) until its counts stand still past
+    // the stall timeout; Stream-D is blocked and stalled.
+    const look = (id) => page.evaluate((sid) => {
+      const card = document.querySelector(`[data-stream="${CSS.escape(sid)}"]`);
+      const bar = card.querySelector('[role="progressbar"]');
+      const badge = card.querySelector('.s-status');
+      const tone = (n) => [...n.classList].filter((c) => c.startsWith('tone-')).join(' ');
+      return {
+        state: card.querySelector('.s-head').textContent,
+        bar: tone(bar), fill: getComputedStyle(bar.querySelector('.fill')).backgroundColor,
+        badge: tone(badge), badgeColor: getComputedStyle(badge).color, label: badge.textContent,
+      };
+    }, id);
+    await until(async () => /no progress/.test((await look('Stream-B')).state), 'Stream-B to stall', 30000, 250);
+    for (const id of ['Stream-B', 'Stream-D']) {
+      const got = await look(id);
+      assert.equal(got.bar, 'tone-bad', id + ' bar');
+      assert.equal(got.fill, RED, id + ' bar colour');
+      assert.equal(got.badge, 'tone-bad', id + ' status badge');
+      assert.equal(got.badgeColor, RED, id + ' status badge colour');
+    }
+    assert.equal((await look('Stream-B')).label, 'in progress', 'the status still says what the upstream says');
+  });
+
+  test('a stalled stream that goes from one alarming state to another notifies again', { skip: !TMUX && 'tmux is not installed' }, async () => {
+    // Stream-D's agent (the fake one, in taskgate's working directory)
+    // runs out of context at its first line (context-exhausted); then it
+    // dies (dead): two alarming states in a row, two notifications.
+    fs.writeFileSync(path.join(dir, '.fake-agent-mode'), 'exhaust');
+    const resp = await fetch(tg.url + 'api/streams/Stream-D/start', {
+      method: 'POST', headers: { Authorization: 'Bearer ' + tg.token, 'Content-Type': 'application/json' }, body: '{}',
+    });
+    assert.equal(resp.status, 201, await resp.text());
+    const titles = () => page.evaluate(() => window.__notes.map((x) => x.title));
+    await until(async () => (await titles()).includes('Stream-D: context exhausted'), 'a notification of Stream-D out of context', 30000, 250);
+    await until(async () => /context exhausted/.test(await page.textContent('[data-stream="Stream-D"] .s-head')), 'the card to say so', 5000);
+    const typed = fs.readFileSync(path.join(dir, '.fake-agent.log'), 'utf8').split('\n').find((l) => / \/continue Stream-D$/.test(l));
+    assert.ok(typed, 'the agent was typed /continue');
+    process.kill(Number(typed.split(' ')[0]), 'SIGTERM');
+    await until(async () => (await titles()).includes('Stream-D: session dead'), 'a notification of Stream-D\'s dead session', 30000, 250);
+    const all = await titles();
+    for (const t of ['Stream-D: no progress', 'Stream-D: context exhausted', 'Stream-D: session dead']) {
+      assert.equal(all.filter((x) => x === t).length, 1, t + ' once: ' + JSON.stringify(all));
+    }
+    assert.match(await page.textContent('[data-stream="Stream-D"] .s-head'), /session dead/);
   });
 
   test('turning them off again, and no console error or CSP violation', async () => {
