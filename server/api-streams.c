@@ -100,36 +100,19 @@ overview_plan(struct taskgate *tg, json_t *streams, json_t *out)
 		const char	*win = json_string_value(json_object_get(sess,
 				    "window"));
 		bool		 stop = win != NULL && *win != '\0';
-		bool		 ran = stop || json_is_true(json_object_get(sess,
-				    "dead"));
-		int64_t		 wait = session_recovery_wait_ms(tg->sessions,
-				    ps[i].id);
-		const char	*state = json_string_value(json_object_get(
-				    json_object_get(s, "state"), "name"));
-		json_t		*why = json_array();
+		char		 why[256];
+		bool		 recover = session_may_recover(tg->sessions,
+				    ps[i].id, json_string_value(json_object_get(
+				    json_object_get(s, "state"), "name")), why,
+				    sizeof why);
 
-		if (!ran)
-			json_array_append_new(why, json_string("no session to "
-			    "recover; start it instead"));
-		else if (ps[i].budget_spent)
-			json_array_append_new(why, json_string("the recovery "
-			    "budget is spent; it needs a human (force=true to "
-			    "try again)"));
-		else if (wait > 0)
-			json_array_append_new(why, json_sprintf("the next "
-			    "recovery is due in %lld s (force=true to try now)",
-			    (long long)((wait + 999) / 1000)));
-		else if (!stall_state_recoverable(state))
-			json_array_append_new(why, json_sprintf("%s is %s; "
-			    "recovery is for no-progress, context-exhausted and "
-			    "dead streams", ps[i].id, state != NULL ? state :
-			    "not judged yet"));
 		json_object_set_new(s, "gate", json_pack("{s:b,s:b,s:o,s:b,s:o,"
 		    "s:b,s:o}", "canStart", g == PLAN_GATE_OPEN, "forceable",
 		    g == PLAN_GATE_WAIT, "reasons", reasons, "canStop", stop,
 		    "stopReasons", stop ? json_array() : json_pack("[s]",
-		    "no session is running"), "canRecover",
-		    json_array_size(why) == 0, "recoverReasons", why));
+		    "no session is running"), "canRecover", recover,
+		    "recoverReasons", recover ? json_array() : json_pack("[s]",
+		    why)));
 		json_object_set_new(s, "session", sess);
 	}
 	json_object_set_new(out, "nextActions", plan_next_actions(ps, n,

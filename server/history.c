@@ -231,7 +231,7 @@ history_put_at(char *p, int64_t at_ms, struct history_day *d)
  * Appends to out the samples of a stream between since and until (ms,
  * inclusive) as a JSON array, oldest first: without since (-1), the
  * latest limit samples; with it, the first limit from since.  -1 on
- * error, with out left as it was.
+ * error.
  */
 int
 history_samples(struct db *db, const char *id, int64_t since, int64_t until,
@@ -247,7 +247,6 @@ history_samples(struct db *db, const char *id, int64_t since, int64_t until,
 	    "ORDER BY at_ms";
 	bool		 first = true;
 	struct history_day day = { 0, "", 0 };
-	size_t		 start = out->len;
 	int		 rc;
 
 	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
@@ -293,9 +292,6 @@ history_samples(struct db *db, const char *id, int64_t since, int64_t until,
 		history_fail(h, "reading samples");
 		sqlite3_finalize(st);
 		db_unlock(db);
-		out->len = start;
-		if (out->data != NULL)
-			out->data[start] = '\0';
 		return -1;
 	}
 	buf_add(out, "]", 1);

@@ -286,21 +286,73 @@ session_budget_spent(struct sessions *ss, const char *id)
 	return spent;
 }
 
-/* How long until the recovery backoff lets id be recovered, in ms. */
-int64_t
-session_recovery_wait_ms(struct sessions *ss, const char *id)
+/*
+ * Why s may not be recovered now, its stream being in state: the
+ * refusal's code, with a sentence in why (and the backoff left in
+ * *wait_ms), or NULL when it may.  force passes the budget, the backoff
+ * and the state, never a missing session; hint adds how to force.  The
+ * one rule for a click, a run and the overview's Recover button.  The
+ * lock is held.
+ */
+static const char *
+session_refusal_locked(struct sessions *ss, const struct session *s,
+    const char *state, bool force, bool hint, char *why, size_t len,
+    int64_t *wait_ms)
 {
-	struct session	*s;
-	int64_t		 wait = 0;
+	enum recovery_verdict	v;
+	long			max = ss->tg->conf.max_recovery;
 
-	if (ss == NULL || id == NULL)
-		return 0;
+	*wait_ms = 0;
+	if (s == NULL || (s->row.window[0] == '\0' && !s->dead)) {
+		snprintf(why, len, "no session to recover; start it instead");
+		return "not-running";
+	}
+	v = recovery_decide(&s->row.rec, max, (int64_t)(clock_wall() *
+	    1000.0), wait_ms);
+	if (force)
+		return NULL;
+	if (v == RECOVERY_SPENT) {
+		snprintf(why, len, "the recovery budget is spent (%ld of %ld); "
+		    "it needs a human%s", s->row.rec.attempts, max, hint ?
+		    " (force=true to try again)" : "");
+		return "budget-spent";
+	}
+	if (v == RECOVERY_LATER) {
+		snprintf(why, len, "the next recovery is due in %lld s%s",
+		    (long long)((*wait_ms + 999) / 1000), hint ?
+		    " (force=true to try now)" : "");
+		return "backoff";
+	}
+	if (!stall_state_recoverable(state)) {
+		snprintf(why, len, "%s is %s; recovery is for no-progress, "
+		    "context-exhausted and dead streams%s", s->row.id,
+		    state != NULL ? state : "not judged yet", hint ?
+		    " (force=true to recover anyway)" : "");
+		return "not-stuck";
+	}
+	return NULL;
+}
+
+/*
+ * Whether a person's click may recover id, whose stream is in state;
+ * why (len bytes) says why not.
+ */
+bool
+session_may_recover(struct sessions *ss, const char *id, const char *state,
+    char *why, size_t len)
+{
+	const char	*code;
+	int64_t		 wait;
+
+	if (ss == NULL || id == NULL) {
+		snprintf(why, len, "no session to recover; start it instead");
+		return false;
+	}
 	pthread_mutex_lock(&ss->lock);
-	if ((s = session_find(ss, id)) != NULL)
-		recovery_decide(&s->row.rec, ss->tg->conf.max_recovery,
-		    (int64_t)(clock_wall() * 1000.0), &wait);
+	code = session_refusal_locked(ss, session_find(ss, id), state, false,
+	    true, why, len, &wait);
 	pthread_mutex_unlock(&ss->lock);
-	return wait;
+	return code == NULL;
 }
 
 static long
@@ -1048,13 +1100,12 @@ session_do_recover(struct sessions *ss, struct session_job *j,
 	struct session		*s;
 	struct upstream_call	*call;
 	json_t			*stream, *checkpoint;
-	const char		*state;
-	char			 dir[PATH_MAX], *uri;
+	const char		*state, *refused;
+	char			 dir[PATH_MAX], *uri, why[256];
 	int64_t			 now_ms = (int64_t)(clock_wall() * 1000.0);
 	int64_t			 wait_ms;
 	enum recovery_verdict	 v;
 	long			 attempt;
-	bool			 had_window;
 
 	stream = model_find_stream(streams, j->id);
 	if (stream == NULL) {
@@ -1062,41 +1113,25 @@ session_do_recover(struct sessions *ss, struct session_job *j,
 		    "stream %s", j->id);
 		return;
 	}
-	pthread_mutex_lock(&ss->lock);
-	s = session_get(ss, j->id);
-	had_window = s->row.window[0] != '\0' || s->dead;
-	v = recovery_decide(&s->row.rec, ss->tg->conf.max_recovery, now_ms,
-	    &wait_ms);
-	attempt = s->row.rec.attempts + 1;
-	pthread_mutex_unlock(&ss->lock);
-	if (!had_window) {
-		/* Recovering a stream that never ran would start it past its
-		 * gates: that is what start is for. */
-		session_refuse(j, 409, "not-running", "%s has no session to "
-		    "recover; start it instead", j->id);
-		return;
-	}
-	if (v == RECOVERY_SPENT && !j->force) {
-		session_refuse(j, 409, "budget-spent", "%s has used its %ld "
-		    "recovery attempts; it needs a human (force=true to try "
-		    "again)", j->id, ss->tg->conf.max_recovery);
-		return;
-	}
-	if (v == RECOVERY_LATER && !j->force) {
-		session_refuse(j, 409, "backoff", "recovery %ld of %s is due "
-		    "in %lld s (force=true to try now)", attempt, j->id,
-		    (long long)((wait_ms + 999) / 1000));
-		json_object_set_new(j->answer, "retryAfter",
-		    json_integer((wait_ms + 999) / 1000));
-		return;
-	}
 	state = json_string_value(json_object_get(json_object_get(stream,
 	    "state"), "name"));
-	if (!stall_state_recoverable(state) && !j->force) {
-		session_refuse(j, 409, "not-stuck", "%s is %s; recovery is for "
-		    "no-progress, context-exhausted and dead streams "
-		    "(force=true to recover anyway)", j->id, state != NULL ?
-		    state : "not judged yet");
+	pthread_mutex_lock(&ss->lock);
+	/* Recovering a stream that never ran would start it past its gates:
+	 * that is what start is for (not-running). */
+	s = session_find(ss, j->id);
+	refused = session_refusal_locked(ss, s, state, j->force, true, why,
+	    sizeof why, &wait_ms);
+	if (refused == NULL) {
+		v = recovery_decide(&s->row.rec, ss->tg->conf.max_recovery,
+		    now_ms, &wait_ms);
+		attempt = s->row.rec.attempts + 1;
+	}
+	pthread_mutex_unlock(&ss->lock);
+	if (refused != NULL) {
+		session_refuse(j, 409, refused, "%s", why);
+		if (strcmp(refused, "backoff") == 0)
+			json_object_set_new(j->answer, "retryAfter",
+			    json_integer((wait_ms + 999) / 1000));
 		return;
 	}
 	if (session_workdir(ss, j, stream, dir) == -1)
@@ -1193,11 +1228,11 @@ session_run_recoveries(struct sessions *ss, struct session_job *j,
 					    "state"), "name"));
 		struct session		*se;
 		struct session_job	 one;
-		enum recovery_verdict	 v = RECOVERY_NOW;
+		const char		*refused = NULL;
 		int64_t			 wait = 0;
 		long			 attempt = 0;
-		bool			 ours, human, tell = false;
-		char			 why[160];
+		bool			 ours, human, spent = false, tell = false;
+		char			 why[256];
 
 		if (id == NULL || state == NULL)
 			continue;
@@ -1211,49 +1246,41 @@ session_run_recoveries(struct sessions *ss, struct session_job *j,
 		if (ours && se->row.started_ms >= ss->view_ms)
 			ours = false;
 		if (ours) {
-			v = recovery_decide(&se->row.rec,
-			    ss->tg->conf.max_recovery, (int64_t)(clock_wall() *
-			    1000.0), &wait);
+			refused = session_refusal_locked(ss, se, state, false,
+			    false, why, sizeof why, &wait);
+			spent = refused != NULL && strcmp(refused,
+			    "budget-spent") == 0;
 			attempt = se->row.rec.attempts + 1;
 		}
 		/* needs-human is told from its own judgement, which knows
 		 * how the last recovery went; before it, nothing. */
-		if (ours && (v == RECOVERY_SPENT) != human)
+		if (ours && spent != human)
 			ours = false;
-		if (ours && j->auto_run && !j->dry_run && v == RECOVERY_SPENT) {
+		if (ours && j->auto_run && !j->dry_run && spent) {
 			tell = !se->told_spent;
 			se->told_spent = true;
 		} else if (ours && j->auto_run && !j->dry_run &&
-		    v == RECOVERY_LATER) {
+		    refused != NULL && strcmp(refused, "backoff") == 0) {
 			tell = se->told_wait != attempt;
 			se->told_wait = attempt;
 		}
 		pthread_mutex_unlock(&ss->lock);
 		if (!ours)
 			continue;	/* not taskgate's, or not judged yet */
-		if (v == RECOVERY_SPENT) {
-			snprintf(why, sizeof why, "the recovery budget is spent "
-			    "(%ld of %ld); it needs a human", attempt - 1,
-			    ss->tg->conf.max_recovery);
-			if (tell)
-				session_tell(ss, id, "needs-human", json_pack(
-				    "{s:s,s:s,s:i}", "reason", why, "state",
-				    state, "recoveryAttempts", (int)(attempt -
-				    1)));
-		} else if (v == RECOVERY_LATER) {
+		if (tell && spent)
+			session_tell(ss, id, "needs-human", json_pack(
+			    "{s:s,s:s,s:i}", "reason", why, "state", state,
+			    "recoveryAttempts", (int)(attempt - 1)));
+		else if (tell) {
 			char	due[32];
 
 			clock_iso8601(clock_wall() + (double)wait / 1000.0, due,
 			    sizeof due);
-			snprintf(why, sizeof why, "recovery %ld is due in %lld "
-			    "s", attempt, (long long)((wait + 999) / 1000));
-			if (tell)
-				session_tell(ss, id, "recovery-later",
-				    json_pack("{s:s,s:s,s:i,s:s}", "reason", why,
-				    "state", state, "attempt", (int)attempt,
-				    "dueAt", due));
+			session_tell(ss, id, "recovery-later", json_pack(
+			    "{s:s,s:s,s:i,s:s}", "reason", why, "state", state,
+			    "attempt", (int)attempt, "dueAt", due));
 		}
-		if (v != RECOVERY_NOW) {
+		if (refused != NULL) {
 			json_array_append_new(skipped, json_pack("{s:s,s:[s]}",
 			    "streamId", id, "reasons", why));
 			continue;

@@ -600,7 +600,8 @@ const char *session_job_name(enum session_job_kind);
 const char *session_owner(struct sessions *);
 bool	session_is_live(struct sessions *, const char *);
 bool	session_budget_spent(struct sessions *, const char *);
-int64_t	session_recovery_wait_ms(struct sessions *, const char *);
+bool	session_may_recover(struct sessions *, const char *, const char *,
+		    char *, size_t);
 json_t	*session_json(struct sessions *, const char *);
 json_t	*session_list(struct sessions *);
 json_t	*session_output(struct sessions *, const char *, long);
