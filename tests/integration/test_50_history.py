@@ -377,7 +377,9 @@ class Restart(Base):
         self.double.set_task("B3", status="in_progress")  # happens while taskgate is dead
         self.tg.start()
 
-        watcher = self.events()
+        # The first poll may come before this connects, so the watcher asks for
+        # everything after the last id it saw: replayed or live, the change must come.
+        watcher = self.events(last_event_id=last_seen)
         watcher.wait(lambda ev: [e for e in ev if e["event"] == "stream" and e["data"]["streamId"] == "Stream-B"
                                  and e["data"]["inProgressTasks"] == 1], what="the change made while down")
         time.sleep(2 * POLL)
