@@ -123,13 +123,17 @@ plan_phase_name(enum plan_phase p)
 	return plan_phase_names[p];
 }
 
-/* Appends one formatted line to l. */
+/*
+ * Appends one formatted line to l, unless l has it already: a dependency
+ * listed twice would otherwise report its cycle or unknown name twice.
+ */
 static void
 plan_addf(struct plan_lines *l, const char *fmt, ...)
 {
 	va_list	 ap;
 	char	*line;
 	int	 len;
+	size_t	 i;
 
 	va_start(ap, fmt);
 	len = vsnprintf(NULL, 0, fmt, ap);
@@ -140,6 +144,11 @@ plan_addf(struct plan_lines *l, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, (size_t)len + 1, fmt, ap);
 	va_end(ap);
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], line) == 0) {
+			free(line);
+			return;
+		}
 	l->v = xrealloc(l->v, (l->n + 1) * sizeof *l->v);
 	l->v[l->n++] = line;
 }

@@ -105,6 +105,11 @@ test_check_messages(void **state)
 		  S("E", "parallel", "\"D\"") "]}",
 		  { "circular dependency: B -> C -> D -> B",
 		  "circular dependency: D -> E -> D", NULL } },
+		/* A dependency listed twice is reported once. */
+		{ "{\"streams\":[" S("A", "foundation", "\"A\",\"A\"") "]}",
+		  { "circular dependency: A -> A", NULL } },
+		{ "{\"streams\":[" S("A", "foundation", "\"Q\",\"Q\"") "]}",
+		  { "A depends on unknown stream Q", NULL } },
 		/* Unknown dependencies, escaped. */
 		{ "{\"streams\":[" S("A", "foundation", "\"Stream-Q\"") "]}",
 		  { "A depends on unknown stream Stream-Q", NULL } },
