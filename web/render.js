@@ -181,7 +181,8 @@ function controlsOf(s, ctx) {
     recoverTrivial = false;
   }
   let startWhy = (gate.reasons || []).join('; ') || 'not allowed now';
-  if (gate.forceable && !gate.canStart) startWhy += ' (a forced start may override this)';
+  // The page offers no forced start on purpose; the terminal does.
+  if (gate.forceable && !gate.canStart) startWhy += ` (taskgate start ${s.streamId} --force overrides this)`;
   const start = off ? { enabled: false, why: off } : { enabled: !!gate.canStart, why: gate.canStart ? '' : startWhy };
   return {
     start,
@@ -466,9 +467,13 @@ export function renderAlerts(alerts, byId) {
       const st = byId.get(a.streamId).state;
       if (st) tone = healthInfo(st.name).tone || 'warn';
     }
+    // A state alert says why: the evidence of the stream's state.
+    const ev = a.kind === 'state' && a.streamId && byId.get(a.streamId) && byId.get(a.streamId).state
+      ? evidenceText(byId.get(a.streamId).state.evidence) : { text: '', all: '' };
     const li = h('li', { class: 'alert tone-' + tone, attrs: { 'data-kind': a.kind || 'other' } }, [
       h('span', { class: 'badge tone-' + tone, text: KIND_LABEL[a.kind] || String(a.kind || 'alert') }),
-      h('span', { class: 'msg', text: a.message || '' }),
+      h('span', { class: 'msg' }, [a.message || '',
+        ev.text ? h('span', { class: 'why muted', text: ' — ' + ev.text, attrs: { title: ev.all } }) : null]),
     ]);
     if (a.streamId) {
       li.appendChild(h('a', { class: 'goto', text: a.streamId, attrs: { href: '#stream-' + encodeURIComponent(a.streamId) } }));

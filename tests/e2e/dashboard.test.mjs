@@ -443,6 +443,7 @@ describe('dashboard in headless Chromium', () => {
     const why = (stream, action) => buttons.find((b) => b.stream === stream && b.action === action).why;
     assert.match(why('Stream-A', 'start'), /Stream-A is already complete/);
     assert.match(why('Stream-Z', 'start'), /parallel phase is not complete/);
+    assert.match(why('Stream-Z', 'start'), /taskgate start Stream-Z --force overrides this/, 'the page names the way past a gate it does not offer');
     assert.match(why('Stream-A', 'stop'), /no session is running/);
     assert.match(why('Stream-A', 'recover'), /no session to recover/);
     assert.ok(await page.isVisible('[data-stream="Stream-A"] .s-why .why-start'), 'the gate\'s reason is on the page, not only in a tooltip');
@@ -583,7 +584,9 @@ describe('opt-in notifications when a stream stalls', () => {
     assert.equal(notes.filter((x) => x.title === 'Stream-D: no progress').length, 1, JSON.stringify(notes));
     // The page shows it too: the card's badge and the alert.
     assert.match(await page.textContent('[data-stream="Stream-D"] .s-head'), /no progress/);
-    assert.ok(await page.locator('#alerts [data-kind="state"]', { hasText: 'Stream-D is no-progress' }).count());
+    const alert = page.locator('#alerts [data-kind="state"]', { hasText: 'Stream-D is no-progress' });
+    assert.ok(await alert.count());
+    assert.match(await alert.first().textContent(), /unchanged for .* \(limit /, 'the alert says why, from the state\'s evidence');
     fs.mkdirSync(OUT, { recursive: true });
     await page.screenshot({ path: path.join(OUT, 'dashboard-stalled.png'), fullPage: true });
   });
