@@ -6,7 +6,9 @@
  * outcome; while a fetch is in flight, every request for that URL waits
  * for it (single flight) instead of starting another.  A failed fetch
  * leaves the last good body in place, served as STALE; with none, the
- * failure itself is the answer (502).  Bodies are immutable and
+ * failure itself is the answer (502).  A write through taskgate expires
+ * every entry and starts a new generation: a request that comes after it
+ * never takes the answer of a fetch that started before it.  Bodies are immutable and
  * reference-counted, so a response can point into one without a copy.
  * The upstream thread turns each reply into a body here (validation and
  * the SPEC's additions, done once per fetch, not once per request).
@@ -29,6 +31,7 @@ struct cache_entry {
 	bool			 answered;	/* a fetch has finished */
 	bool			 expired;	/* refetch at the next request */
 	bool			 inflight;
+	unsigned long		 fetch_gen;	/* c->gen when the fetch began */
 	double			 last_attempt;	/* monotonic */
 	double			 last_used;	/* monotonic, for eviction */
 	enum upstream_result	 outcome;	/* of the last fetch */
@@ -44,6 +47,7 @@ struct cache {
 	struct cache_entry	*buckets[CACHE_BUCKETS];
 	size_t			 count;
 	bool			 closing;
+	unsigned long		 gen;		/* writes seen: cache_expire_all */
 	char			 told[256];	/* the failure last logged, until
 						   a fetch works again */
 };
@@ -57,6 +61,8 @@ static struct cache_entry *cache_find(struct cache *, const char *,
 		    enum cache_kind, double);
 static void	cache_evict_one(struct cache *);
 static void	cache_on_fetched(struct upstream_call *, void *);
+static struct upstream_call *cache_fetch_start(struct cache *,
+		    struct cache_entry *, double);
 static struct cache_body *cache_make_body(struct upstream_call *,
 		    enum cache_kind, enum upstream_result *, char *, size_t);
 
@@ -208,7 +214,6 @@ cache_get(struct cache *c, const char *key, enum cache_kind kind,
     struct cache_waiter *w, bool woken, struct cache_answer *a)
 {
 	struct cache_entry	*e;
-	struct cache_fetch	*f = NULL;
 	struct upstream_call	*call = NULL;
 	double			 now = clock_mono();
 	bool			 fresh;
@@ -230,17 +235,9 @@ cache_get(struct cache *c, const char *key, enum cache_kind kind,
 		pthread_mutex_unlock(&c->lock);
 		return 0;
 	}
-	if (!e->inflight) {
-		e->inflight = true;
-		e->expired = false;
-		e->last_attempt = now;
-		f = xmalloc(sizeof *f);
-		f->cache = c;
-		f->entry = e;
-		call = upstream_call_new("GET", key);
-		call->done = cache_on_fetched;
-		call->arg = f;
-	}
+	if (!e->inflight)
+		call = cache_fetch_start(c, e, now);
+	w->gen = c->gen;
 	w->next = e->waiters;
 	e->waiters = w;
 	w->suspend(w);
@@ -249,6 +246,25 @@ cache_get(struct cache *c, const char *key, enum cache_kind kind,
 	if (call != NULL)
 		upstream_submit(c->up, call);
 	return 0;
+}
+
+/* Marks e in flight (lock held); the call to submit once it is let go. */
+static struct upstream_call *
+cache_fetch_start(struct cache *c, struct cache_entry *e, double now)
+{
+	struct cache_fetch	*f = xmalloc(sizeof *f);
+	struct upstream_call	*call;
+
+	e->inflight = true;
+	e->expired = false;
+	e->fetch_gen = c->gen;
+	e->last_attempt = now;
+	f->cache = c;
+	f->entry = e;
+	call = upstream_call_new("GET", e->key);
+	call->done = cache_on_fetched;
+	call->arg = f;
+	return call;
 }
 
 static const char *
@@ -329,7 +345,8 @@ cache_on_fetched(struct upstream_call *call, void *arg)
 	struct cache		*c = f->cache;
 	struct cache_entry	*e = f->entry;
 	struct cache_body	*nb, *old = NULL;
-	struct cache_waiter	*w, *next;
+	struct cache_waiter	*w, *next, *wake = NULL, *later = NULL;
+	struct upstream_call	*again = NULL;
 	enum upstream_result	 outcome;
 	char			 err[256], *safe;
 	bool			 tell;
@@ -356,8 +373,20 @@ cache_on_fetched(struct upstream_call *call, void *arg)
 		old = e->body;
 		e->body = nb;
 	}
-	w = e->waiters;
-	e->waiters = NULL;
+	/* A request that came after a write waits for a fetch after it. */
+	for (w = e->waiters; w != NULL; w = next) {
+		next = w->next;
+		if (w->gen > e->fetch_gen && !c->closing) {
+			w->next = later;
+			later = w;
+		} else {
+			w->next = wake;
+			wake = w;
+		}
+	}
+	e->waiters = later;
+	if (later != NULL)
+		again = cache_fetch_start(c, e, clock_mono());
 	pthread_mutex_unlock(&c->lock);
 	if (tell) {
 		safe = log_escape(err, 200);
@@ -365,10 +394,12 @@ cache_on_fetched(struct upstream_call *call, void *arg)
 		free(safe);
 	}
 	cache_body_unref(old);
-	for (; w != NULL; w = next) {
+	for (w = wake; w != NULL; w = next) {
 		next = w->next;
 		w->wake(w);
 	}
+	if (again != NULL)
+		upstream_submit(c->up, again);
 	upstream_call_free(call);
 	free(f);
 }
@@ -381,6 +412,7 @@ cache_expire_all(struct cache *c)
 	size_t			 i;
 
 	pthread_mutex_lock(&c->lock);
+	c->gen++;
 	for (i = 0; i < CACHE_BUCKETS; i++)
 		for (e = c->buckets[i]; e != NULL; e = e->next)
 			e->expired = true;

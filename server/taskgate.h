@@ -455,6 +455,7 @@ struct cache_waiter {
 	void	(*suspend)(struct cache_waiter *);	/* under the lock */
 	void	(*wake)(struct cache_waiter *);		/* upstream thread */
 	struct cache_waiter *next;
+	unsigned long	 gen;	/* cache.c's: the writes it must see */
 };
 
 struct cache_answer {

@@ -240,6 +240,32 @@ class Checkpoint(unittest.TestCase):
         self.tg.get("/api/checkpoints?streamId=Stream-D")
         self.assertEqual(self.double.count("/api/checkpoints?streamId=Stream-D"), 1)
 
+    def test_a_read_after_a_write_never_takes_an_older_fetch(self):
+        # A read is in flight (slow) when a checkpoint is written through
+        # taskgate; a read after the write must not share the older fetch.
+        url = "/api/checkpoints?streamId=Stream-B"
+        self.double.reset_counts()
+        self.double.mode("slow", delayMs=2000)
+        first = {}
+        reader = threading.Thread(target=lambda: first.update(resp=self.tg.get(url)))
+        reader.start()
+        try:
+            wait_for(lambda: self.double.count(url) == 1, what="the first read to reach the upstream")
+        finally:
+            self.double.mode("up")
+        resp = self.tg.request("POST", "/api/streams/Stream-B/checkpoint", body='{"reason":"r"}',
+                               headers=dict(self.tg.bearer(), **{"Content-Type": "application/json"}))
+        self.assertEqual(resp.status, 201, resp.body)
+        after = self.tg.get(url)
+        reader.join()
+        self.assertEqual(after.status, first["resp"].status)
+        self.assertEqual(after.header("x-cache"), "MISS")
+        # (The double's checkpoint list replays captured rows, so the
+        # order of the upstream's requests is what shows it.)
+        log = [(e["method"], e["path"]) for e in self.double.requests()["log"]]
+        wrote = log.index(("POST", "/api/streams/Stream-B/checkpoint"))
+        self.assertIn(("GET", url), log[wrote + 1:], "the read after the write was fetched after it")
+
     def test_upstream_refusals_pass_through(self):
         resp = self.tg.request("POST", "/api/streams/Stream-A/checkpoint", headers=self.tg.bearer())
         self.assertEqual(resp.status, 400)
