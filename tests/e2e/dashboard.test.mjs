@@ -554,10 +554,12 @@ describe('opt-in notifications when a stream stalls', () => {
   before(async () => {
     assert.ok(fs.existsSync(BIN), `taskgate binary not found at ${BIN}: run make first (or set TASKGATE_BIN)`);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tg-e2e-'));
-    // A stall timeout of 9 s: Stream-D (in progress, never moving) goes
-    // no-progress soon after the page is up.
+    // A stall timeout of 22.5 s: Stream-D (in progress, never moving) goes
+    // no-progress some time after the page is up, and after "Notify me" is
+    // clicked even if Chromium is slow to launch (a stall the page saw with
+    // notifications off is never notified).
     const config = path.join(dir, 'orchestration-config.json');
-    fs.writeFileSync(config, JSON.stringify({ contextRecovery: { stallTimeoutMinutes: 0.15, autoRecoveryEnabled: false } }));
+    fs.writeFileSync(config, JSON.stringify({ contextRecovery: { stallTimeoutMinutes: 0.375, autoRecoveryEnabled: false } }));
     double = await new Double(dir).start();
     tg = await startTaskgate(dir, double.url, { extra: ['--config', config] });
     ({ context, profile } = await launchBrowser());
@@ -580,7 +582,7 @@ describe('opt-in notifications when a stream stalls', () => {
     const notes = await until(async () => {
       const n = await page.evaluate(() => window.__notes);
       return n.some((x) => x.title === 'Stream-D: no progress') && n;
-    }, 'a notification of Stream-D\'s stall', 30000, 250);
+    }, 'a notification of Stream-D\'s stall', 45000, 250);
     assert.equal(notes.filter((x) => x.title === 'Stream-D: no progress').length, 1, JSON.stringify(notes));
     // The page shows it too: the card's badge and the alert.
     assert.match(await page.textContent('[data-stream="Stream-D"] .s-head'), /no progress/);

@@ -201,6 +201,11 @@ class Taskgate:
     def environment(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("TASKGATE_")}
         env["XDG_STATE_HOME"] = os.path.join(self.dir, "xdg")
+        # A tmux server of its own (socket under self.dir), never the user's
+        # default one, unless the test gives its own TMUX_TMPDIR.
+        env["TMUX_TMPDIR"] = self.dir
+        env.pop("TMUX", None)
+        env.pop("TMUX_PANE", None)
         env.update(self.env)
         return env
 

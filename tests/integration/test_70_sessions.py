@@ -274,7 +274,9 @@ class Control(Base):
         import threading
         self.post("/api/streams/Stream-B/start")
         self.typed("Stream-B")
-        self.double.mode("slow", delayMs=1500)  # the checkpoint takes 1.5 s
+        # The checkpoint takes 5 s (the upstream timeout is 10 s): long
+        # enough for the stop to land inside it on a loaded machine.
+        self.double.mode("slow", delayMs=5000)
         first = {}
         worker = threading.Thread(target=lambda: first.update(
             r=self.post("/api/streams/Stream-B/recover?force=true")))
@@ -347,8 +349,11 @@ class PaneStates(Base):
 
 class HumanRecovery(Base):
     """Without --auto: a run recovers what is stuck, and a spent budget
-    says needs-human all the same."""
-    project_args = {"stall_minutes": 0.1, "max_recovery": 1}
+    says needs-human all the same.  A limit of one session: Stream-B's
+    window (live throughout, its agent waits once exhausted) keeps the
+    runs from starting Stream-D, whose own stall (6 s from its start)
+    would otherwise make the second run recover it."""
+    project_args = {"stall_minutes": 0.1, "max_recovery": 1, "max_parallel": 1}
 
     def stream_state(self, sid, name):
         return self.es.wait(lambda ev: [e for e in ev if e["event"] == "state" and e["data"]["streamId"] == sid
@@ -419,7 +424,11 @@ class AutoRecovery(Base):
         self.assertLess(later[0]["id"], recovered[1]["id"])
         due = harness.iso_seconds(later[0]["data"]["dueAt"]) - harness.iso_seconds(
             self.tg.get("/api/audit?streamId=Stream-B", headers=self.tg.bearer()).json()["audit"][-1]["at"])
-        self.assertGreaterEqual(due, 11.0, "the 2nd attempt no sooner than 2 x the stall timeout after the 1st")
+        # dueAt counts from the 1st recovery's decision, the audit row's time
+        # from its end (after the checkpoint, the kill and the relaunch): 2 x
+        # the stall timeout (12 s) less that job's own time.  A backoff of
+        # one stall timeout (6 s, up to 7.2 s with jitter) still fails this.
+        self.assertGreaterEqual(due, 10.0, "the 2nd attempt no sooner than 2 x the stall timeout after the 1st")
         self.typed("Stream-B", 3)
         self.es.wait(lambda ev: [e for e in ev if e["event"] == "state" and e["data"]["streamId"] == "Stream-B"
                                  and e["data"]["state"] == "needs-human"], timeout=30, what="needs-human")
