@@ -620,20 +620,26 @@ session_refresh(struct sessions *ss, double now)
 	struct session		**snap;
 	char			**argv, *out, err[256];
 	size_t			 n = 0, i, k, nsnap;
-	bool			 have;
+	bool			 have, none;
 
 	argv = tmux_argv_list(ss->tg->opts->tmux_session);
 	have = tmux_exec(argv, &out, err, sizeof err) == 0;
 	tmux_argv_free(argv);
 	/* No server or no session yet is normal; anything else is news. */
+	none = !have && (strstr(err, "no server running") != NULL ||
+	    strstr(err, "error connecting") != NULL ||
+	    strstr(err, "can't find session") != NULL);
 	pthread_mutex_lock(&ss->lock);
-	if (!have && strstr(err, "no server running") == NULL &&
-	    strstr(err, "error connecting") == NULL &&
-	    strstr(err, "can't find session") == NULL &&
-	    strcmp(err, ss->tmux_error) != 0)
+	if (!have && !none && strcmp(err, ss->tmux_error) != 0)
 		log_warnx("%s", err);
 	snprintf(ss->tmux_error, sizeof ss->tmux_error, "%s", have ? "" : err);
 	pthread_mutex_unlock(&ss->lock);
+	/*
+	 * tmux did not answer (a timeout, say): that is no news of the
+	 * windows, so none of them is taken for closed.
+	 */
+	if (!have && !none)
+		return;
 	if (have) {
 		n = tmux_parse_windows(out, &w);
 		free(out);
@@ -898,7 +904,7 @@ session_plan(struct sessions *ss, json_t *streams, struct plan_stream **ps,
 }
 
 static json_t *
-session_argv_list(char **a, char **b, char **c, char **d)
+session_argv_list(char **a, char **b, char **c)
 {
 	json_t	*out = json_array();
 
@@ -908,8 +914,6 @@ session_argv_list(char **a, char **b, char **c, char **d)
 		json_array_append_new(out, tmux_argv_json(b));
 	if (c != NULL)
 		json_array_append_new(out, tmux_argv_json(c));
-	if (d != NULL)
-		json_array_append_new(out, tmux_argv_json(d));
 	return out;
 }
 
@@ -922,7 +926,7 @@ session_launch(struct sessions *ss, struct session_job *j, const char *dir,
     const char *why, long attempt)
 {
 	struct session	*s;
-	char		**argv, **keep, **type, **enter, *out = NULL;
+	char		**argv, **type, **enter, *out = NULL;
 	char		 err[256], window[16], pane[16], text[STREAM_ID_MAX + 16];
 	bool		 exists;
 
@@ -940,13 +944,11 @@ session_launch(struct sessions *ss, struct session_job *j, const char *dir,
 	argv = tmux_argv_new_window(ss->tg->opts->tmux_session, exists,
 	    j->id, dir, ss->agent);
 	if (j->dry_run) {
-		keep = tmux_argv_keep_dead("{window}");
 		type = tmux_argv_type("{pane}", text);
 		enter = tmux_argv_enter("{pane}");
 		session_answer(j, 200, json_pack("{s:b,s:s,s:s,s:o}", "dryRun",
 		    1, "streamId", j->id, "directory", dir, "argv",
-		    session_argv_list(argv, keep, type, enter)));
-		tmux_argv_free(keep);
+		    session_argv_list(argv, type, enter)));
 		tmux_argv_free(type);
 		tmux_argv_free(enter);
 		tmux_argv_free(argv);
@@ -964,9 +966,6 @@ session_launch(struct sessions *ss, struct session_job *j, const char *dir,
 	}
 	free(out);
 	tmux_argv_free(argv);
-	keep = tmux_argv_keep_dead(window);
-	tmux_exec(keep, NULL, err, sizeof err);
-	tmux_argv_free(keep);
 
 	pthread_mutex_lock(&ss->lock);
 	ss->have_tmux_session = true;
@@ -1075,7 +1074,7 @@ session_do_stop(struct sessions *ss, struct session_job *j)
 
 		session_answer(j, 200, json_pack("{s:b,s:s,s:o}", "dryRun", 1,
 		    "streamId", j->id, "argv", session_argv_list(argv, NULL,
-		    NULL, NULL)));
+		    NULL)));
 		tmux_argv_free(argv);
 		return;
 	}

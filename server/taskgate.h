@@ -334,7 +334,6 @@ struct tmux_window {
 extern const char *const tmux_default_phrases[];
 char	**tmux_argv_new_window(const char *, bool, const char *,
 		    const char *, char *const []);
-char	**tmux_argv_keep_dead(const char *);
 char	**tmux_argv_has_session(const char *);
 char	**tmux_argv_list(const char *);
 char	**tmux_argv_capture(const char *, int);

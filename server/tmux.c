@@ -19,6 +19,9 @@
 
 #define TMUX_TIMEOUT	10.0
 
+/* The command a hook runs to keep the pane of an agent that exited. */
+#define TMUX_KEEP_DEAD	"set-option -w remain-on-exit on"
+
 #define TMUX_LIST_FORMAT "#{window_id}\t#{pane_id}\t#{pane_dead}\t" \
 	"#{pane_dead_status}\t#{pane_pid}\t#{window_activity}\t" \
 	"#{history_size}\t#{cursor_x}\t#{cursor_y}\t#{window_name}"
@@ -32,24 +35,84 @@ const char *const tmux_default_phrases[] = {
 	NULL
 };
 
+/*
+ * An argv being built.  tmux splits its own arguments into commands at a
+ * trailing ';' ("x;" is "x", then a new command), so a path or an agent
+ * argument ending in ';' would start a tmux command of its own.
+ * tmux_add() adds an argument literally: a final ';' is written "\;",
+ * which tmux reads back as ';'.  Only tmux_add_separator() ends a command.
+ */
+struct tmux_args {
+	char	**v;
+	size_t	  n;
+};
+
+static void
+tmux_push(struct tmux_args *a, char *s)
+{
+	a->v = xrealloc(a->v, (a->n + 2) * sizeof *a->v);
+	a->v[a->n++] = s;
+	a->v[a->n] = NULL;
+}
+
+static void
+tmux_add(struct tmux_args *a, const char *s)
+{
+	size_t	 n = strlen(s);
+	char	*t;
+
+	if (n == 0 || s[n - 1] != ';') {
+		tmux_push(a, xstrdup(s));
+		return;
+	}
+	t = xmalloc(n + 2);
+	memcpy(t, s, n - 1);
+	memcpy(t + n - 1, "\\;", 3);
+	tmux_push(a, t);
+}
+
+static void
+tmux_add_list(struct tmux_args *a, char *const *list)
+{
+	size_t	i;
+
+	for (i = 0; list != NULL && list[i] != NULL; i++)
+		tmux_add(a, list[i]);
+}
+
+static void
+tmux_add_separator(struct tmux_args *a)
+{
+	tmux_push(a, xstrdup(";"));
+}
+
+/* Adds the arguments up to a NULL. */
+static void __attribute__((sentinel))
+tmux_add_all(struct tmux_args *a, ...)
+{
+	va_list		 ap;
+	const char	*s;
+
+	va_start(ap, a);
+	while ((s = va_arg(ap, const char *)) != NULL)
+		tmux_add(a, s);
+	va_end(ap);
+}
+
 /* A new argv of n fixed strings followed by the NULL-terminated extra. */
 static char **
 tmux_argv(char *const *extra, int n, ...)
 {
-	va_list	 ap;
-	char	**argv;
-	size_t	 k = 0, i;
+	struct tmux_args	a = { NULL, 0 };
+	va_list			ap;
+	int			i;
 
-	while (extra != NULL && extra[k] != NULL)
-		k++;
-	argv = xcalloc((size_t)n + k + 1, sizeof *argv);
 	va_start(ap, n);
-	for (i = 0; i < (size_t)n; i++)
-		argv[i] = xstrdup(va_arg(ap, const char *));
+	for (i = 0; i < n; i++)
+		tmux_add(&a, va_arg(ap, const char *));
 	va_end(ap);
-	for (i = 0; i < k; i++)
-		argv[n + i] = xstrdup(extra[i]);
-	return argv;
+	tmux_add_list(&a, extra);
+	return a.v;
 }
 
 void
@@ -87,24 +150,43 @@ tmux_session_target(const char *session, bool window)
 
 /*
  * Starts the agent in a new window named name, in cwd: a new session when
- * there is none yet.  Prints "@window %pane" (-P -F).
+ * there is none yet.  Prints "@window %pane" (-P -F).  The window keeps
+ * its pane when the agent exits (remain-on-exit), so that taskgate sees
+ * the exit status, even of an agent that exits at once: in the same tmux
+ * command, before the agent can be reaped.  A new session sets it on its
+ * first window and leaves a hook on itself that sets it on every later
+ * one; the hook is set again before each new window, in case the session
+ * was made by someone else.
  */
 char **
 tmux_argv_new_window(const char *session, bool exists, const char *name,
     const char *cwd, char *const agent[])
 {
-	char	**argv, *target = tmux_session_target(session, true);
+	struct tmux_args	 a = { NULL, 0 };
+	char			*target = tmux_session_target(session, true);
 
-	if (exists)
-		argv = tmux_argv(agent, 13, "tmux", "new-window", "-d", "-P",
-		    "-F", "#{window_id} #{pane_id}", "-t", target, "-n", name,
-		    "-c", cwd, "--");
-	else
-		argv = tmux_argv(agent, 17, "tmux", "new-session", "-d", "-P",
-		    "-F", "#{window_id} #{pane_id}", "-s", session, "-n", name,
-		    "-c", cwd, "-x", "200", "-y", "50", "--");
+	if (exists) {
+		tmux_add_all(&a, "tmux", "set-hook", "-t", target,
+		    "after-new-window", TMUX_KEEP_DEAD, NULL);
+		tmux_add_separator(&a);
+		tmux_add_all(&a, "new-window", "-d", "-P", "-F",
+		    "#{window_id} #{pane_id}", "-t", target, "-n", name, "-c",
+		    cwd, "--", NULL);
+		tmux_add_list(&a, agent);
+	} else {
+		tmux_add_all(&a, "tmux", "new-session", "-d", "-P", "-F",
+		    "#{window_id} #{pane_id}", "-s", session, "-n", name, "-c",
+		    cwd, "-x", "200", "-y", "50", "--", NULL);
+		tmux_add_list(&a, agent);
+		tmux_add_separator(&a);
+		tmux_add_all(&a, "set-option", "-w", "-t", target,
+		    "remain-on-exit", "on", NULL);
+		tmux_add_separator(&a);
+		tmux_add_all(&a, "set-hook", "-t", target, "after-new-window",
+		    TMUX_KEEP_DEAD, NULL);
+	}
 	free(target);
-	return argv;
+	return a.v;
 }
 
 /* Exit status 0 when the session exists. */
@@ -116,14 +198,6 @@ tmux_argv_has_session(const char *session)
 	argv = tmux_argv(NULL, 4, "tmux", "has-session", "-t", target);
 	free(target);
 	return argv;
-}
-
-/* Keeps a window whose program exited, so that taskgate can see it died. */
-char **
-tmux_argv_keep_dead(const char *window)
-{
-	return tmux_argv(NULL, 7, "tmux", "set-option", "-w", "-t", window,
-	    "remain-on-exit", "on");
 }
 
 char **

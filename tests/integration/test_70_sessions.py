@@ -89,6 +89,7 @@ class Project:
 class Base(unittest.TestCase):
     project_args = {}
     auto = False
+    agent = AGENT
 
     def setUp(self):
         harness.skip_unless_binary()
@@ -100,7 +101,7 @@ class Base(unittest.TestCase):
         self.es = EventStream(self.tg.port)
 
     def taskgate(self, state=None):
-        args = ["--poll", "0.3", "--config", self.project.config, "--agent-command", AGENT,
+        args = ["--poll", "0.3", "--config", self.project.config, "--agent-command", self.agent,
                 "--tmux-session", self.project.session]
         if self.auto:
             args.append("--auto")
@@ -203,11 +204,15 @@ class Control(Base):
         self.assertEqual(resp.status, 200)
         argv = resp.json()["argv"]
         wt = os.path.realpath(self.project.wt("Stream-B"))
+        target = "=%s:" % self.project.session
         self.assertEqual(argv[0], ["tmux", "new-session", "-d", "-P", "-F", "#{window_id} #{pane_id}", "-s",
                                    self.project.session, "-n", "Stream-B", "-c", wt, "-x", "200", "-y", "50",
-                                   "--", AGENT])
-        self.assertEqual(argv[2], ["tmux", "send-keys", "-t", "{pane}", "-l", "--", "/continue Stream-B"])
-        self.assertEqual(argv[3], ["tmux", "send-keys", "-t", "{pane}", "Enter"])
+                                   "--", AGENT, ";", "set-option", "-w", "-t", target, "remain-on-exit", "on",
+                                   ";", "set-hook", "-t", target, "after-new-window",
+                                   "set-option -w remain-on-exit on"])
+        self.assertEqual(argv[1], ["tmux", "send-keys", "-t", "{pane}", "-l", "--", "/continue Stream-B"])
+        self.assertEqual(argv[2], ["tmux", "send-keys", "-t", "{pane}", "Enter"])
+        self.assertEqual(len(argv), 3)
         self.assertEqual(self.project.windows(), [])
         run = self.post("/api/run?dryRun=true").json()
         self.assertEqual([s["streamId"] for s in run["started"]], ["Stream-D"][:0] + [run["started"][0]["streamId"]])
@@ -347,6 +352,65 @@ class PaneStates(Base):
         self.assertIn("(y/n)", event["data"]["evidence"]["reason"])
 
 
+class TmuxFailingForAMoment(Base):
+    """tmux not answering is no news of the windows: none is taken for
+    closed, and nothing is announced."""
+
+    def setUp(self):
+        # A tmux in front of the real one, whose list-windows fails while
+        # a flag file exists (as a busy or restarting server may).
+        self.bin = tempfile.mkdtemp(prefix="tg-bin-")
+        self.flag = os.path.join(self.bin, "fail")
+        real = shutil.which("tmux")
+        with open(os.path.join(self.bin, "tmux"), "w") as f:
+            f.write('#!/bin/sh\n'
+                    'if [ -e "%s" ] && [ "$1" = list-windows ]; then\n'
+                    '  echo "lost server" >&2; exit 1\n'
+                    'fi\n'
+                    'exec "%s" "$@"\n' % (self.flag, real))
+        os.chmod(os.path.join(self.bin, "tmux"), 0o755)
+        super().setUp()
+
+    def taskgate(self, state=None):
+        tg = super().taskgate(state)
+        tg.env["PATH"] = self.bin + os.pathsep + os.environ.get("PATH", "")
+        return tg
+
+    def tearDown(self):
+        super().tearDown()
+        shutil.rmtree(self.bin, ignore_errors=True)
+
+    def test_a_failed_list_closes_no_window(self):
+        window = self.post("/api/streams/Stream-B/start").json()["window"]
+        self.typed("Stream-B")
+        open(self.flag, "w").close()
+        time.sleep(2)  # several polls (0.3 s) of a tmux that fails
+        os.unlink(self.flag)
+        time.sleep(1)
+        self.assertEqual(self.session_events("Stream-B", "exited"), [])
+        self.assertEqual([e["data"]["event"] for e in self.es.of_type("session")
+                          if e["data"]["streamId"] == "Stream-B"], ["started", "running"])
+        b = {s["streamId"]: s for s in self.tg.get("/api/overview").json()["streams"]}["Stream-B"]
+        self.assertEqual(b["session"]["window"], window)
+        self.assertTrue(b["session"]["live"])
+        self.assertIn("lost server", self.tg.stderr(), "the failure is logged")
+
+
+class AnAgentThatExitsAtOnce(Base):
+    """A wrong agent command: its window stays, with the exit status, so
+    that a person can see what went wrong."""
+    agent = "false"
+
+    def test_its_window_stays_with_the_exit_status(self):
+        for sid in ("Stream-B", "Stream-D"):  # a new tmux session, then a new window in it
+            resp = self.post("/api/streams/%s/start" % sid)
+            self.assertEqual(resp.status, 201, resp.body)
+            window = resp.json()["window"]
+            event = self.es.wait(lambda ev: self.session_events(sid, "exited"), what=sid + " exited")[0]
+            self.assertIn(event["data"].get("exitStatus"), (1, -1), event["data"])
+            self.assertIn(window, [w[0] for w in self.project.windows()], "the window stays")
+
+
 class HumanRecovery(Base):
     """Without --auto: a run recovers what is stuck, and a spent budget
     says needs-human all the same.  A limit of one session: Stream-B's
@@ -371,7 +435,7 @@ class HumanRecovery(Base):
         self.assertEqual(run.status, 200, run.body)
         recovered = run.json()["recovered"]
         self.assertEqual([(r["streamId"], r["attempt"], r["state"]) for r in recovered],
-                         [("Stream-B", 1, "context-exhausted")])
+                         [("Stream-B", 1, "context-exhausted")], run.body)
         self.assertNotIn("Stream-B", [s["streamId"] for s in run.json()["started"]])
         self.typed("Stream-B", 2)
         # The fresh agent is exhausted again, and the budget of 1 is spent.

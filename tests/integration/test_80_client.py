@@ -404,6 +404,8 @@ class Actions(Base):
         self.assertTrue(lines[1].startswith("tmux new-session -d -P -F '#{window_id} #{pane_id}' "
                                             "-s tg-client -n Stream-B -c "), lines[1])
         self.assertIn("send-keys -t '{pane}' -l -- '/continue Stream-B'", out)
+        self.assertIn(" ';' set-option -w -t =tg-client: remain-on-exit on ';' ", lines[1],
+                      "one tmux command line: the window keeps a pane whose agent exits")
         rc, out, err = self.client("run", "--dry-run")
         self.assertEqual((rc, err), (0, ""))
         self.assertIn("# dry run: would start Stream-B in %s" % self.wt("Stream-B"), out)

@@ -3,7 +3,9 @@
  * counts in the pane's last 100 lines (blank lines at the end aside), in
  * any case, and not further up; a question on the last line is
  * waiting-input; the plain text keeps newlines and tabs and drops other
- * control characters.
+ * control characters.  And what taskgate tells tmux: an argument ending
+ * in ';' stays one literal argument, and a new window keeps the pane of
+ * an agent that exits within the same tmux command.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -108,6 +110,69 @@ test_plain_text(void **state)
 	free(t);
 }
 
+/* The argv joined with spaces, to compare with what a person would type. */
+static char *
+joined(char **argv)
+{
+	char	*text = NULL;
+	size_t	 len = 0, i;
+	FILE	*f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	for (i = 0; argv[i] != NULL; i++)
+		fprintf(f, "%s%s", i ? " " : "", argv[i]);
+	fclose(f);
+	tmux_argv_free(argv);
+	return text;
+}
+
+static void
+test_a_new_session_keeps_a_dead_pane_in_the_same_command(void **state)
+{
+	char *const	 agent[] = { "claude", "--resume", NULL };
+	char		*t;
+
+	(void)state;
+	t = joined(tmux_argv_new_window("claude-streams", false, "Stream-B",
+	    "/srv/wt/B", agent));
+	assert_string_equal(t, "tmux new-session -d -P -F #{window_id} "
+	    "#{pane_id} -s claude-streams -n Stream-B -c /srv/wt/B -x 200 "
+	    "-y 50 -- claude --resume ; set-option -w -t =claude-streams: "
+	    "remain-on-exit on ; set-hook -t =claude-streams: "
+	    "after-new-window set-option -w remain-on-exit on");
+	free(t);
+	t = joined(tmux_argv_new_window("claude-streams", true, "Stream-C",
+	    "/srv/wt/C", agent));
+	assert_string_equal(t, "tmux set-hook -t =claude-streams: "
+	    "after-new-window set-option -w remain-on-exit on ; new-window "
+	    "-d -P -F #{window_id} #{pane_id} -t =claude-streams: -n "
+	    "Stream-C -c /srv/wt/C -- claude --resume");
+	free(t);
+}
+
+static void
+test_a_trailing_semicolon_is_never_a_tmux_command(void **state)
+{
+	char *const	 agent[] = { "sh", "-c", "true;", "x\\;", ";", NULL };
+	char		**argv;
+	size_t		 n;
+
+	(void)state;
+	argv = tmux_argv_new_window("s", true, "A", "/wt/a;", agent);
+	for (n = 0; argv[n] != NULL; n++)
+		continue;
+	/* The separator after set-hook, and nothing else, is a bare ';'. */
+	assert_string_equal(argv[6], ";");
+	assert_string_equal(argv[n - 7], "/wt/a\\;");
+	assert_string_equal(argv[n - 3], "true\\;");
+	assert_string_equal(argv[n - 2], "x\\\\;");
+	assert_string_equal(argv[n - 1], "\\;");
+	tmux_argv_free(argv);
+	argv = tmux_argv_type("%1", "/continue A;");
+	assert_string_equal(argv[6], "/continue A\\;");
+	tmux_argv_free(argv);
+}
+
 int
 main(void)
 {
@@ -118,6 +183,10 @@ main(void)
 		cmocka_unit_test(
 		    test_a_question_on_the_last_line_waits_for_input),
 		cmocka_unit_test(test_plain_text),
+		cmocka_unit_test(
+		    test_a_new_session_keeps_a_dead_pane_in_the_same_command),
+		cmocka_unit_test(
+		    test_a_trailing_semicolon_is_never_a_tmux_command),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
