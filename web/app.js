@@ -110,6 +110,12 @@ function recomputeOverall() {
 function applyOverview(doc, first) {
   if (!doc || !Array.isArray(doc.streams)) return;
   const old = model.overview;
+  // A taskgate that has not read Task Copilot yet (it just started) knows
+  // no streams: keep what the page shows and ask again shortly.
+  if (doc.polledAt == null) {
+    refetchSoon(500);
+    if (old && old.polledAt != null) return;
+  }
   if (old && !first && old.generatedAt && doc.generatedAt && Date.parse(doc.generatedAt) < Date.parse(old.generatedAt)) return;
   const before = old ? byId() : null;
   model.overview = doc;

@@ -126,6 +126,13 @@ class Double {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  async mode(mode, extra = {}) {
+    const resp = await fetch(`${this.url}/__double/mode`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ mode, ...extra }),
+    });
+    assert.equal(resp.status, 200, `double control mode ${mode}: ${resp.status}`);
+  }
+
   async setTask(task, fields) {
     const resp = await fetch(`${this.url}/__double/tasks/${task}`, {
       method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(fields),
@@ -509,14 +516,25 @@ describe('dashboard in headless Chromium', () => {
 
   test('taskgate restarting: the page says so, reconnects by itself and catches up', async () => {
     const port = tg.port;
+    // Whether the stream cards ever all went away.
+    await page.evaluate(() => {
+      window.__emptied = false;
+      new MutationObserver(() => {
+        if (!document.querySelector('[data-stream]')) window.__emptied = true;
+      }).observe(document.body, { childList: true, subtree: true });
+    });
     expectRefused = true;
     await stop(tg.proc);
     await until(async () => ['reconnecting', 'offline'].includes(await page.getAttribute('#conn', 'data-state')), 'the indicator to say reconnecting', 8000);
-    // The upstream moves on while taskgate is away.
+    // The upstream moves on while taskgate is away, and answers slowly:
+    // the page is back before taskgate's first poll is done.
     await double.setTask('B2', { status: 'completed' });
+    await double.mode('slow', { delayMs: 1500 });
     tg = await startTaskgate(dir, double.url, { listen: '127.0.0.1:' + port });
     await until(async () => (await page.getAttribute('#conn', 'data-state')) === 'connected', 'the indicator to say live again', 15000);
-    await until(async () => (await percentOf('Stream-B')).now === 67, 'Stream-B at 67% after the restart', 10000);
+    await double.mode('up');
+    await until(async () => (await percentOf('Stream-B')).now === 67, 'Stream-B at 67% after the restart', 20000);
+    assert.equal(await page.evaluate(() => window.__emptied), false, 'the cards stay while taskgate has not read Task Copilot yet');
     expectRefused = false;
   });
 
