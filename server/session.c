@@ -918,6 +918,38 @@ session_argv_list(char **a, char **b, char **c)
 }
 
 /*
+ * Makes the agent window of id in dir; tmux prints "@window %pane" into
+ * *out (new).  The session may end between has-session and new-window
+ * (its last window killed, by a recovery or by hand): then once more, as
+ * a new session.
+ */
+static int
+session_make_window(struct sessions *ss, bool exists, const char *id,
+    const char *dir, char **out, char *err, size_t len)
+{
+	const char	 *name = ss->tg->opts->tmux_session;
+	char		**argv, gone[256];
+	int		  rc;
+
+	argv = tmux_argv_new_window(name, exists, id, dir, ss->agent);
+	rc = tmux_exec(argv, out, err, len);
+	tmux_argv_free(argv);
+	if (rc == 0 || !exists)
+		return rc;
+	argv = tmux_argv_has_session(name);
+	exists = tmux_exec(argv, NULL, gone, sizeof gone) == 0;
+	tmux_argv_free(argv);
+	if (exists)
+		return rc;
+	free(*out);
+	*out = NULL;
+	argv = tmux_argv_new_window(name, false, id, dir, ss->agent);
+	rc = tmux_exec(argv, out, err, len);
+	tmux_argv_free(argv);
+	return rc;
+}
+
+/*
  * Starts the agent window of j->id in dir (gates already passed), or
  * describes it for a dry run.  Answers the job.
  */
@@ -928,7 +960,7 @@ session_launch(struct sessions *ss, struct session_job *j, const char *dir,
 	struct session	*s;
 	char		**argv, **type, **enter, *out = NULL;
 	char		 err[256], window[16], pane[16], text[STREAM_ID_MAX + 16];
-	bool		 exists;
+	bool		 exists, made;
 
 	if (j->dry_run) {
 		pthread_mutex_lock(&ss->lock);
@@ -941,9 +973,9 @@ session_launch(struct sessions *ss, struct session_job *j, const char *dir,
 		tmux_argv_free(argv);
 	}
 	snprintf(text, sizeof text, "/continue %s", j->id);
-	argv = tmux_argv_new_window(ss->tg->opts->tmux_session, exists,
-	    j->id, dir, ss->agent);
 	if (j->dry_run) {
+		argv = tmux_argv_new_window(ss->tg->opts->tmux_session, exists,
+		    j->id, dir, ss->agent);
 		type = tmux_argv_type("{pane}", text);
 		enter = tmux_argv_enter("{pane}");
 		session_answer(j, 200, json_pack("{s:b,s:s,s:s,s:o}", "dryRun",
@@ -954,18 +986,19 @@ session_launch(struct sessions *ss, struct session_job *j, const char *dir,
 		tmux_argv_free(argv);
 		return;
 	}
-	if (tmux_exec(argv, &out, err, sizeof err) == -1 ||
-	    sscanf(out, "%15s %15s", window, pane) != 2) {
-		log_warnx("%s: %s", j->id, out == NULL ? err : "tmux did not "
-		    "say which window it made");
-		session_refuse(j, 502, "tmux-failed", "%s", out == NULL ? err :
-		    "tmux did not say which window it made");
-		tmux_argv_free(argv);
+	made = session_make_window(ss, exists, j->id, dir, &out, err,
+	    sizeof err) == 0;
+	if (!made || out == NULL || sscanf(out, "%15s %15s", window,
+	    pane) != 2) {
+		if (made)
+			snprintf(err, sizeof err, "tmux did not say which "
+			    "window it made");
+		log_warnx("%s: %s", j->id, err);
+		session_refuse(j, 502, "tmux-failed", "%s", err);
 		free(out);
 		return;
 	}
 	free(out);
-	tmux_argv_free(argv);
 
 	pthread_mutex_lock(&ss->lock);
 	ss->have_tmux_session = true;

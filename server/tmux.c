@@ -242,6 +242,25 @@ tmux_argv_kill(const char *window)
 	return tmux_argv(NULL, 4, "tmux", "kill-window", "-t", window);
 }
 
+/* The names of the commands in argv, "set-hook; new-window", for errors. */
+static void
+tmux_command_names(char **argv, char *names, size_t len)
+{
+	size_t	i, at = 0;
+	int	n;
+
+	names[0] = '\0';
+	for (i = 1; argv[i] != NULL && at < len; i++) {
+		if (i > 1 && strcmp(argv[i - 1], ";") != 0)
+			continue;
+		n = snprintf(names + at, len - at, "%s%s", at > 0 ? "; " : "",
+		    argv[i]);
+		if (n < 0)
+			break;
+		at += (size_t)n;
+	}
+}
+
 /*
  * Runs argv; returns 0 with *out (new, may be NULL) on exit status 0,
  * else -1 with a sentence in err that includes tmux's stderr.  It does
@@ -259,9 +278,15 @@ tmux_exec(char **argv, char **out, char *err, size_t errlen)
 		snprintf(err, errlen, "%s%s", res.error, res.not_found ?
 		    " (is tmux installed?)" : "");
 	} else if (res.status != 0) {
-		char *why = log_escape(res.err.data, 200);
+		char	*why, names[64];
 
-		snprintf(err, errlen, "tmux %s failed (status %d): %s", argv[1],
+		/* tmux's own line, without its newline. */
+		while (res.err.len > 0 && (res.err.data[res.err.len - 1] ==
+		    '\n' || res.err.data[res.err.len - 1] == '\r'))
+			res.err.data[--res.err.len] = '\0';
+		why = log_escape(res.err.data, 200);
+		tmux_command_names(argv, names, sizeof names);
+		snprintf(err, errlen, "tmux %s failed (status %d): %s", names,
 		    res.status, why);
 		free(why);
 	} else {

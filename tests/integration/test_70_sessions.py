@@ -354,20 +354,27 @@ class PaneStates(Base):
 
 class TmuxFailingForAMoment(Base):
     """tmux not answering is no news of the windows: none is taken for
-    closed, and nothing is announced."""
+    closed, and nothing is announced.  A session that ends just before a
+    new window is made in it is made again."""
 
     def setUp(self):
-        # A tmux in front of the real one, whose list-windows fails while
-        # a flag file exists (as a busy or restarting server may).
+        # A tmux in front of the real one.  While the flag file "fail"
+        # exists, list-windows fails (as a busy or restarting server may);
+        # while "vanish" exists, the session is killed just before the
+        # next command that makes a window in it.
         self.bin = tempfile.mkdtemp(prefix="tg-bin-")
         self.flag = os.path.join(self.bin, "fail")
+        self.vanish = os.path.join(self.bin, "vanish")
         real = shutil.which("tmux")
         with open(os.path.join(self.bin, "tmux"), "w") as f:
             f.write('#!/bin/sh\n'
                     'if [ -e "%s" ] && [ "$1" = list-windows ]; then\n'
                     '  echo "lost server" >&2; exit 1\n'
                     'fi\n'
-                    'exec "%s" "$@"\n' % (self.flag, real))
+                    'if [ -e "%s" ] && [ "$1" = set-hook ]; then\n'
+                    '  rm -f "%s"; "%s" kill-session -t "$3"\n'
+                    'fi\n'
+                    'exec "%s" "$@"\n' % (self.flag, self.vanish, self.vanish, real, real))
         os.chmod(os.path.join(self.bin, "tmux"), 0o755)
         super().setUp()
 
@@ -394,6 +401,16 @@ class TmuxFailingForAMoment(Base):
         self.assertEqual(b["session"]["window"], window)
         self.assertTrue(b["session"]["live"])
         self.assertIn("lost server", self.tg.stderr(), "the failure is logged")
+
+    def test_a_session_gone_in_between_is_made_again(self):
+        self.assertEqual(self.post("/api/streams/Stream-B/start").status, 201)
+        self.typed("Stream-B")
+        open(self.vanish, "w").close()
+        resp = self.post("/api/streams/Stream-D/start")
+        self.assertEqual(resp.status, 201, resp.body)
+        self.assertFalse(os.path.exists(self.vanish), "the session was killed in between")
+        self.assertIn((resp.json()["window"], "Stream-D"), self.project.windows())
+        self.typed("Stream-D")
 
 
 class AnAgentThatExitsAtOnce(Base):
