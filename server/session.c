@@ -1072,8 +1072,12 @@ session_kill(struct sessions *ss, struct session *s)
 	snprintf(window, sizeof window, "%s", s->row.window);
 	pthread_mutex_unlock(&ss->lock);
 	if (window[0] != '\0') {
+		/* Killing the last window ends the server: not news. */
 		argv = tmux_argv_kill(window);
-		if (tmux_exec(argv, NULL, err, sizeof err) == -1)
+		if (tmux_exec(argv, NULL, err, sizeof err) == -1 &&
+		    strstr(err, "server exited unexpectedly") == NULL &&
+		    strstr(err, "no server running") == NULL &&
+		    strstr(err, "can't find window") == NULL)
 			log_warnx("%s: %s", s->row.id, err);
 		tmux_argv_free(argv);
 	}
