@@ -8,8 +8,9 @@
  * leaves the last good body in place, served as STALE; with none, the
  * failure itself is the answer (502).  A write through taskgate expires
  * every entry and starts a new generation: a request that comes after it
- * never takes the answer of a fetch that started before it.  Bodies are immutable and
- * reference-counted, so a response can point into one without a copy.
+ * never takes the answer of a fetch that started before it.  Bodies are
+ * immutable and reference-counted, so a response can point into one
+ * without a copy.
  * The upstream thread turns each reply into a body here (validation and
  * the SPEC's additions, done once per fetch, not once per request).
  * One mutex guards all entries; no callback but waiter->suspend runs
