@@ -599,10 +599,14 @@ class Watch(Base):
         self.assertRegex(self.line("Overall"), r" 64%")
 
         self.tmux("resize-window", "-t", "w", "-x", "40", "-y", "30")
-        wait_for(lambda: (lambda s: s if "Overall" in s and "5 streams" not in s else None)(self.capture()),
-                 what="lines cut to the narrower window")
-        self.assertTrue(all(len(l) < 40 for l in self.capture().splitlines()))
-        self.assertTrue(self.capture().startswith("taskgate watch"), "no line wrapped onto the next")
+
+        def fitted():
+            # The whole redraw, not a screen caught halfway through it: every
+            # line cut to the width, none wrapped onto the next.
+            s = self.capture()
+            return s if ("Overall" in s and "5 streams" not in s and s.startswith("taskgate watch")
+                         and all(len(l) < 40 for l in s.splitlines())) else None
+        wait_for(fitted, what="lines cut to the narrower window, none wrapped")
 
         self.tmux("send-keys", "-t", "w", "C-c")
         done = wait_for(lambda: self.line("watch exited"), what="watch to exit")
