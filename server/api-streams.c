@@ -103,8 +103,8 @@ overview_plan(struct taskgate *tg, json_t *streams, json_t *out)
 		char		 why[256];
 		bool		 recover = session_may_recover(tg->sessions,
 				    ps[i].id, json_string_value(json_object_get(
-				    json_object_get(s, "state"), "name")), why,
-				    sizeof why);
+				    json_object_get(s, "state"), "name")),
+				    session_judged_ms(s), why, sizeof why);
 
 		json_object_set_new(s, "gate", json_pack("{s:b,s:b,s:o,s:b,s:o,"
 		    "s:b,s:o}", "canStart", g == PLAN_GATE_OPEN, "forceable",

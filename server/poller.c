@@ -319,6 +319,7 @@ poller_judge(struct poller *p, json_t *s, int64_t now_ms, double now,
 	json_t			*health = NULL, *evidence, *state;
 	enum stall_state	 st;
 	bool			 changed;
+	int64_t			 judged_ms;
 	char			*key, *ev_text, pane_reason[160];
 
 	if (id == NULL || !valid_stream_id(id) || !poller_counts_of(s, &c))
@@ -340,6 +341,8 @@ poller_judge(struct poller *p, json_t *s, int64_t now_ms, double now,
 	stall_observe(&ps->track, now, true, changed);
 	ps->row.unchanged_s = ps->track.unchanged_s;
 
+	/* A window (re)started from now on is not in this judgement. */
+	judged_ms = (int64_t)(clock_wall() * 1000.0);
 	memset(&in, 0, sizeof in);
 	in.counts = c;
 	in.unchanged_s = ps->track.unchanged_s;
@@ -379,9 +382,10 @@ poller_judge(struct poller *p, json_t *s, int64_t now_ms, double now,
 	ps->row.evidence = ev_text;
 	json_decref(evidence);
 
-	json_object_set_new(s, "state", json_pack("{s:s,s:o,s:o}", "name",
-	    ps->row.state, "since", poller_time(ps->row.state_since_ms),
-	    "evidence", json_loads(ps->row.evidence, 0, NULL)));
+	json_object_set_new(s, "state", json_pack("{s:s,s:o,s:o,s:o}",
+	    "name", ps->row.state, "since", poller_time(ps->row.state_since_ms),
+	    "judgedAt", poller_time(judged_ms), "evidence",
+	    json_loads(ps->row.evidence, 0, NULL)));
 	json_object_set_new(s, "lastChange",
 	    poller_time(ps->row.last_change_ms));
 }

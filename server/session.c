@@ -65,8 +65,6 @@ struct sessions {
 	char			 owner[64];	/* the token's owner */
 	pthread_t		 thread;
 	bool			 started;
-	int64_t			 view_ms;	/* the streams' poll, wall ms
-						   (the thread's own) */
 
 	pthread_mutex_t		 lock;		/* guards what follows */
 	pthread_cond_t		 cond;
@@ -287,17 +285,18 @@ session_budget_spent(struct sessions *ss, const char *id)
 }
 
 /*
- * Why s may not be recovered now, its stream being in state: the
- * refusal's code, with a sentence in why (and the backoff left in
- * *wait_ms), or NULL when it may.  force passes the budget, the backoff
- * and the state, never a missing session; hint adds how to force.  The
- * one rule for a click, a run and the overview's Recover button.  The
- * lock is held.
+ * Why s may not be recovered now, its stream being in state as judged
+ * by the poll of judged_ms: the refusal's code, with a sentence in why
+ * (and the backoff left in *wait_ms), or NULL when it may.  force passes
+ * the budget, the backoff and the state, never a missing session; hint
+ * adds how to force.  A window (re)started since that poll is not judged
+ * yet: its state is the old window's.  The one rule for a click, a run
+ * and the overview's Recover button.  The lock is held.
  */
 static const char *
 session_refusal_locked(struct sessions *ss, const struct session *s,
-    const char *state, bool force, bool hint, char *why, size_t len,
-    int64_t *wait_ms)
+    const char *state, int64_t judged_ms, bool force, bool hint, char *why,
+    size_t len, int64_t *wait_ms)
 {
 	enum recovery_verdict	v;
 	long			max = ss->tg->conf.max_recovery;
@@ -323,6 +322,12 @@ session_refusal_locked(struct sessions *ss, const struct session *s,
 		    " (force=true to try now)" : "");
 		return "backoff";
 	}
+	if (s->row.window[0] != '\0' && s->row.started_ms >= judged_ms) {
+		snprintf(why, len, "%s was (re)started after taskgate last "
+		    "looked; it is judged at the next poll%s", s->row.id,
+		    hint ? " (force=true to recover anyway)" : "");
+		return "not-judged";
+	}
 	if (!stall_state_recoverable(state)) {
 		snprintf(why, len, "%s is %s; recovery is for no-progress, "
 		    "context-exhausted and dead streams%s", s->row.id,
@@ -339,7 +344,7 @@ session_refusal_locked(struct sessions *ss, const struct session *s,
  */
 bool
 session_may_recover(struct sessions *ss, const char *id, const char *state,
-    char *why, size_t len)
+    int64_t judged_ms, char *why, size_t len)
 {
 	const char	*code;
 	int64_t		 wait;
@@ -349,8 +354,8 @@ session_may_recover(struct sessions *ss, const char *id, const char *state,
 		return false;
 	}
 	pthread_mutex_lock(&ss->lock);
-	code = session_refusal_locked(ss, session_find(ss, id), state, false,
-	    true, why, len, &wait);
+	code = session_refusal_locked(ss, session_find(ss, id), state,
+	    judged_ms, false, true, why, len, &wait);
 	pthread_mutex_unlock(&ss->lock);
 	return code == NULL;
 }
@@ -769,30 +774,31 @@ session_type_when_ready(struct sessions *ss, double now)
 
 /* Actions --------------------------------------------------------------- */
 
-struct session_view {
-	json_t		*streams;	/* deep copy of the view's streams */
-	int64_t		 polled_ms;	/* when they were judged */
-};
-
 static void
 session_copy_view(json_t *view, void *arg)
 {
-	struct session_view	*v = arg;
+	json_t	**streams = arg;
 
-	v->streams = view != NULL ? json_deep_copy(json_object_get(view,
+	*streams = view != NULL ? json_deep_copy(json_object_get(view,
 	    "streams")) : NULL;
-	v->polled_ms = view != NULL ? clock_parse_ms(json_string_value(
-	    json_object_get(view, "polledAt"))) : -1;
 }
 
+/* A deep copy of the streams as the last poll judged them, or NULL. */
 static json_t *
 session_streams(struct sessions *ss)
 {
-	struct session_view	v = { NULL, -1 };
+	json_t	*streams = NULL;
 
-	poller_with_view(ss->tg->poller, session_copy_view, &v);
-	ss->view_ms = v.polled_ms;
-	return v.streams;
+	poller_with_view(ss->tg->poller, session_copy_view, &streams);
+	return streams;
+}
+
+/* When the poll read the session layer to judge stream (wall ms), or -1. */
+int64_t
+session_judged_ms(const json_t *stream)
+{
+	return clock_parse_ms(json_string_value(json_object_get(
+	    json_object_get(stream, "state"), "judgedAt")));
 }
 
 static void
@@ -1155,8 +1161,9 @@ session_do_recover(struct sessions *ss, struct session_job *j,
 	/* Recovering a stream that never ran would start it past its gates:
 	 * that is what start is for (not-running). */
 	s = session_find(ss, j->id);
-	refused = session_refusal_locked(ss, s, state, j->force, true, why,
-	    sizeof why, &wait_ms);
+	refused = session_refusal_locked(ss, s, state,
+	    session_judged_ms(stream), j->force, true, why, sizeof why,
+	    &wait_ms);
 	if (refused == NULL) {
 		v = recovery_decide(&s->row.rec, ss->tg->conf.max_recovery,
 		    now_ms, &wait_ms);
@@ -1279,11 +1286,13 @@ session_run_recoveries(struct sessions *ss, struct session_job *j,
 		se = session_find(ss, id);
 		ours = se != NULL && (se->row.window[0] != '\0' || se->dead);
 		/* A window started since that judgement is not judged yet. */
-		if (ours && se->row.started_ms >= ss->view_ms)
+		if (ours && se->row.window[0] != '\0' &&
+		    se->row.started_ms >= session_judged_ms(s))
 			ours = false;
 		if (ours) {
-			refused = session_refusal_locked(ss, se, state, false,
-			    false, why, sizeof why, &wait);
+			refused = session_refusal_locked(ss, se, state,
+			    session_judged_ms(s), false, false, why,
+			    sizeof why, &wait);
 			spent = refused != NULL && strcmp(refused,
 			    "budget-spent") == 0;
 			attempt = se->row.rec.attempts + 1;

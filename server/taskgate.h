@@ -601,7 +601,8 @@ const char *session_owner(struct sessions *);
 bool	session_is_live(struct sessions *, const char *);
 bool	session_budget_spent(struct sessions *, const char *);
 bool	session_may_recover(struct sessions *, const char *, const char *,
-		    char *, size_t);
+		    int64_t, char *, size_t);
+int64_t	session_judged_ms(const json_t *);
 json_t	*session_json(struct sessions *, const char *);
 json_t	*session_list(struct sessions *);
 json_t	*session_output(struct sessions *, const char *, long);

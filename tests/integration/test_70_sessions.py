@@ -185,7 +185,14 @@ class Control(Base):
         never = self.post("/api/streams/Stream-D/recover")
         self.assertEqual((never.status, never.json()["code"]), (409, "not-running"),
                          "recover does not start a stream past its gates")
-        gates = {s["streamId"]: s["gate"] for s in self.tg.get("/api/overview").json()["streams"]}
+        # Once a poll has judged Stream-B's new window, it is healthy: not stuck.
+        def judged():
+            streams = self.tg.get("/api/overview").json()["streams"]
+            b = {s["streamId"]: s for s in streams}["Stream-B"]
+            return streams if (b["session"] and b["state"].get("judgedAt")
+                               and harness.iso_seconds(b["state"]["judgedAt"])
+                               > harness.iso_seconds(b["session"]["startedAt"])) else None
+        gates = {s["streamId"]: s["gate"] for s in wait_for(judged, what="a judgement of Stream-B's window")}
         self.assertEqual((gates["Stream-B"]["canStop"], gates["Stream-B"]["canRecover"]), (True, False))
         self.assertIn("recovery is for no-progress, context-exhausted and dead streams",
                       gates["Stream-B"]["recoverReasons"][0])
@@ -268,12 +275,17 @@ class Control(Base):
         self.assertEqual(audit[0]["evidence"]["forced"], "before the backoff ended")
         # Progress makes the budget whole again, and ends the backoff.
         self.double.set_task("B2", status="completed")
+        # (A state judged before the forced recovery's window started is the
+        # old window's: Recover waits for the next judgement.)
         b = wait_for(lambda: (lambda s: s if s["session"]["recoveryAttempts"] == 0
-                              and s["state"]["name"] == "context-exhausted" else None)(
+                              and s["state"]["name"] == "context-exhausted"
+                              and s["gate"]["canRecover"] else None)(
             {s["streamId"]: s for s in self.tg.get("/api/overview").json()["streams"]}["Stream-B"]),
             timeout=20, what="the attempts reset after progress, and the agent stuck again")
-        self.assertTrue(b["gate"]["canRecover"], b["gate"])
-        self.assertEqual(self.post("/api/streams/Stream-B/recover").json()["attempt"], 1)
+        self.assertGreater(harness.iso_seconds(b["state"]["judgedAt"]),
+                           harness.iso_seconds(b["session"]["startedAt"]), "judged after its window started")
+        last = self.post("/api/streams/Stream-B/recover")
+        self.assertEqual((last.status, last.json().get("attempt")), (201, 1), last.body)
 
     def test_one_action_per_stream_at_a_time(self):
         import threading
