@@ -35,6 +35,7 @@ const model = {
   paneText: null,
   paneMessage: null,
   paneInfo: null,
+  stopped: new Map(), // streamId -> the window a Stop ended, until a new one starts
 };
 
 const streamsOf = () => (model.overview && Array.isArray(model.overview.streams) ? model.overview.streams : []);
@@ -118,6 +119,7 @@ function applyOverview(doc, first) {
   }
   if (old && !first && old.generatedAt && doc.generatedAt && Date.parse(doc.generatedAt) < Date.parse(old.generatedAt)) return;
   const before = old ? byId() : null;
+  keepForgotten(doc);
   model.overview = doc;
   if (before) {
     for (const s of doc.streams) {
@@ -297,6 +299,7 @@ function connect() {
     const d = parse(e);
     refetchSoon(100);
     if (d && d.event === 'stopped') forgetSession(String(d.streamId));
+    if (d && ['started', 'recovered'].includes(d.event)) model.stopped.delete(String(d.streamId));
     if (d && d.streamId === model.paneStream) setTimeout(pollPane, 300);
   });
   es.onerror = () => {
@@ -341,9 +344,24 @@ function missingEndpoint(resp, body) {
 
 // A stopped session has no pane left to read: the model says so at once,
 // before the overview comes again (reading it meanwhile would be a 404).
+// A Stop ended id's window: the page forgets it at once, and an overview
+// made before the Stop (still in flight) does not bring it back.
 function forgetSession(id) {
   const s = byId().get(id);
+  if (s && s.session && s.session.window) model.stopped.set(id, s.session.window);
   if (s && s.session) s.session = Object.assign({}, s.session, { window: '', live: false });
+}
+
+function keepForgotten(doc) {
+  for (const s of doc.streams) {
+    const id = String(s.streamId);
+    if (!model.stopped.has(id)) continue;
+    if (s.session && s.session.window === model.stopped.get(id)) {
+      s.session = Object.assign({}, s.session, { window: '', live: false });
+    } else if (s.session && s.session.window) {
+      model.stopped.delete(id); // a new window
+    }
+  }
 }
 
 async function act(id, action) {
@@ -368,6 +386,7 @@ async function act(id, action) {
       model.messages.set(id, { tone: 'done', text: `${done} ${id}` + (body.window ? ` (window ${body.window}).` : '.') });
       refetchSoon(100);
       if (action === 'stop') forgetSession(id);
+      else model.stopped.delete(id);
       if (model.paneStream === id) setTimeout(pollPane, 500);
     } else if (resp.status === 401) {
       model.messages.set(id, { tone: 'warn', text: 'Refused: this browser is not signed in (read-only).' });
@@ -412,6 +431,9 @@ function renderPaneView() {
 async function pollPane() {
   const id = model.paneStream;
   if (!id) return;
+  // An action on it is under way (a Stop may end the pane meanwhile): its
+  // answer asks again.
+  if (model.busy.get(id)) return;
   const s = byId().get(id);
   const off = controlUnavailable();
   if (off) {
