@@ -169,10 +169,12 @@ class Caching(harness.DoubleTestCase):
                  timeout=5, what="a fresh body again")
 
     def test_garbage_huge_and_slow_upstreams_are_bad_responses(self):
-        tg = self.start("0.1", "--upstream-timeout", "0.5")
+        # A timeout long enough for 8 MiB to arrive under ASan and load (a
+        # huge reply is cut at its size, not its time), short of "slow".
+        tg = self.start("0.1", "--upstream-timeout", "2")
         self.assertEqual(tg.get("/api/streams").status, 200)
         for mode, extra, needle in [("garbage", {}, "not JSON"), ("huge", {}, "8 MiB"),
-                                    ("slow", {"delayMs": 1500}, "within")]:
+                                    ("slow", {"delayMs": 4000}, "within 2 s")]:
             self.double.mode(mode, **extra)
             time.sleep(0.15)
             resp = tg.get("/api/checkpoints?streamId=Stream-" + mode)
