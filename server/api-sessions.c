@@ -314,7 +314,7 @@ api_sessions_output(struct request *r)
 		    "number from 1 to %d", OUTPUT_MAX);
 	o = session_output(r->tg->sessions, r->id, lines);
 	if (o == NULL)
-		return http_error(r, HTTP_NOT_FOUND, "taskgate has no window "
+		return http_error(r, HTTP_NOT_FOUND, "taskgate has no session "
 		    "for %s", r->id);
 	json_object_set_new(o, "lines", json_integer(lines));
 	return http_reply_json(r, 200, o);

@@ -433,8 +433,11 @@ session_list(struct sessions *ss)
 
 /*
  * The last lines (at most lines) of id's pane as plain text (new
- * object), or NULL when taskgate has no window for it.  The text is the
- * latest capture, taken whenever the pane moved: no tmux call here.
+ * object), or NULL when taskgate never had a session for it.  A session
+ * whose window is gone (stopped, closed) has no text and is not live, so
+ * that a pane view asking just after a Stop is told so, not a 404.  The
+ * text is the latest capture, taken whenever the pane moved: no tmux call
+ * here.
  */
 json_t *
 session_output(struct sessions *ss, const char *id, long lines)
@@ -462,7 +465,10 @@ session_output(struct sessions *ss, const char *id, long lines)
 		    "window", s->row.window, "live", s->live, "state",
 		    stall_state_name(s->pane_state), "text", start,
 		    (size_t)(end - start));
-	}
+	} else if (s != NULL)
+		o = json_pack("{s:s,s:s,s:b,s:s,s:s}", "streamId", id,
+		    "window", "", "live", 0, "state",
+		    stall_state_name(s->pane_state), "text", "");
 	pthread_mutex_unlock(&ss->lock);
 	return o;
 }

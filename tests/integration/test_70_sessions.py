@@ -234,6 +234,12 @@ class Control(Base):
         self.assertNotIn(window, [w[0] for w in self.project.windows()])
         self.es.wait(lambda ev: self.session_events("Stream-B", "stopped"), what="stopped")
         self.assertEqual(self.post("/api/streams/Stream-B/stop").status, 409)
+        # A pane view asking now is told the session has no pane, not a 404.
+        pane = self.tg.get("/api/sessions/Stream-B/output", headers=self.tg.bearer())
+        self.assertEqual(pane.status, 200, pane.body)
+        self.assertEqual((pane.json()["live"], pane.json()["window"], pane.json()["text"]), (False, "", ""))
+        never = self.tg.get("/api/sessions/Stream-D/output", headers=self.tg.bearer())
+        self.assertEqual((never.status, never.json()["code"]), (404, "not-found"), never.body)
 
     def test_recover_checkpoints_then_restarts(self):
         self.project.mode("Stream-B", "exhaust")
