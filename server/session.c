@@ -637,9 +637,7 @@ session_refresh(struct sessions *ss, double now)
 	have = tmux_exec(argv, &out, err, sizeof err) == 0;
 	tmux_argv_free(argv);
 	/* No server or no session yet is normal; anything else is news. */
-	none = !have && (strstr(err, "no server running") != NULL ||
-	    strstr(err, "error connecting") != NULL ||
-	    strstr(err, "can't find session") != NULL);
+	none = !have && tmux_said_gone(err);
 	pthread_mutex_lock(&ss->lock);
 	if (!have && !none && strcmp(err, ss->tmux_error) != 0)
 		log_warnx("%s", err);
@@ -929,6 +927,19 @@ session_argv_list(char **a, char **b, char **c)
 	return out;
 }
 
+/* Whether taskgate's tmux session exists now (killing its last window
+ * ends it). */
+static bool
+session_tmux_has(struct sessions *ss)
+{
+	char	**argv = tmux_argv_has_session(ss->tg->opts->tmux_session);
+	char	  err[256];
+	bool	  has = tmux_exec(argv, NULL, err, sizeof err) == 0;
+
+	tmux_argv_free(argv);
+	return has;
+}
+
 /*
  * Makes the agent window of id in dir; tmux prints "@window %pane" into
  * *out (new).  The session may end between has-session and new-window
@@ -940,18 +951,13 @@ session_make_window(struct sessions *ss, bool exists, const char *id,
     const char *dir, char **out, char *err, size_t len)
 {
 	const char	 *name = ss->tg->opts->tmux_session;
-	char		**argv, gone[256];
+	char		**argv;
 	int		  rc;
 
 	argv = tmux_argv_new_window(name, exists, id, dir, ss->agent);
 	rc = tmux_exec(argv, out, err, len);
 	tmux_argv_free(argv);
-	if (rc == 0 || !exists)
-		return rc;
-	argv = tmux_argv_has_session(name);
-	exists = tmux_exec(argv, NULL, gone, sizeof gone) == 0;
-	tmux_argv_free(argv);
-	if (exists)
+	if (rc == 0 || !exists || session_tmux_has(ss))
 		return rc;
 	free(*out);
 	*out = NULL;
@@ -978,12 +984,8 @@ session_launch(struct sessions *ss, struct session_job *j, const char *dir,
 		pthread_mutex_lock(&ss->lock);
 		exists = ss->have_tmux_session;
 		pthread_mutex_unlock(&ss->lock);
-	} else {
-		/* Killing the last window ends the session: ask tmux. */
-		argv = tmux_argv_has_session(ss->tg->opts->tmux_session);
-		exists = tmux_exec(argv, NULL, err, sizeof err) == 0;
-		tmux_argv_free(argv);
-	}
+	} else
+		exists = session_tmux_has(ss);
 	snprintf(text, sizeof text, "/continue %s", j->id);
 	if (j->dry_run) {
 		argv = tmux_argv_new_window(ss->tg->opts->tmux_session, exists,
@@ -1087,9 +1089,7 @@ session_kill(struct sessions *ss, struct session *s)
 		/* Killing the last window ends the server: not news. */
 		argv = tmux_argv_kill(window);
 		if (tmux_exec(argv, NULL, err, sizeof err) == -1 &&
-		    strstr(err, "server exited unexpectedly") == NULL &&
-		    strstr(err, "no server running") == NULL &&
-		    strstr(err, "can't find window") == NULL)
+		    !tmux_said_gone(err))
 			log_warnx("%s: %s", s->row.id, err);
 		tmux_argv_free(argv);
 	}

@@ -335,6 +335,7 @@ extern const char *const tmux_default_phrases[];
 char	**tmux_argv_new_window(const char *, bool, const char *,
 		    const char *, char *const []);
 char	**tmux_argv_has_session(const char *);
+bool	  tmux_said_gone(const char *);
 char	**tmux_argv_list(const char *);
 char	**tmux_argv_capture(const char *, int);
 char	**tmux_argv_type(const char *, const char *);

@@ -242,6 +242,24 @@ tmux_argv_kill(const char *window)
 	return tmux_argv(NULL, 4, "tmux", "kill-window", "-t", window);
 }
 
+/*
+ * Whether tmux's error (from tmux_exec) says there is nothing there: no
+ * server, no session, no window, or a server that exited meanwhile.
+ */
+bool
+tmux_said_gone(const char *err)
+{
+	static const char *const gone[] = { "no server running",
+	    "error connecting", "server exited unexpectedly",
+	    "can't find session", "can't find window", NULL };
+	size_t	i;
+
+	for (i = 0; gone[i] != NULL; i++)
+		if (strstr(err, gone[i]) != NULL)
+			return true;
+	return false;
+}
+
 /* The names of the commands in argv, "set-hook; new-window", for errors. */
 static void
 tmux_command_names(char **argv, char *names, size_t len)

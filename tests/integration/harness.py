@@ -92,6 +92,16 @@ def iso_seconds(text):
     return calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")) + int(text[20:23]) / 1000.0
 
 
+def judged_since_start(tg, sid):
+    """The overview's streams once a poll has judged sid's current window
+    (its state's judgedAt after the session's startedAt), else None."""
+    streams = tg.get("/api/overview").json()["streams"]
+    s = {x["streamId"]: x for x in streams}[sid]
+    if not (s["session"] and s["session"].get("startedAt") and s["state"].get("judgedAt")):
+        return None
+    return streams if iso_seconds(s["state"]["judgedAt"]) > iso_seconds(s["session"]["startedAt"]) else None
+
+
 def request(port, method, path, headers=None, body=None, host=None, timeout=30):
     """One request on a fresh connection; returns a Response."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)

@@ -186,13 +186,8 @@ class Control(Base):
         self.assertEqual((never.status, never.json()["code"]), (409, "not-running"),
                          "recover does not start a stream past its gates")
         # Once a poll has judged Stream-B's new window, it is healthy: not stuck.
-        def judged():
-            streams = self.tg.get("/api/overview").json()["streams"]
-            b = {s["streamId"]: s for s in streams}["Stream-B"]
-            return streams if (b["session"] and b["state"].get("judgedAt")
-                               and harness.iso_seconds(b["state"]["judgedAt"])
-                               > harness.iso_seconds(b["session"]["startedAt"])) else None
-        gates = {s["streamId"]: s["gate"] for s in wait_for(judged, what="a judgement of Stream-B's window")}
+        gates = {s["streamId"]: s["gate"] for s in wait_for(
+            lambda: harness.judged_since_start(self.tg, "Stream-B"), what="a judgement of Stream-B's window")}
         self.assertEqual((gates["Stream-B"]["canStop"], gates["Stream-B"]["canRecover"]), (True, False))
         self.assertIn("recovery is for no-progress, context-exhausted and dead streams",
                       gates["Stream-B"]["recoverReasons"][0])

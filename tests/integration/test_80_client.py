@@ -440,11 +440,8 @@ class Actions(Base):
         self.assertEqual(rc, 1)
         self.assertIn("  - Stream-B is already running", err)
 
-        def judged():  # a poll has judged the new window (healthy)
-            b = {s["streamId"]: s for s in self.tg.get("/api/overview").json()["streams"]}["Stream-B"]
-            return b["state"].get("judgedAt") and b["session"] and (
-                harness.iso_seconds(b["state"]["judgedAt"]) > harness.iso_seconds(b["session"]["startedAt"]))
-        wait_for(judged, what="a judgement of Stream-B's window")
+        # Once a poll has judged the new window (healthy).
+        wait_for(lambda: harness.judged_since_start(self.tg, "Stream-B"), what="a judgement of Stream-B's window")
         rc, out, err = self.client("recover", "Stream-B")
         self.assertEqual(rc, 1, "a working stream is not recovered")
         self.assertIn("recovery is for no-progress, context-exhausted and dead streams", err)

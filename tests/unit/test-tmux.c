@@ -173,6 +173,20 @@ test_a_trailing_semicolon_is_never_a_tmux_command(void **state)
 	tmux_argv_free(argv);
 }
 
+static void
+test_what_tmux_says_is_not_there(void **state)
+{
+	(void)state;
+	assert_true(tmux_said_gone("tmux kill-window failed (status 1): "
+	    "server exited unexpectedly"));
+	assert_true(tmux_said_gone("tmux list-windows failed (status 1): "
+	    "can't find session: =claude-streams"));
+	assert_true(tmux_said_gone("no server running on /tmp/tmux-0/default"));
+	assert_false(tmux_said_gone("tmux list-windows failed (status 1): "
+	    "lost server"));
+	assert_false(tmux_said_gone("timed out after 10 s"));
+}
+
 int
 main(void)
 {
@@ -187,6 +201,7 @@ main(void)
 		    test_a_new_session_keeps_a_dead_pane_in_the_same_command),
 		cmocka_unit_test(
 		    test_a_trailing_semicolon_is_never_a_tmux_command),
+		cmocka_unit_test(test_what_tmux_says_is_not_there),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
