@@ -656,7 +656,8 @@ describe('opt-in notifications when a stream stalls', () => {
     for (const t of ['Stream-D: no progress', 'Stream-D: context exhausted', 'Stream-D: session dead']) {
       assert.equal(all.filter((x) => x === t).length, 1, t + ' once: ' + JSON.stringify(all));
     }
-    assert.match(await page.textContent('[data-stream="Stream-D"] .s-head'), /session dead/);
+    // The card follows once the page has drawn it (the notice comes first).
+    await until(async () => /session dead/.test(await page.textContent('[data-stream="Stream-D"] .s-head')), 'the card to say session dead', 5000);
   });
 
   test('turning them off again, and no console error or CSP violation', async () => {
