@@ -13,8 +13,9 @@
  * without a copy.
  * The upstream thread turns each reply into a body here (validation and
  * the SPEC's additions, done once per fetch, not once per request).
- * One mutex guards all entries; no callback but waiter->suspend runs
- * under it.
+ * One mutex guards all entries; no callback runs under it (a waiter is
+ * suspended just after it is let go: libmicrohttpd's threads take it, so
+ * no call into libmicrohttpd is made with it held).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -206,7 +207,7 @@ cache_answer_from(struct cache_entry *e, struct cache_answer *a)
 /*
  * Answers a request for key.  CACHE_SERVE gives a body reference to drop
  * with cache_body_unref(); CACHE_FAIL gives the failure; CACHE_WAIT means
- * w->suspend() was called under the lock and w->wake() will be called
+ * w->suspend() was called (after the lock) and w->wake() will be called
  * once the fetch finishes, after which the caller asks again with
  * woken set (and then gets the answer even if it is already old).
  */
@@ -241,9 +242,10 @@ cache_get(struct cache *c, const char *key, enum cache_kind kind,
 	w->gen = c->gen;
 	w->next = e->waiters;
 	e->waiters = w;
-	w->suspend(w);
 	a->verdict = CACHE_WAIT;
 	pthread_mutex_unlock(&c->lock);
+	/* A wake that comes first makes libmicrohttpd skip the suspend. */
+	w->suspend(w);
 	if (call != NULL)
 		upstream_submit(c->up, call);
 	return 0;

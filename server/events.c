@@ -17,7 +17,12 @@
  * The snapshot a client gets on connecting is one shared frame, built at
  * most every EVENTS_SNAPSHOT_REUSE and again after any event, not a
  * copy per client: a thousand dashboards that connect at once cost one.
- * Lock order: events lock, then the db lock (via db_lock()).
+ * Lock order: events lock, then the db lock (via db_lock()).  No call
+ * into libmicrohttpd is made with the events lock held: its threads take
+ * that lock in events_read() and events_client_free(), and wait on their
+ * own mutexes.  A client to resume is marked under the lock and pinned
+ * (its free waits for the pin), and resumed once the lock is let go
+ * (struct events_wake).
  */
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -50,12 +55,14 @@ struct events_client {
 	struct events		*ev;
 	struct MHD_Connection	*conn;
 	uint64_t		 serial;	/* its name in the watcher */
+	int			 fd;		/* its socket, or -1 */
 	struct buf		 queue;		/* bytes not yet sent */
 	size_t			 off;		/* sent prefix of queue */
 	struct events_shared	*snap;		/* not yet sent, or NULL */
 	size_t			 snap_at;	/* goes after queue[0..snap_at) */
 	size_t			 snap_off;	/* sent prefix of snap */
 	bool			 suspended;	/* waiting for bytes */
+	int			 pins;		/* resumes under way */
 	bool			 dropped;	/* end the stream */
 	LIST_ENTRY(events_client) link;	/* in events.clients */
 };
@@ -70,6 +77,7 @@ struct events_pending {
 struct events {
 	struct db		*db;
 	pthread_mutex_t		 lock;		/* guards what follows */
+	pthread_cond_t		 unpinned;	/* a client's pins went to 0 */
 	LIST_HEAD(, events_client) clients;
 	size_t			 n_clients;
 	uint64_t		 next_serial;
@@ -87,8 +95,16 @@ struct events {
 	int			 wake;		/* eventfd: stop */
 };
 
+/* The clients to resume once the events lock is let go. */
+struct events_wake {
+	struct events_client	**v;
+	size_t			 n, cap;
+};
+
 static void	*events_main(void *);
-static void	 events_queue(struct events *, struct events_client *,
+static void	 events_wake_add(struct events_wake *, struct events_client *);
+static void	 events_wake_run(struct events *, struct events_wake *);
+static void	 events_queue(struct events_wake *, struct events_client *,
 		    const char *, size_t);
 static void	 events_watch(struct events *, struct events_client *);
 static char	*events_frame(int64_t, const char *, const char *, size_t *);
@@ -126,8 +142,43 @@ events_new(struct db *db, char *err, size_t errlen)
 	LIST_INIT(&ev->clients);
 	fifo_init(&ev->pending, EVENTS_PENDING_MAX);
 	pthread_mutex_init(&ev->lock, NULL);
+	pthread_cond_init(&ev->unpinned, NULL);
 	ev->epfd = ev->wake = -1;
 	return ev;
+}
+
+/* Marks a waiting client to be resumed by events_wake_run(); lock held. */
+static void
+events_wake_add(struct events_wake *w, struct events_client *c)
+{
+	if (!c->suspended)
+		return;
+	c->suspended = false;
+	c->pins++;
+	if (w->n == w->cap) {
+		w->cap = w->cap == 0 ? 16 : w->cap * 2;
+		w->v = xrealloc(w->v, w->cap * sizeof *w->v);
+	}
+	w->v[w->n++] = c;
+}
+
+/* Resumes the clients marked in w, then unpins them; lock not held. */
+static void
+events_wake_run(struct events *ev, struct events_wake *w)
+{
+	size_t	i;
+
+	if (w->n == 0)
+		return;
+	for (i = 0; i < w->n; i++)
+		MHD_resume_connection(w->v[i]->conn);
+	pthread_mutex_lock(&ev->lock);
+	for (i = 0; i < w->n; i++)
+		w->v[i]->pins--;
+	pthread_cond_broadcast(&ev->unpinned);
+	pthread_mutex_unlock(&ev->lock);
+	free(w->v);
+	memset(w, 0, sizeof *w);
 }
 
 /* Sets where every recorded event is POSTed too (NULL: nowhere). */
@@ -165,17 +216,16 @@ void
 events_stop(struct events *ev)
 {
 	struct events_client	*c;
+	struct events_wake	 w = { 0 };
 
 	pthread_mutex_lock(&ev->lock);
 	ev->stopping = true;
 	LIST_FOREACH(c, &ev->clients, link) {
 		c->dropped = true;
-		if (c->suspended) {
-			c->suspended = false;
-			MHD_resume_connection(c->conn);
-		}
+		events_wake_add(&w, c);
 	}
 	pthread_mutex_unlock(&ev->lock);
+	events_wake_run(ev, &w);
 	if (ev->started) {
 		uint64_t one = 1;
 
@@ -200,6 +250,7 @@ events_free(struct events *ev)
 		events_pending_free((struct events_pending *)p);
 	events_shared_release(ev->snap);
 	pthread_mutex_destroy(&ev->lock);
+	pthread_cond_destroy(&ev->unpinned);
 	if (ev->epfd >= 0)
 		close(ev->epfd);
 	if (ev->wake >= 0)
@@ -229,22 +280,19 @@ events_last_id(struct events *ev)
 	return id;
 }
 
-/* Appends bytes to a client's queue and wakes it; the lock is held. */
+/* Appends bytes to a client's queue and marks it to be woken in w; the
+ * lock is held. */
 static void
-events_queue(struct events *ev, struct events_client *c, const char *p,
+events_queue(struct events_wake *w, struct events_client *c, const char *p,
     size_t len)
 {
-	(void)ev;
 	if (c->dropped)
 		return;
 	if (buf_add(&c->queue, p, len) == -1) {
 		log_debug("events: dropping a client that stopped reading");
 		c->dropped = true;
 	}
-	if (c->suspended) {
-		c->suspended = false;
-		MHD_resume_connection(c->conn);
-	}
+	events_wake_add(w, c);
 }
 
 static void
@@ -299,11 +347,12 @@ events_frame(int64_t id, const char *type, const char *data, size_t *len)
 }
 
 /*
- * Records the waiting events in order and sends each to every client;
- * stops at the first that cannot be recorded.  The lock is held.
+ * Records the waiting events in order and sends each to every client
+ * (marked in w to be woken); stops at the first that cannot be recorded.
+ * The lock is held.
  */
 static void
-events_flush(struct events *ev)
+events_flush(struct events *ev, struct events_wake *w)
 {
 	struct events_client	*c;
 	struct events_pending	*p;
@@ -335,7 +384,7 @@ events_flush(struct events *ev)
 		ev->snap = NULL;
 		frame = events_frame(id, p->type, p->data, &len);
 		LIST_FOREACH(c, &ev->clients, link)
-			events_queue(ev, c, frame, len);
+			events_queue(w, c, frame, len);
 		free(frame);
 		events_pending_free((struct events_pending *)fifo_pop(
 		    &ev->pending));
@@ -351,6 +400,7 @@ events_emit(struct events *ev, const char *type, json_t *data)
 {
 	struct events_pending	*p = xcalloc(1, sizeof *p);
 	struct fifo_link	*old;
+	struct events_wake	 w = { 0 };
 
 	p->type = xstrdup(type);
 	p->data = json_dumps(data, JSON_COMPACT);
@@ -362,17 +412,21 @@ events_emit(struct events *ev, const char *type, json_t *data)
 		    "the oldest", EVENTS_PENDING_MAX);
 		events_pending_free((struct events_pending *)old);
 	}
-	events_flush(ev);
+	events_flush(ev, &w);
 	pthread_mutex_unlock(&ev->lock);
+	events_wake_run(ev, &w);
 }
 
 /* Tries again to record what waits (called each poll). */
 void
 events_retry(struct events *ev)
 {
+	struct events_wake	w = { 0 };
+
 	pthread_mutex_lock(&ev->lock);
-	events_flush(ev);
+	events_flush(ev, &w);
 	pthread_mutex_unlock(&ev->lock);
+	events_wake_run(ev, &w);
 }
 
 size_t
@@ -386,10 +440,12 @@ events_pending(struct events *ev)
 	return n;
 }
 
-/* Queues the events after last (at most EVENTS_REPLAY_MAX); lock held. */
+/* Queues the events after last (at most EVENTS_REPLAY_MAX) for a client
+ * not yet waiting; lock held. */
 static void
 events_replay(struct events *ev, struct events_client *c, int64_t last)
 {
+	struct events_wake	 w = { 0 };	/* stays empty: c is new */
 	sqlite3		*h = db_lock(ev->db);
 	sqlite3_stmt	*st;
 
@@ -407,9 +463,10 @@ events_replay(struct events *ev, struct events_client *c, int64_t last)
 		    (const char *)sqlite3_column_text(st, 1),
 		    (const char *)sqlite3_column_text(st, 2), &len);
 
-		events_queue(ev, c, frame, len);
+		events_queue(&w, c, frame, len);
 		free(frame);
 	}
+	free(w.v);
 	sqlite3_finalize(st);
 	db_unlock(ev->db);
 }
@@ -455,9 +512,11 @@ events_read(void *cls, uint64_t pos, char *out, size_t max)
 		    MHD_CONTENT_READER_END_WITH_ERROR;
 	}
 	if (c->off == c->queue.len) {
+		/* Marked under the lock, suspended after it: a resume that
+		 * comes in between makes libmicrohttpd skip the suspend. */
 		c->suspended = true;
-		MHD_suspend_connection(c->conn);
 		pthread_mutex_unlock(&ev->lock);
+		MHD_suspend_connection(c->conn);
 		return 0;
 	}
 	n = c->queue.len - c->off;
@@ -485,6 +544,8 @@ events_client_free(void *cls)
 	struct events		*ev = c->ev;
 
 	pthread_mutex_lock(&ev->lock);
+	while (c->pins > 0)	/* a resume of it is under way */
+		pthread_cond_wait(&ev->unpinned, &ev->lock);
 	LIST_REMOVE(c, link);
 	ev->n_clients--;
 	events_shared_release(c->snap);
@@ -504,6 +565,7 @@ events_serve(struct request *r)
 	struct events		*ev = r->tg->events;
 	struct events_client	*c;
 	struct MHD_Response	*resp;
+	const union MHD_ConnectionInfo *ci;
 	const char		*hdr;
 	int64_t			 last;
 
@@ -516,6 +578,8 @@ events_serve(struct request *r)
 	c = xcalloc(1, sizeof *c);
 	c->ev = ev;
 	c->conn = r->conn;
+	ci = MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	c->fd = ci != NULL ? ci->connect_fd : -1;
 	buf_init(&c->queue, EVENTS_QUEUE_MAX);
 	buf_add(&c->queue, "retry: 2000\n\n", 13);
 	pthread_mutex_lock(&ev->lock);
@@ -565,23 +629,21 @@ events_serve(struct request *r)
 static void
 events_watch(struct events *ev, struct events_client *c)
 {
-	const union MHD_ConnectionInfo	*ci;
-	struct epoll_event		 e = {
+	struct epoll_event	e = {
 		.events = EPOLLRDHUP | EPOLLET,
 		.data.u64 = c->serial,
 	};
 
 	if (ev->epfd < 0)
 		return;
-	ci = MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (ci == NULL || epoll_ctl(ev->epfd, EPOLL_CTL_ADD, ci->connect_fd,
-	    &e) < 0)
+	if (c->fd < 0 || epoll_ctl(ev->epfd, EPOLL_CTL_ADD, c->fd, &e) < 0)
 		log_warn("events: cannot watch a client for hang-ups");
 }
 
-/* Ends the stream of the client whose peer hung up; the lock is held. */
+/* Ends the stream of the client whose peer hung up (marked in w to be
+ * woken); the lock is held. */
 static void
-events_hung_up(struct events *ev, uint64_t serial)
+events_hung_up(struct events *ev, struct events_wake *w, uint64_t serial)
 {
 	struct events_client	*c;
 
@@ -592,10 +654,7 @@ events_hung_up(struct events *ev, uint64_t serial)
 		c->off = c->queue.len = 0;	/* nobody will read it */
 		events_shared_release(c->snap);
 		c->snap = NULL;
-		if (c->suspended) {
-			c->suspended = false;
-			MHD_resume_connection(c->conn);
-		}
+		events_wake_add(w, c);
 		return;
 	}
 }
@@ -609,6 +668,7 @@ events_main(void *arg)
 {
 	struct events		*ev = arg;
 	struct events_client	*c;
+	struct events_wake	 w = { 0 };
 	struct epoll_event	 got[64];
 	double			 next_beat, left, now;
 	int			 i, n;
@@ -626,16 +686,17 @@ events_main(void *arg)
 		}
 		for (i = 0; i < n; i++)
 			if (got[i].data.u64 != 0)
-				events_hung_up(ev, got[i].data.u64);
+				events_hung_up(ev, &w, got[i].data.u64);
 		now = clock_mono();
 		if (now >= next_beat) {
 			LIST_FOREACH(c, &ev->clients, link)
-				events_queue(ev, c, beat, sizeof beat - 1);
+				events_queue(&w, c, beat, sizeof beat - 1);
 			next_beat += EVENTS_HEARTBEAT;
 			if (next_beat < now)
 				next_beat = now + EVENTS_HEARTBEAT;
 		}
 		pthread_mutex_unlock(&ev->lock);
+		events_wake_run(ev, &w);
 	}
 	return NULL;
 }

@@ -30,6 +30,13 @@
 #include "taskgate.h"
 
 #define HTTP_MAX_CONNECTIONS	4000
+/* More than the acceptor ever hands a daemon (it keeps the limits, see
+ * acceptor.c): a place or two may stay counted a moment after it closed. */
+#define HTTP_LIMIT_MARGIN	64
+/* A query of more arguments is answered 431: libmicrohttpd keeps each in
+ * the connection's pool, and one that does not fit there is never
+ * answered (0.9.75).  So many fit with a 16 KiB URL and the headers. */
+#define HTTP_MAX_QUERY_ARGS	128
 #define HTTP_IDLE_TIMEOUT	30	/* seconds */
 /* One thread answers the general requests: on a two-core box that its
  * clients share, a second one only time-shares the cores (the same req/s,
@@ -104,12 +111,24 @@ static const struct {
 	[HTTP_CONFLICT] = { 409, "conflict" },
 	[HTTP_UNPROCESSABLE] = { 422, "unprocessable" },
 	[HTTP_INTERNAL] = { 500, "internal-error" },
+	[HTTP_BAD_HEADER] = { 400, "bad-header" },
+	[HTTP_TOO_MANY_ARGS] = { 431, "too-many-arguments" },
 };
 
 /* What a daemon's callbacks are given: taskgate, and which daemon. */
 struct http_door {
 	struct taskgate		*tg;
+	struct http		*http;
 	bool			 events;	/* the event-stream daemon */
+};
+
+/*
+ * One connection's state: the request it is reading, so that a request
+ * libmicrohttpd drops without the completed callback (it can, on its
+ * error paths) is freed with the next one or with the connection.
+ */
+struct http_conn {
+	struct request		*req;		/* or NULL */
 };
 
 struct http {
@@ -121,6 +140,8 @@ struct http {
 };
 
 static void	*http_uri_log(void *, const char *, struct MHD_Connection *);
+static void	 http_connection(void *, struct MHD_Connection *, void **,
+		    enum MHD_ConnectionNotificationCode);
 static void	 http_completed(void *, struct MHD_Connection *, void **,
 		    enum MHD_RequestTerminationCode);
 static enum MHD_Result http_access(void *, struct MHD_Connection *,
@@ -129,6 +150,7 @@ static enum MHD_Result http_access(void *, struct MHD_Connection *,
 static enum MHD_Result http_dispatch(struct request *);
 static const struct route *http_match(const char *, char *, bool *);
 static void	 http_mhd_log(void *, const char *, va_list);
+static void	 http_request_free(struct request *);
 
 /*
  * Creates, binds and listens on the socket for a; returns it, or -1 with
@@ -228,6 +250,7 @@ http_daemon(struct http_door *door, size_t pool, unsigned int limit,
 	    0, NULL, NULL, http_access, door,
 	    MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, door,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, door,
+	    MHD_OPTION_NOTIFY_CONNECTION, http_connection, door,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, door,
 	    MHD_OPTION_CONNECTION_LIMIT, limit,
 	    /* A client that sends or reads nothing for this long is cut:
@@ -246,23 +269,28 @@ http_start(struct taskgate *tg, int fd, char *err, size_t errlen)
 	struct http	*h = xcalloc(1, sizeof *h);
 
 	h->general_door.tg = h->events_door.tg = tg;
+	h->general_door.http = h->events_door.http = h;
 	h->events_door.events = true;
 	h->fd = fd;
 	/* 32 KiB holds a 20 KiB URL, which must reach taskgate to get the
 	 * upstream's own 431 (and an 8,000-character query its answer). */
-	h->general = http_daemon(&h->general_door, 32 * 1024,
-	    HTTP_MAX_CONNECTIONS, HTTP_GENERAL_THREADS);
+	h->general = http_daemon(&h->general_door, ACCEPTOR_HEAD_MAX,
+	    HTTP_MAX_CONNECTIONS + HTTP_LIMIT_MARGIN, HTTP_GENERAL_THREADS);
 	/* A head of at most TASKGATE_EVENTS_HEAD_MAX bytes, a waiting
 	 * client: 8 KiB is plenty, and a thousand dashboards cost 8 MiB
 	 * less than in the general pool.  More connections than the event
-	 * stream takes, so that one too many gets a clear 503. */
+	 * stream takes, so that one too many gets a clear 503.  The limit
+	 * of the daemon is per thread, and the acceptor cannot choose the
+	 * thread: each may take them all. */
 	h->events = http_daemon(&h->events_door, 8 * 1024,
-	    TASKGATE_EVENTS_MAX_CLIENTS + 100, HTTP_EVENT_THREADS);
+	    HTTP_EVENT_THREADS * (TASKGATE_EVENTS_MAX_CLIENTS + 100) +
+	    HTTP_LIMIT_MARGIN, HTTP_EVENT_THREADS);
 	if (h->general == NULL || h->events == NULL) {
 		snprintf(err, errlen, "cannot start the HTTP server");
 		goto fail;
 	}
-	h->acceptor = acceptor_start(fd, h->general, h->events, err, errlen);
+	h->acceptor = acceptor_start(fd, h->general, HTTP_MAX_CONNECTIONS,
+	    h->events, TASKGATE_EVENTS_MAX_CLIENTS + 100, err, errlen);
 	if (h->acceptor == NULL)
 		goto fail;
 	return h;
@@ -287,32 +315,93 @@ http_stop(struct http *h)
 	free(h);
 }
 
-/* The first thing MHD calls for a request: it makes the request state. */
+/*
+ * libmicrohttpd's word on a connection: it keeps the state of each, and
+ * tells the acceptor when one has closed.
+ */
+static void
+http_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+    enum MHD_ConnectionNotificationCode code)
+{
+	struct http_door	*door = cls;
+	struct http_conn	*hc = *socket_ctx;
+
+	(void)conn;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_ctx = xcalloc(1, sizeof *hc);
+		return;
+	}
+	if (hc != NULL) {
+		http_request_free(hc->req);
+		free(hc);
+		*socket_ctx = NULL;
+	}
+	acceptor_closed(door->http->acceptor, door->events ? ACCEPTOR_EVENTS :
+	    ACCEPTOR_GENERAL);
+}
+
+/*
+ * The number of arguments in the query of uri: 0 without a query, else
+ * one more than its '&' (as libmicrohttpd splits it).
+ */
+size_t
+http_query_args(const char *uri)
+{
+	const char	*q = strchr(uri, '?');
+	size_t		 n;
+
+	if (q == NULL || q[1] == '\0')
+		return 0;
+	for (n = 1; (q = strchr(q + 1, '&')) != NULL; n++)
+		;
+	return n;
+}
+
+/*
+ * The first thing MHD calls for a request: it makes the request state.
+ * It is also the last moment before libmicrohttpd splits the query: a
+ * query of too many arguments is cut off here (the raw URI is kept in
+ * r->uri) and answered 431 by http_dispatch().
+ */
 static void *
 http_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
 {
-	struct http_door *door = cls;
-	struct request	*r = xcalloc(1, sizeof *r);
+	struct http_door	*door = cls;
+	struct request		*r = xcalloc(1, sizeof *r);
+	const union MHD_ConnectionInfo *ci;
+	struct http_conn	*hc;
 
 	r->tg = door->tg;
 	r->events_door = door->events;
+	r->http = door->http;
 	r->conn = conn;
 	r->uri = xstrdup(uri != NULL ? uri : "/");
 	buf_init(&r->body, TASKGATE_MAX_BODY);
+	if (uri != NULL && http_query_args(uri) > HTTP_MAX_QUERY_ARGS) {
+		/* The bytes are the connection's own read buffer, which
+		 * libmicrohttpd splits after this call. */
+		char	*q = strchr(uri, '?');
+
+		q[1] = '\0';
+		r->too_many_args = true;
+	}
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci != NULL && (hc = ci->socket_context) != NULL) {
+		http_request_free(hc->req);	/* one it never completed */
+		hc->req = r;
+		r->holder = hc;
+	}
 	return r;
 }
 
+/* Frees a request's state, and its place in its connection's. */
 static void
-http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
-    enum MHD_RequestTerminationCode why)
+http_request_free(struct request *r)
 {
-	struct request	*r = *req_cls;
-
-	(void)cls;
-	(void)conn;
-	(void)why;
 	if (r == NULL)
 		return;
+	if (r->holder != NULL)
+		r->holder->req = NULL;
 	upstream_call_free(r->call);
 	if (r->job != NULL) {
 		json_decref(r->job->answer);
@@ -322,6 +411,16 @@ http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	free(r->path);
 	free(r->uri);
 	free(r);
+}
+
+static void
+http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+    enum MHD_RequestTerminationCode why)
+{
+	(void)cls;
+	(void)conn;
+	(void)why;
+	http_request_free(*req_cls);
 	*req_cls = NULL;
 }
 
@@ -477,6 +576,35 @@ http_method_allowed(unsigned methods, const char *m)
 	return (methods & M_POST) && strcmp(m, "POST") == 0;
 }
 
+struct http_header_scan {
+	const char	*name;		/* to count */
+	int		 n;
+};
+
+static enum MHD_Result
+http_header_one(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct http_header_scan	*scan = cls;
+
+	(void)kind;
+	(void)value;
+	if (key != NULL && strcasecmp(key, scan->name) == 0)
+		scan->n++;
+	return MHD_YES;
+}
+
+/* How many times the request carries the header name. */
+static int
+http_header_count(struct request *r, const char *name)
+{
+	struct http_header_scan	scan = { name, 0 };
+
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, http_header_one,
+	    &scan);
+	return scan.n;
+}
+
 /* Runs the checks every request passes, then its handler. */
 static enum MHD_Result
 http_dispatch(struct request *r)
@@ -491,9 +619,15 @@ http_dispatch(struct request *r)
 		return http_error(r, HTTP_FORBIDDEN_HOST, "the Host header "
 		    "does not name this server; use localhost, 127.0.0.1 "
 		    "or [::1], or start taskgate with --allowed-host");
+	if (http_header_count(r, MHD_HTTP_HEADER_HOST) > 1)
+		return http_error(r, HTTP_BAD_HEADER, "the request has more "
+		    "than one Host header");
 	/* The upstream's own limit and answer, for every path alike. */
 	if (strlen(r->uri) > TASKGATE_MAX_URI)
 		return http_uri_too_long(r);
+	if (r->too_many_args)
+		return http_error(r, HTTP_TOO_MANY_ARGS, "a query takes at "
+		    "most %d arguments", HTTP_MAX_QUERY_ARGS);
 	/* Route on our own decoding of the raw path, the one forwarded. */
 	if (valid_decode_path(r->uri, &r->path) == -1)
 		return http_error(r, HTTP_BAD_PATH, "the path has a bad or NUL "
@@ -590,7 +724,7 @@ http_common_headers(struct MHD_Response *resp)
 bool
 http_can_share(const struct request *r)
 {
-	return !r->events_door;
+	return !r->events_door && !acceptor_crowded(r->http->acceptor);
 }
 
 /* Queues a shared response (see http_can_share); the caller keeps it. */
@@ -612,6 +746,10 @@ http_reply(struct request *r, unsigned int status, struct MHD_Response *resp)
 	if (status != 200 && r->events_door)
 		/* Its small pool is for one event stream, not for what the
 		 * client might send next on the connection. */
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
+		    "close");
+	else if (!r->events_door && acceptor_crowded(r->http->acceptor))
+		/* Each request passes the front door's head deadline. */
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
 		    "close");
 	ret = MHD_queue_response(r->conn, status, resp);

@@ -647,12 +647,15 @@ enum http_error {
 	HTTP_BAD_QUERY,		/* 400 bad-query */
 	HTTP_CONFLICT,		/* 409 conflict */
 	HTTP_UNPROCESSABLE,	/* 422 unprocessable */
-	HTTP_INTERNAL		/* 500 internal-error */
+	HTTP_INTERNAL,		/* 500 internal-error */
+	HTTP_BAD_HEADER,	/* 400 bad-header */
+	HTTP_TOO_MANY_ARGS	/* 431 too-many-arguments */
 };
 
 enum request_state { REQ_NEW, REQ_BODY, REQ_RUN, REQ_WAITING, REQ_DONE };
 
 struct route;
+struct http_conn;
 
 /* One HTTP request; lives from the first header to the completed callback. */
 struct request {
@@ -665,7 +668,10 @@ struct request {
 	char			 id[STREAM_ID_MAX + 1];	/* {id}, if any */
 	struct buf		 body;		/* capped at 64 KiB */
 	bool			 body_too_big;
+	bool			 too_many_args;	/* its query was cut off */
 	bool			 events_door;	/* on the event-stream daemon */
+	struct http_conn	*holder;	/* its connection's state */
+	struct http		*http;		/* the server it came to */
 	enum request_state	 state;
 	enum auth_via		 auth;
 	bool			 woken;		/* resumed after a wait */
@@ -692,14 +698,20 @@ void	http_suspend(struct request *);
 void	http_resume(struct request *);
 const char *http_header(struct request *, const char *);
 int	http_query(struct request *, const char *, const char **);
+size_t	http_query_args(const char *);
 
 /* acceptor.c */
 #define TASKGATE_EVENTS_HEAD_MAX 4096	/* a head the small pool takes */
-enum acceptor_route { ACCEPTOR_WAIT, ACCEPTOR_GENERAL, ACCEPTOR_EVENTS };
+#define ACCEPTOR_HEAD_MAX	32768	/* the look: the general pool's size */
+#define ACCEPTOR_RESERVE	64	/* general places kept for the owner */
+enum acceptor_route { ACCEPTOR_WAIT, ACCEPTOR_GENERAL, ACCEPTOR_EVENTS,
+	ACCEPTOR_BAD };
 struct acceptor;
-enum acceptor_route acceptor_classify(const char *, size_t, size_t);
-struct acceptor *acceptor_start(int, struct MHD_Daemon *, struct MHD_Daemon *,
-		    char *, size_t);
+enum acceptor_route acceptor_classify(const char *, size_t, size_t, bool *);
+struct acceptor *acceptor_start(int, struct MHD_Daemon *, unsigned int,
+		    struct MHD_Daemon *, unsigned int, char *, size_t);
+void	acceptor_closed(struct acceptor *, enum acceptor_route);
+bool	acceptor_crowded(const struct acceptor *);
 void	acceptor_stop(struct acceptor *);
 
 /* api-upstream.c */
