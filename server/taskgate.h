@@ -270,6 +270,36 @@ int	model_augment_list(json_t *, char *, size_t);
 int	model_augment_detail(json_t *, char *, size_t);
 json_t	*model_find_stream(json_t *, const char *);
 
+/* agent.c */
+enum agent_state {
+	AGENT_UNKNOWN,		/* nothing says yet */
+	AGENT_WORKING,
+	AGENT_IDLE,		/* its turn ended */
+	AGENT_WAITING_INPUT,	/* a permission prompt or a question */
+	AGENT_USAGE_LIMITED,	/* a rate or usage limit */
+	AGENT_API_ERROR,	/* overloaded, unreachable, server errors */
+	AGENT_NEEDS_LOGIN,	/* authentication or billing */
+	AGENT_CONTEXT_EXHAUSTED,
+	AGENT_DEAD		/* the process exited */
+};
+
+/* One witness's word on an agent, and since when (wall seconds). */
+struct agent_fact {
+	enum agent_state	 state;
+	double			 at;
+	char			 reason[200];	/* evidence, in words */
+};
+
+const char *agent_state_name(enum agent_state);
+const char *const *agent_hook_events(void);
+bool	agent_hook_known(const char *);
+int	agent_from_hook(json_t *, double, struct agent_fact *);
+enum agent_state agent_from_pane(const char *, const char *const *, char *,
+		    size_t);
+void	agent_combine(const struct agent_fact *, const struct agent_fact *,
+		    const struct agent_fact *, struct agent_fact *);
+bool	agent_state_protected(enum agent_state);
+
 /* stall.c */
 enum stall_state {
 	STALL_OK,

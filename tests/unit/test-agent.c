@@ -1,0 +1,259 @@
+/*
+ * test-agent.c: an agent's state from its hook events, its pane (the
+ * texts the real Claude Code prints) and its process (agent.c).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "taskgate.h"
+
+static enum agent_state
+hook(const char *json, char *reason, size_t len)
+{
+	json_error_t		 e;
+	json_t			*body = json_loads(json, 0, &e);
+	struct agent_fact	 f;
+	int			 rc;
+
+	assert_non_null(body);
+	rc = agent_from_hook(body, 100.0, &f);
+	json_decref(body);
+	assert_int_equal(rc, 0);
+	if (reason != NULL)
+		snprintf(reason, len, "%s", f.reason);
+	return f.state;
+}
+
+static enum agent_state
+pane(const char *text, char *reason, size_t len)
+{
+	static const char *const phrases[] = { "context window exceeded", NULL };
+
+	return agent_from_pane(text, phrases, reason, len);
+}
+
+static void
+test_hooks_name_the_state(void **state)
+{
+	char	r[200];
+
+	(void)state;
+	assert_int_equal(hook("{\"hook_event_name\":\"UserPromptSubmit\","
+	    "\"session_id\":\"s\",\"prompt\":\"/continue Stream-B\"}", NULL, 0),
+	    AGENT_WORKING);
+	assert_int_equal(hook("{\"hook_event_name\":\"PreToolUse\","
+	    "\"tool_name\":\"Bash\"}", NULL, 0), AGENT_WORKING);
+	assert_int_equal(hook("{\"hook_event_name\":\"PermissionRequest\","
+	    "\"tool_name\":\"Bash\"}", r, sizeof r), AGENT_WAITING_INPUT);
+	assert_string_equal(r, "asks permission to use Bash");
+	assert_int_equal(hook("{\"hook_event_name\":\"Notification\","
+	    "\"notification_type\":\"permission_prompt\",\"message\":"
+	    "\"Claude needs your permission to use Bash\"}", r, sizeof r),
+	    AGENT_WAITING_INPUT);
+	assert_string_equal(r, "Claude needs your permission to use Bash");
+	assert_int_equal(hook("{\"hook_event_name\":\"Notification\","
+	    "\"notification_type\":\"idle_prompt\"}", NULL, 0), AGENT_IDLE);
+	assert_int_equal(hook("{\"hook_event_name\":\"Stop\","
+	    "\"last_assistant_message\":\"Done.\"}", NULL, 0), AGENT_IDLE);
+	assert_int_equal(hook("{\"hook_event_name\":\"StopFailure\","
+	    "\"error\":\"rate_limit\"}", NULL, 0), AGENT_USAGE_LIMITED);
+	assert_int_equal(hook("{\"hook_event_name\":\"StopFailure\","
+	    "\"error\":\"authentication_failed\"}", NULL, 0), AGENT_NEEDS_LOGIN);
+	assert_int_equal(hook("{\"hook_event_name\":\"StopFailure\","
+	    "\"error\":\"billing_error\"}", NULL, 0), AGENT_NEEDS_LOGIN);
+	assert_int_equal(hook("{\"hook_event_name\":\"StopFailure\","
+	    "\"error\":\"server_error\"}", NULL, 0), AGENT_API_ERROR);
+	assert_int_equal(hook("{\"hook_event_name\":\"StopFailure\","
+	    "\"error\":\"invalid_request\",\"error_details\":\"Prompt is too "
+	    "long\"}", NULL, 0), AGENT_CONTEXT_EXHAUSTED);
+	assert_int_equal(hook("{\"hook_event_name\":\"SessionEnd\","
+	    "\"reason\":\"other\"}", r, sizeof r), AGENT_DEAD);
+	assert_string_equal(r, "the session ended (other)");
+	/* Known, but no word on the state. */
+	assert_int_equal(hook("{\"hook_event_name\":\"Notification\","
+	    "\"notification_type\":\"auth_success\"}", NULL, 0), AGENT_UNKNOWN);
+}
+
+static void
+test_a_body_that_is_no_hook_event_is_refused(void **state)
+{
+	static const char *const bad[] = {
+		"{}", "{\"hook_event_name\":\"Bogus\"}",
+		"{\"hook_event_name\":42}", "[\"Stop\"]", "\"Stop\"",
+		"{\"hook_event_name\":\"stop\"}",
+	};
+	struct agent_fact	f;
+	size_t			i;
+
+	(void)state;
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		json_t *body = json_loads(bad[i], JSON_DECODE_ANY, NULL);
+
+		assert_non_null(body);
+		assert_int_equal(agent_from_hook(body, 1.0, &f), -1);
+		json_decref(body);
+	}
+	assert_true(agent_hook_known("PreCompact"));
+	assert_false(agent_hook_known(NULL));
+}
+
+/* The screens of Claude Code 2.1.332, as its panes show them. */
+static const char idle_screen[] =
+    "● Done: the file is written.\n"
+    "\n"
+    "────────────────────────────────────────\n"
+    "❯ \n"
+    "────────────────────────────────────────\n"
+    "  ⏸ manual mode on · ? for shortcuts\n"
+    "\n\n";
+
+static const char limit_screen[] =
+    "> /continue Stream-B\n"
+    "  ⎿  API Error: Request rejected (429) · This request would exceed "
+    "your account's rate limit. Please try again later.\n"
+    "\n"
+    "────────────────────────────────────────\n"
+    "❯ Resend your message to try again\n"
+    "────────────────────────────────────────\n"
+    "  ⏸ manual mode on · ? for shortcuts\n";
+
+static const char long_screen[] =
+    "> /continue Stream-B\n"
+    "  ⎿  Prompt is too long · the request is ~212000 tokens (limit 200000)\n"
+    "\n"
+    "────────────────────────────────────────\n"
+    "❯ Once fixed, resend your message\n"
+    "────────────────────────────────────────\n"
+    "  ⏸ manual mode on · ? for shortcuts\n";
+
+static const char permission_screen[] =
+    "● Bash(touch x)\n"
+    "╭──────────────────────────────────────╮\n"
+    "│ Bash command                         │\n"
+    "│   touch x                            │\n"
+    "│ Do you want to proceed?              │\n"
+    "│ ❯ 1. Yes                             │\n"
+    "│   2. Yes, and don't ask again for touch commands │\n"
+    "│   3. No, and tell Claude what to do differently │\n"
+    "╰──────────────────────────────────────╯\n"
+    "  Esc to cancel · Tab to amend\n";
+
+static const char working_screen[] =
+    "> /continue Stream-B\n"
+    "\n"
+    "✽ Moonwalking… (38s · ↓ 2.3k tokens · esc to interrupt)\n"
+    "\n"
+    "────────────────────────────────────────\n"
+    "❯ \n"
+    "────────────────────────────────────────\n"
+    "  ⏸ manual mode on · ? for shortcuts\n";
+
+static const char unreachable_screen[] =
+    "> /continue Stream-B\n"
+    "  ⎿  API Error (Connection error.) · Retrying in 7 seconds… "
+    "(attempt 6/10)\n"
+    "✻ Can't reach the API server · retrying in 7s · attempt 6/10\n"
+    "────────────────────────────────────────\n"
+    "❯ \n"
+    "────────────────────────────────────────\n";
+
+static void
+test_claude_code_screens(void **state)
+{
+	char	r[200];
+
+	(void)state;
+	assert_int_equal(pane(idle_screen, r, sizeof r), AGENT_IDLE);
+	assert_int_equal(pane(limit_screen, r, sizeof r), AGENT_USAGE_LIMITED);
+	assert_non_null(strstr(r, "429"));
+	assert_int_equal(pane(long_screen, r, sizeof r),
+	    AGENT_CONTEXT_EXHAUSTED);
+	assert_non_null(strstr(r, "Prompt is too long"));
+	assert_int_equal(pane(permission_screen, r, sizeof r),
+	    AGENT_WAITING_INPUT);
+	assert_non_null(strstr(r, "Do you want to proceed?"));
+	assert_int_equal(pane(working_screen, r, sizeof r), AGENT_WORKING);
+	assert_int_equal(pane(unreachable_screen, r, sizeof r),
+	    AGENT_API_ERROR);
+}
+
+static void
+test_an_old_error_above_a_later_answer_is_idle(void **state)
+{
+	char	r[200];
+	char	text[2048];
+
+	(void)state;
+	/* The 429 scrolled up; a later prompt was answered. */
+	snprintf(text, sizeof text, "  ⎿  API Error: Request rejected (429)\n"
+	    "> go on\n● All done.\n\n%s", idle_screen + strlen(
+	    "● Done: the file is written.\n\n"));
+	assert_int_equal(pane(text, r, sizeof r), AGENT_IDLE);
+}
+
+static void
+test_other_agents(void **state)
+{
+	char	r[200];
+
+	(void)state;
+	assert_int_equal(pane("working...\nError: context window exceeded\n",
+	    r, sizeof r), AGENT_CONTEXT_EXHAUSTED);
+	assert_string_equal(r, "context window exceeded");
+	assert_int_equal(pane("fake-claude> Do you want to proceed? (y/n)\n",
+	    r, sizeof r), AGENT_WAITING_INPUT);
+	assert_int_equal(pane("working on: /continue Stream-B\nfake-claude> ",
+	    r, sizeof r), AGENT_UNKNOWN);
+	assert_int_equal(pane("", r, sizeof r), AGENT_UNKNOWN);
+	assert_int_equal(agent_from_pane(NULL, NULL, r, sizeof r),
+	    AGENT_UNKNOWN);
+}
+
+static void
+test_the_newest_witness_wins_and_death_beats_all(void **state)
+{
+	struct agent_fact	h = { AGENT_WAITING_INPUT, 10.0, "hook" };
+	struct agent_fact	p = { AGENT_WORKING, 5.0, "pane" };
+	struct agent_fact	d = { AGENT_DEAD, 1.0, "exited" };
+	struct agent_fact	none = { AGENT_UNKNOWN, 0, "" };
+	struct agent_fact	out;
+
+	(void)state;
+	agent_combine(&h, &p, &none, &out);
+	assert_int_equal(out.state, AGENT_WAITING_INPUT);
+	p.at = 11.0;	/* the pane moved on after the hook */
+	agent_combine(&h, &p, &none, &out);
+	assert_int_equal(out.state, AGENT_WORKING);
+	p.state = AGENT_UNKNOWN;	/* a pane that says nothing */
+	agent_combine(&h, &p, &none, &out);
+	assert_int_equal(out.state, AGENT_WAITING_INPUT);
+	agent_combine(&h, &p, &d, &out);
+	assert_int_equal(out.state, AGENT_DEAD);
+	agent_combine(NULL, NULL, NULL, &out);
+	assert_int_equal(out.state, AGENT_UNKNOWN);
+	assert_true(agent_state_protected(AGENT_WAITING_INPUT));
+	assert_true(agent_state_protected(AGENT_USAGE_LIMITED));
+	assert_true(agent_state_protected(AGENT_NEEDS_LOGIN));
+	assert_false(agent_state_protected(AGENT_CONTEXT_EXHAUSTED));
+	assert_false(agent_state_protected(AGENT_IDLE));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hooks_name_the_state),
+		cmocka_unit_test(test_a_body_that_is_no_hook_event_is_refused),
+		cmocka_unit_test(test_claude_code_screens),
+		cmocka_unit_test(test_an_old_error_above_a_later_answer_is_idle),
+		cmocka_unit_test(test_other_agents),
+		cmocka_unit_test(test_the_newest_witness_wins_and_death_beats_all),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
