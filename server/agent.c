@@ -14,6 +14,7 @@
  * The texts come from the real binary (tests/claude/OBSERVED.md), not
  * from guesses.
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,17 @@ static const char *const agent_names[] = {
 	[AGENT_DEAD] = "dead",
 };
 
+/* What a pane says when an agent's context is exhausted, unless the
+ * config names its own (contextRecovery.exhaustionPhrases). */
+const char *const agent_default_phrases[] = {
+	"context window exceeded",
+	"conversation compacted",
+	"maximum context",
+	"context limit reached",
+	"The conversation is too long",
+	NULL
+};
+
 /* The hook events taskgate asks Claude Code for, and takes. */
 static const char *const agent_events[] = {
 	"UserPromptSubmit", "PreToolUse", "PostToolUse", "PermissionRequest",
@@ -47,6 +59,19 @@ const char *
 agent_state_name(enum agent_state s)
 {
 	return agent_names[s];
+}
+
+/* The state of that name; AGENT_UNKNOWN for any other name. */
+enum agent_state
+agent_state_from_name(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; name != NULL && i < sizeof agent_names /
+	    sizeof agent_names[0]; i++)
+		if (strcmp(agent_names[i], name) == 0)
+			return (enum agent_state)i;
+	return AGENT_UNKNOWN;
 }
 
 /* The hook events taskgate takes, NULL-terminated. */
@@ -202,6 +227,19 @@ agent_lines(const char *text, size_t n, char **copy, char ***lines)
 	return count - first;
 }
 
+/* Where the last n lines of text start, blank lines at its end aside. */
+const char *
+agent_pane_tail(const char *text, int n)
+{
+	const char	*p = text + strlen(text);
+
+	while (p > text && isspace((unsigned char)p[-1]))
+		p--;
+	while (p > text && (p[-1] != '\n' || --n > 0))
+		p--;
+	return p;
+}
+
 /* Whether line, after leading blanks, starts with prefix. */
 static bool
 agent_starts(const char *line, const char *prefix)
@@ -247,21 +285,24 @@ agent_error_line(const char *line, char *reason, size_t len)
  * spinner (working, or retrying an unreachable API); its prompt, and
  * above it the last message (an API error names the state; an answer
  * means idle).  For any agent: an exhaustion phrase (phrases,
- * NULL-terminated) in the last lines, or a question on the last line.
+ * NULL-terminated; any case) in the last AGENT_PHRASE_LINES lines, or a
+ * question on the last line.
  */
 enum agent_state
 agent_from_pane(const char *text, const char *const *phrases, char *reason,
     size_t len)
 {
 	enum agent_state st = AGENT_UNKNOWN;
-	char		*copy, **lines, *last;
-	size_t		 n, i, prompt = 0, dialog = 0;
+	char		*copy, **all, **lines, *last;
+	size_t		 n, i, prompt = 0, dialog = 0, nall;
 	bool		 has_prompt = false, has_yes = false;
 
 	reason[0] = '\0';
 	if (text == NULL)
 		return AGENT_UNKNOWN;
-	n = agent_lines(text, AGENT_PANE_LINES, &copy, &lines);
+	nall = agent_lines(text, AGENT_PHRASE_LINES, &copy, &all);
+	n = nall > AGENT_PANE_LINES ? AGENT_PANE_LINES : nall;
+	lines = all + (nall - n);
 	if (n == 0)
 		goto out;
 	for (i = 0; i < n; i++) {
@@ -328,8 +369,8 @@ agent_from_pane(const char *text, const char *const *phrases, char *reason,
 	for (i = 0; phrases != NULL && phrases[i] != NULL; i++) {
 		size_t	j;
 
-		for (j = 0; phrases[i][0] != '\0' && j < n; j++)
-			if (strcasestr(lines[j], phrases[i]) != NULL) {
+		for (j = 0; phrases[i][0] != '\0' && j < nall; j++)
+			if (strcasestr(all[j], phrases[i]) != NULL) {
 				snprintf(reason, len, "%s", phrases[i]);
 				st = AGENT_CONTEXT_EXHAUSTED;
 				goto out;
@@ -343,7 +384,7 @@ agent_from_pane(const char *text, const char *const *phrases, char *reason,
 		st = AGENT_WAITING_INPUT;
 	}
 out:
-	free(lines);
+	free(all);
 	free(copy);
 	return st;
 }

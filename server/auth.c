@@ -59,6 +59,25 @@ auth_read_token(int fd, const char *path, char *out, char *err, size_t errlen)
 	return 0;
 }
 
+/* 32 fresh random bytes in hex into out (65 bytes); -1 if none came. */
+int
+auth_random_hex(char *out, size_t outlen)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	unsigned char		 raw[TASKGATE_TOKEN_HEX / 2];
+	size_t			 i;
+
+	if (outlen < TASKGATE_TOKEN_HEX + 1 ||
+	    getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+		return -1;
+	for (i = 0; i < sizeof raw; i++) {
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 0xf];
+	}
+	out[TASKGATE_TOKEN_HEX] = '\0';
+	return 0;
+}
+
 /*
  * Reads the token from path into out (65 bytes), or creates the file with
  * 32 fresh random bytes in hex, mode 0600, when it does not exist.
@@ -67,11 +86,8 @@ int
 auth_token_file(const char *path, char *out, size_t outlen, char *err,
     size_t errlen)
 {
-	static const char	 hex[] = "0123456789abcdef";
-	unsigned char		 raw[TASKGATE_TOKEN_HEX / 2];
 	char			 line[TASKGATE_TOKEN_HEX + 2];
 	int			 fd, rc;
-	size_t			 i;
 
 	if (outlen < TASKGATE_TOKEN_HEX + 1)
 		return -1;
@@ -88,14 +104,10 @@ auth_token_file(const char *path, char *out, size_t outlen, char *err,
 	}
 	if (files_mkdirs_for(path, err, errlen) == -1)
 		return -1;
-	if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
+	if (auth_random_hex(line, sizeof line) == -1) {
 		snprintf(err, errlen, "cannot get random bytes: %s",
 		    strerror(errno));
 		return -1;
-	}
-	for (i = 0; i < sizeof raw; i++) {
-		line[2 * i] = hex[raw[i] >> 4];
-		line[2 * i + 1] = hex[raw[i] & 0xf];
 	}
 	line[TASKGATE_TOKEN_HEX] = '\n';
 	line[TASKGATE_TOKEN_HEX + 1] = '\0';

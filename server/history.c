@@ -374,3 +374,81 @@ history_save_session(struct db *db, const struct session_row *r)
 	db_unlock(db);
 	return rc;
 }
+
+/* Reads every agents row into *rows (new). */
+int
+history_load_agents(struct db *db, struct agent_row **rows, size_t *n)
+{
+	sqlite3		*h = db_lock(db);
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	*rows = NULL;
+	*n = 0;
+	if (sqlite3_prepare_v2(h, "SELECT stream_id, secret, claude_session, "
+	    "last_event, last_event_ms, last_prompt, last_prompt_ms, state, "
+	    "state_ms, reason FROM agents", -1, &st, NULL) != SQLITE_OK) {
+		history_fail(h, "loading agents");
+		db_unlock(db);
+		return -1;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct agent_row	*r;
+		const char		*id = (const char *)
+					    sqlite3_column_text(st, 0);
+
+		if (id == NULL || !valid_stream_id(id))
+			continue;
+		*rows = xrealloc(*rows, (*n + 1) * sizeof **rows);
+		r = &(*rows)[(*n)++];
+		memset(r, 0, sizeof *r);
+		snprintf(r->id, sizeof r->id, "%s", id);
+		snprintf(r->secret, sizeof r->secret, "%s",
+		    (const char *)sqlite3_column_text(st, 1));
+		snprintf(r->claude_session, sizeof r->claude_session, "%s",
+		    (const char *)sqlite3_column_text(st, 2));
+		snprintf(r->last_event, sizeof r->last_event, "%s",
+		    (const char *)sqlite3_column_text(st, 3));
+		r->last_event_ms = sqlite3_column_int64(st, 4);
+		snprintf(r->last_prompt, sizeof r->last_prompt, "%s",
+		    (const char *)sqlite3_column_text(st, 5));
+		r->last_prompt_ms = sqlite3_column_int64(st, 6);
+		r->hook.state = agent_state_from_name((const char *)
+		    sqlite3_column_text(st, 7));
+		r->hook.at = (double)sqlite3_column_int64(st, 8) / 1000.0;
+		snprintf(r->hook.reason, sizeof r->hook.reason, "%s",
+		    (const char *)sqlite3_column_text(st, 9));
+	}
+	sqlite3_finalize(st);
+	db_unlock(db);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+history_save_agent(struct db *db, const struct agent_row *r)
+{
+	sqlite3		*h = db_lock(db);
+	sqlite3_stmt	*st;
+	int		 rc = -1;
+
+	if (sqlite3_prepare_v2(h, "INSERT OR REPLACE INTO agents VALUES "
+	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, r->secret, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, r->claude_session, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, r->last_event, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, r->last_event_ms);
+		sqlite3_bind_text(st, 6, r->last_prompt, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 7, r->last_prompt_ms);
+		sqlite3_bind_text(st, 8, agent_state_name(r->hook.state), -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_int64(st, 9, (int64_t)(r->hook.at * 1000.0));
+		sqlite3_bind_text(st, 10, r->hook.reason, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_DONE)
+			rc = 0;
+		sqlite3_finalize(st);
+	}
+	db_note_write(db, rc == 0);
+	db_unlock(db);
+	return rc;
+}

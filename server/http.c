@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -51,7 +52,8 @@
 enum access {
 	ACCESS_PUBLIC,	/* anyone who passes the Host check */
 	ACCESS_READ,	/* public on loopback, token under --allow-remote */
-	ACCESS_TOKEN	/* always the token */
+	ACCESS_TOKEN,	/* always the token */
+	ACCESS_HOOK	/* a window's hook secret, checked by its handler */
 };
 
 struct route {
@@ -89,6 +91,7 @@ static const struct route http_routes[] = {
 	  api_sessions_output },
 	{ "/api/audit", M_GET, ACCESS_TOKEN, api_sessions_audit },
 	{ "/api/whoami", M_GET, ACCESS_READ, http_whoami },
+	{ "/api/hooks/{id}", M_POST, ACCESS_HOOK, api_hooks_post },
 };
 #define HTTP_NROUTES (sizeof http_routes / sizeof http_routes[0])
 
@@ -113,6 +116,9 @@ static const struct {
 	[HTTP_INTERNAL] = { 500, "internal-error" },
 	[HTTP_BAD_HEADER] = { 400, "bad-header" },
 	[HTTP_TOO_MANY_ARGS] = { 431, "too-many-arguments" },
+	[HTTP_FORBIDDEN] = { 403, "forbidden" },
+	[HTTP_BAD_BODY] = { 400, "bad-body" },
+	[HTTP_UNKNOWN_EVENT] = { 422, "unknown-event" },
 };
 
 /* What a daemon's callbacks are given: taskgate, and which daemon. */
@@ -222,6 +228,42 @@ http_bound_port(int fd)
 	if (ss.ss_family == AF_INET6)
 		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 	return 0;
+}
+
+/*
+ * The base URL a process on this box reaches the socket fd at, into out
+ * ("http://127.0.0.1:9191"; the loopback address for a wildcard one), or
+ * -1 for a unix socket, which Claude Code's hooks cannot reach.
+ */
+int
+http_local_base(int fd, char *out, size_t len)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		sl = sizeof ss;
+	char			host[INET6_ADDRSTRLEN];
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == -1)
+		return -1;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+
+		if (in->sin_addr.s_addr == htonl(INADDR_ANY))
+			in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+		snprintf(out, len, "http://%s:%d", host, ntohs(in->sin_port));
+		return 0;
+	}
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+
+		if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr))
+			in6->sin6_addr = in6addr_loopback;
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+		snprintf(out, len, "http://[%s]:%d", host,
+		    ntohs(in6->sin6_port));
+		return 0;
+	}
+	return -1;
 }
 
 static void

@@ -160,6 +160,8 @@ main_serve(struct options *o)
 		fatalx("%s", err);
 	tg.web_root = o->web_root != NULL ? xstrdup(o->web_root) :
 	    assets_default_root();
+	if (http_local_base(fd, tg.hook_base, sizeof tg.hook_base) == -1)
+		tg.hook_base[0] = '\0';
 
 	main_raise_fd_limit();
 

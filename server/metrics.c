@@ -152,6 +152,10 @@ metrics_serve(struct request *r)
 	    "Stream recoveries started.");
 	metrics_line(&b, "taskgate_recoveries_total %llu\n",
 	    (unsigned long long)metrics_get(m, METRIC_RECOVERIES));
+	metrics_head(&b, "taskgate_hook_events_total", "counter",
+	    "Hook events the agents posted and taskgate took.");
+	metrics_line(&b, "taskgate_hook_events_total %llu\n",
+	    (unsigned long long)metrics_get(m, METRIC_HOOK_EVENTS));
 	poller_with_view(tg->poller, metrics_streams, &b);
 	text = buf_steal(&b, &len);
 	resp = MHD_create_response_from_buffer(len, text,

@@ -25,6 +25,7 @@
 enum opt_id {
 	OPT_LISTEN = 256, OPT_UPSTREAM, OPT_DB, OPT_TOKEN_FILE, OPT_POLL,
 	OPT_UPSTREAM_TIMEOUT, OPT_TMUX_SESSION, OPT_AGENT_COMMAND,
+	OPT_AGENT_HOOKS,
 	OPT_WEB_ROOT, OPT_AUTO, OPT_WEBHOOK, OPT_CONFIG, OPT_ALLOW_REMOTE,
 	OPT_ALLOWED_HOST, OPT_VERBOSE, OPT_HELP, OPT_VERSION
 };
@@ -62,6 +63,10 @@ static const struct opt_row opt_rows[] = {
 	{ "agent-command", required_argument, OPT_AGENT_COMMAND,
 	  "TASKGATE_AGENT_COMMAND", "CMD", "program started in each window "
 	  "(default claude)" },
+	{ "agent-hooks", required_argument, OPT_AGENT_HOOKS,
+	  "TASKGATE_AGENT_HOOKS", "auto|on|off", "give each window Claude "
+	  "Code's hooks (claude --settings FILE), so the agent tells its own "
+	  "state; auto: when the program is named claude (default auto)" },
 	{ "web-root", required_argument, OPT_WEB_ROOT, "TASKGATE_WEB_ROOT",
 	  "DIR", "dashboard files (default: installed, or ./web)" },
 	{ "auto", no_argument, OPT_AUTO, "TASKGATE_AUTO", NULL,
@@ -333,6 +338,17 @@ options_apply(struct options *o, const struct opt_row *r, const char *v,
 	case OPT_AGENT_COMMAND:
 		options_set_str(&o->agent_command, v);
 		break;
+	case OPT_AGENT_HOOKS:
+		if (strcmp(v, "auto") == 0)
+			o->agent_hooks = -1;
+		else if (options_parse_bool(v, &b) == 0 && *v != '\0')
+			o->agent_hooks = b;
+		else {
+			snprintf(err, errlen, "%s: '%s' is not auto, on or off",
+			    from, v);
+			return -1;
+		}
+		break;
 	case OPT_WEB_ROOT:
 		options_set_str(&o->web_root, v);
 		break;
@@ -390,6 +406,7 @@ options_parse(struct options *o, int argc, char **argv, char *err,
 	o->upstream_timeout = 10;
 	o->tmux_session = xstrdup("claude-streams");
 	o->agent_command = xstrdup("claude");
+	o->agent_hooks = -1;
 	o->config_path =
 	    xstrdup(".claude/orchestration/orchestration-config.json");
 	o->db_path = options_state_path("history.db");

@@ -47,6 +47,7 @@ struct poller {
 	pthread_mutex_t		 lock;		/* guards what follows */
 	pthread_cond_t		 cond;
 	bool			 stop;
+	bool			 poked;		/* judge again now */
 	json_t			*view;		/* published; immutable */
 	size_t			 n_pending;	/* n_unwritten, for others */
 };
@@ -480,6 +481,20 @@ poller_round(struct poller *p)
 	json_decref(events);
 }
 
+/*
+ * Asks for a round now: an agent's hook changed its state.  The round
+ * reads the upstream through the cache, so within the poll interval it
+ * costs the upstream nothing.
+ */
+void
+poller_poke(struct poller *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->poked = true;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
 static void *
 poller_main(void *arg)
 {
@@ -506,9 +521,10 @@ poller_main(void *arg)
 			ts.tv_nsec -= 1000000000L;
 		}
 		pthread_mutex_lock(&p->lock);
-		while (!p->stop && pthread_cond_timedwait(&p->cond, &p->lock,
-		    &ts) == 0)
+		while (!p->stop && !p->poked && pthread_cond_timedwait(
+		    &p->cond, &p->lock, &ts) == 0)
 			;
+		p->poked = false;
 		pthread_mutex_unlock(&p->lock);
 	}
 	return NULL;

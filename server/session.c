@@ -14,11 +14,20 @@
  * Windows are found by name when taskgate starts (adoption), so a
  * restarted taskgate never starts a twin; each action is checked against
  * the live window list, not only against memory.  Other threads read the
- * per-stream facts (live, pane state, budget) under the lock.
+ * per-stream facts (live, agent state, budget) under the lock.
+ *
+ * A Claude Code window is given hooks (claude --settings FILE) that POST
+ * its events to taskgate with a secret of its own, in the window's
+ * environment (TASKGATE_HOOK_SECRET); session_hook() takes them on the
+ * HTTP thread, in memory, and this thread writes them down.  A line
+ * taskgate types is confirmed by the UserPromptSubmit it causes, or
+ * reported undelivered with the pane's last lines.
  */
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -36,6 +45,13 @@
 #define SESSION_QUESTION_QUIET	5.0	/* a question unanswered this long */
 #define SESSION_STATUS_WAIT	3.0	/* for tmux to learn an exit status */
 #define SESSION_CAPTURE_LINES	200
+#define SESSION_TYPED_WAIT	15.0	/* for a typed line's UserPromptSubmit */
+#define SESSION_HOOK_RATE	20.0	/* hook events a second, sustained */
+#define SESSION_HOOK_BURST	200.0	/* and at once */
+#define SESSION_SECRET_ENV	"TASKGATE_HOOK_SECRET"
+
+enum session_typed { TYPED_NONE, TYPED_WAITING, TYPED_DELIVERED,
+	TYPED_UNDELIVERED };
 
 enum session_phase { PHASE_NONE, PHASE_STARTING, PHASE_RUNNING };
 
@@ -50,8 +66,16 @@ struct session {
 	double			 changed_mono;	/* the pane last moved */
 	char			 sig[64];	/* activity/history/cursor */
 	char			*text;		/* last capture, plain */
-	enum stall_state	 pane_state;
-	char			 pane_reason[160];
+	struct agent_fact	 pane;		/* what the pane shows, since */
+	struct agent_fact	 process;	/* dead, or unknown */
+	struct agent_row	 agent;		/* its hooks' word (persisted) */
+	bool			 agent_dirty;	/* to be written down */
+	enum session_typed	 typed;		/* the last line taskgate typed */
+	char			 typed_text[STREAM_ID_MAX + 16];
+	double			 typed_at;	/* wall */
+	char			 typed_evidence[600];	/* pane's last lines */
+	double			 hook_tokens;	/* flood control */
+	double			 hook_refill;	/* mono */
 	long			 told_wait;	/* --auto told it waits for this
 						   attempt (event, audit row) */
 	bool			 told_spent;	/* and that it needs a human */
@@ -61,6 +85,8 @@ struct session {
 struct sessions {
 	struct taskgate		*tg;
 	char			**agent;	/* argv of --agent-command */
+	bool			 hooks;		/* give windows Claude Code hooks */
+	char			 hooks_dir[PATH_MAX];	/* their settings files */
 	const char *const	*phrases;
 	char			 owner[64];	/* the token's owner */
 	pthread_t		 thread;
@@ -73,11 +99,55 @@ struct sessions {
 	size_t			 n;
 	struct session_job	*jobs, **jobs_tail;
 	bool			 stop;
+	bool			 agents_dirty;	/* an agent row to write */
 	bool			 have_tmux_session;
 	char			 tmux_error[256];
 };
 
 static void	*session_main(void *);
+
+/* The agent's state from its three witnesses; the lock is held. */
+static void
+session_agent_locked(const struct session *s, struct agent_fact *out)
+{
+	agent_combine(&s->agent.hook, &s->pane, &s->process, out);
+}
+
+/* Sets what the pane shows; the time moves only when the state does. */
+static void
+session_set_pane(struct session *s, enum agent_state st, const char *reason)
+{
+	if (s->pane.state != st)
+		s->pane.at = clock_wall();
+	s->pane.state = st;
+	snprintf(s->pane.reason, sizeof s->pane.reason, "%s", reason);
+}
+
+/* The agent's process exited (or its window went): dead from now. */
+static void
+session_set_dead(struct session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+session_set_dead(struct session *s, const char *fmt, ...)
+{
+	va_list	ap;
+
+	s->process.state = AGENT_DEAD;
+	s->process.at = clock_wall();
+	va_start(ap, fmt);
+	vsnprintf(s->process.reason, sizeof s->process.reason, fmt, ap);
+	va_end(ap);
+}
+
+/* Forgets what the pane and process said: a new window, or none. */
+static void
+session_forget_agent(struct session *s)
+{
+	memset(&s->pane, 0, sizeof s->pane);
+	memset(&s->process, 0, sizeof s->process);
+	s->typed = TYPED_NONE;
+}
 
 static struct session *
 session_find(struct sessions *ss, const char *id)
@@ -121,12 +191,42 @@ session_split(const char *cmd)
 	return argv;
 }
 
+/*
+ * Whether windows get Claude Code's hooks: --agent-hooks on, or auto and
+ * the agent program is named claude; and where their settings files go
+ * (beside the history database, in hooks/).  A unix-socket taskgate has
+ * no URL Claude Code can POST to.
+ */
+static void
+session_hooks_setup(struct sessions *ss)
+{
+	const struct options	*o = ss->tg->opts;
+	const char		*prog = strrchr(ss->agent[0], '/');
+	char			*slash;
+
+	prog = prog != NULL ? prog + 1 : ss->agent[0];
+	ss->hooks = o->agent_hooks == 1 || (o->agent_hooks == -1 &&
+	    strcmp(prog, "claude") == 0);
+	if (ss->hooks && ss->tg->hook_base[0] == '\0') {
+		log_warnx("agents get no hooks: taskgate listens on a unix "
+		    "socket, and Claude Code posts its hooks over TCP");
+		ss->hooks = false;
+	}
+	snprintf(ss->hooks_dir, sizeof ss->hooks_dir, "%s", o->db_path);
+	if ((slash = strrchr(ss->hooks_dir, '/')) != NULL)
+		snprintf(slash, sizeof ss->hooks_dir - (size_t)(slash -
+		    ss->hooks_dir), "/hooks");
+	else
+		snprintf(ss->hooks_dir, sizeof ss->hooks_dir, "hooks");
+}
+
 /* Returns the session layer; the rows of an earlier run are loaded. */
 struct sessions *
 session_new(struct taskgate *tg, char *err, size_t errlen)
 {
 	struct sessions		*ss = xcalloc(1, sizeof *ss);
 	struct session_row	*rows;
+	struct agent_row	*agents;
 	struct passwd		*pw = getpwuid(getuid());
 	size_t			 n, i;
 
@@ -149,16 +249,22 @@ session_new(struct taskgate *tg, char *err, size_t errlen)
 		}
 	}
 	ss->phrases = tg->conf.phrases != NULL ?
-	    (const char *const *)tg->conf.phrases : tmux_default_phrases;
+	    (const char *const *)tg->conf.phrases : agent_default_phrases;
 	snprintf(ss->owner, sizeof ss->owner, "%s", pw != NULL ?
 	    pw->pw_name : "token");
 	pthread_mutex_init(&ss->lock, NULL);
 	pthread_cond_init(&ss->cond, NULL);
 	ss->jobs_tail = &ss->jobs;
+	session_hooks_setup(ss);
 	if (history_load_sessions(tg->db, &rows, &n) == 0) {
 		for (i = 0; i < n; i++)
 			session_get(ss, rows[i].id)->row = rows[i];
 		free(rows);
+	}
+	if (history_load_agents(tg->db, &agents, &n) == 0) {
+		for (i = 0; i < n; i++)
+			session_get(ss, agents[i].id)->agent = agents[i];
+		free(agents);
 	}
 	return ss;
 }
@@ -300,11 +406,25 @@ session_refusal_locked(struct sessions *ss, const struct session *s,
 {
 	enum recovery_verdict	v;
 	long			max = ss->tg->conf.max_recovery;
+	const char		*waits;
+	struct agent_fact	a;
 
 	*wait_ms = 0;
 	if (s == NULL || (s->row.window[0] == '\0' && !s->dead)) {
 		snprintf(why, len, "no session to recover; start it instead");
 		return "not-running";
+	}
+	/* Not even forced: a restart would lose what it waits for.  The
+	 * agent's own word now counts, not only the last poll's. */
+	session_agent_locked(s, &a);
+	if ((waits = stall_state_protected(state)) != NULL ||
+	    (agent_state_protected(a.state) && (waits = stall_state_protected(
+	    agent_state_name(a.state))) != NULL)) {
+		snprintf(why, len, "%s %s (%s); taskgate never kills such a "
+		    "window: answer it in its pane, or stop it yourself",
+		    s->row.id, waits, a.reason[0] != '\0' ? a.reason :
+		    "its pane says so");
+		return "waits-for-person";
 	}
 	v = recovery_decide(&s->row.rec, max, (int64_t)(clock_wall() *
 	    1000.0), wait_ms);
@@ -372,6 +492,48 @@ session_live_count_locked(struct sessions *ss)
 	return n;
 }
 
+/* The agent's state, its evidence and since when, what its hooks said
+ * last, and whether the line taskgate typed arrived (new). */
+static json_t *
+session_agent_json_locked(const struct session *s)
+{
+	struct agent_fact	 a;
+	json_t			*o;
+	char			 at[32];
+
+	session_agent_locked(s, &a);
+	o = json_pack("{s:s,s:s}", "state", agent_state_name(a.state),
+	    "evidence", a.reason);
+	clock_iso8601(a.at, at, sizeof at);
+	json_object_set_new(o, "since", a.at > 0 ? json_string(at) :
+	    json_null());
+	json_object_set_new(o, "hooks", json_boolean(s->agent.secret[0] !=
+	    '\0'));
+	if (s->agent.last_event[0] != '\0') {
+		clock_iso8601((double)s->agent.last_event_ms / 1000.0, at,
+		    sizeof at);
+		json_object_set_new(o, "lastEvent", json_pack("{s:s,s:s}",
+		    "name", s->agent.last_event, "at", at));
+	}
+	if (s->agent.claude_session[0] != '\0')
+		json_object_set_new(o, "claudeSession",
+		    json_string(s->agent.claude_session));
+	if (s->agent.last_prompt_ms > 0) {
+		clock_iso8601((double)s->agent.last_prompt_ms / 1000.0, at,
+		    sizeof at);
+		json_object_set_new(o, "lastPrompt", json_pack("{s:s%,s:s}",
+		    "text", s->agent.last_prompt, strnlen(s->agent.last_prompt,
+		    sizeof s->agent.last_prompt), "at", at));
+	}
+	if (s->typed != TYPED_NONE)
+		json_object_set_new(o, "typed", json_pack("{s:s,s:s,s:s}",
+		    "text", s->typed_text, "delivery", s->typed ==
+		    TYPED_WAITING ? "waiting" : s->typed == TYPED_DELIVERED ?
+		    "delivered" : "undelivered", "evidence",
+		    s->typed_evidence));
+	return o;
+}
+
 static json_t *
 session_json_locked(struct sessions *ss, struct session *s)
 {
@@ -390,8 +552,7 @@ session_json_locked(struct sessions *ss, struct session *s)
 	    "needsHuman", session_spent_locked(ss, s));
 	json_object_set_new(o, "startedAt", s->row.started_ms > 0 ?
 	    json_string(at) : json_null());
-	json_object_set_new(o, "paneState", json_string(stall_state_name(
-	    s->pane_state)));
+	json_object_set_new(o, "agent", session_agent_json_locked(s));
 	if (s->dead)
 		json_object_set_new(o, "exitStatus",
 		    json_integer(s->dead_status));
@@ -461,14 +622,17 @@ session_output(struct sessions *ss, const char *id, long lines)
 				break;
 			start--;
 		}
+		struct agent_fact a;
+
+		session_agent_locked(s, &a);
 		o = json_pack("{s:s,s:s,s:b,s:s,s:s%}", "streamId", id,
 		    "window", s->row.window, "live", s->live, "state",
-		    stall_state_name(s->pane_state), "text", start,
+		    agent_state_name(a.state), "text", start,
 		    (size_t)(end - start));
 	} else if (s != NULL)
 		o = json_pack("{s:s,s:s,s:b,s:s,s:s}", "streamId", id,
 		    "window", "", "live", 0, "state",
-		    stall_state_name(s->pane_state), "text", "");
+		    agent_state_name(AGENT_UNKNOWN), "text", "");
 	pthread_mutex_unlock(&ss->lock);
 	return o;
 }
@@ -493,9 +657,7 @@ session_stall_input(struct sessions *ss, const char *id, double now_mono,
 		if (s->live && s->started_mono > 0 &&
 		    now_mono - s->started_mono < in->unchanged_s)
 			in->unchanged_s = now_mono - s->started_mono;
-		in->pane_state = s->pane_state;
-		snprintf(reason, len, "%s", s->pane_reason);
-		in->pane_reason = reason[0] != '\0' ? reason : NULL;
+		session_agent_locked(s, &in->agent);
 		in->budget_spent = session_spent_locked(ss, s);
 		in->attempts = s->row.rec.attempts;
 	}
@@ -578,9 +740,8 @@ static void
 session_seen(struct sessions *ss, struct session *s,
     const struct tmux_window *w, double now)
 {
-	char		 sig[64];
-	const char	*reason;
-	enum stall_state st;
+	char		 sig[64], reason[200];
+	enum agent_state st;
 
 	snprintf(sig, sizeof sig, "%ld/%ld/%ld/%ld", w->activity, w->history,
 	    w->cx, w->cy);
@@ -592,9 +753,8 @@ session_seen(struct sessions *ss, struct session *s,
 		s->dead = true;
 		s->live = false;
 		s->dead_status = w->dead_status;
-		s->pane_state = STALL_DEAD;
-		snprintf(s->pane_reason, sizeof s->pane_reason, "the agent "
-		    "exited with status %d", w->dead_status);
+		session_set_dead(s, "the agent exited with status %d",
+		    w->dead_status);
 		pthread_mutex_unlock(&ss->lock);
 		session_event(ss, "exited", s->row.id, "tmux", json_pack(
 		    "{s:i,s:s}", "exitStatus", w->dead_status, "window",
@@ -608,15 +768,15 @@ session_seen(struct sessions *ss, struct session *s,
 		s->changed_mono = now;
 		session_capture(ss, s, SESSION_CAPTURE_LINES);
 	}
-	st = tmux_classify(s->text, ss->phrases, &reason);
-	if (st == STALL_WAITING_INPUT && now - s->changed_mono <
-	    SESSION_QUESTION_QUIET)
-		st = STALL_OK;		/* still writing, or just asked */
 	pthread_mutex_lock(&ss->lock);
+	st = agent_from_pane(s->text, ss->phrases, reason, sizeof reason);
+	/* A question on the last line may be half written: it counts once
+	 * the pane has been still a while.  A dialog is whole at once. */
+	if (st == AGENT_WAITING_INPUT && strncmp(reason, "a permission "
+	    "prompt", 19) != 0 && now - s->changed_mono < SESSION_QUESTION_QUIET)
+		st = AGENT_UNKNOWN;
 	s->live = true;
-	s->pane_state = st;
-	snprintf(s->pane_reason, sizeof s->pane_reason, "%s",
-	    reason != NULL ? reason : "");
+	session_set_pane(s, st, reason);
 	pthread_mutex_unlock(&ss->lock);
 }
 
@@ -714,9 +874,10 @@ session_refresh(struct sessions *ss, double now)
 		s->row.window[0] = s->row.pane[0] = '\0';
 		s->live = false;
 		s->dead = s->phase != PHASE_NONE;
-		s->pane_state = s->dead ? STALL_DEAD : STALL_OK;
-		snprintf(s->pane_reason, sizeof s->pane_reason, "%s", s->dead ?
-		    "the agent's window was closed" : "");
+		if (s->dead)
+			session_set_dead(s, "the agent's window was closed");
+		else
+			session_forget_agent(s);
 		s->phase = PHASE_NONE;
 		pthread_mutex_unlock(&ss->lock);
 		session_save(ss, s);
@@ -766,6 +927,14 @@ session_type_when_ready(struct sessions *ss, double now)
 		tmux_argv_free(argv);
 		pthread_mutex_lock(&ss->lock);
 		s->phase = PHASE_RUNNING;
+		if (s->agent.secret[0] != '\0') {
+			/* Its UserPromptSubmit will say it arrived. */
+			s->typed = TYPED_WAITING;
+			s->typed_at = clock_wall();
+			snprintf(s->typed_text, sizeof s->typed_text, "%s",
+			    text);
+			s->typed_evidence[0] = '\0';
+		}
 		pthread_mutex_unlock(&ss->lock);
 		log_info("%s: typed /continue into %s", s->row.id,
 		    s->row.window);
@@ -774,6 +943,145 @@ session_type_when_ready(struct sessions *ss, double now)
 		    "{s:s,s:s}", "window", s->row.window, "pane", s->row.pane));
 	}
 	free(snap);
+}
+
+/*
+ * A line typed into a window with hooks that no UserPromptSubmit
+ * confirmed within SESSION_TYPED_WAIT was not delivered: say so, with
+ * the pane's last lines as evidence.
+ */
+static void
+session_check_typed(struct sessions *ss)
+{
+	double	now = clock_wall();
+	size_t	i;
+
+	for (i = 0;; i++) {
+		struct session	*s;
+		char		 id[STREAM_ID_MAX + 1], text[sizeof s->typed_text];
+		char		 evidence[sizeof s->typed_evidence];
+		const char	*tail;
+
+		pthread_mutex_lock(&ss->lock);
+		if (i >= ss->n) {
+			pthread_mutex_unlock(&ss->lock);
+			break;
+		}
+		s = ss->s[i];
+		if (s->typed != TYPED_WAITING || now - s->typed_at <
+		    SESSION_TYPED_WAIT || !s->live) {
+			pthread_mutex_unlock(&ss->lock);
+			continue;
+		}
+		s->typed = TYPED_UNDELIVERED;
+		tail = agent_pane_tail(s->text != NULL ? s->text : "", 8);
+		snprintf(s->typed_evidence, sizeof s->typed_evidence, "%s",
+		    tail);
+		snprintf(id, sizeof id, "%s", s->row.id);
+		snprintf(text, sizeof text, "%s", s->typed_text);
+		snprintf(evidence, sizeof evidence, "%s", s->typed_evidence);
+		pthread_mutex_unlock(&ss->lock);
+		log_warnx("%s: the line taskgate typed was not delivered "
+		    "(no UserPromptSubmit within %.0f s)", id,
+		    SESSION_TYPED_WAIT);
+		session_event(ss, "undelivered", id, "taskgate", json_pack(
+		    "{s:s,s:s,s:s}", "text", text, "reason", "the agent did "
+		    "not take the typed line as a prompt", "pane", evidence));
+	}
+}
+
+/* Writes down the agent rows the hooks changed. */
+static void
+session_save_agents(struct sessions *ss)
+{
+	struct agent_row	*rows = NULL;
+	size_t			 i, n = 0;
+
+	pthread_mutex_lock(&ss->lock);
+	if (ss->agents_dirty) {
+		rows = xcalloc(ss->n, sizeof *rows);
+		for (i = 0; i < ss->n; i++)
+			if (ss->s[i]->agent_dirty) {
+				ss->s[i]->agent_dirty = false;
+				rows[n++] = ss->s[i]->agent;
+			}
+		ss->agents_dirty = false;
+	}
+	pthread_mutex_unlock(&ss->lock);
+	for (i = 0; i < n; i++)
+		if (history_save_agent(ss->tg->db, &rows[i]) == -1)
+			log_warnx("%s: cannot record what its hooks said",
+			    rows[i].id);
+	free(rows);
+}
+
+/*
+ * A hook event of id's window (body, its JSON), posted with secret.  The
+ * secret must be the one taskgate gave that window: not another's, not
+ * the token.  Records the event and the state it gives; *changed tells
+ * whether the agent's state changed.  Runs on the HTTP thread: memory
+ * only, the session thread writes it down.
+ */
+enum session_hook_result
+session_hook(struct sessions *ss, const char *id, const char *secret,
+    json_t *body, bool *changed)
+{
+	struct session		*s;
+	struct agent_fact	 f, before, after;
+	const char		*ev, *sid, *prompt;
+	double			 mono = clock_mono(), now = clock_wall();
+
+	*changed = false;
+	pthread_mutex_lock(&ss->lock);
+	s = session_find(ss, id);
+	if (s == NULL || s->agent.secret[0] == '\0' || secret == NULL ||
+	    !equal_const_time(secret, s->agent.secret)) {
+		pthread_mutex_unlock(&ss->lock);
+		return SESSION_HOOK_FORBIDDEN;
+	}
+	/* A token bucket per window: a flood from one costs the others
+	 * nothing, and a burst of tool calls fits. */
+	if (s->hook_refill == 0)
+		s->hook_tokens = SESSION_HOOK_BURST;
+	else
+		s->hook_tokens += (mono - s->hook_refill) * SESSION_HOOK_RATE;
+	if (s->hook_tokens > SESSION_HOOK_BURST)
+		s->hook_tokens = SESSION_HOOK_BURST;
+	s->hook_refill = mono;
+	if (s->hook_tokens < 1.0) {
+		pthread_mutex_unlock(&ss->lock);
+		return SESSION_HOOK_FLOOD;
+	}
+	s->hook_tokens -= 1.0;
+	if (agent_from_hook(body, now, &f) == -1) {
+		pthread_mutex_unlock(&ss->lock);
+		return SESSION_HOOK_BAD_EVENT;
+	}
+	session_agent_locked(s, &before);
+	ev = json_string_value(json_object_get(body, "hook_event_name"));
+	snprintf(s->agent.last_event, sizeof s->agent.last_event, "%s", ev);
+	s->agent.last_event_ms = (int64_t)(now * 1000.0);
+	if ((sid = json_string_value(json_object_get(body, "session_id"))) !=
+	    NULL)
+		snprintf(s->agent.claude_session,
+		    sizeof s->agent.claude_session, "%s", sid);
+	prompt = json_string_value(json_object_get(body, "prompt"));
+	if (strcmp(ev, "UserPromptSubmit") == 0 && prompt != NULL) {
+		snprintf(s->agent.last_prompt, sizeof s->agent.last_prompt,
+		    "%s", prompt);
+		s->agent.last_prompt_ms = s->agent.last_event_ms;
+		if (s->typed == TYPED_WAITING && strstr(prompt,
+		    s->typed_text) != NULL)
+			s->typed = TYPED_DELIVERED;
+	}
+	if (f.state != AGENT_UNKNOWN)
+		s->agent.hook = f;
+	session_agent_locked(s, &after);
+	*changed = before.state != after.state;
+	s->agent_dirty = ss->agents_dirty = true;
+	pthread_cond_signal(&ss->cond);
+	pthread_mutex_unlock(&ss->lock);
+	return SESSION_HOOK_OK;
 }
 
 /* Actions --------------------------------------------------------------- */
@@ -948,23 +1256,100 @@ session_tmux_has(struct sessions *ss)
  */
 static int
 session_make_window(struct sessions *ss, bool exists, const char *id,
-    const char *dir, char **out, char *err, size_t len)
+    const char *dir, const char *env, char *const agent[], char **out,
+    char *err, size_t len)
 {
 	const char	 *name = ss->tg->opts->tmux_session;
 	char		**argv;
 	int		  rc;
 
-	argv = tmux_argv_new_window(name, exists, id, dir, ss->agent);
+	argv = tmux_argv_new_window(name, exists, id, dir, env, agent);
 	rc = tmux_exec(argv, out, err, len);
 	tmux_argv_free(argv);
 	if (rc == 0 || !exists || session_tmux_has(ss))
 		return rc;
 	free(*out);
 	*out = NULL;
-	argv = tmux_argv_new_window(name, false, id, dir, ss->agent);
+	argv = tmux_argv_new_window(name, false, id, dir, env, agent);
 	rc = tmux_exec(argv, out, err, len);
 	tmux_argv_free(argv);
 	return rc;
+}
+
+/*
+ * Writes the Claude Code settings of id's window into path:
+ * an http hook for each event taskgate takes, POSTed to taskgate with the
+ * window's secret, which Claude Code reads from the window's environment
+ * (allowedEnvVars), so the file holds no secret.  The user's own settings
+ * files are never touched: --settings adds to them.  -1 with err.
+ */
+static int
+session_write_settings(struct sessions *ss, const char *id,
+    const char *path, char *err, size_t len)
+{
+	const char *const	*ev = agent_hook_events();
+	json_t			*hooks = json_object(), *doc, *entry;
+	char			*url, tmp[PATH_MAX + 8];
+	int			 fd, rc;
+	size_t			 i;
+
+	if (mkdir(ss->hooks_dir, 0700) == -1 && errno != EEXIST) {
+		snprintf(err, len, "cannot make %.150s: %.60s", ss->hooks_dir,
+		    strerror(errno));
+		json_decref(hooks);
+		return -1;
+	}
+	xasprintf(&url, "%s/api/hooks/%s", ss->tg->hook_base, id);
+	for (i = 0; ev[i] != NULL; i++) {
+		entry = json_pack("{s:[{s:s,s:s,s:{s:s},s:[s],s:i}]}", "hooks",
+		    "type", "http", "url", url, "headers", "X-Taskgate-Hook",
+		    "$" SESSION_SECRET_ENV, "allowedEnvVars", SESSION_SECRET_ENV,
+		    "timeout", 5);
+		if (strcmp(ev[i], "PreToolUse") == 0 ||
+		    strcmp(ev[i], "PostToolUse") == 0 ||
+		    strcmp(ev[i], "PermissionRequest") == 0)
+			json_object_set_new(entry, "matcher", json_string("*"));
+		json_object_set_new(hooks, ev[i], json_pack("[o]", entry));
+	}
+	free(url);
+	doc = json_pack("{s:o}", "hooks", hooks);
+	if (snprintf(tmp, sizeof tmp, "%s.new", path) >= (int)sizeof tmp) {
+		json_decref(doc);
+		snprintf(err, len, "the path of the hooks is too long");
+		return -1;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	rc = fd == -1 ? -1 : json_dumpfd(doc, fd, JSON_INDENT(2));
+	if (fd != -1 && close(fd) == -1)
+		rc = -1;
+	json_decref(doc);
+	if (rc == -1 || rename(tmp, path) == -1) {
+		snprintf(err, len, "cannot write %.150s: %.60s", path,
+		    strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* The agent's argument vector with "--settings path" added (new). */
+static char **
+session_agent_argv(struct sessions *ss, const char *settings)
+{
+	char	**argv;
+	size_t	  n, i;
+
+	for (n = 0; ss->agent[n] != NULL; n++)
+		;
+	argv = xcalloc(n + 3, sizeof *argv);
+	for (i = 0; i < n; i++)
+		argv[i] = xstrdup(ss->agent[i]);
+	if (settings != NULL) {
+		argv[n++] = xstrdup("--settings");
+		argv[n++] = xstrdup(settings);
+	}
+	return argv;
 }
 
 /*
@@ -976,8 +1361,10 @@ session_launch(struct sessions *ss, struct session_job *j, const char *dir,
     const char *why, long attempt)
 {
 	struct session	*s;
-	char		**argv, **type, **enter, *out = NULL;
+	char		**argv, **type, **enter, **agent, *out = NULL;
 	char		 err[256], window[16], pane[16], text[STREAM_ID_MAX + 16];
+	char		 secret[TASKGATE_TOKEN_HEX + 1] = "", settings[PATH_MAX];
+	char		 env[sizeof SESSION_SECRET_ENV + sizeof secret];
 	bool		 exists, made;
 
 	if (j->dry_run) {
@@ -987,9 +1374,30 @@ session_launch(struct sessions *ss, struct session_job *j, const char *dir,
 	} else
 		exists = session_tmux_has(ss);
 	snprintf(text, sizeof text, "/continue %s", j->id);
+	/* Its hooks: a settings file, and a secret of its own. */
+	if (snprintf(settings, sizeof settings, "%s/%s.json", ss->hooks_dir,
+	    j->id) >= (int)sizeof settings)
+		settings[0] = '\0';	/* refused below */
+	if (ss->hooks && !j->dry_run && (settings[0] == '\0' ||
+	    auth_random_hex(secret,
+	    sizeof secret) == -1 || session_write_settings(ss, j->id, settings,
+	    err, sizeof err) == -1)) {
+		if (settings[0] == '\0')
+			snprintf(err, sizeof err, "the path of the hooks is "
+			    "too long");
+		else if (secret[0] == '\0')
+			snprintf(err, sizeof err, "cannot get random bytes");
+		log_warnx("%s: %s", j->id, err);
+		session_refuse(j, 500, "hooks-failed", "%s", err);
+		return;
+	}
+	snprintf(env, sizeof env, "%s=%s", SESSION_SECRET_ENV, ss->hooks &&
+	    j->dry_run ? "SECRET" : secret);
+	agent = session_agent_argv(ss, ss->hooks ? settings : NULL);
 	if (j->dry_run) {
 		argv = tmux_argv_new_window(ss->tg->opts->tmux_session, exists,
-		    j->id, dir, ss->agent);
+		    j->id, dir, ss->hooks ? env : NULL, agent);
+		tmux_argv_free(agent);
 		type = tmux_argv_type("{pane}", text);
 		enter = tmux_argv_enter("{pane}");
 		session_answer(j, 200, json_pack("{s:b,s:s,s:s,s:o}", "dryRun",
@@ -1000,8 +1408,9 @@ session_launch(struct sessions *ss, struct session_job *j, const char *dir,
 		tmux_argv_free(argv);
 		return;
 	}
-	made = session_make_window(ss, exists, j->id, dir, &out, err,
-	    sizeof err) == 0;
+	made = session_make_window(ss, exists, j->id, dir, ss->hooks ? env :
+	    NULL, agent, &out, err, sizeof err) == 0;
+	tmux_argv_free(agent);
 	if (!made || out == NULL || sscanf(out, "%15s %15s", window,
 	    pane) != 2) {
 		if (made)
@@ -1028,8 +1437,11 @@ session_launch(struct sessions *ss, struct session_job *j, const char *dir,
 	s->sig[0] = '\0';
 	free(s->text);
 	s->text = NULL;
-	s->pane_state = STALL_OK;
-	s->pane_reason[0] = '\0';
+	session_forget_agent(s);
+	memset(&s->agent, 0, sizeof s->agent);
+	snprintf(s->agent.id, sizeof s->agent.id, "%s", j->id);
+	snprintf(s->agent.secret, sizeof s->agent.secret, "%s", secret);
+	s->agent_dirty = true;
 	pthread_mutex_unlock(&ss->lock);
 	session_save(ss, s);
 	session_event(ss, why, j->id, j->actor, attempt > 0 ?
@@ -1097,8 +1509,7 @@ session_kill(struct sessions *ss, struct session *s)
 	s->row.window[0] = s->row.pane[0] = '\0';
 	s->phase = PHASE_NONE;
 	s->live = s->dead = false;
-	s->pane_state = STALL_OK;
-	s->pane_reason[0] = '\0';
+	session_forget_agent(s);
 	pthread_mutex_unlock(&ss->lock);
 	session_save(ss, s);
 }
@@ -1483,6 +1894,8 @@ session_main(void *arg)
 		now = clock_mono();
 		session_refresh(ss, now);
 		session_type_when_ready(ss, now);
+		session_check_typed(ss);
+		session_save_agents(ss);
 
 		pthread_mutex_lock(&ss->lock);
 		jobs = ss->jobs;
@@ -1510,7 +1923,8 @@ session_main(void *arg)
 		pthread_mutex_lock(&ss->lock);
 		fast = false;
 		for (i = 0; i < ss->n; i++)
-			if (ss->s[i]->phase == PHASE_STARTING)
+			if (ss->s[i]->phase == PHASE_STARTING ||
+			    ss->s[i]->typed == TYPED_WAITING)
 				fast = true;
 		/* One tmux call per poll while windows exist or --auto may
 		 * start some; rarely otherwise (it only looks for windows to
@@ -1523,7 +1937,7 @@ session_main(void *arg)
 		ts.tv_nsec += (long)(tick * 1e9);
 		ts.tv_sec += ts.tv_nsec / 1000000000L;
 		ts.tv_nsec %= 1000000000L;
-		while (!ss->stop && ss->jobs == NULL &&
+		while (!ss->stop && ss->jobs == NULL && !ss->agents_dirty &&
 		    pthread_cond_timedwait(&ss->cond, &ss->lock, &ts) == 0)
 			;
 		if (ss->stop) {

@@ -6,10 +6,14 @@
  * consecutive observations that both reached the upstream, so time while
  * the upstream (or taskgate) was down never counts as a stall.
  * stall_judge() turns an observation into a state and its evidence:
- *   needs-human > dead > context-exhausted > waiting-input >
- *   no-progress > upstream-unhealthy > ok
- * The pane-based states (dead, context-exhausted, waiting-input) come
- * from the session layer through the input; this file only ranks them.
+ *   needs-human > the agent's own state (dead, context-exhausted,
+ *   usage-limited, needs-login, waiting-input, api-error) >
+ *   no-progress > idle > upstream-unhealthy > ok
+ * The agent's state comes from the session layer through the input
+ * (agent.c: its hooks, its pane, its process); this file only ranks it
+ * against the task counts.  An agent whose turn ended is idle, not
+ * stalled; one working (or of unknown state) with counts unchanged for
+ * the stall timeout makes no progress.
  * needs-human is any state recovery acts on (no-progress,
  * context-exhausted, dead) once the input says the recovery budget is
  * spent.
@@ -26,7 +30,34 @@ static const char *const stall_names[] = {
 	[STALL_CONTEXT_EXHAUSTED] = "context-exhausted",
 	[STALL_DEAD] = "dead",
 	[STALL_NEEDS_HUMAN] = "needs-human",
+	[STALL_IDLE] = "idle",
+	[STALL_USAGE_LIMITED] = "usage-limited",
+	[STALL_API_ERROR] = "api-error",
+	[STALL_NEEDS_LOGIN] = "needs-login",
 };
+
+/* The stream state an agent's own state gives, or STALL_OK for those the
+ * counts decide (working, unknown, idle). */
+static enum stall_state
+stall_of_agent(enum agent_state a)
+{
+	switch (a) {
+	case AGENT_DEAD:
+		return STALL_DEAD;
+	case AGENT_CONTEXT_EXHAUSTED:
+		return STALL_CONTEXT_EXHAUSTED;
+	case AGENT_WAITING_INPUT:
+		return STALL_WAITING_INPUT;
+	case AGENT_USAGE_LIMITED:
+		return STALL_USAGE_LIMITED;
+	case AGENT_NEEDS_LOGIN:
+		return STALL_NEEDS_LOGIN;
+	case AGENT_API_ERROR:
+		return STALL_API_ERROR;
+	default:
+		return STALL_OK;
+	}
+}
 
 const char *
 stall_state_name(enum stall_state s)
@@ -65,6 +96,18 @@ stall_observe(struct stall_track *t, double now, bool reachable, bool changed)
 	t->last_obs = now;
 }
 
+/* Adds when the agent's state began (its witness's time) to evidence. */
+static void
+stall_agent_since(json_t *e, const struct agent_fact *a)
+{
+	char	buf[32];
+
+	if (a->at <= 0)
+		return;
+	clock_iso8601(a->at, buf, sizeof buf);
+	json_object_set_new(e, "agentSince", json_string(buf));
+}
+
 /* The state the observation shows, before the budget is considered. */
 static enum stall_state
 stall_judge_one(const struct stall_input *in, json_t *e)
@@ -74,11 +117,24 @@ stall_judge_one(const struct stall_input *in, json_t *e)
 					    c->completed == c->total;
 	bool				 working = c->in_progress > 0 ||
 					    in->session_live;
+	enum stall_state		 own = stall_of_agent(in->agent.state);
 
-	if (in->pane_state != STALL_OK) {
-		json_object_set_new(e, "reason", json_string(in->pane_reason ?
-		    in->pane_reason : stall_state_name(in->pane_state)));
-		return in->pane_state;
+	if (own != STALL_OK) {
+		json_object_set_new(e, "reason", json_string(
+		    in->agent.reason[0] != '\0' ? in->agent.reason :
+		    stall_state_name(own)));
+		stall_agent_since(e, &in->agent);
+		return own;
+	}
+	if (!complete && in->agent.state == AGENT_IDLE) {
+		json_object_set_new(e, "reason", json_string("the agent's turn "
+		    "ended with work left"));
+		json_object_set_new(e, "agent", json_string(in->agent.reason));
+		stall_agent_since(e, &in->agent);
+		json_object_set_new(e, "completedTasks",
+		    json_integer(c->completed));
+		json_object_set_new(e, "totalTasks", json_integer(c->total));
+		return STALL_IDLE;
 	}
 	if (!complete && working && in->unchanged_s >= in->timeout_s) {
 		json_object_set_new(e, "reason", json_string("task counts "
@@ -102,6 +158,25 @@ stall_judge_one(const struct stall_input *in, json_t *e)
 		return STALL_UPSTREAM_UNHEALTHY;
 	}
 	return STALL_OK;
+}
+
+/*
+ * Why a window in the state called name must never be killed (it waits
+ * for a person or a quota), as words after the stream's id; NULL when it
+ * may be.
+ */
+const char *
+stall_state_protected(const char *name)
+{
+	if (name == NULL)
+		return NULL;
+	if (strcmp(name, "waiting-input") == 0)
+		return "waits for a person to answer it";
+	if (strcmp(name, "usage-limited") == 0)
+		return "waits for its usage limit to reset";
+	if (strcmp(name, "needs-login") == 0)
+		return "needs a person to log in or settle billing";
+	return NULL;
 }
 
 /* Whether recovery acts on the state called name. */

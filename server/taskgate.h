@@ -60,6 +60,7 @@ struct options {
 	double		 upstream_timeout;	/* --upstream-timeout, seconds */
 	char		*tmux_session;		/* --tmux-session */
 	char		*agent_command;		/* --agent-command */
+	int		 agent_hooks;		/* --agent-hooks: 1, 0, -1 auto */
 	char		*web_root;		/* --web-root */
 	char		*webhook;		/* --webhook */
 	char		*config_path;		/* --config */
@@ -290,7 +291,11 @@ struct agent_fact {
 	char			 reason[200];	/* evidence, in words */
 };
 
+extern const char *const agent_default_phrases[];
+#define AGENT_PHRASE_LINES 100	/* a pane's lines searched for phrases */
 const char *agent_state_name(enum agent_state);
+const char *agent_pane_tail(const char *, int);
+enum agent_state agent_state_from_name(const char *);
 const char *const *agent_hook_events(void);
 bool	agent_hook_known(const char *);
 int	agent_from_hook(json_t *, double, struct agent_fact *);
@@ -308,7 +313,11 @@ enum stall_state {
 	STALL_WAITING_INPUT,
 	STALL_CONTEXT_EXHAUSTED,
 	STALL_DEAD,
-	STALL_NEEDS_HUMAN
+	STALL_NEEDS_HUMAN,
+	STALL_IDLE,
+	STALL_USAGE_LIMITED,
+	STALL_API_ERROR,
+	STALL_NEEDS_LOGIN
 };
 
 struct stall_track {
@@ -323,8 +332,7 @@ struct stall_input {
 	bool			 upstream_unhealthy;
 	json_t			*upstream_warnings;	/* borrowed, or NULL */
 	bool			 session_live;
-	enum stall_state	 pane_state;	/* from the session layer */
-	const char		*pane_reason;
+	struct agent_fact	 agent;		/* from the session layer */
 	bool			 budget_spent;	/* recoveries since progress */
 	long			 attempts;	/* and how many */
 };
@@ -332,6 +340,7 @@ struct stall_input {
 const char *stall_state_name(enum stall_state);
 int	stall_state_from_name(const char *);
 bool	stall_state_recoverable(const char *);
+const char *stall_state_protected(const char *);
 void	stall_observe(struct stall_track *, double, bool, bool);
 enum stall_state stall_judge(const struct stall_input *, json_t **);
 
@@ -361,9 +370,8 @@ struct tmux_window {
 	long	cx, cy;		/* the cursor */
 };
 
-extern const char *const tmux_default_phrases[];
 char	**tmux_argv_new_window(const char *, bool, const char *,
-		    const char *, char *const []);
+		    const char *, const char *, char *const []);
 char	**tmux_argv_has_session(const char *);
 bool	  tmux_said_gone(const char *);
 char	**tmux_argv_list(const char *);
@@ -375,9 +383,6 @@ void	tmux_argv_free(char **);
 json_t	*tmux_argv_json(char **);
 int	tmux_exec(char **, char **, char *, size_t);
 size_t	tmux_parse_windows(const char *, struct tmux_window **);
-#define TMUX_CLASSIFY_LINES 100	/* a pane's lines searched for phrases */
-enum stall_state tmux_classify(const char *, const char *const *,
-		    const char **);
 char	*tmux_plain_text(const char *);
 
 /* auth.c */
@@ -391,6 +396,7 @@ bool	auth_host_allowed(const struct auth *, const char *);
 enum auth_via auth_check(const struct auth *, const char *, const char *);
 bool	auth_origin_matches(const char *, const char *);
 int	auth_token_file(const char *, char *, size_t, char *, size_t);
+int	auth_random_hex(char *, size_t);
 
 /* upstream.c */
 enum upstream_result {
@@ -544,6 +550,21 @@ struct session_row {
 int	history_load_sessions(struct db *, struct session_row **, size_t *);
 int	history_save_session(struct db *, const struct session_row *);
 
+/* What an agent window said of itself through its hooks (persisted). */
+struct agent_row {
+	char			id[STREAM_ID_MAX + 1];
+	char			secret[65];	/* hex; "" when it has none */
+	char			claude_session[80];
+	char			last_event[32];
+	int64_t			last_event_ms;
+	char			last_prompt[512];
+	int64_t			last_prompt_ms;
+	struct agent_fact	hook;		/* the last event's word */
+};
+
+int	history_load_agents(struct db *, struct agent_row **, size_t *);
+int	history_save_agent(struct db *, const struct agent_row *);
+
 /* audit.c */
 struct audit *audit_new(struct db *);
 void	audit_free(struct audit *);
@@ -583,6 +604,7 @@ void	poller_join(struct poller *);
 void	poller_free(struct poller *);
 void	poller_with_view(struct poller *, void (*)(json_t *, void *), void *);
 size_t	poller_pending(struct poller *);
+void	poller_poke(struct poller *);
 
 /* api-streams.c */
 json_t	*api_streams_overview_doc(struct taskgate *);
@@ -596,6 +618,7 @@ enum metric {
 	METRIC_CACHE_STALE,
 	METRIC_CACHE_FAIL,
 	METRIC_RECOVERIES,
+	METRIC_HOOK_EVENTS,
 	METRIC__COUNT
 };
 
@@ -641,6 +664,16 @@ void	session_stall_input(struct sessions *, const char *, double,
 		    struct stall_input *, char *, size_t);
 void	session_progress(struct sessions *, const char *);
 
+/* What session_hook() made of a hook event. */
+enum session_hook_result {
+	SESSION_HOOK_OK,		/* recorded */
+	SESSION_HOOK_FORBIDDEN,		/* no window of this stream has it */
+	SESSION_HOOK_BAD_EVENT,		/* not a hook event taskgate takes */
+	SESSION_HOOK_FLOOD		/* too many from this window */
+};
+enum session_hook_result session_hook(struct sessions *, const char *,
+		    const char *, json_t *, bool *);
+
 /* the context */
 struct taskgate {
 	struct options		*opts;		/* read-only after start */
@@ -659,6 +692,8 @@ struct taskgate {
 	struct sessions		*sessions;
 	struct idempotency	*idempotency;
 	struct http		*http;
+	char			 hook_base[64];	/* http://127.0.0.1:PORT, or ""
+						   (a unix socket: no hooks) */
 };
 
 /* http.c */
@@ -679,7 +714,10 @@ enum http_error {
 	HTTP_UNPROCESSABLE,	/* 422 unprocessable */
 	HTTP_INTERNAL,		/* 500 internal-error */
 	HTTP_BAD_HEADER,	/* 400 bad-header */
-	HTTP_TOO_MANY_ARGS	/* 431 too-many-arguments */
+	HTTP_TOO_MANY_ARGS,	/* 431 too-many-arguments */
+	HTTP_FORBIDDEN,		/* 403 forbidden */
+	HTTP_BAD_BODY,		/* 400 bad-body */
+	HTTP_UNKNOWN_EVENT	/* 422 unknown-event */
 };
 
 enum request_state { REQ_NEW, REQ_BODY, REQ_RUN, REQ_WAITING, REQ_DONE };
@@ -714,6 +752,7 @@ struct http *http_start(struct taskgate *, int, char *, size_t);
 void	http_stop(struct http *);
 int	http_listen_socket(const struct listen_addr *, char *, size_t);
 int	http_bound_port(int);
+int	http_local_base(int, char *, size_t);
 enum MHD_Result http_error(struct request *, enum http_error, const char *,
 		    ...) __attribute__((format(printf, 3, 4)));
 enum MHD_Result http_reply(struct request *, unsigned int,
@@ -743,6 +782,9 @@ struct acceptor *acceptor_start(int, struct MHD_Daemon *, unsigned int,
 void	acceptor_closed(struct acceptor *, enum acceptor_route);
 bool	acceptor_crowded(const struct acceptor *);
 void	acceptor_stop(struct acceptor *);
+
+/* api-hooks.c */
+enum MHD_Result api_hooks_post(struct request *);
 
 /* api-upstream.c */
 enum MHD_Result api_upstream_list(struct request *);

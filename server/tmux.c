@@ -7,8 +7,7 @@
  * Targets are never names, which tmux's -t matches by prefix: the
  * session is "=NAME" (exact), windows and panes are their ids (@3, %5).
  * Text is typed with send-keys -l (literal), so "/continue Stream-B" is
- * never read as key names.  It also classifies a pane's text: the
- * context-exhaustion phrases and an agent waiting for an answer.
+ * never read as key names.  What a pane's text means is agent.c's.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -25,15 +24,6 @@
 #define TMUX_LIST_FORMAT "#{window_id}\t#{pane_id}\t#{pane_dead}\t" \
 	"#{pane_dead_status}\t#{pane_pid}\t#{window_activity}\t" \
 	"#{history_size}\t#{cursor_x}\t#{cursor_y}\t#{window_name}"
-
-const char *const tmux_default_phrases[] = {
-	"context window exceeded",
-	"conversation compacted",
-	"maximum context",
-	"context limit reached",
-	"The conversation is too long",
-	NULL
-};
 
 /*
  * An argv being built.  tmux splits its own arguments into commands at a
@@ -156,11 +146,12 @@ tmux_session_target(const char *session, bool window)
  * command, before the agent can be reaped.  A new session sets it on its
  * first window and leaves a hook on itself that sets it on every later
  * one; the hook is set again before each new window, in case the session
- * was made by someone else.
+ * was made by someone else.  env, if not NULL, is one NAME=VALUE for the
+ * agent's environment (-e).
  */
 char **
 tmux_argv_new_window(const char *session, bool exists, const char *name,
-    const char *cwd, char *const agent[])
+    const char *cwd, const char *env, char *const agent[])
 {
 	struct tmux_args	 a = { NULL, 0 };
 	char			*target = tmux_session_target(session, true);
@@ -171,12 +162,18 @@ tmux_argv_new_window(const char *session, bool exists, const char *name,
 		tmux_add_separator(&a);
 		tmux_add_all(&a, "new-window", "-d", "-P", "-F",
 		    "#{window_id} #{pane_id}", "-t", target, "-n", name, "-c",
-		    cwd, "--", NULL);
+		    cwd, NULL);
+		if (env != NULL)
+			tmux_add_all(&a, "-e", env, NULL);
+		tmux_add(&a, "--");
 		tmux_add_list(&a, agent);
 	} else {
 		tmux_add_all(&a, "tmux", "new-session", "-d", "-P", "-F",
 		    "#{window_id} #{pane_id}", "-s", session, "-n", name, "-c",
-		    cwd, "-x", "200", "-y", "50", "--", NULL);
+		    cwd, "-x", "200", "-y", "50", NULL);
+		if (env != NULL)
+			tmux_add_all(&a, "-e", env, NULL);
+		tmux_add(&a, "--");
 		tmux_add_list(&a, agent);
 		tmux_add_separator(&a);
 		tmux_add_all(&a, "set-option", "-w", "-t", target,
@@ -368,69 +365,6 @@ tmux_parse_windows(const char *text, struct tmux_window **out)
 	}
 	free(copy);
 	return n;
-}
-
-static const char *
-tmux_last_line(const char *text, char *line, size_t len)
-{
-	const char	*end = text + strlen(text), *start;
-
-	while (end > text && isspace((unsigned char)end[-1]))
-		end--;
-	start = end;
-	while (start > text && start[-1] != '\n')
-		start--;
-	snprintf(line, len, "%.*s", (int)(end - start), start);
-	return line;
-}
-
-/* Where the last n lines of text start, blank lines at its end aside. */
-static const char *
-tmux_tail(const char *text, int n)
-{
-	const char	*p = text + strlen(text);
-
-	while (p > text && isspace((unsigned char)p[-1]))
-		p--;
-	while (p > text && (p[-1] != '\n' || --n > 0))
-		p--;
-	return p;
-}
-
-/*
- * Classifies a pane's text: context-exhausted when a phrase appears in
- * its last TMUX_CLASSIFY_LINES lines (case-insensitive; phrases
- * NULL-terminated), waiting-input when the last line asks a question,
- * else ok.  *reason (static or phrase) says which phrase or question.
- */
-enum stall_state
-tmux_classify(const char *text, const char *const *phrases,
-    const char **reason)
-{
-	static char	 question[160];
-	char		 line[160];
-	const char	*tail;
-	size_t		 i, len;
-
-	*reason = NULL;
-	if (text == NULL)
-		return STALL_OK;
-	tail = tmux_tail(text, TMUX_CLASSIFY_LINES);
-	for (i = 0; phrases != NULL && phrases[i] != NULL; i++) {
-		if (phrases[i][0] != '\0' && strcasestr(tail, phrases[i])) {
-			*reason = phrases[i];
-			return STALL_CONTEXT_EXHAUSTED;
-		}
-	}
-	tmux_last_line(text, line, sizeof line);
-	len = strlen(line);
-	if ((len > 0 && line[len - 1] == '?') || strcasestr(line, "(y/n)") ||
-	    strcasestr(line, "[y/n]") || strcasestr(line, "Do you want")) {
-		snprintf(question, sizeof question, "%s", line);
-		*reason = question;
-		return STALL_WAITING_INPUT;
-	}
-	return STALL_OK;
 }
 
 /* Text with control characters other than newline and tab removed. */

@@ -12,10 +12,10 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char			*s = xstrndup((const char *)data, size), *plain;
-	const char		*reason;
+	char			 reason[200];
 	struct tmux_window	*w;
 
-	tmux_classify(s, tmux_default_phrases, &reason);
+	agent_from_pane(s, agent_default_phrases, reason, sizeof reason);
 	plain = tmux_plain_text(s);
 	free(plain);
 	tmux_parse_windows(s, &w);

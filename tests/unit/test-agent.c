@@ -1,16 +1,110 @@
 /*
  * test-agent.c: an agent's state from its hook events, its pane (the
- * texts the real Claude Code prints) and its process (agent.c).
+ * texts the real Claude Code prints; for any agent, a context-exhaustion
+ * phrase in the pane's last 100 lines, blank lines at the end aside, in
+ * any case, and not further up; a question on the last line) and its
+ * process (agent.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "taskgate.h"
+
+/* A pane: line, then `after` lines of work, then `blank` empty lines. */
+static char *
+lines_pane(const char *line, int after, int blank)
+{
+	char	*text = NULL;
+	size_t	 len = 0;
+	FILE	*f = open_memstream(&text, &len);
+	int	 i;
+
+	assert_non_null(f);
+	fprintf(f, "$ claude\n%s\n", line);
+	for (i = 0; i < after; i++)
+		fprintf(f, "working on step %d\n", i);
+	for (i = 0; i < blank; i++)
+		fputc('\n', f);
+	fclose(f);
+	return text;
+}
+
+static char reason_buf[200];
+
+static enum agent_state
+classify(const char *text, const char **reason)
+{
+	enum agent_state st = agent_from_pane(text, agent_default_phrases,
+	    reason_buf, sizeof reason_buf);
+
+	*reason = reason_buf[0] != '\0' ? reason_buf : NULL;
+	return st;
+}
+
+static void
+test_a_phrase_counts_in_the_last_100_lines_only(void **state)
+{
+	const char	*reason;
+	char		*text;
+
+	(void)state;
+	/* The phrase on the 100th line from the end, under a screen of
+	 * blank lines as tmux pads it. */
+	text = lines_pane("Error: Context Window Exceeded", AGENT_PHRASE_LINES - 1,
+	    40);
+	assert_int_equal(classify(text, &reason), AGENT_CONTEXT_EXHAUSTED);
+	assert_string_equal(reason, "context window exceeded");
+	free(text);
+	/* One line of work more, and it is history. */
+	text = lines_pane("Error: Context Window Exceeded", AGENT_PHRASE_LINES, 40);
+	assert_int_equal(classify(text, &reason), AGENT_UNKNOWN);
+	assert_null(reason);
+	free(text);
+	text = lines_pane("The conversation is too long", 0, 0);
+	assert_int_equal(classify(text, &reason), AGENT_CONTEXT_EXHAUSTED);
+	free(text);
+}
+
+static void
+test_configured_phrases_replace_the_defaults(void **state)
+{
+	const char *const	 mine[] = { "out of tokens", NULL };
+	const char		*reason;
+
+	(void)state;
+	char			 r[200];
+
+	assert_int_equal(agent_from_pane("step 1\nOUT OF TOKENS, sorry\n",
+	    mine, r, sizeof r), AGENT_CONTEXT_EXHAUSTED);
+	assert_string_equal(r, "out of tokens");
+	assert_int_equal(agent_from_pane("context window exceeded\n", mine,
+	    r, sizeof r), AGENT_UNKNOWN);
+	assert_int_equal(agent_from_pane(NULL, mine, r, sizeof r),
+	    AGENT_UNKNOWN);
+	assert_int_equal(agent_from_pane("", mine, r, sizeof r),
+	    AGENT_UNKNOWN);
+	(void)reason;
+}
+
+static void
+test_a_question_on_the_last_line_waits_for_input(void **state)
+{
+	const char	*reason;
+
+	(void)state;
+	assert_int_equal(classify("Edit main.c?\nDo you want to proceed? "
+	    "(y/n)\n\n\n", &reason), AGENT_WAITING_INPUT);
+	assert_string_equal(reason, "Do you want to proceed? (y/n)");
+	/* Asked and answered: the last line is work again. */
+	assert_int_equal(classify("Proceed? (y/n)\ny\nworking\n", &reason),
+	    AGENT_UNKNOWN);
+}
 
 static enum agent_state
 hook(const char *json, char *reason, size_t len)
@@ -247,6 +341,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+		    test_a_phrase_counts_in_the_last_100_lines_only),
+		cmocka_unit_test(test_configured_phrases_replace_the_defaults),
+		cmocka_unit_test(
+		    test_a_question_on_the_last_line_waits_for_input),
 		cmocka_unit_test(test_hooks_name_the_state),
 		cmocka_unit_test(test_a_body_that_is_no_hook_event_is_refused),
 		cmocka_unit_test(test_claude_code_screens),

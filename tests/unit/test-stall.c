@@ -107,8 +107,9 @@ test_upstream_health_and_ranking(void **state)
 	json_decref(e);
 	in.unchanged_s = 600;	/* our own judgement ranks above */
 	assert_int_equal(judge(&in), STALL_NO_PROGRESS);
-	in.pane_state = STALL_CONTEXT_EXHAUSTED;
-	in.pane_reason = "context window exceeded";
+	in.agent.state = AGENT_CONTEXT_EXHAUSTED;
+	snprintf(in.agent.reason, sizeof in.agent.reason,
+	    "context window exceeded");
 	assert_int_equal(stall_judge(&in, &e), STALL_CONTEXT_EXHAUSTED);
 	assert_string_equal(json_string_value(json_object_get(e, "reason")),
 	    "context window exceeded");
@@ -133,14 +134,18 @@ test_a_spent_budget_makes_a_stuck_stream_need_a_human(void **state)
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(e,
 	    "stuckEvidence"), "inProgressTasks")), 1);
 	json_decref(e);
-	in.pane_state = STALL_DEAD;
+	in.agent.state = AGENT_DEAD;
 	assert_int_equal(judge(&in), STALL_NEEDS_HUMAN);
-	in.pane_state = STALL_CONTEXT_EXHAUSTED;
+	in.agent.state = AGENT_CONTEXT_EXHAUSTED;
 	assert_int_equal(judge(&in), STALL_NEEDS_HUMAN);
 	/* Recovery does not act on these: they stay what they are. */
-	in.pane_state = STALL_WAITING_INPUT;
+	in.agent.state = AGENT_WAITING_INPUT;
 	assert_int_equal(judge(&in), STALL_WAITING_INPUT);
-	in.pane_state = STALL_OK;
+	in.agent.state = AGENT_USAGE_LIMITED;
+	assert_int_equal(judge(&in), STALL_USAGE_LIMITED);
+	in.agent.state = AGENT_NEEDS_LOGIN;
+	assert_int_equal(judge(&in), STALL_NEEDS_LOGIN);
+	in.agent.state = AGENT_UNKNOWN;
 	in.unchanged_s = 1;
 	assert_int_equal(judge(&in), STALL_OK);
 	in.upstream_unhealthy = true;
@@ -189,12 +194,47 @@ test_recovery_budget_and_backoff(void **state)
 }
 
 static void
+test_the_agents_own_word(void **state)
+{
+	struct stall_input	 in = working(600, 600);	/* counts stuck */
+	json_t			*e;
+
+	(void)state;
+	/* Its turn ended with work left: idle, not stalled. */
+	in.agent.state = AGENT_IDLE;
+	in.agent.at = 1796000000.0;
+	snprintf(in.agent.reason, sizeof in.agent.reason, "its turn ended");
+	assert_int_equal(stall_judge(&in, &e), STALL_IDLE);
+	assert_string_equal(json_string_value(json_object_get(e, "agent")),
+	    "its turn ended");
+	assert_non_null(json_string_value(json_object_get(e, "agentSince")));
+	json_decref(e);
+	/* Idle with the stream complete is simply ok. */
+	in.counts.completed = in.counts.total;
+	in.counts.in_progress = 0;
+	assert_int_equal(judge(&in), STALL_OK);
+	/* Working with counts unchanged makes no progress, as before. */
+	in = working(600, 600);
+	in.agent.state = AGENT_WORKING;
+	assert_int_equal(judge(&in), STALL_NO_PROGRESS);
+	in.agent.state = AGENT_API_ERROR;
+	assert_int_equal(judge(&in), STALL_API_ERROR);
+	/* A person's prompt or a quota is never a stall, however long. */
+	in.agent.state = AGENT_WAITING_INPUT;
+	assert_int_equal(judge(&in), STALL_WAITING_INPUT);
+	assert_false(stall_state_recoverable("waiting-input"));
+	assert_false(stall_state_recoverable("usage-limited"));
+	assert_false(stall_state_recoverable("needs-login"));
+	assert_false(stall_state_recoverable("idle"));
+}
+
+static void
 test_names(void **state)
 {
 	int	i;
 
 	(void)state;
-	for (i = STALL_OK; i <= STALL_NEEDS_HUMAN; i++)
+	for (i = STALL_OK; i <= STALL_NEEDS_LOGIN; i++)
 		assert_int_equal(stall_state_from_name(stall_state_name(i)), i);
 	assert_string_equal(stall_state_name(STALL_NO_PROGRESS),
 	    "no-progress");
@@ -253,6 +293,7 @@ main(void)
 		cmocka_unit_test(
 		    test_a_spent_budget_makes_a_stuck_stream_need_a_human),
 		cmocka_unit_test(test_recovery_budget_and_backoff),
+		cmocka_unit_test(test_the_agents_own_word),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_last_event_id),
 		cmocka_unit_test(test_history_times),

@@ -1,11 +1,9 @@
 /*
- * test-tmux.c: how taskgate reads a pane.  A context-exhaustion phrase
- * counts in the pane's last 100 lines (blank lines at the end aside), in
- * any case, and not further up; a question on the last line is
- * waiting-input; the plain text keeps newlines and tabs and drops other
- * control characters.  And what taskgate tells tmux: an argument ending
- * in ';' stays one literal argument, and a new window keeps the pane of
- * an agent that exits within the same tmux command.
+ * test-tmux.c: what taskgate reads from tmux and tells it.  The plain
+ * text of a pane keeps newlines and tabs and drops other control
+ * characters; an argument ending in ';' stays one literal argument, and
+ * a new window keeps the pane of an agent that exits within the same tmux
+ * command.  (What a pane's text means is test-agent.c's.)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,85 +15,6 @@
 #include <cmocka.h>
 
 #include "taskgate.h"
-
-/* A pane: line, then `after` lines of work, then `blank` empty lines. */
-static char *
-pane(const char *line, int after, int blank)
-{
-	char	*text = NULL;
-	size_t	 len = 0;
-	FILE	*f = open_memstream(&text, &len);
-	int	 i;
-
-	assert_non_null(f);
-	fprintf(f, "$ claude\n%s\n", line);
-	for (i = 0; i < after; i++)
-		fprintf(f, "working on step %d\n", i);
-	for (i = 0; i < blank; i++)
-		fputc('\n', f);
-	fclose(f);
-	return text;
-}
-
-static enum stall_state
-classify(const char *text, const char **reason)
-{
-	return tmux_classify(text, tmux_default_phrases, reason);
-}
-
-static void
-test_a_phrase_counts_in_the_last_100_lines_only(void **state)
-{
-	const char	*reason;
-	char		*text;
-
-	(void)state;
-	/* The phrase on the 100th line from the end, under a screen of
-	 * blank lines as tmux pads it. */
-	text = pane("Error: Context Window Exceeded", TMUX_CLASSIFY_LINES - 1,
-	    40);
-	assert_int_equal(classify(text, &reason), STALL_CONTEXT_EXHAUSTED);
-	assert_string_equal(reason, "context window exceeded");
-	free(text);
-	/* One line of work more, and it is history. */
-	text = pane("Error: Context Window Exceeded", TMUX_CLASSIFY_LINES, 40);
-	assert_int_equal(classify(text, &reason), STALL_OK);
-	assert_null(reason);
-	free(text);
-	text = pane("The conversation is too long", 0, 0);
-	assert_int_equal(classify(text, &reason), STALL_CONTEXT_EXHAUSTED);
-	free(text);
-}
-
-static void
-test_configured_phrases_replace_the_defaults(void **state)
-{
-	const char *const	 mine[] = { "out of tokens", NULL };
-	const char		*reason;
-
-	(void)state;
-	assert_int_equal(tmux_classify("step 1\nOUT OF TOKENS, sorry\n", mine,
-	    &reason), STALL_CONTEXT_EXHAUSTED);
-	assert_string_equal(reason, "out of tokens");
-	assert_int_equal(tmux_classify("context window exceeded\n", mine,
-	    &reason), STALL_OK);
-	assert_int_equal(tmux_classify(NULL, mine, &reason), STALL_OK);
-	assert_int_equal(tmux_classify("", mine, &reason), STALL_OK);
-}
-
-static void
-test_a_question_on_the_last_line_waits_for_input(void **state)
-{
-	const char	*reason;
-
-	(void)state;
-	assert_int_equal(classify("Edit main.c?\nDo you want to proceed? "
-	    "(y/n)\n\n\n", &reason), STALL_WAITING_INPUT);
-	assert_string_equal(reason, "Do you want to proceed? (y/n)");
-	/* Asked and answered: the last line is work again. */
-	assert_int_equal(classify("Proceed? (y/n)\ny\nworking\n", &reason),
-	    STALL_OK);
-}
 
 static void
 test_plain_text(void **state)
@@ -134,7 +53,7 @@ test_a_new_session_keeps_a_dead_pane_in_the_same_command(void **state)
 
 	(void)state;
 	t = joined(tmux_argv_new_window("claude-streams", false, "Stream-B",
-	    "/srv/wt/B", agent));
+	    "/srv/wt/B", NULL, agent));
 	assert_string_equal(t, "tmux new-session -d -P -F #{window_id} "
 	    "#{pane_id} -s claude-streams -n Stream-B -c /srv/wt/B -x 200 "
 	    "-y 50 -- claude --resume ; set-option -w -t =claude-streams: "
@@ -142,11 +61,20 @@ test_a_new_session_keeps_a_dead_pane_in_the_same_command(void **state)
 	    "after-new-window set-option -w remain-on-exit on");
 	free(t);
 	t = joined(tmux_argv_new_window("claude-streams", true, "Stream-C",
-	    "/srv/wt/C", agent));
+	    "/srv/wt/C", NULL, agent));
 	assert_string_equal(t, "tmux set-hook -t =claude-streams: "
 	    "after-new-window set-option -w remain-on-exit on ; new-window "
 	    "-d -P -F #{window_id} #{pane_id} -t =claude-streams: -n "
 	    "Stream-C -c /srv/wt/C -- claude --resume");
+	free(t);
+	/* The hooks' secret goes into the agent's environment only. */
+	t = joined(tmux_argv_new_window("claude-streams", true, "Stream-C",
+	    "/srv/wt/C", "TASKGATE_HOOK_SECRET=ab12", agent));
+	assert_string_equal(t, "tmux set-hook -t =claude-streams: "
+	    "after-new-window set-option -w remain-on-exit on ; new-window "
+	    "-d -P -F #{window_id} #{pane_id} -t =claude-streams: -n "
+	    "Stream-C -c /srv/wt/C -e TASKGATE_HOOK_SECRET=ab12 -- claude "
+	    "--resume");
 	free(t);
 }
 
@@ -158,7 +86,7 @@ test_a_trailing_semicolon_is_never_a_tmux_command(void **state)
 	size_t		 n;
 
 	(void)state;
-	argv = tmux_argv_new_window("s", true, "A", "/wt/a;", agent);
+	argv = tmux_argv_new_window("s", true, "A", "/wt/a;", NULL, agent);
 	for (n = 0; argv[n] != NULL; n++)
 		continue;
 	/* The separator after set-hook, and nothing else, is a bare ';'. */
@@ -191,11 +119,6 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(
-		    test_a_phrase_counts_in_the_last_100_lines_only),
-		cmocka_unit_test(test_configured_phrases_replace_the_defaults),
-		cmocka_unit_test(
-		    test_a_question_on_the_last_line_waits_for_input),
 		cmocka_unit_test(test_plain_text),
 		cmocka_unit_test(
 		    test_a_new_session_keeps_a_dead_pane_in_the_same_command),

@@ -1,0 +1,78 @@
+/*
+ * api-hooks.c: POST /api/hooks/{id}, where Claude Code posts the hook
+ * events of the agent in id's window (its settings, written by
+ * session.c, name this URL).  The request carries the window's own
+ * secret in X-Taskgate-Hook; the token is not accepted here, and the
+ * secret is accepted nowhere else.  Every refusal changes nothing: a
+ * missing or wrong secret (401, 403), a body that is not a JSON object
+ * (400; over 64 KiB is 413 before this runs), an event taskgate does not
+ * take (422), a flood from one window (429).  An event that changes the
+ * agent's state asks the poller to judge the streams now, so the state
+ * reaches the event stream at once instead of at the next poll.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "taskgate.h"
+
+#define API_HOOKS_HEADER	"X-Taskgate-Hook"
+
+/* 429 with Retry-After, for a window that posts too much. */
+static enum MHD_Result
+api_hooks_flood(struct request *r)
+{
+	struct MHD_Response	*resp;
+	char			*body;
+
+	body = json_dumps(json_pack("{s:s,s:s}", "error", "this window posts "
+	    "hook events faster than taskgate takes them; try again in a "
+	    "second", "code", "too-many-requests"), JSON_COMPACT);
+	resp = MHD_create_response_from_buffer(strlen(body), body,
+	    MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "application/json; charset=utf-8");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	return http_reply(r, 429, resp);
+}
+
+enum MHD_Result
+api_hooks_post(struct request *r)
+{
+	const char		*secret = http_header(r, API_HOOKS_HEADER);
+	json_t			*body;
+	bool			 changed;
+	enum session_hook_result rc;
+
+	if (secret == NULL)
+		return http_error(r, HTTP_UNAUTHORIZED, "a hook event needs "
+		    "its window's secret in %s", API_HOOKS_HEADER);
+	body = json_loadb(r->body.data != NULL ? r->body.data : "",
+	    r->body.len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(body)) {
+		json_decref(body);
+		return http_error(r, HTTP_BAD_BODY, "a hook event is a JSON "
+		    "object");
+	}
+	rc = session_hook(r->tg->sessions, r->id, secret, body, &changed);
+	json_decref(body);
+	switch (rc) {
+	case SESSION_HOOK_FORBIDDEN:
+		return http_error(r, HTTP_FORBIDDEN, "this is not the secret "
+		    "taskgate gave the window of %s", r->id);
+	case SESSION_HOOK_BAD_EVENT:
+		return http_error(r, HTTP_UNKNOWN_EVENT, "not a hook event "
+		    "taskgate takes (hook_event_name: UserPromptSubmit, "
+		    "PreToolUse, PostToolUse, PermissionRequest, Notification, "
+		    "Stop, StopFailure, PreCompact or SessionEnd)");
+	case SESSION_HOOK_FLOOD:
+		return api_hooks_flood(r);
+	case SESSION_HOOK_OK:
+		break;
+	}
+	metrics_count(r->tg->metrics, METRIC_HOOK_EVENTS);
+	if (changed)
+		poller_poke(r->tg->poller);
+	/* Claude Code takes a 2xx with an empty body as "go on". */
+	return http_reply(r, 200, MHD_create_response_from_buffer(0, (void *)"",
+	    MHD_RESPMEM_PERSISTENT));
+}
