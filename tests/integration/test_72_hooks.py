@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""Agents that tell their own state: Claude Code's http hooks, posted to
+taskgate by the fast fake agent (tests/agent/fake-claude speaks the same
+hooks as the real one; tests/claude/ runs the real binary).
+
+What a user checks: the window gets its settings and a secret of its own;
+the typed /continue is confirmed by its UserPromptSubmit; a permission
+prompt is waiting-input within a second and is never recovered, by a
+click (even forced) or by --auto; a rate limit is usage-limited; a turn
+that ended with work left is idle, not no-progress; every bad post is a
+4xx and changes nothing; what the hooks said survives a kill -9."""
+
+import json
+import os
+import signal
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Taskgate, wait_for  # noqa: E402
+from test_70_sessions import Base  # noqa: E402
+
+
+class Hooked(Base):
+    """taskgate with --agent-hooks on, the fake agent in each window."""
+    project_args = {"max_parallel": 5, "stall_minutes": 0.02}
+
+    def taskgate(self, state=None):
+        tg = super().taskgate(state)
+        tg.args += ["--agent-hooks", "on"]
+        return tg
+
+    def agent_of(self, sid):
+        for s in self.tg.get("/api/sessions").json()["sessions"]:
+            if s["streamId"] == sid:
+                return s.get("agent") or {}
+        return {}
+
+    def state(self, sid):
+        for s in self.tg.get("/api/overview").json()["streams"]:
+            if s["streamId"] == sid:
+                return s["state"]
+        return None
+
+    def start(self, sid, mode=None):
+        if mode:
+            self.project.mode(sid, mode)
+        resp = self.post("/api/streams/%s/start" % sid)
+        self.assertEqual(resp.status, 201, resp.body)
+        return resp.json()
+
+    def settings(self, sid):
+        path = os.path.join(self.tg.dir, "hooks", sid + ".json")
+        with open(path) as f:
+            return path, json.load(f)
+
+    def secret(self, sid):
+        """The secret in the window's agent's environment."""
+        windows = dict((name, wid) for wid, name in self.project.windows())
+        pid = self.project.tmux("display-message", "-p", "-t", windows[sid],
+                                "#{pane_pid}").stdout.strip()
+        with open("/proc/%s/environ" % pid, "rb") as f:
+            for item in f.read().split(b"\0"):
+                if item.startswith(b"TASKGATE_HOOK_SECRET="):
+                    return item.split(b"=", 1)[1].decode()
+        return None
+
+    def hook(self, sid, body, secret=None, raw=None, headers=None):
+        h = {"Content-Type": "application/json"}
+        if secret is not None:
+            h["X-Taskgate-Hook"] = secret
+        h.update(headers or {})
+        data = raw if raw is not None else json.dumps(body).encode()
+        return self.tg.request("POST", "/api/hooks/" + sid, headers=h, body=data)
+
+
+class Signals(Hooked):
+    def test_the_window_gets_hooks_and_its_typed_line_is_confirmed(self):
+        self.start("Stream-B")
+        path, settings = self.settings("Stream-B")
+        self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
+        for event in ("UserPromptSubmit", "PreToolUse", "PostToolUse", "PermissionRequest",
+                      "Notification", "Stop", "StopFailure", "PreCompact", "SessionEnd"):
+            h = settings["hooks"][event][0]["hooks"][0]
+            self.assertEqual(h["type"], "http")
+            self.assertEqual(h["url"], "http://127.0.0.1:%d/api/hooks/Stream-B" % self.tg.port)
+            self.assertEqual(h["headers"], {"X-Taskgate-Hook": "$TASKGATE_HOOK_SECRET"})
+            self.assertEqual(h["allowedEnvVars"], ["TASKGATE_HOOK_SECRET"])
+        with open(path) as f:
+            self.assertNotIn(self.tg.token, f.read())
+        self.typed("Stream-B")
+        agent = wait_for(lambda: (lambda a: a if a.get("typed", {}).get("delivery") == "delivered" else None)(
+            self.agent_of("Stream-B")), timeout=10, what="the typed line confirmed")
+        self.assertEqual(agent["lastPrompt"]["text"], "/continue Stream-B")
+        self.assertTrue(agent["claudeSession"])
+        # The turn ended with work left: idle (not no-progress, whatever
+        # the stall timeout says).
+        wait_for(lambda: self.state("Stream-B")["name"] == "idle", timeout=10, what="idle")
+        self.assertEqual(self.state("Stream-B")["evidence"]["agent"], "its turn ended")
+        time.sleep(2)  # far past the 1.2 s stall timeout
+        self.assertEqual(self.state("Stream-B")["name"], "idle")
+
+    def test_a_permission_prompt_is_waiting_input_and_never_killed(self):
+        self.start("Stream-B", mode="ask")
+        start = time.monotonic()
+        self.typed("Stream-B")
+        event = self.es.wait(lambda ev: [e for e in ev if e["event"] == "state"
+                                         and e["data"]["streamId"] == "Stream-B"
+                                         and e["data"]["state"] == "waiting-input"],
+                             timeout=10, what="waiting-input")[0]
+        self.assertLess(time.monotonic() - start, 5)
+        self.assertIn("permission to use Bash", event["data"]["evidence"]["reason"])
+        self.assertIn("agentSince", event["data"]["evidence"])
+        # A click, even forced, does not kill a window that waits for a person.
+        for query in ("", "?force=true"):
+            resp = self.post("/api/streams/Stream-B/recover" + query)
+            self.assertEqual((resp.status, resp.json()["code"]), (409, "waits-for-person"), resp.body)
+            self.assertIn("waits for a person", resp.json()["error"])
+        gate = [s for s in self.tg.get("/api/overview").json()["streams"] if s["streamId"] == "Stream-B"][0]
+        self.assertFalse(gate["gate"]["canRecover"])
+        self.assertEqual(len(self.project.agent_log("Stream-B")), 2, "started once, one line typed")
+
+    def test_a_rate_limit_is_usage_limited(self):
+        self.start("Stream-D", mode="limit")
+        self.typed("Stream-D")
+        wait_for(lambda: self.state("Stream-D")["name"] == "usage-limited", timeout=10, what="usage-limited")
+        self.assertIn("rate limit", self.state("Stream-D")["evidence"]["reason"])
+        resp = self.post("/api/streams/Stream-D/recover?force=true")
+        self.assertEqual(resp.json()["code"], "waits-for-person")
+
+    def test_a_line_that_never_arrives_is_reported(self):
+        self.start("Stream-D", mode="ignore")
+        self.typed("Stream-D")
+        event = self.es.wait(lambda ev: self.session_events("Stream-D", "undelivered"), timeout=25,
+                             what="undelivered")[0]
+        self.assertEqual(event["data"]["text"], "/continue Stream-D")
+        self.assertIn("Session Stream-D was not found.", event["data"]["pane"])
+        self.assertEqual(self.agent_of("Stream-D")["typed"]["delivery"], "undelivered")
+
+
+class BadPosts(Hooked):
+    def test_every_bad_post_is_refused_and_changes_nothing(self):
+        self.start("Stream-B")
+        self.start("Stream-D")
+        self.typed("Stream-B")
+        self.typed("Stream-D")
+        wait_for(lambda: self.agent_of("Stream-B").get("lastEvent", {}).get("name") == "Stop", timeout=10,
+                 what="Stream-B's Stop")
+        secret_b, secret_c = self.secret("Stream-B"), self.secret("Stream-D")
+        self.assertTrue(secret_b and secret_c and secret_b != secret_c)
+        before = self.agent_of("Stream-B")
+        permission = {"hook_event_name": "PermissionRequest", "session_id": "x", "tool_name": "Bash"}
+        cases = [
+            (None, None, 401),                      # no secret
+            ("0" * 64, None, 403),                  # a wrong one
+            (secret_c, None, 403),                  # another window's
+            (self.tg.token, None, 403),             # the token is no hook secret
+            (secret_b, b"not json", 400),
+            (secret_b, b"[1, 2]", 400),
+            (secret_b, json.dumps({"hook_event_name": "Bogus"}).encode(), 422),
+            (secret_b, json.dumps({"session_id": "x"}).encode(), 422),
+            (secret_b, json.dumps({"hook_event_name": "Stop", "pad": "x" * 70000}).encode(), 413),
+        ]
+        for secret, raw, status in cases:
+            resp = self.hook("Stream-B", permission, secret=secret, raw=raw)
+            self.assertEqual(resp.status, status, (secret and secret[:8], raw and raw[:20], resp.body))
+        # The token does not open the hooks' door as a Bearer either.
+        resp = self.hook("Stream-B", permission, headers=self.tg.bearer())
+        self.assertEqual(resp.status, 401)
+        # A stream taskgate never started has no secret at all.
+        self.assertEqual(self.hook("Stream-C", permission, secret=secret_b).status, 403)
+        after = self.agent_of("Stream-B")
+        self.assertEqual((after["state"], after["lastEvent"]), (before["state"], before["lastEvent"]))
+        # The secret opens nothing else.
+        self.assertEqual(self.tg.get("/api/audit", headers={"Authorization": "Bearer " + secret_b}).status, 401)
+        # The right secret is taken.
+        self.assertEqual(self.hook("Stream-B", permission, secret=secret_b).status, 200)
+        wait_for(lambda: self.agent_of("Stream-B")["state"] == "waiting-input", timeout=5, what="taken")
+
+    def test_a_flood_from_one_window_starves_nobody(self):
+        self.start("Stream-B")
+        self.typed("Stream-B")
+        secret = self.secret("Stream-B")
+        body = json.dumps({"hook_event_name": "PostToolUse", "session_id": "x", "tool_name": "Read"}).encode()
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", self.tg.port, timeout=5)
+        statuses = []
+        for _ in range(400):
+            conn.request("POST", "/api/hooks/Stream-B", body=body,
+                         headers={"X-Taskgate-Hook": secret, "Content-Type": "application/json"})
+            resp = conn.getresponse()
+            resp.read()
+            statuses.append(resp.status)
+            if resp.status == 429:
+                self.assertEqual(resp.getheader("Retry-After"), "1")
+        conn.close()
+        self.assertIn(429, statuses)
+        self.assertGreaterEqual(statuses.count(200), 150, "a burst of tool calls fits")
+        start = time.monotonic()
+        self.assertEqual(self.tg.get("/api/overview").status, 200)
+        self.assertLess(time.monotonic() - start, 1.0)
+
+
+class Restart(Hooked):
+    def test_what_the_hooks_said_survives_kill_9(self):
+        self.start("Stream-B")
+        self.typed("Stream-B")
+        before = wait_for(lambda: (lambda a: a if a.get("lastEvent", {}).get("name") == "Stop" else None)(
+            self.agent_of("Stream-B")), timeout=10, what="Stop")
+        secret = self.secret("Stream-B")
+        state = self.tg.dir
+        self.es.close()
+        self.tg.proc.send_signal(signal.SIGKILL)
+        self.tg.proc.wait()
+        self.tg = self.taskgate(state=state).start()
+        self.es = harness.EventStream(self.tg.port, last_event_id=0)
+        after = self.agent_of("Stream-B")
+        for key in ("lastEvent", "lastPrompt", "claudeSession"):
+            self.assertEqual(after[key], before[key], key)
+        # The adopted window still posts with its own secret.  The new
+        # taskgate listens on another port; post there as its hooks would.
+        resp = self.hook("Stream-B", {"hook_event_name": "PermissionRequest", "session_id": "x",
+                                      "tool_name": "Edit"}, secret=secret)
+        self.assertEqual(resp.status, 200, resp.body)
+
+
+if __name__ == "__main__":
+    unittest.main()
