@@ -27,7 +27,11 @@ const HEALTH = {
   'context-exhausted': { tone: 'bad', label: 'context exhausted' },
   dead: { tone: 'bad', label: 'session dead' },
   'needs-human': { tone: 'bad', label: 'needs a human' },
-  'waiting-input': { tone: 'warn', label: 'waiting for input' },
+  'waiting-input': { tone: 'warn', label: 'waiting for a person' },
+  'usage-limited': { tone: 'warn', label: 'usage limit: waiting for its reset' },
+  'needs-login': { tone: 'warn', label: 'needs a login' },
+  'api-error': { tone: 'warn', label: 'API error' },
+  idle: { tone: 'idle', label: 'idle: turn ended, work left' },
   'upstream-unhealthy': { tone: 'warn', label: 'upstream says unhealthy' },
 };
 
@@ -37,8 +41,9 @@ const HEALTH = {
 export const ALARMING = new Set(['no-progress', 'context-exhausted', 'dead', 'needs-human']);
 
 // States a browser notification is sent for: the stalled ones, and an
-// agent asking a question (waiting-input "only notifies").
-export const NOTIFYING = new Set([...ALARMING, 'waiting-input']);
+// agent that waits for a person or a quota (these "only notify": taskgate
+// never kills such a window).
+export const NOTIFYING = new Set([...ALARMING, 'waiting-input', 'usage-limited', 'needs-login']);
 
 const SEVERITY = { done: 0, idle: 1, active: 2, warn: 3, bad: 4 };
 

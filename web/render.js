@@ -195,7 +195,12 @@ function sessionRow(sess, ctx) {
   const bits = [];
   if (sess.window) bits.push('window ' + sess.window);
   bits.push(sess.dead ? 'exited' + (sess.exitStatus !== undefined ? ' (' + sess.exitStatus + ')' : '') : sess.phase || (sess.live ? 'running' : 'stopped'));
-  if (sess.paneState && sess.paneState !== 'ok') bits.push('pane ' + healthInfo(sess.paneState).label);
+  const agent = sess.agent || {};
+  if (agent.state && agent.state !== 'unknown') {
+    bits.push('agent ' + agent.state + (agent.since ? ' since ' + ago(agent.since, ctx.now) : '') +
+      (agent.hooks ? '' : ' (from its pane)'));
+  }
+  if (agent.typed && agent.typed.delivery === 'undelivered') bits.push('“' + agent.typed.text + '” was not delivered');
   if (sess.startedAt) bits.push('started ' + ago(sess.startedAt, ctx.now));
   if (sess.recoveryAttempts) bits.push(`${sess.recoveryAttempts} of ${sess.maxRecoveryAttempts} recoveries`);
   const tone = sess.dead || sess.needsHuman ? 'bad' : (sess.live ? 'done' : 'idle');
