@@ -2,7 +2,8 @@
  * events.c: the event stream.  Every event gets the next id of the
  * persisted log (SQLite, AUTOINCREMENT), so ids are monotonic across
  * restarts and a client's Last-Event-ID replays exactly what it missed.
- * It owns the SSE clients of GET /api/events: each has a capped queue of
+ * It owns the SSE clients of GET /api/events (api-events.c attaches
+ * them; the SQL is history.c's): each has a capped queue of
  * bytes; emitting an event only appends to the queues, so a client that
  * stops reading is dropped when its queue is full and never delays the
  * others.  A client with nothing to read is a suspended connection (no
@@ -33,8 +34,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <sqlite3.h>
 
 #include "taskgate.h"
 
@@ -123,21 +122,11 @@ struct events *
 events_new(struct db *db, char *err, size_t errlen)
 {
 	struct events	*ev = xcalloc(1, sizeof *ev);
-	sqlite3		*h = db_lock(db);
-	sqlite3_stmt	*st = NULL;
 
-	if (sqlite3_prepare_v2(h, "SELECT coalesce(max(id), 0) FROM events",
-	    -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
-		snprintf(err, errlen, "cannot read the event log: %s",
-		    sqlite3_errmsg(h));
-		sqlite3_finalize(st);
-		db_unlock(db);
+	if (history_events_last_id(db, &ev->last_id, err, errlen) == -1) {
 		free(ev);
 		return NULL;
 	}
-	ev->last_id = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	db_unlock(db);
 	ev->db = db;
 	LIST_INIT(&ev->clients);
 	fifo_init(&ev->pending, EVENTS_PENDING_MAX);
@@ -356,26 +345,12 @@ events_flush(struct events *ev, struct events_wake *w)
 {
 	struct events_client	*c;
 	struct events_pending	*p;
-	sqlite3			*h;
-	sqlite3_stmt		*st;
 	char			*frame;
 	size_t			 len;
 	int64_t			 id;
 
 	while ((p = (struct events_pending *)ev->pending.head) != NULL) {
-		id = -1;
-		h = db_lock(ev->db);
-		if (sqlite3_prepare_v2(h, "INSERT INTO events (at_ms, type, "
-		    "data) VALUES (?, ?, ?)", -1, &st, NULL) == SQLITE_OK) {
-			sqlite3_bind_int64(st, 1, p->at_ms);
-			sqlite3_bind_text(st, 2, p->type, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 3, p->data, -1, SQLITE_STATIC);
-			if (sqlite3_step(st) == SQLITE_DONE)
-				id = sqlite3_last_insert_rowid(h);
-			sqlite3_finalize(st);
-		}
-		db_note_write(ev->db, id > 0);
-		db_unlock(ev->db);
+		id = history_event_add(ev->db, p->at_ms, p->type, p->data);
 		if (id <= 0)
 			return;
 		ev->last_id = id;
@@ -440,35 +415,27 @@ events_pending(struct events *ev)
 	return n;
 }
 
+/* One replayed event, queued for the client arg. */
+static void
+events_replay_one(int64_t id, const char *type, const char *data, void *arg)
+{
+	struct events_client	*c = arg;
+	struct events_wake	 w = { 0 };	/* stays empty: c is new */
+	size_t			 len;
+	char			*frame = events_frame(id, type, data, &len);
+
+	events_queue(&w, c, frame, len);
+	free(frame);
+	free(w.v);
+}
+
 /* Queues the events after last (at most EVENTS_REPLAY_MAX) for a client
  * not yet waiting; lock held. */
 static void
 events_replay(struct events *ev, struct events_client *c, int64_t last)
 {
-	struct events_wake	 w = { 0 };	/* stays empty: c is new */
-	sqlite3		*h = db_lock(ev->db);
-	sqlite3_stmt	*st;
-
-	if (sqlite3_prepare_v2(h, "SELECT id, type, data FROM events WHERE "
-	    "id > ? ORDER BY id LIMIT ?", -1, &st, NULL) != SQLITE_OK) {
-		log_warnx("events: cannot replay: %s", sqlite3_errmsg(h));
-		db_unlock(ev->db);
-		return;
-	}
-	sqlite3_bind_int64(st, 1, last);
-	sqlite3_bind_int(st, 2, EVENTS_REPLAY_MAX);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		size_t	 len;
-		char	*frame = events_frame(sqlite3_column_int64(st, 0),
-		    (const char *)sqlite3_column_text(st, 1),
-		    (const char *)sqlite3_column_text(st, 2), &len);
-
-		events_queue(&w, c, frame, len);
-		free(frame);
-	}
-	free(w.v);
-	sqlite3_finalize(st);
-	db_unlock(ev->db);
+	history_events_after(ev->db, last, EVENTS_REPLAY_MAX,
+	    events_replay_one, c);
 }
 
 /* MHD's content reader: the queue's bytes, or suspend until there are. */
@@ -555,29 +522,22 @@ events_client_free(void *cls)
 }
 
 /*
- * GET /api/events: replays what the client missed (Last-Event-ID, or
- * ?lastEventId= for clients that cannot set headers), sends a snapshot,
- * then every event as it happens.
+ * A new client of the event stream on conn, after the event last (-1:
+ * none to replay): the events it missed, a snapshot, then every event as
+ * it happens.  EVENTS_ATTACH_OK gives *resp, the response that streams
+ * them (the client is freed with it); otherwise the stream is full or
+ * taskgate is stopping.
  */
-enum MHD_Result
-events_serve(struct request *r)
+enum events_attach
+events_attach(struct events *ev, struct MHD_Connection *conn, int64_t last,
+    struct MHD_Response **resp)
 {
-	struct events		*ev = r->tg->events;
-	struct events_client	*c;
-	struct MHD_Response	*resp;
-	const union MHD_ConnectionInfo *ci;
-	const char		*hdr;
-	int64_t			 last;
-
-	hdr = http_header(r, "Last-Event-ID");
-	if (hdr == NULL)
-		hdr = MHD_lookup_connection_value(r->conn,
-		    MHD_GET_ARGUMENT_KIND, "lastEventId");
-	last = valid_last_event_id(hdr);
+	struct events_client		*c;
+	const union MHD_ConnectionInfo	*ci;
 
 	c = xcalloc(1, sizeof *c);
 	c->ev = ev;
-	c->conn = r->conn;
+	c->conn = conn;
 	ci = MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	c->fd = ci != NULL ? ci->connect_fd : -1;
 	buf_init(&c->queue, EVENTS_QUEUE_MAX);
@@ -589,12 +549,7 @@ events_serve(struct request *r)
 		pthread_mutex_unlock(&ev->lock);
 		buf_free(&c->queue);
 		free(c);
-		if (stopping)
-			return http_error(r, HTTP_UNAVAILABLE, "taskgate is "
-			    "stopping");
-		return http_error(r, HTTP_UNAVAILABLE, "the event stream has "
-		    "its %d clients already; close some dashboards or "
-		    "terminals", TASKGATE_EVENTS_MAX_CLIENTS);
+		return stopping ? EVENTS_ATTACH_STOPPING : EVENTS_ATTACH_FULL;
 	}
 	if (last >= 0)
 		events_replay(ev, c, last);
@@ -609,14 +564,9 @@ events_serve(struct request *r)
 	/* The block is used only without chunked encoding (HTTP/1.0):
 	 * with it, libmicrohttpd writes into the connection's own pool.
 	 * Small, as a waiting client should cost little memory. */
-	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 256,
+	*resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 256,
 	    events_read, c, events_client_free);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-	    "text/event-stream; charset=utf-8");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-	    "no-store");
-	MHD_add_response_header(resp, "X-Accel-Buffering", "no");
-	return http_reply(r, 200, resp);
+	return EVENTS_ATTACH_OK;
 }
 
 /*

@@ -452,3 +452,70 @@ history_save_agent(struct db *db, const struct agent_row *r)
 	db_unlock(db);
 	return rc;
 }
+
+/* The id of the newest recorded event (0 for none) into *id; -1 with err. */
+int
+history_events_last_id(struct db *db, int64_t *id, char *err, size_t len)
+{
+	sqlite3		*h = db_lock(db);
+	sqlite3_stmt	*st = NULL;
+	int		 rc = 0;
+
+	if (sqlite3_prepare_v2(h, "SELECT coalesce(max(id), 0) FROM events",
+	    -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+		snprintf(err, len, "cannot read the event log: %s",
+		    sqlite3_errmsg(h));
+		rc = -1;
+	} else
+		*id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	db_unlock(db);
+	return rc;
+}
+
+/* Records one event; its id, or -1 when it could not be recorded. */
+int64_t
+history_event_add(struct db *db, int64_t at_ms, const char *type,
+    const char *data)
+{
+	sqlite3		*h = db_lock(db);
+	sqlite3_stmt	*st;
+	int64_t		 id = -1;
+
+	if (sqlite3_prepare_v2(h, "INSERT INTO events (at_ms, type, data) "
+	    "VALUES (?, ?, ?)", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, at_ms);
+		sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, data, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_DONE)
+			id = sqlite3_last_insert_rowid(h);
+		sqlite3_finalize(st);
+	}
+	db_note_write(db, id > 0);
+	db_unlock(db);
+	return id > 0 ? id : -1;
+}
+
+/* Calls fn for each event after last, oldest first, at most limit. */
+void
+history_events_after(struct db *db, int64_t last, int limit,
+    void (*fn)(int64_t, const char *, const char *, void *), void *arg)
+{
+	sqlite3		*h = db_lock(db);
+	sqlite3_stmt	*st;
+
+	if (sqlite3_prepare_v2(h, "SELECT id, type, data FROM events WHERE "
+	    "id > ? ORDER BY id LIMIT ?", -1, &st, NULL) != SQLITE_OK) {
+		history_fail(h, "replaying events");
+		db_unlock(db);
+		return;
+	}
+	sqlite3_bind_int64(st, 1, last);
+	sqlite3_bind_int(st, 2, limit);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		fn(sqlite3_column_int64(st, 0),
+		    (const char *)sqlite3_column_text(st, 1),
+		    (const char *)sqlite3_column_text(st, 2), arg);
+	sqlite3_finalize(st);
+	db_unlock(db);
+}

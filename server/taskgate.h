@@ -563,6 +563,10 @@ struct agent_row {
 };
 
 int	history_load_agents(struct db *, struct agent_row **, size_t *);
+int	history_events_last_id(struct db *, int64_t *, char *, size_t);
+int64_t	history_event_add(struct db *, int64_t, const char *, const char *);
+void	history_events_after(struct db *, int64_t, int,
+		    void (*)(int64_t, const char *, const char *, void *), void *);
 int	history_save_agent(struct db *, const struct agent_row *);
 
 /* audit.c */
@@ -584,6 +588,10 @@ int	events_start(struct events *);
 void	events_stop(struct events *);
 void	events_free(struct events *);
 void	events_emit(struct events *, const char *, json_t *);
+enum events_attach { EVENTS_ATTACH_OK, EVENTS_ATTACH_FULL,
+	EVENTS_ATTACH_STOPPING };
+enum events_attach events_attach(struct events *, struct MHD_Connection *,
+		    int64_t, struct MHD_Response **);
 size_t	events_client_count(struct events *);
 size_t	events_pending(struct events *);
 void	events_retry(struct events *);
@@ -625,6 +633,7 @@ enum metric {
 struct metrics *metrics_new(void);
 void	metrics_free(struct metrics *);
 void	metrics_count(struct metrics *, enum metric);
+uint64_t metrics_get(struct metrics *, enum metric);
 
 /* session.c */
 enum session_job_kind { JOB_START, JOB_STOP, JOB_RECOVER, JOB_RUN };
@@ -783,6 +792,9 @@ void	acceptor_closed(struct acceptor *, enum acceptor_route);
 bool	acceptor_crowded(const struct acceptor *);
 void	acceptor_stop(struct acceptor *);
 
+/* api-events.c */
+enum MHD_Result api_events_serve(struct request *);
+
 /* api-hooks.c */
 enum MHD_Result api_hooks_post(struct request *);
 
@@ -793,11 +805,10 @@ enum MHD_Result api_upstream_passthrough(struct request *);
 enum MHD_Result api_upstream_checkpoint(struct request *);
 enum MHD_Result api_upstream_health(struct request *);
 
-/* events.c, api-streams.c, metrics.c: handlers */
-enum MHD_Result events_serve(struct request *);
+/* api-streams.c, api-metrics.c */
 enum MHD_Result api_streams_overview(struct request *);
 enum MHD_Result api_streams_history(struct request *);
-enum MHD_Result metrics_serve(struct request *);
+enum MHD_Result api_metrics_serve(struct request *);
 
 /* api-sessions.c */
 enum MHD_Result api_sessions_start(struct request *);
