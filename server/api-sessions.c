@@ -5,7 +5,8 @@
  * GET /api/sessions/{id}/output?lines=N (token) and GET /api/audit
  * (token).  An action becomes a job for the session thread; the request
  * waits suspended and answers with the job's outcome.  A repeated
- * Idempotency-Key gets the first answer again, without acting twice.
+ * Idempotency-Key gets the first answer again, without acting twice
+ * (idempotency.c keeps the answers).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -13,128 +14,9 @@
 
 #include "taskgate.h"
 
-#define IDEM_SLOTS	256
-#define IDEM_KEY_MAX	128
-#define IDEM_TTL	86400.0		/* seconds */
 #define OUTPUT_LINES	50
 #define OUTPUT_MAX	200
 #define AUDIT_LIMIT	100
-
-struct idempotency_entry {
-	char		 key[IDEM_KEY_MAX + 1];
-	char		*target;	/* method and uri it was used with */
-	double		 at;		/* monotonic */
-	bool		 pending;	/* its request is still running */
-	unsigned int	 status;
-	char		*body;
-};
-
-struct idempotency {
-	pthread_mutex_t			lock;
-	struct idempotency_entry	slots[IDEM_SLOTS];
-	size_t				next;
-};
-
-struct idempotency *
-idempotency_new(void)
-{
-	struct idempotency	*id = xcalloc(1, sizeof *id);
-
-	pthread_mutex_init(&id->lock, NULL);
-	return id;
-}
-
-void
-idempotency_free(struct idempotency *id)
-{
-	size_t	i;
-
-	if (id == NULL)
-		return;
-	for (i = 0; i < IDEM_SLOTS; i++) {
-		free(id->slots[i].target);
-		free(id->slots[i].body);
-	}
-	pthread_mutex_destroy(&id->lock);
-	free(id);
-}
-
-static bool
-api_sessions_key_ok(const char *k)
-{
-	size_t	len = strlen(k), i;
-
-	if (len == 0 || len > IDEM_KEY_MAX)
-		return false;
-	for (i = 0; i < len; i++)
-		if (k[i] < 0x21 || k[i] > 0x7e)
-			return false;
-	return true;
-}
-
-enum idem_verdict { IDEM_NEW, IDEM_REPLAY, IDEM_PENDING, IDEM_MISMATCH };
-
-/* Looks key up; a new key is reserved (pending) for this request. */
-static enum idem_verdict
-idempotency_claim(struct idempotency *id, const char *key, const char *target,
-    unsigned int *status, char **body)
-{
-	struct idempotency_entry	*e;
-	double				 now = clock_mono();
-	size_t				 i;
-	enum idem_verdict		 v = IDEM_NEW;
-
-	pthread_mutex_lock(&id->lock);
-	for (i = 0; i < IDEM_SLOTS; i++) {
-		e = &id->slots[i];
-		if (e->target == NULL || strcmp(e->key, key) != 0 ||
-		    now - e->at > IDEM_TTL)
-			continue;
-		if (strcmp(e->target, target) != 0)
-			v = IDEM_MISMATCH;
-		else if (e->pending)
-			v = IDEM_PENDING;
-		else {
-			*status = e->status;
-			*body = xstrdup(e->body);
-			v = IDEM_REPLAY;
-		}
-		pthread_mutex_unlock(&id->lock);
-		return v;
-	}
-	e = &id->slots[id->next];
-	id->next = (id->next + 1) % IDEM_SLOTS;
-	free(e->target);
-	free(e->body);
-	memset(e, 0, sizeof *e);
-	snprintf(e->key, sizeof e->key, "%s", key);
-	e->target = xstrdup(target);
-	e->at = now;
-	e->pending = true;
-	pthread_mutex_unlock(&id->lock);
-	return v;
-}
-
-static void
-idempotency_store(struct idempotency *id, const char *key, const char *target,
-    unsigned int status, const char *body)
-{
-	size_t	i;
-
-	pthread_mutex_lock(&id->lock);
-	for (i = 0; i < IDEM_SLOTS; i++) {
-		struct idempotency_entry *e = &id->slots[i];
-
-		if (e->target != NULL && e->pending &&
-		    strcmp(e->key, key) == 0 && strcmp(e->target, target) == 0) {
-			e->pending = false;
-			e->status = status;
-			e->body = xstrdup(body);
-			break;
-		}
-	}
-	pthread_mutex_unlock(&id->lock);
-}
 
 static void
 api_sessions_done(struct session_job *j)
@@ -207,31 +89,31 @@ api_sessions_act(struct request *r, enum session_job_kind kind)
 		    "true or false, once each");
 	}
 	if (key != NULL) {
-		if (!api_sessions_key_ok(key)) {
+		if (!idempotency_key_ok(key)) {
 			free(j);
 			free(target);
 			return http_error(r, HTTP_BAD_QUERY, "an Idempotency-Key "
-			    "is 1 to %d printable characters", IDEM_KEY_MAX);
+			    "is 1 to %d printable characters", IDEMPOTENCY_KEY_MAX);
 		}
 		switch (idempotency_claim(r->tg->idempotency, key, target,
 		    &status, &body)) {
-		case IDEM_REPLAY:
+		case IDEMPOTENCY_REPLAY:
 			ret = api_sessions_answer(r, status, body);
 			free(body);
 			free(j);
 			free(target);
 			return ret;
-		case IDEM_PENDING:
+		case IDEMPOTENCY_PENDING:
 			free(j);
 			free(target);
 			return http_error(r, HTTP_CONFLICT, "a request with "
 			    "this Idempotency-Key is still running");
-		case IDEM_MISMATCH:
+		case IDEMPOTENCY_MISMATCH:
 			free(j);
 			free(target);
 			return http_error(r, HTTP_UNPROCESSABLE, "this "
 			    "Idempotency-Key was used for another request");
-		case IDEM_NEW:
+		case IDEMPOTENCY_NEW:
 			break;
 		}
 	}

@@ -818,8 +818,18 @@ enum MHD_Result api_sessions_run(struct request *);
 enum MHD_Result api_sessions_list(struct request *);
 enum MHD_Result api_sessions_output(struct request *);
 enum MHD_Result api_sessions_audit(struct request *);
+
+/* idempotency.c */
+#define IDEMPOTENCY_KEY_MAX 128
+enum idempotency_verdict { IDEMPOTENCY_NEW, IDEMPOTENCY_REPLAY,
+	IDEMPOTENCY_PENDING, IDEMPOTENCY_MISMATCH };
 struct idempotency *idempotency_new(void);
 void	idempotency_free(struct idempotency *);
+bool	idempotency_key_ok(const char *);
+enum idempotency_verdict idempotency_claim(struct idempotency *,
+		    const char *, const char *, unsigned int *, char **);
+void	idempotency_store(struct idempotency *, const char *, const char *,
+		    unsigned int, const char *);
 
 /* assets.c */
 enum MHD_Result assets_serve(struct request *);
