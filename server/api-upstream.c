@@ -261,8 +261,8 @@ api_upstream_forwarded(struct upstream_call *call, void *arg)
 /*
  * POST /api/streams/{id}/checkpoint: forwarded with its body and content
  * type (nothing else: no token, no cookie), answered with the upstream's
- * status and body.  A success expires the cache, since the stream's
- * health and checkpoints just changed.
+ * status and body.  A success expires the cache (cache_write()), since
+ * the stream's health and checkpoints just changed.
  */
 enum MHD_Result
 api_upstream_checkpoint(struct request *r)
@@ -280,7 +280,7 @@ api_upstream_checkpoint(struct request *r)
 		c->done = api_upstream_forwarded;
 		c->arg = r;
 		http_suspend(r);
-		upstream_submit(r->tg->upstream, c);
+		cache_write(r->tg->cache, c);
 		return MHD_YES;
 	}
 	if (c->result != UPSTREAM_OK)
@@ -289,8 +289,6 @@ api_upstream_checkpoint(struct request *r)
 	if (!api_upstream_is_json(&c->reply))
 		return http_error(r, HTTP_BAD_RESPONSE, "the upstream's reply "
 		    "to POST %s is not JSON", r->path);
-	if (c->status >= 200 && c->status < 300)
-		cache_expire_all(r->tg->cache);
 	resp = MHD_create_response_from_buffer(c->reply.len, c->reply.data,
 	    MHD_RESPMEM_MUST_COPY);
 	/* Always JSON: upstream text must never reach a browser as HTML. */

@@ -422,6 +422,59 @@ cache_expire_all(struct cache *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* A write the upstream took makes every later read fetch after it. */
+static void
+cache_after_write(struct cache *c, const struct upstream_call *call)
+{
+	if (call->result == UPSTREAM_OK && call->status >= 200 &&
+	    call->status < 300)
+		cache_expire_all(c);
+}
+
+struct cache_write {
+	struct cache		*cache;
+	upstream_done_fn	 done;		/* the caller's */
+	void			*arg;
+};
+
+static void
+cache_write_done(struct upstream_call *call, void *arg)
+{
+	struct cache_write	*w = arg;
+
+	cache_after_write(w->cache, call);
+	call->done = w->done;
+	call->arg = w->arg;
+	free(w);
+	call->done(call, call->arg);
+}
+
+/*
+ * Forwards a write (a checkpoint POST) to the upstream; call->done runs
+ * on the upstream thread once the cache has expired, if the upstream
+ * took it.  The one way a write goes out: a click's and a recovery's.
+ */
+void
+cache_write(struct cache *c, struct upstream_call *call)
+{
+	struct cache_write	*w = xcalloc(1, sizeof *w);
+
+	w->cache = c;
+	w->done = call->done;
+	w->arg = call->arg;
+	call->done = cache_write_done;
+	call->arg = w;
+	upstream_submit(c->up, call);
+}
+
+/* cache_write(), waiting for the outcome (never on the HTTP thread). */
+void
+cache_write_run(struct cache *c, struct upstream_call *call)
+{
+	upstream_run(c->up, call);
+	cache_after_write(c, call);
+}
+
 /* At shutdown: wakes every waiting request; later requests fail fast. */
 void
 cache_abort_waiters(struct cache *c)

@@ -1607,7 +1607,7 @@ session_do_recover(struct sessions *ss, struct session_job *j,
 	    "recovery %ld of %s\"}", attempt, j->id);
 	call->body_len = strlen(call->body);
 	call->content_type = xstrdup("application/json");
-	upstream_run(ss->tg->upstream, call);
+	cache_write_run(ss->tg->cache, call);
 	checkpoint = json_pack("{s:s,s:I}", "outcome", call->result ==
 	    UPSTREAM_OK ? "answered" : "failed", "status",
 	    (json_int_t)call->status);

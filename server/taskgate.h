@@ -507,6 +507,8 @@ void	cache_free(struct cache *);
 int	cache_get(struct cache *, const char *, enum cache_kind,
 		    struct cache_waiter *, bool, struct cache_answer *);
 void	cache_expire_all(struct cache *);
+void	cache_write(struct cache *, struct upstream_call *);
+void	cache_write_run(struct cache *, struct upstream_call *);
 void	cache_abort_waiters(struct cache *);
 void	cache_body_ref(struct cache_body *);
 void	cache_body_unref(void *);

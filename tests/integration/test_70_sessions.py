@@ -288,6 +288,23 @@ class Control(Base):
         last = self.post("/api/streams/Stream-B/recover")
         self.assertEqual((last.status, last.json().get("attempt")), (201, 1), last.body)
 
+    def test_a_recoverys_checkpoint_is_read_at_once(self):
+        # A slow poll keeps every read cached: only the write may expire it.
+        self.tg.close()
+        self.tg = Taskgate(self.double.url, args=["--poll", "60", "--config", self.project.config,
+                                                  "--agent-command", self.agent, "--tmux-session",
+                                                  self.project.session], env=self.project.env()).start()
+        self.tg.get("/api/checkpoints?streamId=Stream-B")
+        self.assertEqual(self.tg.get("/api/checkpoints?streamId=Stream-B").header("x-cache"), "HIT")
+        self.assertEqual(self.post("/api/streams/Stream-B/start").status, 201)
+        resp = self.post("/api/streams/Stream-B/recover?force=true")
+        self.assertEqual(resp.status, 201, resp.body)
+        self.assertEqual(resp.json()["checkpoint"]["status"], 201)
+        self.double.reset_counts()
+        after = self.tg.get("/api/checkpoints?streamId=Stream-B")
+        self.assertEqual((after.status, after.header("x-cache")), (200, "MISS"))
+        self.assertEqual(self.double.count("/api/checkpoints?streamId=Stream-B"), 1, "fetched after the checkpoint")
+
     def test_one_action_per_stream_at_a_time(self):
         import threading
         self.post("/api/streams/Stream-B/start")
