@@ -100,11 +100,74 @@ tc_title(const struct tcdb_task *t)
 	return t->title != NULL ? t->title : "";
 }
 
-/* Text for the answer (new); NULL when it cannot be JSON. */
+/*
+ * The length of the UTF-8 sequence at s, 0 when it is not one: as jansson
+ * checks, no overlong forms, surrogates or code points past U+10FFFF.
+ */
+static size_t
+tc_utf8_len(const unsigned char *s)
+{
+	uint32_t	cp;
+	size_t		n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		n = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		cp = s[0] & 0x07;
+	} else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)	/* the NUL stops here too */
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/*
+ * Text for the answer (new).  SQLite hands back whatever bytes were
+ * stored, and a path or query may decode to any: each byte that is not
+ * part of valid UTF-8 is shown as U+FFFD, so a row is never dropped from
+ * an answer (JSON cannot carry it as it is).
+ */
 static json_t *
 tc_text(const char *s)
 {
-	return json_string(s);
+	const unsigned char	*u = (const unsigned char *)s;
+	json_t			*out;
+	char			*fixed;
+	size_t			 i = 0, j = 0, n;
+
+	if (s == NULL)
+		return json_null();
+	if ((out = json_string(s)) != NULL)
+		return out;
+	fixed = xmalloc(strlen(s) * 3 + 1);
+	while (u[i] != '\0') {
+		if ((n = tc_utf8_len(u + i)) == 0) {
+			memcpy(fixed + j, "\xef\xbf\xbd", 3);
+			j += 3;
+			i++;
+			continue;
+		}
+		memcpy(fixed + j, u + i, n);
+		i += n;
+		j += n;
+	}
+	fixed[j] = '\0';
+	out = json_string(fixed);
+	free(fixed);
+	return out;
 }
 
 static bool
@@ -420,8 +483,6 @@ tcdb_render_list(const struct tcdb_rows *s, bool with_archived)
 		    (json_int_t)v[i].c.blocked, "pendingTasks",
 		    (json_int_t)v[i].c.pending, "files", v[i].files,
 		    "dependencies", v[i].deps);
-		if (o == NULL)
-			continue;
 		if (v[i].worktree != NULL)
 			json_object_set_new(o, "worktreePath",
 			    tc_text(v[i].worktree));
@@ -467,8 +528,6 @@ tcdb_render_detail(const struct tcdb_rows *s, const char *id,
 		o = json_pack("{s:o,s:o,s:o,s:o}", "streamId", tc_text(id),
 		    "streamName", tc_text(v[i].name), "streamPhase",
 		    tc_text(v[i].phase), "tasks", tasks);
-		if (o == NULL)
-			break;
 		deps = json_object_get(tc_meta(first), "streamDependencies");
 		json_object_set_new(o, "dependencies", json_deep_copy(
 		    deps != NULL ? deps : v[i].deps));
@@ -594,8 +653,6 @@ tcdb_render_activity(const struct tcdb_rows *s, const char *uri, double now)
 		    tc_text(agent), "agentName", tc_text(tc_agent_name(agent)),
 		    "taskId", (json_int_t)t->id, "taskTitle",
 		    tc_text(tc_title(t)));
-		if (o == NULL)
-			continue;
 		if (phase != NULL)
 			json_object_set_new(o, "phase", json_string(phase));
 		/* Unlike a task's times, these are left out when odd. */
@@ -657,8 +714,6 @@ tcdb_render_stream_health(const struct tcdb_rows *s, const char *id,
 	}
 	o = json_pack("{s:o,s:b}", "streamId", tc_text(id), "healthy",
 	    healthy);
-	if (o == NULL)
-		o = json_object();
 	json_object_set_new(o, "currentTask", current != NULL ?
 	    json_integer(current->id) : json_null());
 	json_object_set_new(o, "taskStatus", current != NULL ?
