@@ -468,7 +468,8 @@ tcdb_render_list(const struct tcdb_rows *s, bool with_archived)
 	size_t			 n, i;
 
 	v = tc_streams(s, &n);
-	qsort(v, n, sizeof *v, tc_stream_cmp);
+	if (n > 0)	/* v is NULL for none, which qsort may not take */
+		qsort(v, n, sizeof *v, tc_stream_cmp);
 	for (i = 0; i < n; i++) {
 		json_t *o;
 
@@ -667,7 +668,7 @@ tcdb_render_activity(const struct tcdb_rows *s, const char *uri, double now)
 		items = xrealloc(items, (n + 1) * sizeof *items);
 		items[n++] = o;
 	}
-	if (n > 0)
+	if (n > 0)	/* as above */
 		qsort(items, n, sizeof *items, tc_activity_cmp);
 	for (i = 0; i < n; i++)
 		json_array_append_new(list, items[i]);
