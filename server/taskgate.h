@@ -453,13 +453,50 @@ void	upstream_state(struct upstream *, struct upstream_state *);
 json_t	*upstream_json(struct upstream *, bool);
 int	upstream_check_url(const char *, char *, size_t);
 
+/* tcdb-render.c */
+struct tcdb_task {			/* one row of tasks; any text NULL */
+	long long	 id;
+	long long	 prd_id, parent_id;
+	bool		 has_prd_id, has_parent_id;
+	long long	 stream_row;	/* streams.id, 0 when none */
+	char		*title, *description, *status, *agent, *claimed_by;
+	char		*claimed_at, *created_at, *updated_at; /* UTC, as stored */
+	json_t		*metadata;	/* an object; anything else is none */
+	char		*blocked_reason; /* from a "Blocked:" work product */
+	char		*last_log;	/* its newest agent_log time */
+};
+
+struct tcdb_stream_row {		/* one row of streams */
+	long long	 id;
+	char		*name, *status, *worktree;
+};
+
+struct tcdb_rows {			/* one consistent read of the file */
+	struct tcdb_task	*tasks;		/* oldest first */
+	size_t			 n_tasks;
+	struct tcdb_stream_row	*streams;
+	size_t			 n_streams;
+};
+
+enum tcdb_result {
+	TCDB_OK,
+	TCDB_BAD_PATH,		/* a bad or NUL percent-escape */
+	TCDB_NO_STREAM,		/* no such stream, or it is archived */
+	TCDB_NO_ROUTE,		/* a path the old API did not serve */
+	TCDB_READ_ONLY		/* checkpoints, writes: tc keeps none */
+};
+
+void	tcdb_rows_free(struct tcdb_rows *);
+enum tcdb_result tcdb_render_request(const struct tcdb_rows *, const char *,
+	    const char *, double, json_t **);
+
 /* tcdb.c */
 struct tcdb;
 struct tcdb *tcdb_new(const char *);
 void	tcdb_free(struct tcdb *);
 void	tcdb_call(struct tcdb *, struct upstream_call *);
-json_t	*tcdb_render(const void *, const char *, double, long *);
-void	*tcdb_snapshot_of(struct tcdb *, char *, size_t);
+json_t	*tcdb_render(const struct tcdb_rows *, const char *, double, long *);
+struct tcdb_rows *tcdb_snapshot_of(struct tcdb *, char *, size_t);
 
 /* cache.c */
 enum cache_kind {

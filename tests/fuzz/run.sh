@@ -13,7 +13,7 @@ mkdir -p "$out"
 cd "$top"
 SRC="server/validate.c server/xmalloc.c server/log.c server/buf.c server/clock.c
 server/model.c server/orchconf.c server/plan.c server/tmux.c server/spawn.c
-server/auth.c server/files.c server/acceptor.c"
+server/auth.c server/files.c server/acceptor.c server/tcdb-render.c"
 CFLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 -D_GNU_SOURCE -DTASKGATE_SRCDIR=\"$top\" -DTASKGATE_BUILDDIR=\"$top\"
 -DTASKGATE_WEBROOT=\"$top/web\" -I. -Iserver $(pkg-config --cflags jansson libmicrohttpd)"
@@ -31,9 +31,10 @@ seed model $fx/streams-list.json $fx/stream-B.json $fx/stream-D.json $fx/tasks-l
 seed orchconf tests/fuzz/seeds/*.json
 seed pane tests/fixtures/tc/watch.txt tests/fixtures/tc/watch-stream-2.txt tests/fuzz/seeds/*.txt
 seed input tests/fuzz/seeds/*.input
+seed tcdb-render tests/fuzz/seeds/*.rows
 
 status=0
-for t in orchconf model input pane; do
+for t in orchconf model input pane tcdb-render; do
 	# shellcheck disable=SC2086
 	clang $CFLAGS -o "$out/fuzz-$t" "tests/fuzz/fuzz-$t.c" $SRC $LIBS
 	echo "fuzz: fuzz-$t for ${secs}s"
