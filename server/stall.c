@@ -13,7 +13,8 @@
  * (agent.c: its hooks, its pane, its process); this file only ranks it
  * against the task counts.  An agent whose turn ended is idle, not
  * stalled; one working (or of unknown state) with counts unchanged for
- * the stall timeout makes no progress.
+ * the stall timeout makes no progress; one whose tasks are blocked, with
+ * none in progress, waits for a person.
  * needs-human is any state recovery acts on (no-progress,
  * context-exhausted, dead) once the input says the recovery budget is
  * spent.
@@ -135,6 +136,16 @@ stall_judge_one(const struct stall_input *in, json_t *e)
 		    json_integer(c->completed));
 		json_object_set_new(e, "totalTasks", json_integer(c->total));
 		return STALL_IDLE;
+	}
+	/* Blocked tasks and nothing at work: a person has to decide, and a
+	 * restart would not (the agent would only find them blocked). */
+	if (!complete && c->blocked > 0 && c->in_progress == 0 &&
+	    in->unchanged_s >= in->timeout_s) {
+		json_object_set_new(e, "reason", json_string("its work is "
+		    "blocked and waits for a person's decision (see the "
+		    "blocked tasks and their reasons)"));
+		json_object_set_new(e, "blockedTasks", json_integer(c->blocked));
+		return STALL_WAITING_INPUT;
 	}
 	if (!complete && working && in->unchanged_s >= in->timeout_s) {
 		json_object_set_new(e, "reason", json_string("task counts "

@@ -229,6 +229,29 @@ test_the_agents_own_word(void **state)
 }
 
 static void
+test_blocked_work_waits_for_a_person(void **state)
+{
+	struct stall_input	 in = working(600, 600);
+	json_t			*e;
+
+	(void)state;
+	in.counts.in_progress = 0;
+	in.counts.blocked = 1;
+	in.session_live = true;
+	assert_int_equal(stall_judge(&in, &e), STALL_WAITING_INPUT);
+	assert_int_equal(json_integer_value(json_object_get(e, "blockedTasks")),
+	    1);
+	json_decref(e);
+	/* Another task still at work: the counts decide, as before. */
+	in.counts.in_progress = 1;
+	assert_int_equal(judge(&in), STALL_NO_PROGRESS);
+	/* Not yet past the stall timeout: nothing to say. */
+	in.counts.in_progress = 0;
+	in.unchanged_s = 1;
+	assert_int_equal(judge(&in), STALL_OK);
+}
+
+static void
 test_names(void **state)
 {
 	int	i;
@@ -294,6 +317,7 @@ main(void)
 		    test_a_spent_budget_makes_a_stuck_stream_need_a_human),
 		cmocka_unit_test(test_recovery_budget_and_backoff),
 		cmocka_unit_test(test_the_agents_own_word),
+		cmocka_unit_test(test_blocked_work_waits_for_a_person),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_last_event_id),
 		cmocka_unit_test(test_history_times),
