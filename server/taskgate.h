@@ -5,7 +5,7 @@
  * under the name of the file that owns it.  Private structures stay in their
  * .c file.  The small shared things (limits, log, xmalloc, buf, clock,
  * validate, verb, one option's value, the plan's phases) are in util.h,
- * which this header includes.
+ * which this header includes; the client verbs have their own, client.h.
  * Threads: main (startup, signals, teardown), the acceptor (new
  * connections), the libmicrohttpd threads (requests), the upstream thread
  * (libcurl work for Task Copilot), the poller, the session thread, the
@@ -641,63 +641,5 @@ void	idempotency_free(struct idempotency *);
 /* assets.c */
 enum MHD_Result assets_serve(struct request *);
 char	*assets_default_root(void);
-
-/* client.c */
-struct curl_slist;
-
-/* How a client verb reaches the daemon; strings owned. */
-struct client {
-	char	*base;		/* http://HOST:PORT, or http://localhost */
-	char	*unix_path;	/* the path of unix:/path, or NULL */
-	char	*where;		/* as messages name it: base, or unix:/path */
-	char	*token_file;	/* NULL: neither XDG_STATE_HOME nor HOME */
-	bool	 remote;	/* not loopback: every request needs the token */
-	char	 token[TASKGATE_TOKEN_HEX + 1];	/* "" until read */
-};
-
-/* A daemon's answer to one request. */
-struct client_reply {
-	long		 status;	/* HTTP status */
-	struct buf	 body;		/* capped at TASKGATE_MAX_UPSTREAM */
-	json_t		*json;		/* the body parsed (owned), or NULL */
-};
-
-enum client_color {
-	CLIENT_PLAIN, CLIENT_GREEN, CLIENT_YELLOW, CLIENT_GREY, CLIENT_RED,
-	CLIENT_BOLD, CLIENT_CYAN
-};
-
-/* Lines of terminal text; every string added is made safe to print. */
-struct client_frame {
-	struct buf	*lines;		/* bytes of each line, colours included */
-	size_t		 n;
-	size_t		 cap;
-	int		 width;		/* columns of the last line so far */
-	int		 max;		/* columns a line may take; 0: no limit */
-	bool		 color;		/* SGR colours */
-	bool		 utf8;		/* the terminal takes UTF-8 */
-};
-
-int	client_main(int, char **);
-int	client_token(struct client *);
-void	*client_easy(struct client *, const char *, bool, const char *,
-		    struct curl_slist **);
-int	client_request(struct client *, const char *, const char *, bool,
-		    long, struct client_reply *);
-void	client_reply_free(struct client_reply *);
-int	client_get_overview(struct client *, long, struct client_reply *);
-void	client_refused(const char *, const struct client *,
-		    const struct client_reply *);
-void	client_frame_init(struct client_frame *, int, bool, bool);
-void	client_frame_free(struct client_frame *);
-void	client_frame_line(struct client_frame *);
-void	client_frame_add(struct client_frame *, enum client_color,
-		    const char *, ...) __attribute__((format(printf, 3, 4)));
-void	client_frame_overview(struct client_frame *, json_t *, bool);
-int	client_safe_text(const char *, bool, struct buf *, int, int *);
-int	client_utf8_locale(void);
-
-/* client-watch.c */
-int	client_watch(struct client *, bool);
 
 #endif /* TASKGATE_H */
