@@ -1,7 +1,10 @@
 /*
  * client-watch.c: `taskgate watch`, a live full-screen view of the
  * overview fed by the daemon's event stream (GET /api/events), never by
- * polling.  The connection, the token and the text come from client.c.
+ * polling.  The connection and the token come from client-conn.c, the
+ * overview as text from client-render.c, drawn on a frame
+ * (client-frame.c); it calls nothing of client.c, whose watch verb calls
+ * client_watch().
  *
  * How it consumes the stream: one thread, one loop around
  * curl_multi_poll().  The multi handle carries the event stream and, now
@@ -49,7 +52,7 @@
 
 #include <curl/curl.h>
 
-#include "taskgate.h"
+#include "client.h"
 
 #define WATCH_LINE_MAX		TASKGATE_MAX_UPSTREAM	/* one SSE line */
 #define WATCH_DATA_MAX		TASKGATE_MAX_UPSTREAM	/* one event */
@@ -78,7 +81,7 @@ struct watch_recent {
 };
 
 struct watch {
-	struct client		*c;
+	struct client_conn	*c;
 	CURLM			*multi;
 
 	CURL			*sse;		/* the event stream, or NULL */
@@ -316,7 +319,7 @@ watch_draw(struct watch *w)
 	client_frame_init(&f, cols > 1 ? cols - 1 : 1, w->color, w->utf8);
 	watch_header(w, &f);
 	client_frame_line(&f);
-	client_frame_overview(&f, w->doc, true);
+	client_render_overview(&f, w->doc, true);
 	if (w->n_recent > 0) {
 		client_frame_line(&f);
 		client_frame_line(&f);
@@ -633,8 +636,8 @@ watch_connect(struct watch *w)
 
 	w->reconnect_at = 0;
 	watch_sse_reset(w);
-	w->sse = client_easy(w->c, "/api/events", false, "text/event-stream",
-	    &w->sse_headers);
+	w->sse = client_conn_easy(w->c, "/api/events", false,
+	    "text/event-stream", &w->sse_headers);
 	if (w->sse == NULL) {
 		watch_schedule(w, "cannot set up a request");
 		return;
@@ -660,7 +663,7 @@ watch_fetch(struct watch *w)
 	w->want_fetch = false;
 	buf_free(&w->fetch_body);
 	buf_init(&w->fetch_body, TASKGATE_MAX_UPSTREAM);
-	w->fetch = client_easy(w->c, "/api/overview", false,
+	w->fetch = client_conn_easy(w->c, "/api/overview", false,
 	    "application/json", &w->fetch_headers);
 	if (w->fetch == NULL)
 		return;
@@ -817,7 +820,7 @@ watch_free(struct watch *w)
  * no daemon answers at the start (one line on stderr each).
  */
 int
-client_watch(struct client *c, bool color)
+client_watch(struct client_conn *c, bool color)
 {
 	struct client_reply	r;
 	struct watch		w;
@@ -828,16 +831,16 @@ client_watch(struct client *c, bool color)
 		    "status' prints a one-shot report\n");
 		return 2;
 	}
-	if ((rc = client_get_overview(c, 30000L, &r)) != 0)
+	if ((rc = client_conn_get_overview(c, 30000L, &r)) != 0)
 		return rc;
 	memset(&w, 0, sizeof w);
 	w.c = c;
 	w.color = color;
-	w.utf8 = client_utf8_locale() == 1;
+	w.utf8 = termtext_utf8_locale();
 	w.retry_ms = w.backoff_ms = WATCH_RETRY_MS;
 	w.conn = WATCH_CONNECTING;
 	watch_take_doc(&w, json_incref(r.json));
-	client_reply_free(&r);
+	client_conn_reply_free(&r);
 	if ((w.multi = curl_multi_init()) == NULL) {
 		fprintf(stderr, "taskgate: cannot initialise libcurl\n");
 		watch_free(&w);

@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "taskgate.h"
+#include "client.h"
 
 static const char *const main_client_verbs[] = {
 	"status", "watch", "start", "stop", "recover", "run", NULL

@@ -3,7 +3,10 @@
  *
  * It declares the context (struct taskgate) and each module's API, grouped
  * under the name of the file that owns it.  Private structures stay in their
- * .c file.  Threads: main (startup, signals, teardown), the acceptor (new
+ * .c file.  The small shared things (limits, log, xmalloc, buf, clock,
+ * validate, verb, one option's value, the plan's phases) are in util.h,
+ * which this header includes; the client verbs have their own, client.h.
+ * Threads: main (startup, signals, teardown), the acceptor (new
  * connections), the libmicrohttpd threads (requests), the upstream thread
  * (libcurl work for Task Copilot), the poller, the session thread, the
  * event-stream watcher (heartbeats, hang-ups) and, with --webhook, its
@@ -23,11 +26,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
-#define TASKGATE_MAX_BODY	(64 * 1024)		/* request bodies */
-#define TASKGATE_MAX_UPSTREAM	(8 * 1024 * 1024)	/* upstream replies */
-#define TASKGATE_MAX_URI	16384			/* like the upstream's 16 KiB */
-#define TASKGATE_TOKEN_HEX	64			/* 32 random bytes */
-#define STREAM_ID_MAX		64
+#include "util.h"
 
 struct taskgate;
 struct cache;
@@ -42,15 +41,7 @@ struct metrics;
 struct sessions;
 struct idempotency;
 
-/* options.c */
-struct listen_addr {
-	struct sockaddr_storage	 ss;		/* inet/inet6/unix address */
-	socklen_t		 len;
-	int			 family;	/* AF_INET, AF_INET6, AF_UNIX */
-	bool			 loopback;	/* a loopback address or unix */
-	char			 text[128];	/* as given, for messages */
-};
-
+/* options.c (its one-value parsers: util.h) */
 struct options {
 	char		*listen;		/* --listen */
 	char		*upstream;		/* --upstream, NULL: config/default */
@@ -79,10 +70,6 @@ enum options_result { OPTIONS_OK, OPTIONS_EXIT_OK, OPTIONS_ERROR };
 enum options_result options_parse(struct options *, int, char **, char *,
 		    size_t);
 void	options_free(struct options *);
-int	options_parse_listen(const char *, struct listen_addr *, char *,
-		    size_t);
-int	options_parse_seconds(const char *, double *);
-int	options_parse_bool(const char *, bool *);
 void	options_usage(FILE *);
 
 /* orchconf.c */
@@ -115,14 +102,7 @@ int	orchconf_parse(json_t *, struct orchconf *, char *, size_t);
 void	orchconf_defaults(struct orchconf *);
 void	orchconf_free(struct orchconf *);
 
-/* plan.c */
-enum plan_phase {
-	PLAN_FOUNDATION,
-	PLAN_PARALLEL,
-	PLAN_INTEGRATION,
-	PLAN_UNKNOWN		/* any other streamPhase, or none */
-};
-
+/* plan.c (its phases: util.h) */
 enum plan_gate {
 	PLAN_GATE_OPEN,		/* it may start */
 	PLAN_GATE_WAIT,		/* only dependencies or phase order stop it */
@@ -142,8 +122,6 @@ struct plan_stream {
 	bool		 budget_spent;	/* no recovery attempts left */
 };
 
-enum plan_phase plan_phase_of(const char *);
-const char *plan_phase_name(enum plan_phase);
 int	plan_check(const struct orchconf *, char ***, size_t *);
 void	plan_problems_free(char **, size_t);
 enum plan_gate plan_may_start(const struct plan_stream *, size_t, size_t,
@@ -152,47 +130,9 @@ json_t	*plan_next_actions(const struct plan_stream *, size_t, long, long);
 size_t	plan_streams_from_json(json_t *, struct plan_stream **);
 void	plan_streams_free(struct plan_stream *, size_t);
 
-/* verb.c */
-#define VERB_FLAGS_MAX	16		/* flags of one verb */
-struct verb_flag {
-	const char	*name;		/* the long flag */
-	int		 has_arg;	/* getopt_long's */
-	int		 id;		/* above 255: what apply is given */
-	const char	*env;		/* the environment twin, or NULL */
-	const char	*arg;		/* how the help names the value */
-	const char	*help;
-};
-typedef int (*verb_apply_fn)(void *, int, const char *, const char *);
-int	verb_parse(const char *, const struct verb_flag *const *, size_t, int,
-		    verb_apply_fn, void *, int, char **);
-int	verb_no_more(const char *, int, char **);
-bool	verb_is_command(const char *);
-void	verb_usage(const struct verb_flag *const *, size_t, FILE *);
-
 /* cmd-config.c */
 int	cmd_config_check(int, char **);
 int	cmd_config_generate(int, char **);
-
-/* log.c */
-void	log_init(bool);
-void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	fatal(const char *, ...)
-	    __attribute__((format(printf, 1, 2), noreturn));
-void	fatalx(const char *, ...)
-	    __attribute__((format(printf, 1, 2), noreturn));
-char	*log_escape(const char *, size_t);
-
-/* xmalloc.c */
-void	*xmalloc(size_t);
-void	*xcalloc(size_t, size_t);
-void	*xrealloc(void *, size_t);
-char	*xstrdup(const char *);
-char	*xstrndup(const char *, size_t);
-int	 xasprintf(char **, const char *, ...)
-	    __attribute__((format(printf, 2, 3)));
 
 /* fifo.c */
 struct fifo_link {
@@ -205,19 +145,6 @@ struct fifo {
 void	fifo_init(struct fifo *, size_t);
 struct fifo_link *fifo_push(struct fifo *, struct fifo_link *);
 struct fifo_link *fifo_pop(struct fifo *);
-
-/* buf.c */
-struct buf {
-	char	*data;		/* NUL-terminated, owned */
-	size_t	 len;
-	size_t	 cap;		/* allocated */
-	size_t	 max;		/* the most it may hold; 0: no limit */
-};
-
-void	buf_init(struct buf *, size_t);
-int	buf_add(struct buf *, const void *, size_t);
-char	*buf_steal(struct buf *, size_t *);
-void	buf_free(struct buf *);
 
 /* files.c */
 int	files_mkdirs_for(const char *, char *, size_t);
@@ -234,21 +161,6 @@ struct spawn_result {
 
 int	spawn_run(char *const [], const char *, double, struct spawn_result *);
 void	spawn_result_free(struct spawn_result *);
-
-/* clock.c */
-double	clock_mono(void);
-double	clock_wall(void);
-void	clock_iso8601(double, char *, size_t);
-int64_t	clock_parse_ms(const char *);
-
-/* validate.c */
-bool	valid_stream_id(const char *);
-bool	valid_token_hex(const char *);
-int	etag_match(const char *, const char *);
-void	etag_of(const void *, size_t, char *, size_t);
-bool	equal_const_time(const char *, const char *);
-int	valid_decode_path(const char *, char **);
-int64_t	valid_last_event_id(const char *);
 
 /* model.c */
 enum model_status {
@@ -873,63 +785,5 @@ void	idempotency_store(struct idempotency *, const char *, const char *,
 /* assets.c */
 enum MHD_Result assets_serve(struct request *);
 char	*assets_default_root(void);
-
-/* client.c */
-struct curl_slist;
-
-/* How a client verb reaches the daemon; strings owned. */
-struct client {
-	char	*base;		/* http://HOST:PORT, or http://localhost */
-	char	*unix_path;	/* the path of unix:/path, or NULL */
-	char	*where;		/* as messages name it: base, or unix:/path */
-	char	*token_file;	/* NULL: neither XDG_STATE_HOME nor HOME */
-	bool	 remote;	/* not loopback: every request needs the token */
-	char	 token[TASKGATE_TOKEN_HEX + 1];	/* "" until read */
-};
-
-/* A daemon's answer to one request. */
-struct client_reply {
-	long		 status;	/* HTTP status */
-	struct buf	 body;		/* capped at TASKGATE_MAX_UPSTREAM */
-	json_t		*json;		/* the body parsed (owned), or NULL */
-};
-
-enum client_color {
-	CLIENT_PLAIN, CLIENT_GREEN, CLIENT_YELLOW, CLIENT_GREY, CLIENT_RED,
-	CLIENT_BOLD, CLIENT_CYAN
-};
-
-/* Lines of terminal text; every string added is made safe to print. */
-struct client_frame {
-	struct buf	*lines;		/* bytes of each line, colours included */
-	size_t		 n;
-	size_t		 cap;
-	int		 width;		/* columns of the last line so far */
-	int		 max;		/* columns a line may take; 0: no limit */
-	bool		 color;		/* SGR colours */
-	bool		 utf8;		/* the terminal takes UTF-8 */
-};
-
-int	client_main(int, char **);
-int	client_token(struct client *);
-void	*client_easy(struct client *, const char *, bool, const char *,
-		    struct curl_slist **);
-int	client_request(struct client *, const char *, const char *, bool,
-		    long, struct client_reply *);
-void	client_reply_free(struct client_reply *);
-int	client_get_overview(struct client *, long, struct client_reply *);
-void	client_refused(const char *, const struct client *,
-		    const struct client_reply *);
-void	client_frame_init(struct client_frame *, int, bool, bool);
-void	client_frame_free(struct client_frame *);
-void	client_frame_line(struct client_frame *);
-void	client_frame_add(struct client_frame *, enum client_color,
-		    const char *, ...) __attribute__((format(printf, 3, 4)));
-void	client_frame_overview(struct client_frame *, json_t *, bool);
-int	client_safe_text(const char *, bool, struct buf *, int, int *);
-int	client_utf8_locale(void);
-
-/* client-watch.c */
-int	client_watch(struct client *, bool);
 
 #endif /* TASKGATE_H */

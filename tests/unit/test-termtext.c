@@ -1,20 +1,22 @@
 /*
- * test-client.c: what the terminal face does to untrusted text before it
- * prints it (client_safe_text(): escape sequences and control characters
- * gone, widths counted in columns, lines cut at a width) and the frames
- * built from it (colours only when asked for, never from the text).
+ * test-termtext.c: what the terminal face does to untrusted text before
+ * it prints it (termtext.c: escape sequences and control characters
+ * gone, invalid UTF-8 replaced, widths counted in columns, text cut at a
+ * width, never inside a character).
  */
 #include <setjmp.h>
+#include <locale.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 
 #include <cmocka.h>
 
-#include "taskgate.h"
+#include "client.h"
 
-/* The safe form of s (new), its width in *w; max as client_safe_text. */
+/* The safe form of s (new), its width in *w; max as termtext_safe. */
 static char *
 safe(const char *s, bool utf8, int max, int *w, int *cut)
 {
@@ -22,7 +24,7 @@ safe(const char *s, bool utf8, int max, int *w, int *cut)
 	int		width = 0, c;
 
 	buf_init(&b, 0);
-	c = client_safe_text(s, utf8, &b, max, &width);
+	c = termtext_safe(s, utf8, &b, max, &width);
 	if (w != NULL)
 		*w = width;
 	if (cut != NULL)
@@ -113,70 +115,64 @@ test_width_cut(void **state)
 }
 
 static void
-test_frames_colour_only_when_asked(void **state)
+test_width_in_columns(void **state)
 {
-	struct client_frame	f;
-
 	(void)state;
-	client_frame_init(&f, 0, false, true);
-	client_frame_add(&f, CLIENT_RED, "%s", "\033[5mblink");
-	client_frame_line(&f);
-	client_frame_add(&f, CLIENT_PLAIN, "two");
-	assert_int_equal(f.n, 2);
-	assert_string_equal(f.lines[0].data, "blink");
-	assert_string_equal(f.lines[1].data, "two");
-	client_frame_free(&f);
-
-	client_frame_init(&f, 8, true, true);
-	client_frame_add(&f, CLIENT_GREEN, "ok");
-	client_frame_add(&f, CLIENT_PLAIN, " and more than fits");
-	assert_string_equal(f.lines[0].data, "\033[32mok\033[0m and m");
-	assert_int_equal(f.width, 8);
-	client_frame_free(&f);
+	assert_int_equal(termtext_width(NULL, true), 0);
+	assert_int_equal(termtext_width("", true), 0);
+	assert_int_equal(termtext_width("Stream-B", true), 8);
+	assert_int_equal(termtext_width("\033[1mbold\033[0m", true), 4);
+	assert_int_equal(termtext_width("a\tb", true), 3);
+	assert_int_equal(termtext_width("caf\xc3\xa9", true), 4);
+	assert_int_equal(termtext_width("caf\xc3\xa9", false), 4);
+	assert_int_equal(termtext_width("x\xe2\x80\xae" "y", true), 2);
+	/* Wide characters take two columns where the locale knows them. */
+	if (setlocale(LC_CTYPE, "C.UTF-8") != NULL && wcwidth(0x4e2d) == 2) {
+		assert_int_equal(termtext_width("\xe4\xb8\xad\xe6\x96\x87",
+		    true), 4);
+		assert_int_equal(termtext_width("\xe4\xb8\xad\xe6\x96\x87",
+		    false), 2);
+	}
+	setlocale(LC_CTYPE, "C");
 }
 
 static void
-test_overview_text(void **state)
+test_a_wide_character_is_not_split_by_a_cut(void **state)
 {
-	struct client_frame	 f;
-	json_t			*doc;
-	struct buf		 all;
-	size_t			 i;
+	int	w, cut;
+	char	*s;
 
 	(void)state;
-	doc = json_loads("{\"upstream\":{\"url\":\"http://u\",\"status\":"
-	    "\"down\",\"lastError\":\"gone\\u001b[2J\"},\"overall\":"
-	    "{\"totalTasks\":3,\"completedTasks\":1,\"progressPercentage\":33,"
-	    "\"streams\":2},\"streams\":[{\"streamId\":\"S-Z\",\"streamPhase\":"
-	    "\"integration\",\"status\":\"pending\",\"progressPercentage\":0,"
-	    "\"totalTasks\":1},{\"streamId\":\"S-A\",\"streamName\":\"\\u001b]0;"
-	    "x\\u0007base\",\"streamPhase\":\"foundation\",\"status\":"
-	    "\"in_progress\",\"progressPercentage\":50,\"totalTasks\":2,"
-	    "\"completedTasks\":1}],\"alerts\":[{\"message\":\"m\\u009b1m\"}],"
-	    "\"nextActions\":[{\"action\":\"start\",\"streamId\":\"S-A\","
-	    "\"reason\":\"ready\"}]}", 0, NULL);
-	assert_non_null(doc);
-	client_frame_init(&f, 0, false, false);
-	client_frame_overview(&f, doc, false);
-	buf_init(&all, 0);
-	for (i = 0; i < f.n; i++) {
-		if (f.lines[i].len > 0)
-			buf_add(&all, f.lines[i].data, f.lines[i].len);
-		buf_add(&all, "\n", 1);
-	}
-	assert_null(strchr(all.data, '\033'));
-	assert_non_null(strstr(all.data, "Upstream  http://u down: gone\n"));
-	assert_non_null(strstr(all.data, "33%  1/3 tasks in 2 streams"));
-	assert_non_null(strstr(all.data, "S-A (base)"));
-	assert_true(strstr(all.data, "FOUNDATION") < strstr(all.data,
-	    "INTEGRATION"));
-	assert_true(strstr(all.data, "S-A") < strstr(all.data, "S-Z"));
-	assert_non_null(strstr(all.data, "! m\n"));
-	assert_non_null(strstr(all.data, "1. start S-A: ready  (taskgate "
-	    "start S-A)"));
-	buf_free(&all);
-	client_frame_free(&f);
-	json_decref(doc);
+	if (setlocale(LC_CTYPE, "C.UTF-8") == NULL || wcwidth(0x4e2d) != 2)
+		skip();
+	s = safe("a\xe4\xb8\xad" "b", true, 2, &w, &cut);
+	assert_string_equal(s, "a");
+	assert_int_equal(w, 1);
+	assert_int_equal(cut, 1);
+	free(s);
+	setlocale(LC_CTYPE, "C");
+}
+
+static void
+test_dup(void **state)
+{
+	char	*s;
+
+	(void)state;
+	s = termtext_dup(NULL, true);
+	assert_string_equal(s, "");
+	free(s);
+	s = termtext_dup("\033]0;owned\007Stream-B\r\nok", true);
+	assert_string_equal(s, "Stream-B  ok");
+	free(s);
+	s = termtext_dup("caf\xc3\xa9 \xe2\x9c\x93", false);
+	assert_string_equal(s, "caf? ?");
+	free(s);
+	/* Long text is never cut. */
+	s = termtext_dup("0123456789012345678901234567890123456789"
+	    "0123456789012345678901234567890123456789", true);
+	assert_int_equal(strlen(s), 80);
+	free(s);
 }
 
 int
@@ -187,8 +183,9 @@ main(void)
 		cmocka_unit_test(test_controls_and_invisible_characters),
 		cmocka_unit_test(test_utf8_and_its_absence),
 		cmocka_unit_test(test_width_cut),
-		cmocka_unit_test(test_frames_colour_only_when_asked),
-		cmocka_unit_test(test_overview_text),
+		cmocka_unit_test(test_width_in_columns),
+		cmocka_unit_test(test_a_wide_character_is_not_split_by_a_cut),
+		cmocka_unit_test(test_dup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
