@@ -12,16 +12,16 @@ api_events_serve(struct request *r)
 	struct MHD_Response	*resp;
 	const char		*hdr;
 
-	hdr = http_header(r, "Last-Event-ID");
+	hdr = request_header(r, "Last-Event-ID");
 	if (hdr == NULL)
 		hdr = MHD_lookup_connection_value(r->conn,
 		    MHD_GET_ARGUMENT_KIND, "lastEventId");
 	switch (events_attach(r->tg->events, r->conn, valid_last_event_id(hdr),
 	    &resp)) {
 	case EVENTS_ATTACH_STOPPING:
-		return http_error(r, HTTP_UNAVAILABLE, "taskgate is stopping");
+		return reply_error(r, REPLY_UNAVAILABLE, "taskgate is stopping");
 	case EVENTS_ATTACH_FULL:
-		return http_error(r, HTTP_UNAVAILABLE, "the event stream has "
+		return reply_error(r, REPLY_UNAVAILABLE, "the event stream has "
 		    "its %d clients already; close some dashboards or "
 		    "terminals", TASKGATE_EVENTS_MAX_CLIENTS);
 	case EVENTS_ATTACH_OK:
@@ -32,5 +32,5 @@ api_events_serve(struct request *r)
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
 	    "no-store");
 	MHD_add_response_header(resp, "X-Accel-Buffering", "no");
-	return http_reply(r, 200, resp);
+	return reply_send(r, 200, resp);
 }

@@ -32,35 +32,35 @@ api_hooks_flood(struct request *r)
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	    "application/json; charset=utf-8");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-	return http_reply(r, 429, resp);
+	return reply_send(r, 429, resp);
 }
 
 enum MHD_Result
 api_hooks_post(struct request *r)
 {
-	const char		*secret = http_header(r, API_HOOKS_HEADER);
+	const char		*secret = request_header(r, API_HOOKS_HEADER);
 	json_t			*body;
 	bool			 changed;
 	enum session_hook_result rc;
 
 	if (secret == NULL)
-		return http_error(r, HTTP_UNAUTHORIZED, "a hook event needs "
+		return reply_error(r, REPLY_UNAUTHORIZED, "a hook event needs "
 		    "its window's secret in %s", API_HOOKS_HEADER);
 	body = json_loadb(r->body.data != NULL ? r->body.data : "",
 	    r->body.len, JSON_REJECT_DUPLICATES, NULL);
 	if (!json_is_object(body)) {
 		json_decref(body);
-		return http_error(r, HTTP_BAD_BODY, "a hook event is a JSON "
+		return reply_error(r, REPLY_BAD_BODY, "a hook event is a JSON "
 		    "object");
 	}
 	rc = session_hook(r->tg->sessions, r->id, secret, body, &changed);
 	json_decref(body);
 	switch (rc) {
 	case SESSION_HOOK_FORBIDDEN:
-		return http_error(r, HTTP_FORBIDDEN, "this is not the secret "
+		return reply_error(r, REPLY_FORBIDDEN, "this is not the secret "
 		    "taskgate gave the window of %s", r->id);
 	case SESSION_HOOK_BAD_EVENT:
-		return http_error(r, HTTP_UNKNOWN_EVENT, "not a hook event "
+		return reply_error(r, REPLY_UNKNOWN_EVENT, "not a hook event "
 		    "taskgate takes (hook_event_name: UserPromptSubmit, "
 		    "PreToolUse, PostToolUse, PermissionRequest, Notification, "
 		    "Stop, StopFailure, PreCompact or SessionEnd)");
@@ -73,6 +73,6 @@ api_hooks_post(struct request *r)
 	if (changed)
 		poller_poke(r->tg->poller);
 	/* Claude Code takes a 2xx with an empty body as "go on". */
-	return http_reply(r, 200, MHD_create_response_from_buffer(0, (void *)"",
+	return reply_send(r, 200, MHD_create_response_from_buffer(0, (void *)"",
 	    MHD_RESPMEM_PERSISTENT));
 }

@@ -136,5 +136,5 @@ api_metrics_serve(struct request *r)
 	    "text/plain; version=0.0.4; charset=utf-8");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
 	    "no-store");
-	return http_reply(r, 200, resp);
+	return reply_send(r, 200, resp);
 }

@@ -21,7 +21,7 @@
 static void
 api_sessions_done(struct session_job *j)
 {
-	http_resume(j->arg);
+	request_resume(j->arg);
 }
 
 /* A boolean query parameter: true/1, false/0, absent; -1 otherwise. */
@@ -31,7 +31,7 @@ api_sessions_flag(struct request *r, const char *name, bool *out)
 	const char	*v;
 
 	*out = false;
-	if (http_query(r, name, &v) == -1)
+	if (request_query(r, name, &v) == -1)
 		return -1;
 	if (v == NULL || strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
 		return 0;
@@ -53,14 +53,14 @@ api_sessions_answer(struct request *r, unsigned int status, const char *body)
 	    "application/json; charset=utf-8");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
 	    "no-store");
-	return http_reply(r, status, resp);
+	return reply_send(r, status, resp);
 }
 
 static enum MHD_Result
 api_sessions_act(struct request *r, enum session_job_kind kind)
 {
 	struct session_job	*j = r->job;
-	const char		*key = http_header(r, "Idempotency-Key");
+	const char		*key = request_header(r, "Idempotency-Key");
 	char			*target, *body;
 	unsigned int		 status;
 	enum MHD_Result		 ret;
@@ -85,14 +85,14 @@ api_sessions_act(struct request *r, enum session_job_kind kind)
 	    api_sessions_flag(r, "dryRun", &j->dry_run) == -1) {
 		free(j);
 		free(target);
-		return http_error(r, HTTP_BAD_QUERY, "force and dryRun take "
+		return reply_error(r, REPLY_BAD_QUERY, "force and dryRun take "
 		    "true or false, once each");
 	}
 	if (key != NULL) {
 		if (!idempotency_key_ok(key)) {
 			free(j);
 			free(target);
-			return http_error(r, HTTP_BAD_QUERY, "an Idempotency-Key "
+			return reply_error(r, REPLY_BAD_QUERY, "an Idempotency-Key "
 			    "is 1 to %d printable characters", IDEMPOTENCY_KEY_MAX);
 		}
 		switch (idempotency_claim(r->tg->idempotency, key, target,
@@ -106,12 +106,12 @@ api_sessions_act(struct request *r, enum session_job_kind kind)
 		case IDEMPOTENCY_PENDING:
 			free(j);
 			free(target);
-			return http_error(r, HTTP_CONFLICT, "a request with "
+			return reply_error(r, REPLY_CONFLICT, "a request with "
 			    "this Idempotency-Key is still running");
 		case IDEMPOTENCY_MISMATCH:
 			free(j);
 			free(target);
-			return http_error(r, HTTP_UNPROCESSABLE, "this "
+			return reply_error(r, REPLY_UNPROCESSABLE, "this "
 			    "Idempotency-Key was used for another request");
 		case IDEMPOTENCY_NEW:
 			break;
@@ -123,7 +123,7 @@ api_sessions_act(struct request *r, enum session_job_kind kind)
 	j->done = api_sessions_done;
 	j->arg = r;
 	r->job = j;
-	http_suspend(r);
+	request_suspend(r);
 	rc = session_submit(r->tg->sessions, j);
 	if (rc == 0)
 		return MHD_YES;
@@ -132,7 +132,7 @@ api_sessions_act(struct request *r, enum session_job_kind kind)
 	    "action on this stream is still running", "code", "busy") :
 	    json_pack("{s:s,s:s}", "error", "taskgate is stopping", "code",
 	    "unavailable");
-	http_resume(r);
+	request_resume(r);
 	return MHD_YES;
 }
 
@@ -163,7 +163,7 @@ api_sessions_run(struct request *r)
 enum MHD_Result
 api_sessions_list(struct request *r)
 {
-	return http_reply_json(r, 200, json_pack("{s:s,s:o}", "tmuxSession",
+	return reply_json(r, 200, json_pack("{s:s,s:o}", "tmuxSession",
 	    r->tg->opts->tmux_session, "sessions",
 	    session_list(r->tg->sessions)));
 }
@@ -176,7 +176,7 @@ api_sessions_number(struct request *r, const char *name, long def, long max,
 	char		*end;
 
 	*out = def;
-	if (http_query(r, name, &v) == -1)
+	if (request_query(r, name, &v) == -1)
 		return -1;
 	if (v == NULL)
 		return 0;
@@ -192,14 +192,14 @@ api_sessions_output(struct request *r)
 
 	if (api_sessions_number(r, "lines", OUTPUT_LINES, OUTPUT_MAX,
 	    &lines) == -1)
-		return http_error(r, HTTP_BAD_QUERY, "lines: expected a whole "
+		return reply_error(r, REPLY_BAD_QUERY, "lines: expected a whole "
 		    "number from 1 to %d", OUTPUT_MAX);
 	o = session_output(r->tg->sessions, r->id, lines);
 	if (o == NULL)
-		return http_error(r, HTTP_NOT_FOUND, "taskgate has no session "
+		return reply_error(r, REPLY_NOT_FOUND, "taskgate has no session "
 		    "for %s", r->id);
 	json_object_set_new(o, "lines", json_integer(lines));
-	return http_reply_json(r, 200, o);
+	return reply_json(r, 200, o);
 }
 
 enum MHD_Result
@@ -210,13 +210,13 @@ api_sessions_audit(struct request *r)
 	long		 limit;
 
 	if (api_sessions_number(r, "limit", AUDIT_LIMIT, 10000, &limit) ==
-	    -1 || http_query(r, "streamId", &stream) == -1 ||
+	    -1 || request_query(r, "streamId", &stream) == -1 ||
 	    (stream != NULL && !valid_stream_id(stream)))
-		return http_error(r, HTTP_BAD_QUERY, "limit takes 1 to 10000 "
+		return reply_error(r, REPLY_BAD_QUERY, "limit takes 1 to 10000 "
 		    "and streamId a stream id, once each");
 	rows = audit_list(r->tg->audit, stream, limit);
 	if (rows == NULL)
-		return http_error(r, HTTP_INTERNAL, "the audit log could not "
+		return reply_error(r, REPLY_INTERNAL, "the audit log could not "
 		    "be read");
-	return http_reply_json(r, 200, json_pack("{s:o}", "audit", rows));
+	return reply_json(r, 200, json_pack("{s:o}", "audit", rows));
 }

@@ -222,7 +222,7 @@ api_streams_snapshot(void *arg)
 enum MHD_Result
 api_streams_overview(struct request *r)
 {
-	return http_reply_json(r, 200, api_streams_overview_doc(r->tg));
+	return reply_json(r, 200, api_streams_overview_doc(r->tg));
 }
 
 /*
@@ -240,17 +240,17 @@ api_streams_history(struct request *r)
 	size_t		 len;
 	char		*end, *text;
 
-	if (http_query(r, "since", &since_s) == -1 ||
-	    http_query(r, "until", &until_s) == -1 ||
-	    http_query(r, "limit", &limit_s) == -1)
-		return http_error(r, HTTP_BAD_QUERY, "since, until and limit "
+	if (request_query(r, "since", &since_s) == -1 ||
+	    request_query(r, "until", &until_s) == -1 ||
+	    request_query(r, "limit", &limit_s) == -1)
+		return reply_error(r, REPLY_BAD_QUERY, "since, until and limit "
 		    "may each be given once");
 	if (since_s != NULL && (since = clock_parse_ms(since_s)) < 0)
-		return http_error(r, HTTP_BAD_QUERY, "since: expected "
+		return reply_error(r, REPLY_BAD_QUERY, "since: expected "
 		    "milliseconds since 1970 or a time such as "
 		    "2026-11-26T10:29:20Z");
 	if (until_s != NULL && (until = clock_parse_ms(until_s)) < 0)
-		return http_error(r, HTTP_BAD_QUERY, "until: expected "
+		return reply_error(r, REPLY_BAD_QUERY, "until: expected "
 		    "milliseconds since 1970 or a time such as "
 		    "2026-11-26T10:29:20Z");
 	if (limit_s != NULL) {
@@ -258,7 +258,7 @@ api_streams_history(struct request *r)
 		if (*limit_s < '0' || *limit_s > '9' || *end != '\0' ||
 		    limit < 1 ||
 		    limit > HISTORY_LIMIT_MAX)
-			return http_error(r, HTTP_BAD_QUERY, "limit: expected a "
+			return reply_error(r, REPLY_BAD_QUERY, "limit: expected a "
 			    "whole number from 1 to %d", HISTORY_LIMIT_MAX);
 	}
 	buf_init(&body, 0);
@@ -268,7 +268,7 @@ api_streams_history(struct request *r)
 	if (history_samples(r->tg->db, r->id, since, until, limit,
 	    &body) == -1) {
 		buf_free(&body);
-		return http_error(r, HTTP_INTERNAL, "the history database "
+		return reply_error(r, REPLY_INTERNAL, "the history database "
 		    "could not be read");
 	}
 	buf_add(&body, "}", 1);
@@ -279,5 +279,5 @@ api_streams_history(struct request *r)
 	    "application/json; charset=utf-8");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
 	    "no-store");
-	return http_reply(r, 200, resp);
+	return reply_send(r, 200, resp);
 }

@@ -24,7 +24,7 @@ api_upstream_suspend(struct cache_waiter *w)
 	struct request	*r = (struct request *)((char *)w -
 			    offsetof(struct request, waiter));
 
-	http_suspend(r);
+	request_suspend(r);
 }
 
 static void
@@ -33,7 +33,7 @@ api_upstream_wake(struct cache_waiter *w)
 	struct request	*r = (struct request *)((char *)w -
 			    offsetof(struct request, waiter));
 
-	http_resume(r);
+	request_resume(r);
 }
 
 /* The headers of every cached answer, 200 or 304. */
@@ -99,13 +99,13 @@ api_upstream_not_modified(struct request *r, struct cache_body *b,
 		} else
 			MHD_destroy_response(nm->resp);
 		nm->resp = api_upstream_304_new(b, x_cache, age);
-		http_common_headers(nm->resp);
+		reply_common_headers(nm->resp);
 		nm->age = age;
 		nm->x_cache = x_cache;
 	}
 	/* Under the lock: libmicrohttpd takes its own reference before
 	 * another thread can replace this response. */
-	ret = http_reply_shared(r, 304, nm->resp);
+	ret = reply_shared(r, 304, nm->resp);
 	pthread_mutex_unlock(&b->memo_lock);
 	return ret;
 }
@@ -122,11 +122,11 @@ api_upstream_send(struct request *r, struct cache_body *b, const char *x_cache)
 	double			 secs = clock_wall() - b->fetched_wall;
 	long			 age = secs > 0 ? (long)secs : 0;
 
-	if (b->status == 200 && etag_match(http_header(r,
+	if (b->status == 200 && etag_match(request_header(r,
 	    MHD_HTTP_HEADER_IF_NONE_MATCH), b->etag)) {
-		ret = http_can_share(r) ?
+		ret = reply_can_share(r) ?
 		    api_upstream_not_modified(r, b, x_cache, age) :
-		    http_reply(r, 304, api_upstream_304_new(b, x_cache, age));
+		    reply_send(r, 304, api_upstream_304_new(b, x_cache, age));
 		cache_body_unref(b);
 		return ret;
 	}
@@ -136,14 +136,14 @@ api_upstream_send(struct request *r, struct cache_body *b, const char *x_cache)
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	    b->content_type);
 	api_upstream_cache_headers(resp, b, x_cache, age);
-	return http_reply(r, (unsigned int)b->status, resp);
+	return reply_send(r, (unsigned int)b->status, resp);
 }
 
 static enum MHD_Result
 api_upstream_fail(struct request *r, const struct cache_answer *a)
 {
-	return http_error(r, a->outcome == UPSTREAM_BAD_RESPONSE ?
-	    HTTP_BAD_RESPONSE : HTTP_UNREACHABLE, "%s", a->error);
+	return reply_error(r, a->outcome == UPSTREAM_BAD_RESPONSE ?
+	    REPLY_BAD_RESPONSE : REPLY_UNREACHABLE, "%s", a->error);
 }
 
 static enum MHD_Result
@@ -233,7 +233,7 @@ api_upstream_health(struct request *r)
 	json_object_set_new(o, "timestamp", json_string(now));
 	json_object_set_new(o, "upstream", u);
 	json_object_set_new(o, "history", api_upstream_history(r->tg));
-	return http_reply_json(r, up ? 200 : 503, o);
+	return reply_json(r, up ? 200 : 503, o);
 }
 
 static bool
@@ -255,7 +255,7 @@ api_upstream_forwarded(struct upstream_call *call, void *arg)
 	struct request	*r = arg;
 
 	(void)call;
-	http_resume(r);
+	request_resume(r);
 }
 
 /*
@@ -274,20 +274,20 @@ api_upstream_checkpoint(struct request *r)
 	if (c == NULL) {
 		c = r->call = upstream_call_new("POST", r->uri);
 		c->body = buf_steal(&r->body, &c->body_len);
-		type = http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+		type = request_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
 		if (type != NULL)
 			c->content_type = xstrndup(type, 256);
 		c->done = api_upstream_forwarded;
 		c->arg = r;
-		http_suspend(r);
+		request_suspend(r);
 		cache_write(r->tg->cache, c);
 		return MHD_YES;
 	}
 	if (c->result != UPSTREAM_OK)
-		return http_error(r, c->result == UPSTREAM_BAD_RESPONSE ?
-		    HTTP_BAD_RESPONSE : HTTP_UNREACHABLE, "%s", c->error);
+		return reply_error(r, c->result == UPSTREAM_BAD_RESPONSE ?
+		    REPLY_BAD_RESPONSE : REPLY_UNREACHABLE, "%s", c->error);
 	if (!api_upstream_is_json(&c->reply))
-		return http_error(r, HTTP_BAD_RESPONSE, "the upstream's reply "
+		return reply_error(r, REPLY_BAD_RESPONSE, "the upstream's reply "
 		    "to POST %s is not JSON", r->path);
 	resp = MHD_create_response_from_buffer(c->reply.len, c->reply.data,
 	    MHD_RESPMEM_MUST_COPY);
@@ -296,5 +296,5 @@ api_upstream_checkpoint(struct request *r)
 	    "application/json; charset=utf-8");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
 	    "no-store");
-	return http_reply(r, (unsigned int)c->status, resp);
+	return reply_send(r, (unsigned int)c->status, resp);
 }

@@ -101,7 +101,7 @@ assets_sign_in(struct request *r, const char *token)
 	char			*cookie;
 
 	if (!equal_const_time(token, auth_token(r->tg->auth)))
-		return http_error(r, HTTP_UNAUTHORIZED, "this link's token is "
+		return reply_error(r, REPLY_UNAUTHORIZED, "this link's token is "
 		    "not this taskgate's; use the link taskgate printed when "
 		    "it started");
 	xasprintf(&cookie, "taskgate_token=%s; Path=/; HttpOnly; "
@@ -114,7 +114,7 @@ assets_sign_in(struct request *r, const char *token)
 	    "no-store");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 	free(cookie);
-	return http_reply(r, 303, resp);
+	return reply_send(r, 303, resp);
 }
 
 /* GET of anything outside /api/: a file of the web root, or 404. */
@@ -135,7 +135,7 @@ assets_serve(struct request *r)
 		return assets_sign_in(r, token);
 	rel = strcmp(r->path, "/") == 0 ? "index.html" : r->path + 1;
 	if (!assets_safe_path(rel) || (type = assets_type_of(rel)) == NULL)
-		return http_not_found(r);
+		return reply_not_found(r);
 	xasprintf(&path, "%s/%s", r->tg->web_root, rel);
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	free(path);
@@ -143,7 +143,7 @@ assets_serve(struct request *r)
 	    st.st_size > ASSETS_MAX_FILE) {
 		if (fd != -1)
 			close(fd);
-		return http_not_found(r);
+		return reply_not_found(r);
 	}
 	data = xmalloc((size_t)st.st_size + 1);
 	while (got < (size_t)st.st_size &&
@@ -151,12 +151,12 @@ assets_serve(struct request *r)
 		got += (size_t)n;
 	close(fd);
 	etag_of(data, got, etag, sizeof etag);
-	if (etag_match(http_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH), etag)) {
+	if (etag_match(request_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH), etag)) {
 		free(data);
 		resp = MHD_create_response_from_buffer(0, NULL,
 		    MHD_RESPMEM_PERSISTENT);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
-		return http_reply(r, 304, resp);
+		return reply_send(r, 304, resp);
 	}
 	resp = MHD_create_response_from_buffer(got, data,
 	    MHD_RESPMEM_MUST_FREE);
@@ -168,5 +168,5 @@ assets_serve(struct request *r)
 	    "default-src 'self'");
 	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-	return http_reply(r, 200, resp);
+	return reply_send(r, 200, resp);
 }

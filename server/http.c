@@ -1,10 +1,10 @@
 /*
  * http.c: the HTTP face.  It owns the libmicrohttpd daemons and the listen
  * socket (acceptor.c hands each connection to one of them), the route
- * table, the per-request state (struct request), the checks every request
- * passes before a handler runs (Host, token, Origin, stream id, body cap)
- * and the one table that maps errors to a status and a kebab-case code.
- * Handlers live in api-*.c and assets.c.
+ * table, the making of each request's state (struct request; request.c
+ * has the rest of its life), and the checks every request passes before
+ * a handler runs (Host, token, Origin, stream id, body cap, query).
+ * Handlers live in api-*.c and assets.c, and answer through reply.c.
  *
  * Threading model: two libmicrohttpd daemons with epoll: the general one,
  * one thread with 32 KiB per connection, and one for event-stream clients,
@@ -95,31 +95,6 @@ static const struct route http_routes[] = {
 };
 #define HTTP_NROUTES (sizeof http_routes / sizeof http_routes[0])
 
-static const struct {
-	unsigned int	 status;
-	const char	*code;
-} http_errors[] = {
-	[HTTP_NOT_FOUND] = { 404, "not-found" },
-	[HTTP_BAD_METHOD] = { 405, "method-not-allowed" },
-	[HTTP_BAD_ID] = { 400, "invalid-stream-id" },
-	[HTTP_BAD_PATH] = { 400, "bad-path" },
-	[HTTP_UNAUTHORIZED] = { 401, "unauthorized" },
-	[HTTP_FORBIDDEN_HOST] = { 403, "forbidden-host" },
-	[HTTP_FORBIDDEN_ORIGIN] = { 403, "forbidden-origin" },
-	[HTTP_TOO_LARGE] = { 413, "body-too-large" },
-	[HTTP_UNREACHABLE] = { 502, "upstream-unreachable" },
-	[HTTP_BAD_RESPONSE] = { 502, "upstream-bad-response" },
-	[HTTP_UNAVAILABLE] = { 503, "unavailable" },
-	[HTTP_BAD_QUERY] = { 400, "bad-query" },
-	[HTTP_CONFLICT] = { 409, "conflict" },
-	[HTTP_UNPROCESSABLE] = { 422, "unprocessable" },
-	[HTTP_INTERNAL] = { 500, "internal-error" },
-	[HTTP_BAD_HEADER] = { 400, "bad-header" },
-	[HTTP_TOO_MANY_ARGS] = { 431, "too-many-arguments" },
-	[HTTP_FORBIDDEN] = { 403, "forbidden" },
-	[HTTP_BAD_BODY] = { 400, "bad-body" },
-	[HTTP_UNKNOWN_EVENT] = { 422, "unknown-event" },
-};
 
 /* What a daemon's callbacks are given: taskgate, and which daemon. */
 struct http_door {
@@ -156,7 +131,6 @@ static enum MHD_Result http_access(void *, struct MHD_Connection *,
 static enum MHD_Result http_dispatch(struct request *);
 static const struct route *http_match(const char *, char *, bool *);
 static void	 http_mhd_log(void *, const char *, va_list);
-static void	 http_request_free(struct request *);
 
 /*
  * Creates, binds and listens on the socket for a; returns it, or -1 with
@@ -374,7 +348,7 @@ http_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
 		return;
 	}
 	if (hc != NULL) {
-		http_request_free(hc->req);
+		request_free(hc->req);
 		free(hc);
 		*socket_ctx = NULL;
 	}
@@ -429,31 +403,13 @@ http_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
 	}
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	if (ci != NULL && (hc = ci->socket_context) != NULL) {
-		http_request_free(hc->req);	/* one it never completed */
+		request_free(hc->req);	/* one it never completed */
 		hc->req = r;
-		r->holder = hc;
+		r->slot = &hc->req;
 	}
 	return r;
 }
 
-/* Frees a request's state, and its place in its connection's. */
-static void
-http_request_free(struct request *r)
-{
-	if (r == NULL)
-		return;
-	if (r->holder != NULL)
-		r->holder->req = NULL;
-	upstream_call_free(r->call);
-	if (r->job != NULL) {
-		json_decref(r->job->answer);
-		free(r->job);
-	}
-	buf_free(&r->body);
-	free(r->path);
-	free(r->uri);
-	free(r);
-}
 
 static void
 http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -462,15 +418,10 @@ http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	(void)cls;
 	(void)conn;
 	(void)why;
-	http_request_free(*req_cls);
+	request_free(*req_cls);
 	*req_cls = NULL;
 }
 
-const char *
-http_header(struct request *r, const char *name)
-{
-	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
-}
 
 static enum MHD_Result
 http_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -558,39 +509,7 @@ http_match(const char *path, char *id, bool *bad_id)
 	return NULL;
 }
 
-/* A JSON string of untrusted bytes: as is when UTF-8, else escaped. */
-static json_t *
-http_json_text(const char *s)
-{
-	json_t	*j = json_string(s);
-	char	*safe;
 
-	if (j != NULL)
-		return j;
-	safe = log_escape(s, 1024);
-	j = json_string(safe);
-	free(safe);
-	return j;
-}
-
-/*
- * 404 for a path nothing serves, shaped as the upstream shapes it, byte for
- * byte, so that clients see the same answer with or without taskgate.
- */
-enum MHD_Result
-http_not_found(struct request *r)
-{
-	json_t	*o = json_object();
-	char	*msg;
-
-	/* Fastify names the raw URL, query included. */
-	xasprintf(&msg, "Route %s:%s not found", r->method, r->uri);
-	json_object_set_new(o, "message", http_json_text(msg));
-	json_object_set_new(o, "error", json_string("Not Found"));
-	json_object_set_new(o, "statusCode", json_integer(404));
-	free(msg);
-	return http_reply_json(r, 404, o);
-}
 
 /* 431 for a URL over 16 KiB, byte for byte as the upstream answers it. */
 static enum MHD_Result
@@ -606,7 +525,7 @@ http_uri_too_long(struct request *r)
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	    "application/json");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-	return http_reply(r, 431, resp);
+	return reply_send(r, 431, resp);
 }
 
 static bool
@@ -652,36 +571,37 @@ static enum MHD_Result
 http_dispatch(struct request *r)
 {
 	struct taskgate	*tg = r->tg;
-	const char	*host = http_header(r, MHD_HTTP_HEADER_HOST);
+	const char	*host = request_header(r, MHD_HTTP_HEADER_HOST);
 	bool		 bad_id, is_get;
 	enum access	 access;
 
 	metrics_count(tg->metrics, METRIC_HTTP_REQUESTS);
+	r->crowded = !r->events_door && acceptor_crowded(r->http->acceptor);
 	if (!auth_host_allowed(tg->auth, host))
-		return http_error(r, HTTP_FORBIDDEN_HOST, "the Host header "
+		return reply_error(r, REPLY_FORBIDDEN_HOST, "the Host header "
 		    "does not name this server; use localhost, 127.0.0.1 "
 		    "or [::1], or start taskgate with --allowed-host");
 	if (http_header_count(r, MHD_HTTP_HEADER_HOST) > 1)
-		return http_error(r, HTTP_BAD_HEADER, "the request has more "
+		return reply_error(r, REPLY_BAD_HEADER, "the request has more "
 		    "than one Host header");
 	/* The upstream's own limit and answer, for every path alike. */
 	if (strlen(r->uri) > TASKGATE_MAX_URI)
 		return http_uri_too_long(r);
 	if (r->too_many_args)
-		return http_error(r, HTTP_TOO_MANY_ARGS, "a query takes at "
+		return reply_error(r, REPLY_TOO_MANY_ARGS, "a query takes at "
 		    "most %d arguments", HTTP_MAX_QUERY_ARGS);
 	/* Route on our own decoding of the raw path, the one forwarded. */
 	if (valid_decode_path(r->uri, &r->path) == -1)
-		return http_error(r, HTTP_BAD_PATH, "the path has a bad or NUL "
+		return reply_error(r, REPLY_BAD_PATH, "the path has a bad or NUL "
 		    "percent-escape");
 	if (r->body_too_big)
-		return http_error(r, HTTP_TOO_LARGE, "request bodies are "
+		return reply_error(r, REPLY_TOO_LARGE, "request bodies are "
 		    "limited to %d KiB", TASKGATE_MAX_BODY / 1024);
 	is_get = strcmp(r->method, "GET") == 0 ||
 	    strcmp(r->method, "HEAD") == 0;
 	r->route = http_match(r->path, r->id, &bad_id);
-	r->auth = auth_check(tg->auth, http_header(r,
-	    MHD_HTTP_HEADER_AUTHORIZATION), http_header(r,
+	r->auth = auth_check(tg->auth, request_header(r,
+	    MHD_HTTP_HEADER_AUTHORIZATION), request_header(r,
 	    MHD_HTTP_HEADER_COOKIE));
 	if (r->route == NULL) {
 		/* The sign-in link itself carries the token it checks. */
@@ -690,34 +610,18 @@ http_dispatch(struct request *r)
 		    "token") != NULL;
 
 		if (tg->opts->allow_remote && r->auth == AUTH_NONE && !sign_in)
-			return http_error(r, HTTP_UNAUTHORIZED, "this taskgate "
+			return reply_error(r, REPLY_UNAUTHORIZED, "this taskgate "
 			    "accepts remote clients, so every request needs "
 			    "the token");
 		if (is_get && strncmp(r->path, "/api/", 5) != 0)
 			return assets_serve(r);
-		return http_not_found(r);
+		return reply_not_found(r);
 	}
-	if (!http_method_allowed(r->route->methods, r->method)) {
-		struct MHD_Response *resp;
-		json_t *o = json_object();
-		char *body;
-
-		json_object_set_new(o, "error", json_string("this path does "
-		    "not take that method"));
-		json_object_set_new(o, "code", json_string(
-		    http_errors[HTTP_BAD_METHOD].code));
-		body = json_dumps(o, JSON_COMPACT);
-		json_decref(o);
-		resp = MHD_create_response_from_buffer(strlen(body), body,
-		    MHD_RESPMEM_MUST_FREE);
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
-		    r->route->methods & M_POST ? "POST" : "GET, HEAD");
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-		    "application/json; charset=utf-8");
-		return http_reply(r, 405, resp);
-	}
+	if (!http_method_allowed(r->route->methods, r->method))
+		return reply_bad_method(r, r->route->methods & M_POST ? "POST" :
+		    "GET, HEAD");
 	if (bad_id)
-		return http_error(r, HTTP_BAD_ID, "stream ids are 1 to 64 "
+		return reply_error(r, REPLY_BAD_ID, "stream ids are 1 to 64 "
 		    "letters, digits, '.', '_' or '-', starting with a letter "
 		    "or digit");
 	access = r->route->access;
@@ -725,13 +629,13 @@ http_dispatch(struct request *r)
 		access = ACCESS_TOKEN;
 	if (access == ACCESS_TOKEN) {
 		if (r->auth == AUTH_NONE)
-			return http_error(r, HTTP_UNAUTHORIZED, "this needs the "
+			return reply_error(r, REPLY_UNAUTHORIZED, "this needs the "
 			    "token: send 'Authorization: Bearer TOKEN' (the "
 			    "token is in the token file) or open the "
 			    "dashboard link once");
 		if (r->auth == AUTH_COOKIE && !is_get &&
-		    !auth_origin_matches(http_header(r, "Origin"), host))
-			return http_error(r, HTTP_FORBIDDEN_ORIGIN, "a write "
+		    !auth_origin_matches(request_header(r, "Origin"), host))
+			return reply_error(r, REPLY_FORBIDDEN_ORIGIN, "a write "
 			    "signed in by cookie must come from this "
 			    "server's own pages (Origin)");
 	}
@@ -745,145 +649,19 @@ http_dispatch(struct request *r)
 static enum MHD_Result
 http_whoami(struct request *r)
 {
-	return http_reply_json(r, 200, json_pack("{s:b,s:s?,s:b}", "signedIn",
+	return reply_json(r, 200, json_pack("{s:b,s:s?,s:b}", "signedIn",
 	    r->auth != AUTH_NONE, "via", r->auth == AUTH_BEARER ? "bearer" :
 	    r->auth == AUTH_COOKIE ? "cookie" : NULL, "tokenRequired",
 	    r->tg->opts->allow_remote));
 }
 
-/* Adds the headers every answer carries. */
-void
-http_common_headers(struct MHD_Response *resp)
-{
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-}
 
-/*
- * Whether r may be answered with a response that other requests share
- * (built once, with http_common_headers): not on the event-stream
- * daemon, whose answers other than 200 need a header of their own.
- */
-bool
-http_can_share(const struct request *r)
-{
-	return !r->events_door && !acceptor_crowded(r->http->acceptor);
-}
 
-/* Queues a shared response (see http_can_share); the caller keeps it. */
-enum MHD_Result
-http_reply_shared(struct request *r, unsigned int status,
-    struct MHD_Response *resp)
-{
-	r->state = REQ_DONE;
-	return MHD_queue_response(r->conn, status, resp);
-}
 
-/* Queues resp with the headers every answer carries, and frees it. */
-enum MHD_Result
-http_reply(struct request *r, unsigned int status, struct MHD_Response *resp)
-{
-	enum MHD_Result	ret;
 
-	http_common_headers(resp);
-	if (status != 200 && r->events_door)
-		/* Its small pool is for one event stream, not for what the
-		 * client might send next on the connection. */
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
-		    "close");
-	else if (!r->events_door && acceptor_crowded(r->http->acceptor))
-		/* Each request passes the front door's head deadline. */
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
-		    "close");
-	ret = MHD_queue_response(r->conn, status, resp);
-	MHD_destroy_response(resp);
-	r->state = REQ_DONE;
-	return ret;
-}
 
-/* Answers with o (stolen) as compact JSON. */
-enum MHD_Result
-http_reply_json(struct request *r, unsigned int status, json_t *o)
-{
-	struct MHD_Response	*resp;
-	char			*body = json_dumps(o, JSON_COMPACT |
-				    JSON_ENCODE_ANY);
 
-	json_decref(o);
-	resp = MHD_create_response_from_buffer(strlen(body), body,
-	    MHD_RESPMEM_MUST_FREE);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-	    "application/json; charset=utf-8");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-	    "no-store");
-	if (status == 401)
-		MHD_add_response_header(resp,
-		    MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-		    "Bearer realm=\"taskgate\"");
-	return http_reply(r, status, resp);
-}
 
-/* Answers {"error": sentence, "code": kebab} with the error's status. */
-enum MHD_Result
-http_error(struct request *r, enum http_error e, const char *fmt, ...)
-{
-	json_t	*o = json_object();
-	char	 sentence[512];
-	va_list	 ap;
 
-	va_start(ap, fmt);
-	vsnprintf(sentence, sizeof sentence, fmt, ap);
-	va_end(ap);
-	json_object_set_new(o, "error", json_string(sentence));
-	json_object_set_new(o, "code", json_string(http_errors[e].code));
-	return http_reply_json(r, http_errors[e].status, o);
-}
 
-struct http_query_count {
-	const char	*name;
-	const char	*value;
-	int		 n;
-};
 
-static enum MHD_Result
-http_query_one(void *cls, enum MHD_ValueKind kind, const char *key,
-    const char *value)
-{
-	struct http_query_count	*q = cls;
-
-	(void)kind;
-	if (key != NULL && strcmp(key, q->name) == 0) {
-		q->value = value != NULL ? value : "";
-		q->n++;
-	}
-	return MHD_YES;
-}
-
-/*
- * The query parameter name into *value (NULL when absent).  Returns -1
- * when it is given more than once, which taskgate's own endpoints refuse.
- */
-int
-http_query(struct request *r, const char *name, const char **value)
-{
-	struct http_query_count	q = { name, NULL, 0 };
-
-	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND,
-	    http_query_one, &q);
-	*value = q.value;
-	return q.n > 1 ? -1 : 0;
-}
-
-void
-http_suspend(struct request *r)
-{
-	r->state = REQ_WAITING;
-	MHD_suspend_connection(r->conn);
-}
-
-/* Resumes a request suspended with http_suspend(); any thread. */
-void
-http_resume(struct request *r)
-{
-	r->woken = true;
-	MHD_resume_connection(r->conn);
-}

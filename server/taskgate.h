@@ -657,33 +657,32 @@ struct taskgate {
 };
 
 /* http.c */
-enum http_error {
-	HTTP_NOT_FOUND,		/* 404 not-found */
-	HTTP_BAD_METHOD,	/* 405 method-not-allowed */
-	HTTP_BAD_ID,		/* 400 invalid-stream-id */
-	HTTP_BAD_PATH,		/* 400 bad-path */
-	HTTP_UNAUTHORIZED,	/* 401 unauthorized */
-	HTTP_FORBIDDEN_HOST,	/* 403 forbidden-host */
-	HTTP_FORBIDDEN_ORIGIN,	/* 403 forbidden-origin */
-	HTTP_TOO_LARGE,		/* 413 body-too-large */
-	HTTP_UNREACHABLE,	/* 502 upstream-unreachable */
-	HTTP_BAD_RESPONSE,	/* 502 upstream-bad-response */
-	HTTP_UNAVAILABLE,	/* 503 unavailable */
-	HTTP_BAD_QUERY,		/* 400 bad-query */
-	HTTP_CONFLICT,		/* 409 conflict */
-	HTTP_UNPROCESSABLE,	/* 422 unprocessable */
-	HTTP_INTERNAL,		/* 500 internal-error */
-	HTTP_BAD_HEADER,	/* 400 bad-header */
-	HTTP_TOO_MANY_ARGS,	/* 431 too-many-arguments */
-	HTTP_FORBIDDEN,		/* 403 forbidden */
-	HTTP_BAD_BODY,		/* 400 bad-body */
-	HTTP_UNKNOWN_EVENT	/* 422 unknown-event */
+enum reply_error {
+	REPLY_NOT_FOUND,		/* 404 not-found */
+	REPLY_BAD_METHOD,	/* 405 method-not-allowed */
+	REPLY_BAD_ID,		/* 400 invalid-stream-id */
+	REPLY_BAD_PATH,		/* 400 bad-path */
+	REPLY_UNAUTHORIZED,	/* 401 unauthorized */
+	REPLY_FORBIDDEN_HOST,	/* 403 forbidden-host */
+	REPLY_FORBIDDEN_ORIGIN,	/* 403 forbidden-origin */
+	REPLY_TOO_LARGE,		/* 413 body-too-large */
+	REPLY_UNREACHABLE,	/* 502 upstream-unreachable */
+	REPLY_BAD_RESPONSE,	/* 502 upstream-bad-response */
+	REPLY_UNAVAILABLE,	/* 503 unavailable */
+	REPLY_BAD_QUERY,		/* 400 bad-query */
+	REPLY_CONFLICT,		/* 409 conflict */
+	REPLY_UNPROCESSABLE,	/* 422 unprocessable */
+	REPLY_INTERNAL,		/* 500 internal-error */
+	REPLY_BAD_HEADER,	/* 400 bad-header */
+	REPLY_TOO_MANY_ARGS,	/* 431 too-many-arguments */
+	REPLY_FORBIDDEN,		/* 403 forbidden */
+	REPLY_BAD_BODY,		/* 400 bad-body */
+	REPLY_UNKNOWN_EVENT	/* 422 unknown-event */
 };
 
 enum request_state { REQ_NEW, REQ_BODY, REQ_RUN, REQ_WAITING, REQ_DONE };
 
 struct route;
-struct http_conn;
 
 /* One HTTP request; lives from the first header to the completed callback. */
 struct request {
@@ -698,8 +697,9 @@ struct request {
 	bool			 body_too_big;
 	bool			 too_many_args;	/* its query was cut off */
 	bool			 events_door;	/* on the event-stream daemon */
-	struct http_conn	*holder;	/* its connection's state */
+	struct request		**slot;		/* its connection's hold on it */
 	struct http		*http;		/* the server it came to */
+	bool			 crowded;	/* answers close the connection */
 	enum request_state	 state;
 	enum auth_via		 auth;
 	bool			 woken;		/* resumed after a wait */
@@ -713,20 +713,22 @@ void	http_stop(struct http *);
 int	http_listen_socket(const struct listen_addr *, char *, size_t);
 int	http_bound_port(int);
 int	http_local_base(int, char *, size_t);
-enum MHD_Result http_error(struct request *, enum http_error, const char *,
+enum MHD_Result reply_error(struct request *, enum reply_error, const char *,
 		    ...) __attribute__((format(printf, 3, 4)));
-enum MHD_Result http_reply(struct request *, unsigned int,
+enum MHD_Result reply_send(struct request *, unsigned int,
 		    struct MHD_Response *);
-void	http_common_headers(struct MHD_Response *);
-bool	http_can_share(const struct request *);
-enum MHD_Result http_reply_shared(struct request *, unsigned int,
+void	reply_common_headers(struct MHD_Response *);
+bool	reply_can_share(const struct request *);
+enum MHD_Result reply_shared(struct request *, unsigned int,
 		    struct MHD_Response *);
-enum MHD_Result http_reply_json(struct request *, unsigned int, json_t *);
-enum MHD_Result http_not_found(struct request *);
-void	http_suspend(struct request *);
-void	http_resume(struct request *);
-const char *http_header(struct request *, const char *);
-int	http_query(struct request *, const char *, const char **);
+enum MHD_Result reply_json(struct request *, unsigned int, json_t *);
+enum MHD_Result reply_not_found(struct request *);
+enum MHD_Result reply_bad_method(struct request *, const char *);
+void	request_free(struct request *);
+void	request_suspend(struct request *);
+void	request_resume(struct request *);
+const char *request_header(struct request *, const char *);
+int	request_query(struct request *, const char *, const char **);
 size_t	http_query_args(const char *);
 
 /* acceptor.c */

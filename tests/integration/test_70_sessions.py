@@ -294,6 +294,7 @@ class Control(Base):
         self.tg = Taskgate(self.double.url, args=["--poll", "60", "--config", self.project.config,
                                                   "--agent-command", self.agent, "--tmux-session",
                                                   self.project.session], env=self.project.env()).start()
+        wait_for(lambda: self.tg.get("/api/overview").json()["streams"], what="the first poll")
         self.tg.get("/api/checkpoints?streamId=Stream-B")
         self.assertEqual(self.tg.get("/api/checkpoints?streamId=Stream-B").header("x-cache"), "HIT")
         self.assertEqual(self.post("/api/streams/Stream-B/start").status, 201)
