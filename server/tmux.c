@@ -31,8 +31,8 @@
  * The command after "--": with two or more arguments tmux execvp()s them;
  * with exactly one it runs default-shell -c ARG, so a one-word agent
  * command "true;touch${IFS}x" was shell text.  taskgate therefore starts
- * the agent as "env -- AGENT ARGS...": never one argument, always exec'd,
- * and env says so on the pane when the agent cannot be found.
+ * the agent as "env -- AGENT ARGS...": never one argument, always exec'd
+ * (a program that is not found is a pane dead with status 127).
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -105,7 +105,8 @@ tmux_add(struct tmux_args *a, const char *s)
  * '#' before '[' is a style and is kept as it is, and a single '#' before
  * '[' is kept too.  So each run of '#' is doubled unless '[' follows it.
  * Nothing else is special: '%' only with time expansion, which -c, -n and
- * -s do not get.
+ * -s do not get.  (tmux 3.0 and 3.1 read "##[" as "#[": a name with two
+ * '#' before a '[' would come out one '#' short there, but run nothing.)
  */
 static void
 tmux_add_literal(struct tmux_args *a, const char *s)
