@@ -139,8 +139,8 @@ test_a_new_session_keeps_a_dead_pane_in_the_same_command(void **state)
 	    "/srv/wt/B", agent));
 	assert_string_equal(t, "tmux new-session -d -P -F #{window_id} "
 	    "#{pane_id} -s claude-streams -n Stream-B -c /srv/wt/B -x 200 "
-	    "-y 50 -- env -- claude --resume ; set-option -w -t =claude-streams: "
-	    "remain-on-exit on ; set-hook -t =claude-streams: "
+	    "-y 50 -- env -- claude --resume ; set-option -w -t "
+	    "=claude-streams: remain-on-exit on ; set-hook -t =claude-streams: "
 	    "after-new-window set-option -w remain-on-exit on");
 	free(t);
 	t = joined(tmux_argv_new_window("claude-streams", true, "Stream-C",
