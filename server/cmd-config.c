@@ -25,7 +25,9 @@
  *	streams[]		streamId, streamName, streamPhase, totalTasks,
  *				completedTasks, dependencies, projectRoot (the
  *				absolute --project-root), worktreePath (the
- *				upstream's, else null), in the upstream's order
+ *				upstream's as it is, "#(...)" included: tmux.c
+ *				makes tmux take it literally; else null), in
+ *				the upstream's order
  *	executionPlan		{"foundation":[ids],"parallel":[ids],
  *				"integration":[ids]}: every key present, ids in
  *				stream order; a stream of another phase is in

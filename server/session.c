@@ -228,25 +228,16 @@ session_new(struct taskgate *tg, char *err, size_t errlen)
 	struct session_row	*rows;
 	struct agent_row	*agents;
 	struct passwd		*pw = getpwuid(getuid());
+	const char		*why;
 	size_t			 n, i;
 
 	ss->tg = tg;
 	ss->agent = session_split(tg->opts->agent_command);
-	if (ss->agent == NULL) {
-		snprintf(err, errlen, "--agent-command is empty");
+	if ((why = tmux_agent_refusal(ss->agent)) != NULL) {
+		snprintf(err, errlen, "--agent-command: %s", why);
+		tmux_argv_free(ss->agent);
 		free(ss);
 		return NULL;
-	}
-	for (i = 0; ss->agent[i] != NULL; i++) {
-		size_t len = strlen(ss->agent[i]);
-
-		if (ss->agent[i][len - 1] == ';') {
-			snprintf(err, errlen, "--agent-command: an argument may "
-			    "not end with ';' (tmux would split there)");
-			tmux_argv_free(ss->agent);
-			free(ss);
-			return NULL;
-		}
 	}
 	ss->phrases = tg->conf.phrases != NULL ?
 	    (const char *const *)tg->conf.phrases : agent_default_phrases;

@@ -284,6 +284,8 @@ struct tmux_window {
 
 char	**tmux_argv_new_window(const char *, bool, const char *,
 		    const char *, const char *, char *const []);
+const char *tmux_agent_refusal(char *const []);
+const char *tmux_plain_error(const char *);
 char	**tmux_argv_has_session(const char *);
 bool	  tmux_said_gone(const char *);
 char	**tmux_argv_list(const char *);

@@ -8,6 +8,30 @@
  * session is "=NAME" (exact), windows and panes are their ids (@3, %5).
  * Text is typed with send-keys -l (literal), so "/continue Stream-B" is
  * never read as key names.  What a pane's text means is agent.c's.
+ *
+ * No text that reaches tmux becomes a command.  What tmux 3.3a does with
+ * each argument taskgate gives it (checked on a private server, and in
+ * its spawn.c, cmd-new-session.c, cmd-new-window.c and format.c):
+ *
+ *	-c DIR, -n NAME, -s NAME	expanded as formats (format_single):
+ *					"#(cmd)" runs cmd through a shell,
+ *					"#{...}", "#S" and the like are
+ *					replaced, "##" is "#".  So a window
+ *					in a directory named "#(id>x)" ran id.
+ *					tmux_add_literal() escapes them.
+ *	-t TARGET, -e VAR=VALUE,	taken as they are (send-keys has no -F
+ *	send-keys -l TEXT, the command	in 3.3a, set-option expands only with
+ *	after "--", set-option values	-F); only a final ';' is special, see
+ *					tmux_add().
+ *	-F FORMAT			a format: taskgate's own constants.
+ *	set-hook's command		parsed as a tmux command when the hook
+ *					runs: taskgate's own constant.
+ *
+ * The command after "--": with two or more arguments tmux execvp()s them;
+ * with exactly one it runs default-shell -c ARG, so a one-word agent
+ * command "true;touch${IFS}x" was shell text.  taskgate therefore starts
+ * the agent as "env -- AGENT ARGS...": never one argument, always exec'd
+ * (a program that is not found is a pane dead with status 127).
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -17,6 +41,9 @@
 #include "taskgate.h"
 
 #define TMUX_TIMEOUT	10.0
+
+/* What execs the agent, so that tmux never gets it as one argument. */
+#define TMUX_AGENT_RUNNER	"env", "--"
 
 /* The command a hook runs to keep the pane of an agent that exited. */
 #define TMUX_KEEP_DEAD	"set-option -w remain-on-exit on"
@@ -59,6 +86,44 @@ tmux_add(struct tmux_args *a, const char *s)
 	memcpy(t, s, n - 1);
 	memcpy(t + n - 1, "\\;", 3);
 	tmux_push(a, t);
+}
+
+/*
+ * Adds s to an argument that tmux expands as a format, so that it comes
+ * out of the expansion as s (see the top of the file).  In format_expand1
+ * (tmux 3.2 and later) "##" is one '#', except that a run of two or more
+ * '#' before '[' is a style and is kept as it is, and a single '#' before
+ * '[' is kept too.  So each run of '#' is doubled unless '[' follows it.
+ * Nothing else is special: '%' only with time expansion, which -c, -n and
+ * -s do not get.  (tmux 3.0 and 3.1 read "##[" as "#[": a name with two
+ * '#' before a '[' would come out one '#' short there, but run nothing.)
+ */
+static void
+tmux_add_literal(struct tmux_args *a, const char *s)
+{
+	char		*t, *w;
+	const char	*r, *run;
+	size_t		 n;
+
+	w = t = xmalloc(2 * strlen(s) + 1);
+	for (r = s; *r != '\0';) {
+		if (*r != '#') {
+			*w++ = *r++;
+			continue;
+		}
+		for (run = r; *r == '#'; r++)
+			continue;
+		n = (size_t)(r - run);
+		memset(w, '#', n);
+		w += n;
+		if (*r != '[') {
+			memset(w, '#', n);
+			w += n;
+		}
+	}
+	*w = '\0';
+	tmux_add(a, t);
+	free(t);
 }
 
 static void
@@ -146,8 +211,9 @@ tmux_session_target(const char *session, bool window)
  * command, before the agent can be reaped.  A new session sets it on its
  * first window and leaves a hook on itself that sets it on every later
  * one; the hook is set again before each new window, in case the session
- * was made by someone else.  env, if not NULL, is one NAME=VALUE for the
- * agent's environment (-e).
+ * was made by someone else.  The agent runs as "env -- AGENT..." (see the
+ * top of the file); tmux_agent_refusal() says which agents cannot.  env,
+ * if not NULL, is one NAME=VALUE for the agent's environment (-e).
  */
 char **
 tmux_argv_new_window(const char *session, bool exists, const char *name,
@@ -161,19 +227,26 @@ tmux_argv_new_window(const char *session, bool exists, const char *name,
 		    "after-new-window", TMUX_KEEP_DEAD, NULL);
 		tmux_add_separator(&a);
 		tmux_add_all(&a, "new-window", "-d", "-P", "-F",
-		    "#{window_id} #{pane_id}", "-t", target, "-n", name, "-c",
-		    cwd, NULL);
+		    "#{window_id} #{pane_id}", "-t", target, "-n", NULL);
+		tmux_add_literal(&a, name);
+		tmux_add(&a, "-c");
+		tmux_add_literal(&a, cwd);
 		if (env != NULL)
 			tmux_add_all(&a, "-e", env, NULL);
-		tmux_add(&a, "--");
+		tmux_add_all(&a, "--", TMUX_AGENT_RUNNER, NULL);
 		tmux_add_list(&a, agent);
 	} else {
 		tmux_add_all(&a, "tmux", "new-session", "-d", "-P", "-F",
-		    "#{window_id} #{pane_id}", "-s", session, "-n", name, "-c",
-		    cwd, "-x", "200", "-y", "50", NULL);
+		    "#{window_id} #{pane_id}", "-s", NULL);
+		tmux_add_literal(&a, session);
+		tmux_add(&a, "-n");
+		tmux_add_literal(&a, name);
+		tmux_add(&a, "-c");
+		tmux_add_literal(&a, cwd);
+		tmux_add_all(&a, "-x", "200", "-y", "50", NULL);
 		if (env != NULL)
 			tmux_add_all(&a, "-e", env, NULL);
-		tmux_add(&a, "--");
+		tmux_add_all(&a, "--", TMUX_AGENT_RUNNER, NULL);
 		tmux_add_list(&a, agent);
 		tmux_add_separator(&a);
 		tmux_add_all(&a, "set-option", "-w", "-t", target,
@@ -184,6 +257,32 @@ tmux_argv_new_window(const char *session, bool exists, const char *name,
 	}
 	free(target);
 	return a.v;
+}
+
+/*
+ * Why agent (an argv, NULL-terminated) cannot be started as
+ * tmux_argv_new_window() starts it, or NULL.  env takes each leading
+ * NAME=VALUE as a variable to set, so a first word with '=' in it would
+ * not be the program; and an argument ending in ';' is refused, as a
+ * person reading the tmux command would take it for tmux's separator.
+ */
+const char *
+tmux_agent_refusal(char *const agent[])
+{
+	size_t	i, len;
+
+	if (agent == NULL || agent[0] == NULL)
+		return "it is empty";
+	if (strchr(agent[0], '=') != NULL)
+		return "the program may not have '=' in its name (env, which "
+		    "starts it, would take it for a variable)";
+	for (i = 0; agent[i] != NULL; i++) {
+		len = strlen(agent[i]);
+		if (len > 0 && agent[i][len - 1] == ';')
+			return "an argument may not end with ';' (tmux would "
+			    "split there)";
+	}
+	return NULL;
 }
 
 /* Exit status 0 when the session exists. */
@@ -257,6 +356,35 @@ tmux_said_gone(const char *err)
 	return false;
 }
 
+/*
+ * What tmux's error means in plain words, when it needs saying, or NULL.
+ * tmux 3.3a makes a pane with forkpty() and says "fork failed: ERROR"
+ * when that fails.  fork() itself fails only for want of memory or
+ * processes; any other error (No such device: /dev/ptmx has no devpts
+ * at /dev/pts; No such file or directory: no /dev/ptmx or no /dev/pts/N;
+ * Permission denied, ...) came from opening the pseudo-terminal.
+ */
+const char *
+tmux_plain_error(const char *err)
+{
+	static const char *const fork_errors[] = {
+	    "Resource temporarily unavailable", "Cannot allocate memory",
+	    NULL };
+	const char	*why = strstr(err, "fork failed: ");
+	size_t		 i;
+
+	if (why == NULL)
+		return NULL;
+	why += strlen("fork failed: ");
+	for (i = 0; fork_errors[i] != NULL; i++)
+		if (strncmp(why, fork_errors[i], strlen(fork_errors[i])) == 0)
+			return "tmux could not start a process for the window "
+			    "(the machine is out of memory or processes)";
+	return "tmux could not make a window: this machine gave it no "
+	    "pseudo-terminal (pty); is devpts mounted on /dev/pts, as a "
+	    "chroot or container needs?";
+}
+
 /* The names of the commands in argv, "set-hook; new-window", for errors. */
 static void
 tmux_command_names(char **argv, char *names, size_t len)
@@ -293,7 +421,8 @@ tmux_exec(char **argv, char **out, char *err, size_t errlen)
 		snprintf(err, errlen, "%s%s", res.error, res.not_found ?
 		    " (is tmux installed?)" : "");
 	} else if (res.status != 0) {
-		char	*why, names[64];
+		char		*why, names[64];
+		const char	*plain;
 
 		/* tmux's own line, without its newline. */
 		while (res.err.len > 0 && (res.err.data[res.err.len - 1] ==
@@ -301,8 +430,13 @@ tmux_exec(char **argv, char **out, char *err, size_t errlen)
 			res.err.data[--res.err.len] = '\0';
 		why = log_escape(res.err.data, 200);
 		tmux_command_names(argv, names, sizeof names);
-		snprintf(err, errlen, "tmux %s failed (status %d): %s", names,
-		    res.status, why);
+		/* The plain words first, so that a short err keeps them. */
+		if ((plain = tmux_plain_error(res.err.data)) != NULL)
+			snprintf(err, errlen, "%s (tmux %s failed, status %d: "
+			    "%s)", plain, names, res.status, why);
+		else
+			snprintf(err, errlen, "tmux %s failed (status %d): %s",
+			    names, res.status, why);
 		free(why);
 	} else {
 		rc = 0;

@@ -50,7 +50,7 @@ STATUSES = ("pending", "in_progress", "blocked", "completed", "cancelled")
 TRIGGERS = ("auto_status", "auto_subtask", "manual", "error")
 TASK_KEYS = ("id", "prdId", "parentId", "title", "description", "assignedAgent",
              "status", "blockedReason", "notes", "metadata", "createdAt", "updatedAt")
-MUTABLE_TASK_KEYS = ("status", "title", "notes", "blockedReason", "assignedAgent", "updatedAt")
+MUTABLE_TASK_KEYS = ("status", "title", "notes", "blockedReason", "assignedAgent", "updatedAt", "worktreePath")
 AGENT_NAMES = {"me": "Engineer", "ta": "Tech Architect", "qa": "QA Engineer",
                "sec": "Security", "doc": "Documentation", "do": "DevOps",
                "sd": "Service Designer", "uxd": "UX Designer", "uids": "UI Designer",
@@ -264,6 +264,14 @@ class Model:
         """Apply control-API changes to one task; a move to in_progress writes a heartbeat."""
         task = dict(self.tasks[task_id])
         entering_progress = changes.get("status") == "in_progress" and task["status"] != "in_progress"
+        changes = dict(changes)
+        if "worktreePath" in changes:
+            # metadata.worktreePath, which agents write and the stream list copies.
+            metadata = dict(task.get("metadata", {}))
+            metadata["worktreePath"] = changes.pop("worktreePath")
+            if not metadata["worktreePath"]:
+                del metadata["worktreePath"]
+            task["metadata"] = metadata
         task.update(changes)
         if "status" in changes and changes["status"] != "blocked" and "blockedReason" not in changes:
             task.pop("blockedReason", None)

@@ -209,7 +209,8 @@ class Control(Base):
         target = "=%s:" % self.project.session
         self.assertEqual(argv[0], ["tmux", "new-session", "-d", "-P", "-F", "#{window_id} #{pane_id}", "-s",
                                    self.project.session, "-n", "Stream-B", "-c", wt, "-x", "200", "-y", "50",
-                                   "--", AGENT, ";", "set-option", "-w", "-t", target, "remain-on-exit", "on",
+                                   "--", "env", "--", AGENT, ";", "set-option", "-w", "-t", target,
+                                   "remain-on-exit", "on",
                                    ";", "set-hook", "-t", target, "after-new-window",
                                    "set-option -w remain-on-exit on"])
         self.assertEqual(argv[1], ["tmux", "send-keys", "-t", "{pane}", "-l", "--", "/continue Stream-B"])
