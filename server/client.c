@@ -218,7 +218,7 @@ client_apply(void *args, int id, const char *v, const char *from)
 	if (v == NULL)
 		*flag = true;
 	else if (options_parse_bool(v, flag) == -1) {
-		fprintf(stderr, "taskgate: %s: '%s' is not true or false\n",
+		log_warnx("%s: '%s' is not true or false",
 		    from, v);
 		return -1;
 	}
@@ -298,7 +298,7 @@ client_setup(struct client *c, const char *listen, const char *token_file)
 
 	memset(c, 0, sizeof *c);
 	if (options_parse_listen(listen, &a, err, sizeof err) == -1) {
-		fprintf(stderr, "taskgate: %s\n", err);
+		log_warnx("%s", err);
 		return -1;
 	}
 	c->token_file = token_file != NULL ? xstrdup(token_file) :
@@ -327,8 +327,8 @@ client_setup(struct client *c, const char *listen, const char *token_file)
 		xasprintf(&c->base, "http://[%s]:%d", host, port);
 	}
 	if (port == 0) {
-		fprintf(stderr, "taskgate: --listen %s: a client needs the "
-		    "daemon's port\n", listen);
+		log_warnx("--listen %s: a client needs the "
+		    "daemon's port", listen);
 		free(c->base);
 		free(c->token_file);
 		memset(c, 0, sizeof *c);
@@ -373,26 +373,26 @@ client_token(struct client *c)
 	if ((fd = open(c->token_file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) ==
 	    -1) {
 		if (errno == ENOENT)
-			fprintf(stderr, "taskgate: no token file at %s: start "
+			log_warnx("no token file at %s: start "
 			    "'taskgate serve' first (it makes one), or give "
-			    "--token-file\n", c->token_file);
+			    "--token-file", c->token_file);
 		else
-			fprintf(stderr, "taskgate: cannot open token file %s: "
-			    "%s\n", c->token_file, strerror(errno));
+			log_warnx("cannot open token file %s: "
+			    "%s", c->token_file, strerror(errno));
 		return -1;
 	}
 	n = read(fd, data, sizeof data - 1);
 	close(fd);
 	if (n < 0) {
-		fprintf(stderr, "taskgate: cannot read token file %s: %s\n",
+		log_warnx("cannot read token file %s: %s",
 		    c->token_file, strerror(errno));
 		return -1;
 	}
 	data[n] = '\0';
 	data[strcspn(data, "\r\n")] = '\0';
 	if (!valid_token_hex(data)) {
-		fprintf(stderr, "taskgate: token file %s does not hold 64 hex "
-		    "digits\n", c->token_file);
+		log_warnx("token file %s does not hold 64 hex "
+		    "digits", c->token_file);
 		explicit_bzero(data, sizeof data);
 		return -1;
 	}
@@ -504,18 +504,18 @@ client_request(struct client *c, const char *method, const char *path,
 		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
 	if (rc != CURLE_OK) {
 		if (client_unanswered(rc, e))
-			fprintf(stderr, "taskgate: no taskgate answers at %s (is "
-			    "'taskgate serve' running?)\n", c->where);
+			log_warnx("no taskgate answers at %s (is "
+			    "'taskgate serve' running?)", c->where);
 		else if (rc == CURLE_OPERATION_TIMEDOUT)
-			fprintf(stderr, "taskgate: the taskgate at %s did not "
-			    "answer %s %s within %ld s\n", c->where, method,
+			log_warnx("the taskgate at %s did not "
+			    "answer %s %s within %ld s", c->where, method,
 			    path, timeout_ms / 1000);
 		else if (rc == CURLE_WRITE_ERROR)
-			fprintf(stderr, "taskgate: the answer of %s to %s %s is "
-			    "over %d MiB\n", c->where, method, path,
+			log_warnx("the answer of %s to %s %s is "
+			    "over %d MiB", c->where, method, path,
 			    TASKGATE_MAX_UPSTREAM / (1024 * 1024));
 		else
-			fprintf(stderr, "taskgate: %s %s at %s: %s\n", method,
+			log_warnx("%s %s at %s: %s", method,
 			    path, c->where, curl_easy_strerror(rc));
 	}
 	curl_easy_cleanup(e);
@@ -525,8 +525,8 @@ client_request(struct client *c, const char *method, const char *path,
 	r->json = json_loadb(r->body.data != NULL ? r->body.data : "",
 	    r->body.len, 0, NULL);
 	if (!json_is_object(r->json)) {
-		fprintf(stderr, "taskgate: %s answered %s %s with status %ld "
-		    "and no JSON object: is it taskgate?\n", c->where, method,
+		log_warnx("%s answered %s %s with status %ld "
+		    "and no JSON object: is it taskgate?", c->where, method,
 		    path, r->status);
 		return -1;
 	}
@@ -610,10 +610,13 @@ client_refused(const char *what, const struct client *c,
 		fprintf(stderr, "  - %s\n", e);
 		free(e);
 	}
-	if (r->status == 401)
+	if (r->status == 401) {
+		e = log_escape(c->token_file != NULL ? c->token_file :
+		    "(none)", 1024);
 		fprintf(stderr, "  - the token in %s is not this taskgate's "
-		    "(see --token-file)\n", c->token_file != NULL ?
-		    c->token_file : "(none)");
+		    "(see --token-file)\n", e);
+		free(e);
+	}
 }
 
 /* Safe text ------------------------------------------------------------- */
@@ -1718,7 +1721,7 @@ client_main(int argc, char **argv)
 		if (strcmp(argv[0], client_verbs[i].name) == 0)
 			v = &client_verbs[i];
 	if (v == NULL) {
-		fprintf(stderr, "taskgate: unknown command '%s'\n", argv[0]);
+		log_warnx("unknown command '%s'", argv[0]);
 		return 2;
 	}
 	if ((rc = client_parse(v, &a, argc, argv)) != 0) {
