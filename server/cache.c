@@ -389,9 +389,8 @@ cache_on_fetched(struct upstream_call *call, void *arg)
 	if (later != NULL)
 		again = cache_fetch_start(c, e, clock_mono());
 	pthread_mutex_unlock(&c->lock);
-	if (tell) {
+	if (tell)
 		log_warnx("%s", err);
-	}
 	cache_body_unref(old);
 	for (w = wake; w != NULL; w = next) {
 		next = w->next;
