@@ -351,7 +351,7 @@ cache_on_fetched(struct upstream_call *call, void *arg)
 	struct cache_waiter	*w, *next, *wake = NULL, *later = NULL;
 	struct upstream_call	*again = NULL;
 	enum upstream_result	 outcome;
-	char			 err[256], *safe;
+	char			 err[256];
 	bool			 tell;
 
 	nb = cache_make_body(call, e->kind, &outcome, err, sizeof err);
@@ -391,11 +391,8 @@ cache_on_fetched(struct upstream_call *call, void *arg)
 	if (later != NULL)
 		again = cache_fetch_start(c, e, clock_mono());
 	pthread_mutex_unlock(&c->lock);
-	if (tell) {
-		safe = log_escape(err, 200);
-		log_warnx("%s", safe);
-		free(safe);
-	}
+	if (tell)
+		log_warnx("%s", err);
 	cache_body_unref(old);
 	for (w = wake; w != NULL; w = next) {
 		next = w->next;

@@ -62,7 +62,7 @@ client_conn_open(struct client_conn *c, const char *listen,
 
 	memset(c, 0, sizeof *c);
 	if (options_parse_listen(listen, &a, err, sizeof err) == -1) {
-		fprintf(stderr, "taskgate: %s\n", err);
+		log_warnx("%s", err);
 		return -1;
 	}
 	c->token_file = token_file != NULL ? xstrdup(token_file) :
@@ -91,8 +91,8 @@ client_conn_open(struct client_conn *c, const char *listen,
 		xasprintf(&c->base, "http://[%s]:%d", host, port);
 	}
 	if (port == 0) {
-		fprintf(stderr, "taskgate: --listen %s: a client needs the "
-		    "daemon's port\n", listen);
+		log_warnx("--listen %s: a client needs the "
+		    "daemon's port", listen);
 		free(c->base);
 		free(c->token_file);
 		memset(c, 0, sizeof *c);
@@ -128,33 +128,33 @@ client_conn_token(struct client_conn *c)
 	if (c->token[0] != '\0')
 		return 0;
 	if (c->token_file == NULL) {
-		fprintf(stderr, "taskgate: neither XDG_STATE_HOME nor HOME is "
-		    "set: give --token-file\n");
+		log_warnx("neither XDG_STATE_HOME nor HOME is "
+		    "set: give --token-file");
 		return -1;
 	}
 	if ((fd = open(c->token_file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) ==
 	    -1) {
 		if (errno == ENOENT)
-			fprintf(stderr, "taskgate: no token file at %s: start "
+			log_warnx("no token file at %s: start "
 			    "'taskgate serve' first (it makes one), or give "
-			    "--token-file\n", c->token_file);
+			    "--token-file", c->token_file);
 		else
-			fprintf(stderr, "taskgate: cannot open token file %s: "
-			    "%s\n", c->token_file, strerror(errno));
+			log_warnx("cannot open token file %s: "
+			    "%s", c->token_file, strerror(errno));
 		return -1;
 	}
 	n = read(fd, data, sizeof data - 1);
 	close(fd);
 	if (n < 0) {
-		fprintf(stderr, "taskgate: cannot read token file %s: %s\n",
+		log_warnx("cannot read token file %s: %s",
 		    c->token_file, strerror(errno));
 		return -1;
 	}
 	data[n] = '\0';
 	data[strcspn(data, "\r\n")] = '\0';
 	if (!valid_token_hex(data)) {
-		fprintf(stderr, "taskgate: token file %s does not hold 64 hex "
-		    "digits\n", c->token_file);
+		log_warnx("token file %s does not hold 64 hex "
+		    "digits", c->token_file);
 		explicit_bzero(data, sizeof data);
 		return -1;
 	}
@@ -180,7 +180,7 @@ client_conn_easy(struct client_conn *c, const char *path, bool auth,
 	if ((auth || c->remote) && client_conn_token(c) == -1)
 		return NULL;
 	if ((e = curl_easy_init()) == NULL) {
-		fprintf(stderr, "taskgate: cannot initialise libcurl\n");
+		log_warnx("cannot initialise libcurl");
 		return NULL;
 	}
 	xasprintf(&s, "%s%s", c->base, path);
@@ -267,18 +267,18 @@ client_conn_request(struct client_conn *c, const char *method,
 		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
 	if (rc != CURLE_OK) {
 		if (client_conn_unanswered(rc, e))
-			fprintf(stderr, "taskgate: no taskgate answers at %s (is "
-			    "'taskgate serve' running?)\n", c->where);
+			log_warnx("no taskgate answers at %s (is "
+			    "'taskgate serve' running?)", c->where);
 		else if (rc == CURLE_OPERATION_TIMEDOUT)
-			fprintf(stderr, "taskgate: the taskgate at %s did not "
-			    "answer %s %s within %ld s\n", c->where, method,
+			log_warnx("the taskgate at %s did not "
+			    "answer %s %s within %ld s", c->where, method,
 			    path, timeout_ms / 1000);
 		else if (rc == CURLE_WRITE_ERROR)
-			fprintf(stderr, "taskgate: the answer of %s to %s %s is "
-			    "over %d MiB\n", c->where, method, path,
+			log_warnx("the answer of %s to %s %s is "
+			    "over %d MiB", c->where, method, path,
 			    TASKGATE_MAX_UPSTREAM / (1024 * 1024));
 		else
-			fprintf(stderr, "taskgate: %s %s at %s: %s\n", method,
+			log_warnx("%s %s at %s: %s", method,
 			    path, c->where, curl_easy_strerror(rc));
 	}
 	curl_easy_cleanup(e);
@@ -288,8 +288,8 @@ client_conn_request(struct client_conn *c, const char *method,
 	r->json = json_loadb(r->body.data != NULL ? r->body.data : "",
 	    r->body.len, 0, NULL);
 	if (!json_is_object(r->json)) {
-		fprintf(stderr, "taskgate: %s answered %s %s with status %ld "
-		    "and no JSON object: is it taskgate?\n", c->where, method,
+		log_warnx("%s answered %s %s with status %ld "
+		    "and no JSON object: is it taskgate?", c->where, method,
 		    path, r->status);
 		return -1;
 	}
@@ -363,8 +363,11 @@ client_conn_refused(const char *what, const struct client_conn *c,
 		fprintf(stderr, "  - %s\n", e);
 		free(e);
 	}
-	if (r->status == 401)
+	if (r->status == 401) {
+		e = log_escape(c->token_file != NULL ? c->token_file :
+		    "(none)", 512);
 		fprintf(stderr, "  - the token in %s is not this taskgate's "
-		    "(see --token-file)\n", c->token_file != NULL ?
-		    c->token_file : "(none)");
+		    "(see --token-file)\n", e);
+		free(e);
+	}
 }

@@ -214,7 +214,7 @@ watch_signals_install(struct watch *w)
 	size_t			i;
 
 	if (pipe2(w->pipe, O_CLOEXEC | O_NONBLOCK) == -1) {
-		fprintf(stderr, "taskgate: cannot make a pipe: %s\n",
+		log_warnx("cannot make a pipe: %s",
 		    strerror(errno));
 		return -1;
 	}
@@ -827,8 +827,8 @@ client_watch(struct client_conn *c, bool color)
 	int			rc;
 
 	if (!isatty(STDOUT_FILENO)) {
-		fprintf(stderr, "taskgate: watch needs a terminal; 'taskgate "
-		    "status' prints a one-shot report\n");
+		log_warnx("watch needs a terminal; 'taskgate "
+		    "status' prints a one-shot report");
 		return 2;
 	}
 	if ((rc = client_conn_get_overview(c, 30000L, &r)) != 0)
@@ -842,7 +842,7 @@ client_watch(struct client_conn *c, bool color)
 	watch_take_doc(&w, json_incref(r.json));
 	client_conn_reply_free(&r);
 	if ((w.multi = curl_multi_init()) == NULL) {
-		fprintf(stderr, "taskgate: cannot initialise libcurl\n");
+		log_warnx("cannot initialise libcurl");
 		watch_free(&w);
 		return 2;
 	}

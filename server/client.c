@@ -192,7 +192,7 @@ client_apply(void *args, int id, const char *v, const char *from)
 	if (v == NULL)
 		*flag = true;
 	else if (options_parse_bool(v, flag) == -1) {
-		fprintf(stderr, "taskgate: %s: '%s' is not true or false\n",
+		log_warnx("%s: '%s' is not true or false",
 		    from, v);
 		return -1;
 	}
@@ -219,17 +219,17 @@ client_parse(const struct client_verb *v, struct client_args *a, int argc,
 		return rc;
 	if (v->takes_id) {
 		if (optind >= argc) {
-			fprintf(stderr, "taskgate: %s needs a stream id, as in "
-			    "'taskgate %s Stream-B'\n", v->name, v->name);
+			log_warnx("%s needs a stream id, as in "
+			    "'taskgate %s Stream-B'", v->name, v->name);
 			return -1;
 		}
 		a->id = argv[optind++];
 		if (!valid_stream_id(a->id)) {
 			char *e = log_escape(a->id, 80);
 
-			fprintf(stderr, "taskgate: '%s' is not a stream id (1 "
+			log_warnx("'%s' is not a stream id (1 "
 			    "to %d letters, digits, '.', '_' or '-', starting "
-			    "with a letter or digit)\n", e, STREAM_ID_MAX);
+			    "with a letter or digit)", e, STREAM_ID_MAX);
 			free(e);
 			return -1;
 		}
@@ -507,7 +507,7 @@ client_main(int argc, char **argv)
 		if (strcmp(argv[0], client_verbs[i].name) == 0)
 			v = &client_verbs[i];
 	if (v == NULL) {
-		fprintf(stderr, "taskgate: unknown command '%s'\n", argv[0]);
+		log_warnx("unknown command '%s'", argv[0]);
 		return 2;
 	}
 	if ((rc = client_parse(v, &a, argc, argv)) != 0) {
@@ -520,7 +520,7 @@ client_main(int argc, char **argv)
 		return 2;
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		fprintf(stderr, "taskgate: cannot initialise libcurl\n");
+		log_warnx("cannot initialise libcurl");
 		rc = 2;
 	} else {
 		rc = v->run(&c, v, &a);

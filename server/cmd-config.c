@@ -193,8 +193,7 @@ cmd_config_apply(void *args, int id, const char *v, const char *from)
 		if (v == NULL)
 			a->force = true;
 		else if (options_parse_bool(v, &a->force) == -1) {
-			fprintf(stderr, "taskgate: %s: '%s' is not true or "
-			    "false\n", from, v);
+			log_warnx("%s: '%s' is not true or false", from, v);
 			return -1;
 		}
 		break;
@@ -245,13 +244,11 @@ cmd_config_readable(const char *path)
 	FILE		*f;
 
 	if ((f = fopen(path, "r")) == NULL) {
-		fprintf(stderr, "taskgate: %s: cannot read it: %s\n", path,
-		    strerror(errno));
+		log_warnx("%s: cannot read it: %s", path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "taskgate: %s: is a directory, not a config "
-		    "file\n", path);
+		log_warnx("%s: is a directory, not a config file", path);
 		fclose(f);
 		return -1;
 	}
@@ -263,21 +260,19 @@ cmd_config_readable(const char *path)
 static size_t
 cmd_config_report(const char *prefix, const struct orchconf *c)
 {
-	char	**problems, err[256], *e;
+	char	**problems, err[256];
 	size_t	  n, i, total = 0;
 
 	if (c->api_endpoint != NULL &&
 	    upstream_check_url(c->api_endpoint, err, sizeof err) == -1) {
-		e = log_escape(c->api_endpoint, 128);
-		fprintf(stderr, "taskgate: %s: apiEndpoint '%s' is not an http "
-		    "or https URL such as %s\n", prefix, e,
+		log_warnx("%s: apiEndpoint '%.128s' is not an http or https "
+		    "URL such as %s", prefix, c->api_endpoint,
 		    CMD_CONFIG_DEFAULT_URL);
-		free(e);
 		total++;
 	}
 	plan_check(c, &problems, &n);
 	for (i = 0; i < n; i++)
-		fprintf(stderr, "taskgate: %s: %s\n", prefix, problems[i]);
+		log_warnx("%s: %s", prefix, problems[i]);
 	plan_problems_free(problems, n);
 	return total + n;
 }
@@ -302,14 +297,14 @@ cmd_config_check(int argc, char **argv)
 		return 2;
 	}
 	if (orchconf_load(path, &c, err, sizeof err) == -1) {
-		fprintf(stderr, "taskgate: %s\n", err);
+		log_warnx("%s", err);
 		cmd_config_args_free(&a);
 		return 2;
 	}
 	if (cmd_config_report(path, &c) > 0)
 		rc = 1;
 	else
-		printf("taskgate: %s: ok (%zu stream%s)\n", path, c.n_streams,
+		log_out("taskgate: %s: ok (%zu stream%s)", path, c.n_streams,
 		    c.n_streams == 1 ? "" : "s");
 	orchconf_free(&c);
 	cmd_config_args_free(&a);
@@ -601,8 +596,8 @@ cmd_config_validate(json_t *doc, const char *list_url, size_t *n_streams)
 	size_t		n;
 
 	if (orchconf_parse(doc, &c, err, sizeof err) == -1) {
-		fprintf(stderr, "taskgate: %s: the upstream's streams do not "
-		    "fit the config: %s\n", list_url, err);
+		log_warnx("%s: the upstream's streams do not fit the config: "
+		    "%s", list_url, err);
 		orchconf_free(&c);
 		return 2;
 	}
@@ -620,13 +615,12 @@ cmd_config_project_root(const char *given)
 	char		*root;
 
 	if ((root = realpath(given != NULL ? given : ".", NULL)) == NULL) {
-		fprintf(stderr, "taskgate: --project-root %s: %s\n",
+		log_warnx("--project-root %s: %s",
 		    given != NULL ? given : ".", strerror(errno));
 		return NULL;
 	}
 	if (stat(root, &st) == -1 || !S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "taskgate: --project-root %s: not a "
-		    "directory\n", root);
+		log_warnx("--project-root %s: not a directory", root);
 		free(root);
 		return NULL;
 	}
@@ -644,7 +638,7 @@ cmd_config_generate_run(const char *url, const char *output,
 	int	 rc = 0;
 
 	if ((list = cmd_config_fetch(url, err, sizeof err)) == NULL) {
-		fprintf(stderr, "taskgate: %s\n", err);
+		log_warnx("%s", err);
 		return 2;
 	}
 	doc = cmd_config_document(list, url, root);
@@ -654,10 +648,10 @@ cmd_config_generate_run(const char *url, const char *output,
 	free(list_url);
 	if (rc == 0 && cmd_config_write(output, doc, force, err,
 	    sizeof err) == -1) {
-		fprintf(stderr, "taskgate: %s\n", err);
+		log_warnx("%s", err);
 		rc = 2;
 	} else if (rc == 0)
-		printf("taskgate: wrote %s (%zu stream%s from %s)\n", output,
+		log_out("taskgate: wrote %s (%zu stream%s from %s)", output,
 		    n, n == 1 ? "" : "s", url);
 	json_decref(doc);
 	return rc;
@@ -684,18 +678,18 @@ cmd_config_generate(int argc, char **argv)
 	while (len > 0 && url[len - 1] == '/')
 		url[--len] = '\0';
 	if (upstream_check_url(url, err, sizeof err) == -1) {
-		fprintf(stderr, "taskgate: %s\n", err);
+		log_warnx("%s", err);
 		goto out;
 	}
 	if ((root = cmd_config_project_root(a.project_root)) == NULL)
 		goto out;
 	if (!a.force && access(output, F_OK) == 0) {
-		fprintf(stderr, "taskgate: %s already exists; add --force to "
-		    "replace it\n", output);
+		log_warnx("%s already exists; add --force to replace it",
+		    output);
 		goto out;
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		fprintf(stderr, "taskgate: cannot initialise libcurl\n");
+		log_warnx("cannot initialise libcurl");
 		goto out;
 	}
 	rc = cmd_config_generate_run(url, output, root, a.force);

@@ -53,8 +53,7 @@ main(int argc, char **argv)
 			if (strcmp(verb, main_client_verbs[i]) == 0)
 				return client_main(argc - shift, argv + shift);
 		}
-		fprintf(stderr, "taskgate: unknown command '%s' (see taskgate "
-		    "--help)\n", verb);
+		log_warnx("unknown command '%s' (see taskgate --help)", verb);
 		return 2;
 	}
 	switch (options_parse(&opts, argc - shift, argv + shift, err,
@@ -63,7 +62,7 @@ main(int argc, char **argv)
 		options_free(&opts);
 		return 0;
 	case OPTIONS_ERROR:
-		fprintf(stderr, "taskgate: %s\n", err);
+		log_warnx("%s", err);
 		options_free(&opts);
 		return 2;
 	case OPTIONS_OK:
@@ -81,9 +80,8 @@ main_start_line(const struct options *o, int port, const char *token)
 	char	host[INET6_ADDRSTRLEN + 2] = "127.0.0.1";
 
 	if (o->addr.family == AF_UNIX) {
-		printf("taskgate: listening on %s (token in %s)\n", o->listen,
+		log_out("taskgate: listening on %s (token in %s)", o->listen,
 		    o->token_file);
-		fflush(stdout);
 		return;
 	}
 	if (o->addr.family == AF_INET6) {
@@ -99,9 +97,8 @@ main_start_line(const struct options *o, int port, const char *token)
 		if (s4->sin_addr.s_addr != htonl(INADDR_ANY))
 			inet_ntop(AF_INET, &s4->sin_addr, host, sizeof host);
 	}
-	printf("taskgate: dashboard at http://%s:%d/?token=%s\n", host, port,
+	log_out("taskgate: dashboard at http://%s:%d/?token=%s", host, port,
 	    token);
-	fflush(stdout);
 }
 
 /*

@@ -459,16 +459,15 @@ options_parse(struct options *o, int argc, char **argv, char *err,
 			return OPTIONS_ERROR;
 	}
 	if (optind < argc) {
-		char *e = log_escape(argv[optind], 80);
+		const char *e = argv[optind];
 
-		if (verb_is_command(argv[optind]))
+		if (verb_is_command(e))
 			snprintf(err, errlen, "'%s' must come first, before "
 			    "any option: taskgate %s [options] (see taskgate "
 			    "%s --help)", e, e, e);
 		else
-			snprintf(err, errlen, "unexpected argument '%s' (see "
-			    "taskgate --help)", e);
-		free(e);
+			snprintf(err, errlen, "unexpected argument '%.80s' "
+			    "(see taskgate --help)", e);
 		return OPTIONS_ERROR;
 	}
 

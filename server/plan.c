@@ -3,8 +3,9 @@
  * gates a stream must pass before it starts, and the next actions to
  * suggest -- as pure functions: no I/O, no clock, no locks.  Callers own
  * everything they pass in.  Text that came from a file (phases, paths,
- * dependency names) is shown through log_escape(), so that each problem
- * stays one printable line.
+ * dependency names) is shown as it is, cut at PLAN_SHOWN bytes: whoever
+ * prints a problem escapes it there (log.c's rule), so that each stays
+ * one printable line.
  *
  * plan_check() lists what is wrong with a config's plan, one line per
  * problem.  First, for each stream in file order, these, in this order:
@@ -239,8 +240,6 @@ plan_path_escapes(const char *path)
 static void
 plan_check_phase(const struct orch_stream *s, struct plan_lines *l)
 {
-	char	*e;
-
 	if (s->phase == NULL) {
 		plan_addf(l, "%s has no streamPhase (expected foundation, "
 		    "parallel or integration)", s->id);
@@ -248,27 +247,24 @@ plan_check_phase(const struct orch_stream *s, struct plan_lines *l)
 	}
 	if (plan_phase_of(s->phase) != PLAN_UNKNOWN)
 		return;
-	e = log_escape(s->phase, PLAN_SHOWN);
-	plan_addf(l, "%s has an unknown streamPhase '%s' (expected "
-	    "foundation, parallel or integration)", s->id, e);
-	free(e);
+	plan_addf(l, "%s has an unknown streamPhase '%.*s' (expected "
+	    "foundation, parallel or integration)", s->id, PLAN_SHOWN,
+	    s->phase);
 }
 
 static void
 plan_check_worktree(const struct orch_stream *s, struct plan_lines *l)
 {
-	char	*e;
+	const char	*w = s->worktree_path;
 
-	if (s->worktree_path == NULL)
+	if (w == NULL)
 		return;
-	e = log_escape(s->worktree_path, PLAN_SHOWN);
-	if (s->worktree_path[0] == '/')
-		plan_addf(l, "%s has an absolute worktreePath '%s' (it must be "
-		    "relative to projectRoot)", s->id, e);
-	else if (plan_path_escapes(s->worktree_path))
-		plan_addf(l, "%s has a worktreePath '%s' that resolves outside "
-		    "projectRoot", s->id, e);
-	free(e);
+	if (w[0] == '/')
+		plan_addf(l, "%s has an absolute worktreePath '%.*s' (it must "
+		    "be relative to projectRoot)", s->id, PLAN_SHOWN, w);
+	else if (plan_path_escapes(w))
+		plan_addf(l, "%s has a worktreePath '%.*s' that resolves "
+		    "outside projectRoot", s->id, PLAN_SHOWN, w);
 }
 
 static void
@@ -279,14 +275,11 @@ plan_check_deps(const struct orchconf *c, const struct plan_index *ix,
 	enum plan_phase			 mine = plan_phase_of(s->phase), theirs;
 	size_t				 j;
 	long				 d;
-	char				*e;
 
 	for (j = 0; j < s->n_deps; j++) {
 		if ((d = plan_index_find(ix, nix, s->deps[j])) == -1) {
-			e = log_escape(s->deps[j], PLAN_SHOWN);
-			plan_addf(l, "%s depends on unknown stream %s", s->id,
-			    e);
-			free(e);
+			plan_addf(l, "%s depends on unknown stream %.*s",
+			    s->id, PLAN_SHOWN, s->deps[j]);
 			continue;
 		}
 		theirs = plan_phase_of(c->streams[d].phase);

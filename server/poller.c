@@ -432,6 +432,7 @@ poller_round(struct poller *p)
 	size_t		 i;
 	bool		 up;
 
+	db_watch(p->tg->db);
 	if (p->n_unwritten > 0)
 		poller_sample(p, NULL, 0, NULL);
 	events_retry(p->tg->events);

@@ -472,6 +472,7 @@ struct sqlite3 *db_lock(struct db *);
 void	db_unlock(struct db *);
 void	db_note_write(struct db *, bool);
 bool	db_writable(struct db *, char *, size_t);
+bool	db_watch(struct db *);
 
 /* history.c */
 struct stream_row {

@@ -52,12 +52,9 @@ verb_parse(const char *verb, const struct verb_flag *const *flags, size_t n,
 		if (ch == 'h' || ch == help_id)
 			return 1;
 		if (ch == '?' || ch == ':') {
-			char *e = log_escape(argv[optind - 1], 80);
-
-			fprintf(stderr, "taskgate: %s option '%s' (see taskgate "
-			    "%s --help)\n", ch == ':' ? "missing value for" :
-			    "unknown", e, verb);
-			free(e);
+			log_warnx("%s option '%.80s' (see taskgate %s --help)",
+			    ch == ':' ? "missing value for" : "unknown",
+			    argv[optind - 1], verb);
 			return -1;
 		}
 		for (i = 0; i < n && flags[i]->id != ch; i++)
@@ -88,14 +85,10 @@ verb_is_command(const char *word)
 int
 verb_no_more(const char *verb, int argc, char **argv)
 {
-	char	*e;
-
 	if (optind >= argc)
 		return 0;
-	e = log_escape(argv[optind], 80);
-	fprintf(stderr, "taskgate: unexpected argument '%s' (see taskgate %s "
-	    "--help)\n", e, verb);
-	free(e);
+	log_warnx("unexpected argument '%.80s' (see taskgate %s --help)",
+	    argv[optind], verb);
 	return -1;
 }
 

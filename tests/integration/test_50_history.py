@@ -5,7 +5,10 @@ event within two polls; counts that do not move for the stall timeout
 (fractional minutes) become a `no-progress` state with evidence; time
 while the upstream is down never counts as a stall; after kill -9 and a
 restart, history, states and event ids are intact and Last-Event-ID
-replays exactly what was missed; a client that never reads delays nobody.
+replays exactly what was missed; a client that never reads delays nobody;
+the history database deleted under a running taskgate is noticed, said
+once, and made again with everything it held, and one replaced by
+something else makes /health say the history is not writable.
 """
 
 import datetime
@@ -14,6 +17,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import sys
 import tempfile
 import time
@@ -413,6 +417,84 @@ class Restart(Base):
         self.assertEqual(after["Stream-D"]["name"], "no-progress")
         self.assertEqual(after["Stream-D"]["since"], before["Stream-D"]["since"])
         self.assertEqual(self.tg.get("/api/streams/Stream-B/history").json()["samples"][:len(history)], history)
+
+
+class DeletedDatabase(Base):
+    """history.db removed while taskgate runs (a cleanup script, a wrong
+    rm): what a user would check afterwards."""
+
+    def path(self, suffix=""):
+        return os.path.join(self.tg.dir, "history.db" + suffix)
+
+    def history(self):
+        return self.tg.get("/api/streams/Stream-B/history").json()["samples"]
+
+    def in_file(self):
+        """Stream-B's samples in the file at the path, read as a user would."""
+        con = sqlite3.connect("file:%s?mode=ro" % self.path(), uri=True, timeout=5)
+        try:
+            return con.execute("SELECT count(*) FROM samples WHERE stream_id = 'Stream-B'").fetchone()[0]
+        finally:
+            con.close()
+
+    def health(self):
+        return self.tg.get("/health").json()["history"]
+
+    def said(self, words):
+        return [line for line in self.tg.stderr().splitlines() if words in line]
+
+    def two_samples(self):
+        wait_for(lambda: len(self.history()) == 1, what="the first sample of Stream-B")
+        self.double.set_task("B2", status="completed")
+        wait_for(lambda: len(self.history()) == 2, what="the second sample of Stream-B")
+        return self.history()
+
+    def deleted(self, suffixes):
+        before = self.two_samples()
+        for suffix in suffixes:
+            os.remove(self.path(suffix))
+        wait_for(lambda: os.path.exists(self.path()), what="history.db made again")
+        wait_for(lambda: self.in_file() == 2, what="the samples taken before, in the new file")
+        self.assertTrue(self.health()["writable"], self.health())
+        self.assertEqual(len(self.said("was deleted")), 1, self.tg.stderr())
+        # What happens next is written to the new file too ...
+        self.double.set_task("B3", status="completed")
+        wait_for(lambda: self.in_file() == 3, what="a sample taken after, in the new file")
+        self.assertEqual(len(self.said("was deleted")), 1, "said once")
+        # ... and a restart finds the whole history.
+        history = self.history()
+        self.assertEqual(history[:2], before)
+        self.tg.stop()
+        con = sqlite3.connect(self.path())
+        try:
+            self.assertEqual(con.execute("PRAGMA integrity_check").fetchall(), [("ok",)])
+        finally:
+            con.close()
+        self.tg.start()
+        self.assertEqual(self.history()[:3], history)
+
+    def test_database_and_its_wal_deleted(self):
+        self.deleted(["", "-wal", "-shm"])
+
+    def test_only_the_database_file_deleted(self):
+        # Its -wal and -shm are left: they must not be taken for the new file's.
+        self.deleted([""])
+
+    def test_replaced_by_what_is_no_database(self):
+        self.two_samples()
+        os.remove(self.path())
+        os.mkdir(self.path())
+        health = wait_for(lambda: (lambda h: h if not h["writable"] else None)(self.health()),
+                          what="/health to say the history is not writable")
+        self.assertIn(self.path(), health["lastError"])
+        self.assertIn("replaced", health["lastError"])
+        self.assertEqual(len(self.said("was replaced")), 1, self.tg.stderr())
+        # Taken away again: made again, with what was held all along.
+        self.double.set_task("B3", status="completed")
+        wait_for(lambda: len(self.history()) == 3, what="the third sample, held in the old file")
+        os.rmdir(self.path())
+        wait_for(lambda: self.health()["writable"], what="/health to say writable again")
+        self.assertEqual(self.in_file(), 3)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,16 @@
 configs (exact lines, exit 1 for plan problems, 2 for a file that cannot
 be read or parsed or a bad flag) and a sound one; `taskgate
 generate-config` against the upstream double: the file it writes, that
-check-config accepts it, --force, and one-line exit-2 errors."""
+check-config accepts it, --force, and one-line exit-2 errors.  Hostile
+text in any field of a config (a clipboard write, a screen clear, C1
+controls) reaches neither check-config's nor serve's output raw: each
+line stays printable ASCII and still names the field."""
 
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -315,6 +320,99 @@ class GenerateConfig(Base):
         rc, out, err = self.generate("--help")
         self.assertEqual((rc, err), (0, ""))
         self.assertIn("usage: taskgate generate-config", out)
+
+
+# A clipboard write (OSC 52), a bell, a screen clear, then CSI and NEL in
+# their C1 forms (UTF-8 in the file, as JSON allows).
+EVIL = "\x1b]52;c;aGk=\x07\x1b[2J\u009b31m\u0085"
+SHOWN = "\\x1b]52;c;aGk=\\x07\\x1b[2J"   # what a reader sees of it
+PRINTABLE = re.compile(rb"^[\x20-\x7e\n]*$")
+
+
+def hostile(**fields):
+    """A config whose one stream (or top level) carries fields."""
+    top = {k: fields.pop(k) for k in ("apiEndpoint", "executionPlan") if k in fields}
+    s = stream("Stream-A", "foundation")
+    s.update(fields)
+    return config(s, **top)
+
+
+# (name, document, what check-config's lines must contain, what serve's
+# must contain; None where the value is in no message of that verb)
+HOSTILE = [
+    ("streamId", hostile(streamId="S" + EVIL),
+     "streams[0].streamId: 'S" + SHOWN, "streams[0].streamId: 'S" + SHOWN),
+    ("streamName", hostile(streamName=EVIL, dependencies=["Q" + EVIL]),
+     "Stream-A depends on unknown stream Q" + SHOWN, None),
+    ("streamPhase", hostile(streamPhase=EVIL),
+     "Stream-A has an unknown streamPhase '" + SHOWN, None),
+    ("dependencies", hostile(dependencies=["Stream-" + EVIL]),
+     "Stream-A depends on unknown stream Stream-" + SHOWN, None),
+    ("projectRoot", hostile(projectRoot="/srv/" + EVIL, worktreePath="../" + EVIL),
+     "Stream-A has a worktreePath '../" + SHOWN, None),
+    ("worktreePath", hostile(worktreePath="/wt/" + EVIL),
+     "Stream-A has an absolute worktreePath '/wt/" + SHOWN, None),
+    ("apiEndpoint", hostile(apiEndpoint="http://example.org/" + EVIL),
+     "apiEndpoint 'http://example.org/" + SHOWN, "upstream 'http://example.org/" + SHOWN),
+    ("executionPlan", hostile(executionPlan={"foundation": ["Stream-A"],
+                                             "parallel": ["P" + EVIL]},
+                              dependencies=["Stream-" + EVIL]),
+     "Stream-A depends on unknown stream Stream-" + SHOWN, None),
+    ("duplicate key", '{"streams": [], "k\u009b\\u001b[2J": 1, "k\u009b\\u001b[2J": 2}',
+     "not valid JSON: duplicate object key", "not valid JSON: duplicate object key"),
+]
+
+
+class HostileText(Base):
+    """What an operator's terminal receives from a config it did not write."""
+
+    def assertPrintable(self, data, what):
+        bad = sorted({b for b in data if not (0x20 <= b < 0x7f or b == 0x0a)})
+        self.assertTrue(PRINTABLE.match(data),
+                        "%s: raw bytes %s reached the terminal: %r"
+                        % (what, ", ".join("0x%02x" % b for b in bad), data))
+
+    def serve(self, path):
+        """serve --config path until it exits or starts; (stdout, stderr)."""
+        state = tempfile.mkdtemp(prefix="tg-state-", dir=self.tmp)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TASKGATE_")}
+        env["TMUX_TMPDIR"] = state
+        proc = subprocess.Popen([harness.BIN, "serve", "--config", path,
+                                 "--listen", "127.0.0.1:0",
+                                 "--db", os.path.join(state, "history.db"),
+                                 "--token-file", os.path.join(state, "token")],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        first = proc.stdout.readline()    # the start line, or b"" at exit
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+        return first + out, err
+
+    def test_every_field_is_escaped(self):
+        for name, doc, checked, served in HOSTILE:
+            with self.subTest(name):
+                path = self.write(name.replace(" ", "-"), doc if isinstance(doc, str) else
+                                  json.dumps(doc, ensure_ascii=False))
+                proc = subprocess.run([harness.BIN, "check-config", "--config", path],
+                                      capture_output=True, timeout=30)
+                self.assertPrintable(proc.stdout, "check-config's stdout")
+                self.assertPrintable(proc.stderr, "check-config's stderr")
+                self.assertNotEqual(proc.returncode, 0)
+                self.assertIn(checked, proc.stderr.decode())
+                out, err = self.serve(path)
+                self.assertPrintable(out, "serve's stdout")
+                self.assertPrintable(err, "serve's stderr")
+                if served is not None:
+                    self.assertIn(served, err.decode())
+
+    def test_config_path(self):
+        """The path of the config is outside text too."""
+        path = self.write("conf\x1b]0;title\x07", config(FOUNDATION))
+        proc = subprocess.run([harness.BIN, "check-config", "--config", path],
+                              capture_output=True, timeout=30)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertPrintable(proc.stdout, "check-config's stdout")
+        self.assertIn("conf\\x1b]0;title\\x07.json: ok (1 stream)", proc.stdout.decode())
 
 
 if __name__ == "__main__":
