@@ -1501,6 +1501,9 @@ session_kill(struct sessions *ss, struct session *s)
 	s->phase = PHASE_NONE;
 	s->live = s->dead = false;
 	session_forget_agent(s);
+	/* The killed agent's last word (a question, say) is no longer so. */
+	memset(&s->agent.hook, 0, sizeof s->agent.hook);
+	s->agent_dirty = ss->agents_dirty = true;
 	pthread_mutex_unlock(&ss->lock);
 	session_save(ss, s);
 }

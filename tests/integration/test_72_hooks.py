@@ -122,6 +122,21 @@ class Signals(Hooked):
         self.assertFalse(gate["gate"]["canRecover"])
         self.assertEqual(len(self.project.agent_log("Stream-B")), 2, "started once, one line typed")
 
+    def test_a_stopped_window_waits_for_nobody(self):
+        self.start("Stream-B", mode="ask")
+        self.typed("Stream-B")
+        wait_for(lambda: self.state("Stream-B")["name"] == "waiting-input", timeout=10, what="waiting-input")
+        resp = self.post("/api/streams/Stream-B/stop")
+        self.assertEqual(resp.status, 200, resp.body)
+        # The window and its question are gone: the stream no longer says
+        # it waits for a person, nor does its session.
+        event = self.es.wait(lambda ev: [e for e in ev if e["event"] == "state"
+                                         and e["data"]["streamId"] == "Stream-B"
+                                         and e["data"]["previous"] == "waiting-input"],
+                             timeout=5, what="Stream-B to leave waiting-input")[0]
+        self.assertNotIn(event["data"]["state"], ("waiting-input", "usage-limited", "needs-login"))
+        self.assertNotEqual(self.agent_of("Stream-B").get("state"), "waiting-input")
+
     def test_a_rate_limit_is_usage_limited(self):
         self.start("Stream-D", mode="limit")
         self.typed("Stream-D")
