@@ -42,7 +42,7 @@
 #define SESSION_TICK_IDLE	10.0	/* seconds, while tmux has no session */
 #define SESSION_READY_QUIET	1.0	/* screen unchanged this long: ready */
 #define SESSION_READY_MAX	30.0	/* type anyway after this long */
-#define SESSION_QUESTION_QUIET	5.0	/* a question unanswered this long */
+#define SESSION_QUESTION_QUIET	2.0	/* a question unanswered this long */
 #define SESSION_STATUS_WAIT	3.0	/* for tmux to learn an exit status */
 #define SESSION_CAPTURE_LINES	200
 #define SESSION_TYPED_WAIT	15.0	/* for a typed line's UserPromptSubmit */
@@ -80,6 +80,7 @@ struct session {
 						   attempt (event, audit row) */
 	bool			 told_spent;	/* and that it needs a human */
 	bool			 busy;		/* a job for it is queued */
+	bool			 question;	/* asked, not yet still long enough */
 };
 
 struct sessions {
@@ -733,6 +734,8 @@ session_seen(struct sessions *ss, struct session *s,
 {
 	char		 sig[64], reason[200];
 	enum agent_state st;
+	double		 still;
+	bool		 changed;
 
 	snprintf(sig, sizeof sig, "%ld/%ld/%ld/%ld", w->activity, w->history,
 	    w->cx, w->cy);
@@ -750,6 +753,7 @@ session_seen(struct sessions *ss, struct session *s,
 		session_event(ss, "exited", s->row.id, "tmux", json_pack(
 		    "{s:i,s:s}", "exitStatus", w->dead_status, "window",
 		    w->id));
+		poller_poke(ss->tg->poller);
 		return;
 	}
 	if (w->dead)
@@ -759,16 +763,26 @@ session_seen(struct sessions *ss, struct session *s,
 		s->changed_mono = now;
 		session_capture(ss, s, SESSION_CAPTURE_LINES);
 	}
+	/* How long the pane has been still, by tmux's own clock when it
+	 * says (taskgate may notice a change a tick late). */
+	still = w->activity > 0 ? clock_wall() - (double)w->activity :
+	    now - s->changed_mono;
 	pthread_mutex_lock(&ss->lock);
 	st = agent_from_pane(s->text, ss->phrases, reason, sizeof reason);
 	/* A question on the last line may be half written: it counts once
-	 * the pane has been still a while.  A dialog is whole at once. */
-	if (st == AGENT_WAITING_INPUT && strncmp(reason, "a permission "
-	    "prompt", 19) != 0 && now - s->changed_mono < SESSION_QUESTION_QUIET)
+	 * the pane has been still a while (the thread ticks fast until
+	 * then).  A dialog is whole at once. */
+	s->question = st == AGENT_WAITING_INPUT && strncmp(reason,
+	    "a permission prompt", 19) != 0 && still < SESSION_QUESTION_QUIET;
+	if (s->question)
 		st = AGENT_UNKNOWN;
 	s->live = true;
+	changed = s->pane.state != st;
 	session_set_pane(s, st, reason);
 	pthread_mutex_unlock(&ss->lock);
+	/* What the pane says now is news for the stream's state. */
+	if (changed)
+		poller_poke(ss->tg->poller);
 }
 
 /*
@@ -1257,6 +1271,19 @@ session_make_window(struct sessions *ss, bool exists, const char *id,
 	argv = tmux_argv_new_window(name, exists, id, dir, env, agent);
 	rc = tmux_exec(argv, out, err, len);
 	tmux_argv_free(argv);
+	/* A server whose last window was just killed is on its way out and
+	 * refuses the new session: a moment later there is none, and a new
+	 * server takes it. */
+	if (rc != 0 && strstr(err, "server exited unexpectedly") != NULL) {
+		free(*out);
+		*out = NULL;
+		usleep(100000);
+		argv = tmux_argv_new_window(name, exists && session_tmux_has(ss),
+		    id, dir, env, agent);
+		rc = tmux_exec(argv, out, err, len);
+		tmux_argv_free(argv);
+		return rc;
+	}
 	if (rc == 0 || !exists || session_tmux_has(ss))
 		return rc;
 	free(*out);
@@ -1882,14 +1909,21 @@ session_main(void *arg)
 	struct timespec		 ts;
 	double			 tick, now, last_auto = 0;
 	size_t			 i;
-	bool			 fast;
+	bool			 fast, timed_out, hooks_only = false;
 
 	for (;;) {
 		now = clock_mono();
-		session_refresh(ss, now);
-		session_type_when_ready(ss, now);
+		if (!hooks_only) {
+			session_refresh(ss, now);
+			session_type_when_ready(ss, now);
+		}
 		session_check_typed(ss);
 		session_save_agents(ss);
+		if (hooks_only) {
+			hooks_only = false;
+			pthread_mutex_lock(&ss->lock);
+			goto wait;
+		}
 
 		pthread_mutex_lock(&ss->lock);
 		jobs = ss->jobs;
@@ -1918,7 +1952,8 @@ session_main(void *arg)
 		fast = false;
 		for (i = 0; i < ss->n; i++)
 			if (ss->s[i]->phase == PHASE_STARTING ||
-			    ss->s[i]->typed == TYPED_WAITING)
+			    ss->s[i]->typed == TYPED_WAITING ||
+			    ss->s[i]->question)
 				fast = true;
 		/* One tmux call per poll while windows exist or --auto may
 		 * start some; rarely otherwise (it only looks for windows to
@@ -1931,9 +1966,16 @@ session_main(void *arg)
 		ts.tv_nsec += (long)(tick * 1e9);
 		ts.tv_sec += ts.tv_nsec / 1000000000L;
 		ts.tv_nsec %= 1000000000L;
+		/* A wake for hooks keeps this deadline: the windows are still
+		 * listed once a tick, however many hooks come. */
+wait:
+		timed_out = false;
 		while (!ss->stop && ss->jobs == NULL && !ss->agents_dirty &&
-		    pthread_cond_timedwait(&ss->cond, &ss->lock, &ts) == 0)
-			;
+		    !timed_out)
+			timed_out = pthread_cond_timedwait(&ss->cond, &ss->lock,
+			    &ts) != 0;
+		/* Woken only to write down what hooks said: no tmux call. */
+		hooks_only = !timed_out && ss->jobs == NULL && ss->agents_dirty;
 		if (ss->stop) {
 			pthread_mutex_unlock(&ss->lock);
 			break;
