@@ -35,7 +35,8 @@ fi
 
 mkdir -p "$cache"
 work=$(mktemp -d "$cache/.install.XXXXXX")
-trap 'rm -rf "$work"' EXIT INT TERM
+trap 'rm -rf "$work"' EXIT
+trap 'exit 1' INT TERM
 
 echo "install.sh: fetching $PACKAGE@$CLAUDE_CODE_VERSION" >&2
 # npm pack prints the tarball's file name as its last line of stdout.

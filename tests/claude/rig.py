@@ -231,17 +231,24 @@ class Window:
         return out.strip() == "1"
 
     def at_prompt(self):
-        """True when the pane shows the prompt line `❯` with a rule under it
-        (the input box), with no dialog in front."""
+        """True when the pane shows the input box: a line starting with `❯`
+        with a rule under it.  Claude Code draws it while it works too."""
         lines = [line.rstrip() for line in self.pane().split("\n")]
         for i, line in enumerate(lines[:-1]):
             if line.startswith("❯") and lines[i + 1].startswith("─"):
                 return True
         return False
 
+    def idle(self):
+        """True when Claude Code waits for a prompt: the input box, no
+        "esc to interrupt" on the mode line, no dialog in front."""
+        text = self.pane()
+        return (self.at_prompt() and "esc to interrupt" not in text
+                and "Do you want to proceed?" not in text)
+
     def ready(self, timeout=60.0):
         """Waits for the idle prompt of a fresh session."""
-        wait_for(self.at_prompt, timeout=timeout, what="the prompt of %s:\n%s" % (self.name, self.tail(25)))
+        wait_for(self.idle, timeout=timeout, what="the prompt of %s:\n%s" % (self.name, self.tail(25)))
 
 
 class Rig:
@@ -327,10 +334,13 @@ class Rig:
     # --- windows ---------------------------------------------------------
 
     def start(self, name="agent", args=("--permission-mode", "default"), cwd=None,
-              settings=None, env=None):
-        """Starts Claude Code in a new window; returns the Window."""
+              settings=None, env=None, secret=None):
+        """Starts Claude Code in a new window; returns the Window.  settings
+        are merged over the rig's (a "hooks" key replaces its hooks, e.g.
+        to aim them at taskgate); secret is the window's $TASKGATE_HOOK_SECRET
+        (a fresh random one by default)."""
         cwd = cwd or self.project()
-        secret = secrets.token_hex(16)
+        secret = secret or secrets.token_hex(16)
         path = self.settings(os.path.join(self.dir, "settings-%s.json" % name), settings)
         environment = self.environment(secret)
         environment.update(env or {})

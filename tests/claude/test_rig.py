@@ -32,19 +32,20 @@ class RigTest(unittest.TestCase):
         win = self.rig.start("smoke")
         win.ready(timeout=60)
         win.type_line("Say hello to taskgate")
-        win.wait_event("Stop", timeout=60)
+        # Wait for the Stop whatever its secret, so that a missing or wrong
+        # secret header fails the assertions below, not a timeout.
+        rig.wait_for(lambda: "Stop" in rec.events(), timeout=60, what="the Stop hook")
 
-        events = [e for e in win.events() if e in ("UserPromptSubmit", "Stop")]
+        hooks = rec.hooks()
+        self.assertEqual([p.secret for p in hooks], [win.secret] * len(hooks),
+                         "every hook carries the window's X-Taskgate-Secret")
+        events = [p.event for p in hooks if p.event in ("UserPromptSubmit", "Stop")]
         self.assertEqual(events[:2], ["UserPromptSubmit", "Stop"])
-        hooks = win.hooks()
         submit = next(p for p in hooks if p.event == "UserPromptSubmit")
         stop = next(p for p in hooks if p.event == "Stop")
         self.assertEqual(submit.body["prompt"], "Say hello to taskgate")
         self.assertEqual(stop.body["last_assistant_message"], "Hello from the stand-in.")
         self.assertEqual(submit.body["session_id"], stop.body["session_id"])
-        # Every hook carried this window's secret, none came without it.
-        self.assertTrue(all(p.secret == win.secret for p in rec.hooks()),
-                        [(p.event, p.secret) for p in rec.hooks()])
 
         mains = api.message_requests(main=True)
         self.assertTrue(mains, api.paths())
