@@ -19,11 +19,12 @@ What /v1/messages answers is scripted.  A step is a dict:
     {"error": "server"}                     500 api_error
     {"hang": true}                          never answers (until stop()
                                             or release())
-Claude Code makes two kinds of calls: the main loop's (its body has
-"tools") and side calls (no "tools", e.g. a title for the session).  Main
-calls take the next step of the queue set by script(); when the queue is
-empty they get `default`.  Side calls get `side` (a short text unless set),
-so an error scenario may set side to the same error.
+Calls with "tools" in their body take the next step of the queue set by
+script(); when the queue is empty they get `default`.  Calls without
+"tools" (side calls, e.g. a session title) get `side` (a short text unless
+set), so an error scenario may set side to the same error.  Claude Code
+2.1.332 was seen making only calls with "tools": one per turn, plus the
+summary calls of a compaction (see OBSERVED.md).
 
 Use it in-process (MessagesAPI().start()) or as a program
 (`messages_api.py [--port N]`, prints the port), with the control

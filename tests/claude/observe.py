@@ -287,8 +287,9 @@ def sc_h(r):
     time.sleep(2)
     watch.stop()
     report("h: /continue Stream-B with .claude/commands/continue.md", r, win, t0, watch)
-    for q in r.api.message_requests(main=True):
-        print("-- last user turn sent:", json.dumps(q.messages()[-1], ensure_ascii=False)[:1500])
+    for q in r.api.message_requests():
+        users = [m for m in q.messages() if m.get("role") == "user"]
+        print("-- user turn sent:", json.dumps(users[-1:], ensure_ascii=False, indent=1)[:3000])
 
 
 def sc_i(r):
@@ -356,7 +357,74 @@ def sc_i2(r):
     print(screen(win))
 
 
+def sc_b2(r):
+    """The permission dialog refused: Escape, then "4" (No)."""
+    for answer in ("Escape", "4"):
+        r.api.reset()
+        r.api.script([{"tool_use": {"name": "Bash", "input": {"command": "touch x",
+                                                             "description": "Create x"}}}],
+                     default={"text": "Understood."})
+        win, _ = start_ready(r, "b2-%s" % answer)
+        t0 = time.monotonic()
+        watch = Watch(win, t0)
+        watch.enters.append(win.type_line("Create x"))
+        win.wait_pane("Do you want to proceed?")
+        win.wait_event("Notification", timeout=20)
+        time.sleep(1)
+        print("-- key %s at %+.2fs" % (answer, time.monotonic() - t0))
+        win.keys(answer)
+        time.sleep(6)
+        watch.stop()
+        report("b2: permission refused with %s" % answer, r, win, t0, watch, max_screens=4)
+
+
+def sc_c3(r):
+    """Which retry-after makes Claude Code retry a 429 (no retry: StopFailure)."""
+    print("=" * 78)
+    print("SCENARIO c3: 429 with various retry-after")
+    for after in (45, 60, 61, 120, 300):
+        r.api.reset()
+        step = {"error": "rate_limit", "retry_after": after}
+        r.api.script([], default=step, side=step)
+        win, _ = start_ready(r, "c3-%d" % after)
+        win.type_line("go")
+        end = time.monotonic() + 15
+        while time.monotonic() < end and "StopFailure" not in win.events():
+            time.sleep(0.2)
+        time.sleep(1)
+        lines = [x for x in win.pane().split("\n") if "429" in x or "retrying" in x]
+        print("  retry-after %d: hooks %s, requests %d, pane %r" % (
+            after, win.events(), len(r.api.message_requests()), lines[-1:]))
+        win.keys("Escape")
+
+
+def too_long_later(always):
+    """Prompt too long on the second turn: auto-compaction, which succeeds
+    (always=False) or fails too (always=True)."""
+    def sc(r):
+        tl = {"error": "too_long"}
+        if always:
+            r.api.script([{"text": "First."}], default=tl, side=tl)
+        else:
+            r.api.script([{"text": "First."}, tl],
+                         default={"text": "<summary>Summary of the work.</summary>"})
+        win, _ = start_ready(r, "d2")
+        win.type_line("one")
+        win.wait_event("Stop")
+        time.sleep(1)
+        r.api.reset()
+        t0 = time.monotonic()
+        watch = Watch(win, t0)
+        watch.enters.append(win.type_line("two"))
+        time.sleep(15)
+        watch.stop()
+        report("d2: too long on the second turn, compaction %s" % (
+            "failing too" if always else "answered"), r, win, t0, watch, max_screens=4)
+    return sc
+
+
 SCENARIOS = {
+    "b2": sc_b2, "c3": sc_c3, "d2": too_long_later(False), "d3": too_long_later(True),
     "k": sc_k, "i2": sc_i2,
     "a": sc_a, "b": sc_b,
     "c": failing("rate_limit", {"retry_after": 30}, wait=150),
