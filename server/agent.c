@@ -23,7 +23,7 @@
 #include "taskgate.h"
 
 #define AGENT_PANE_LINES	30	/* the bottom of the screen */
-#define AGENT_SPINNER_LINES	6	/* where a working spinner sits */
+#define AGENT_SPINNER_LINES	10	/* the spinner, the box, the mode line */
 
 static const char *const agent_names[] = {
 	[AGENT_UNKNOWN] = "unknown",
@@ -257,6 +257,7 @@ agent_error_line(const char *line, char *reason, size_t len)
 		enum agent_state	 state;
 	} known[] = {
 		{ "Prompt is too long", AGENT_CONTEXT_EXHAUSTED },
+		{ "Context limit reached", AGENT_CONTEXT_EXHAUSTED },
 		{ "rate limit", AGENT_USAGE_LIMITED },
 		{ "usage limit", AGENT_USAGE_LIMITED },
 		{ "(429)", AGENT_USAGE_LIMITED },
@@ -325,15 +326,21 @@ agent_from_pane(const char *text, const char *const *phrases, char *reason,
 		st = AGENT_WAITING_INPUT;
 		goto out;
 	}
-	/* A spinner sits just above the prompt: "✽ Thinking… (3s · esc to
-	 * interrupt)", or the retries of an unreachable API. */
+	/* While it works, a spinner sits above the input box and the mode
+	 * line says "esc to interrupt"; while the API fails, the spinner
+	 * says "✻ API error · retrying in 37s · attempt 1/10", or names a
+	 * 429 once it knows ("✻ 429 This request would exceed your
+	 * account's rate limit… · retrying in 35s · attempt 5/10"). */
 	for (i = n > AGENT_SPINNER_LINES ? n - AGENT_SPINNER_LINES : 0; i < n;
 	    i++) {
 		if (strstr(lines[i], "retrying in") != NULL ||
+		    strstr(lines[i], "retrying…") != NULL ||
 		    strstr(lines[i], "Can't reach the API server") != NULL) {
 			snprintf(reason, len, "%s", lines[i] + strspn(lines[i],
 			    " \t"));
-			st = AGENT_API_ERROR;
+			st = strstr(lines[i], "429") != NULL ||
+			    strcasestr(lines[i], "rate limit") != NULL ?
+			    AGENT_USAGE_LIMITED : AGENT_API_ERROR;
 			goto out;
 		}
 	}
@@ -359,6 +366,7 @@ agent_from_pane(const char *text, const char *const *phrases, char *reason,
 			if (agent_starts(lines[i], "●") ||
 			    agent_starts(lines[i], "⏺") ||
 			    agent_starts(lines[i], "⎿") ||
+			    agent_starts(lines[i], "❯") ||
 			    agent_starts(lines[i], ">"))
 				break;
 		}

@@ -196,65 +196,116 @@ test_a_body_that_is_no_hook_event_is_refused(void **state)
 	assert_false(agent_hook_known(NULL));
 }
 
-/* The screens of Claude Code 2.1.332, as its panes show them. */
+/* The screens of Claude Code 2.1.332, as its panes show them (copied
+ * from tests/claude/OBSERVED.md, where the real binary drew them). */
+#define RULE	"────────────────────────────────────────\n"
+#define BOX	RULE "❯\n" RULE "  taskgate-rig status\n"
+
 static const char idle_screen[] =
-    "● Done: the file is written.\n"
+    "❯ Say hello\n"
     "\n"
-    "────────────────────────────────────────\n"
-    "❯ \n"
-    "────────────────────────────────────────\n"
-    "  ⏸ manual mode on · ? for shortcuts\n"
-    "\n\n";
-
-static const char limit_screen[] =
-    "> /continue Stream-B\n"
-    "  ⎿  API Error: Request rejected (429) · This request would exceed "
-    "your account's rate limit. Please try again later.\n"
+    "● Hello from the stand-in.\n"
     "\n"
-    "────────────────────────────────────────\n"
-    "❯ Resend your message to try again\n"
-    "────────────────────────────────────────\n"
-    "  ⏸ manual mode on · ? for shortcuts\n";
-
-static const char long_screen[] =
-    "> /continue Stream-B\n"
-    "  ⎿  Prompt is too long · the request is ~212000 tokens (limit 200000)\n"
-    "\n"
-    "────────────────────────────────────────\n"
-    "❯ Once fixed, resend your message\n"
-    "────────────────────────────────────────\n"
-    "  ⏸ manual mode on · ? for shortcuts\n";
-
-static const char permission_screen[] =
-    "● Bash(touch x)\n"
-    "╭──────────────────────────────────────╮\n"
-    "│ Bash command                         │\n"
-    "│   touch x                            │\n"
-    "│ Do you want to proceed?              │\n"
-    "│ ❯ 1. Yes                             │\n"
-    "│   2. Yes, and don't ask again for touch commands │\n"
-    "│   3. No, and tell Claude what to do differently │\n"
-    "╰──────────────────────────────────────╯\n"
-    "  Esc to cancel · Tab to amend\n";
+    "✻ Brewed for 0s · done 12:14 PM\n"
+    "\n\n\n"
+    "                                      ◐ medium · /effort\n"
+    BOX
+    "  ⏸ manual mode on\n";
 
 static const char working_screen[] =
-    "> /continue Stream-B\n"
-    "\n"
-    "✽ Moonwalking… (38s · ↓ 2.3k tokens · esc to interrupt)\n"
-    "\n"
-    "────────────────────────────────────────\n"
-    "❯ \n"
-    "────────────────────────────────────────\n"
-    "  ⏸ manual mode on · ? for shortcuts\n";
+    "❯ Say hello\n"
+    "\n\n\n"
+    "✽ Warping… (running UserPromptSubmit hook · 1s)\n"
+    "                                      ◐ medium · /effort\n"
+    BOX
+    "  ⏸ manual mode on · esc to interrupt · ← for agents\n";
 
-static const char unreachable_screen[] =
-    "> /continue Stream-B\n"
-    "  ⎿  API Error (Connection error.) · Retrying in 7 seconds… "
-    "(attempt 6/10)\n"
-    "✻ Can't reach the API server · retrying in 7s · attempt 6/10\n"
-    "────────────────────────────────────────\n"
-    "❯ \n"
-    "────────────────────────────────────────\n";
+static const char hang_screen[] =
+    "❯ Do the work\n"
+    "\n"
+    "· Billowing… (1m 27s)\n"
+    "\n"
+    BOX
+    "  ⏸ manual mode on · esc to interrupt\n";
+
+static const char limit_screen[] =
+    "❯ Do the work\n"
+    "  ● API Error: Request rejected (429) · This request would exceed "
+    "your account's rate limit. Please try again later.\n"
+    "\n"
+    RULE
+    "❯ Resend your message to try again\n"
+    RULE
+    "  ⏸ manual mode on\n";
+
+static const char limit_retrying_screen[] =
+    "❯ Do the work\n"
+    "\n"
+    "✻ 429 This request would exceed your account's rate limit. Please "
+    "try again later. · retrying in 35s · attempt 5/10\n"
+    "\n"
+    BOX
+    "  ⏸ manual mode on · esc to interrupt\n";
+
+static const char retrying_screen[] =
+    "❯ Do the work\n"
+    "\n"
+    "✻ API error · retrying in 1s · attempt 1/10\n"
+    "\n"
+    BOX
+    "  ⏸ manual mode on · esc to interrupt\n";
+
+static const char overloaded_screen[] =
+    "❯ Do the work\n"
+    "● API Error: Repeated 529 Overloaded errors. The API is at capacity — "
+    "this is usually temporary.\n"
+    "\n"
+    RULE
+    "❯ Resend your message to try again\n"
+    RULE
+    "  ⏸ manual mode on\n";
+
+static const char long_screen[] =
+    "❯ Do the work\n"
+    "  ⎿  Prompt is too long · the request is ~212000 tokens (limit 200000) "
+    "but this conversation is only ~2778 tokens\n"
+    "\n"
+    RULE
+    "❯ Once fixed, resend your message\n"
+    RULE
+    "  ⏸ manual mode on\n";
+
+static const char context_limit_screen[] =
+    "❯ two\n"
+    "  ⎿  Context limit reached · /compact or /clear to continue\n"
+    "\n"
+    RULE
+    "❯ Once fixed, resend your message\n"
+    RULE
+    "  ⏸ manual mode on\n";
+
+static const char permission_screen[] =
+    RULE
+    " Bash command\n"
+    " Create x\n"
+    "╌╌╌╌╌╌╌╌\n"
+    " touch x\n"
+    "╌╌╌╌╌╌╌╌\n"
+    " Do you want to proceed?\n"
+    " ❯ 1. Yes\n"
+    "   2. Yes, and always allow access to /tmp/p from this project\n"
+    "   3. Yes, and switch to auto mode · auto mode handles these prompts\n"
+    "   4. No\n"
+    "\n"
+    " Esc to cancel · Tab to amend\n";
+
+static const char denied_screen[] =
+    "❯ Create x\n"
+    "  Did not run 1 call\n"
+    "  ⎿  $ touch x\n"
+    "\n"
+    BOX
+    "  ⏸ manual mode on\n";
 
 static void
 test_claude_code_screens(void **state)
@@ -263,17 +314,26 @@ test_claude_code_screens(void **state)
 
 	(void)state;
 	assert_int_equal(pane(idle_screen, r, sizeof r), AGENT_IDLE);
+	/* The input box is drawn while it works too: the mode line says. */
+	assert_int_equal(pane(working_screen, r, sizeof r), AGENT_WORKING);
+	assert_int_equal(pane(hang_screen, r, sizeof r), AGENT_WORKING);
 	assert_int_equal(pane(limit_screen, r, sizeof r), AGENT_USAGE_LIMITED);
 	assert_non_null(strstr(r, "429"));
+	assert_int_equal(pane(limit_retrying_screen, r, sizeof r),
+	    AGENT_USAGE_LIMITED);
+	assert_int_equal(pane(retrying_screen, r, sizeof r), AGENT_API_ERROR);
+	assert_non_null(strstr(r, "retrying in 1s"));
+	assert_int_equal(pane(overloaded_screen, r, sizeof r), AGENT_API_ERROR);
 	assert_int_equal(pane(long_screen, r, sizeof r),
 	    AGENT_CONTEXT_EXHAUSTED);
 	assert_non_null(strstr(r, "Prompt is too long"));
+	assert_int_equal(pane(context_limit_screen, r, sizeof r),
+	    AGENT_CONTEXT_EXHAUSTED);
 	assert_int_equal(pane(permission_screen, r, sizeof r),
 	    AGENT_WAITING_INPUT);
 	assert_non_null(strstr(r, "Do you want to proceed?"));
-	assert_int_equal(pane(working_screen, r, sizeof r), AGENT_WORKING);
-	assert_int_equal(pane(unreachable_screen, r, sizeof r),
-	    AGENT_API_ERROR);
+	/* Refused: no hook says so, the pane does. */
+	assert_int_equal(pane(denied_screen, r, sizeof r), AGENT_IDLE);
 }
 
 static void
@@ -285,8 +345,7 @@ test_an_old_error_above_a_later_answer_is_idle(void **state)
 	(void)state;
 	/* The 429 scrolled up; a later prompt was answered. */
 	snprintf(text, sizeof text, "  ⎿  API Error: Request rejected (429)\n"
-	    "> go on\n● All done.\n\n%s", idle_screen + strlen(
-	    "● Done: the file is written.\n\n"));
+	    "%s", idle_screen);
 	assert_int_equal(pane(text, r, sizeof r), AGENT_IDLE);
 }
 
