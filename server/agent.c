@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "taskgate.h"
+#include "rules.h"
 
 #define AGENT_PANE_LINES	30	/* the bottom of the screen */
 #define AGENT_SPINNER_LINES	10	/* the spinner, the box, the mode line */

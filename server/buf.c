@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "taskgate.h"
+#include "rules.h"
 
 void
 buf_init(struct buf *b, size_t max)

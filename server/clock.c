@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "taskgate.h"
+#include "rules.h"
 
 double
 clock_mono(void)

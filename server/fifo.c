@@ -7,7 +7,7 @@
  */
 #include <stddef.h>
 
-#include "taskgate.h"
+#include "rules.h"
 
 /* An empty list that holds at most max items. */
 void

@@ -9,7 +9,7 @@
  */
 #include <string.h>
 
-#include "taskgate.h"
+#include "rules.h"
 
 static const char *const model_status_names[] = {
 	[MODEL_PENDING] = "pending",

@@ -72,7 +72,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "taskgate.h"
+#include "rules.h"
 
 #define PLAN_SHOWN	128	/* bytes of file text shown in a problem */
 

@@ -8,7 +8,7 @@
  */
 #include <math.h>
 
-#include "taskgate.h"
+#include "rules.h"
 
 #define RECOVERY_CAP_S	3600.0
 

@@ -21,7 +21,7 @@
  */
 #include <string.h>
 
-#include "taskgate.h"
+#include "rules.h"
 
 static const char *const stall_names[] = {
 	[STALL_OK] = "ok",

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "taskgate.h"
+#include "rules.h"
 
 static bool
 validate_idchar(char c, bool first)

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "taskgate.h"
+#include "rules.h"
 
 static void
 xmalloc_die(size_t n)

@@ -1,0 +1,194 @@
+/*
+ * rules.h: the pure rules of taskgate, which never touch I/O: what the
+ * counts of a stream mean (model.c), what state an agent is in (agent.c),
+ * what state a stream is in (stall.c), when a recovery may come
+ * (recovery.c), what the plan allows (plan.c, on the orchestration
+ * config's streams), and a bounded queue (fifo.c); with buf, clock and
+ * validate from util.h.  Their files include this header only, and are
+ * compiled without libmicrohttpd, libcurl, SQLite or pthread (the
+ * library libtaskgate-rules.a); `make check-walls` holds them to it.
+ */
+#ifndef TASKGATE_RULES_H
+#define TASKGATE_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "util.h"
+
+/* The orchestration config, as orchconf.c reads it (the plan's input). */
+struct orch_stream {
+	char		*id;
+	char		*name;
+	char		*phase;
+	char		**deps;
+	size_t		 n_deps;
+	char		*project_root;
+	char		*worktree_path;		/* NULL when the config says null */
+};
+
+struct orchconf {
+	char			*api_endpoint;		/* NULL when absent */
+	double			 poll_interval;		/* seconds, 0 when absent */
+	long			 max_parallel;		/* default 5 */
+	double			 stall_timeout_min;	/* default 10 */
+	bool			 auto_recovery;		/* default true */
+	long			 max_recovery;		/* default 3 */
+	struct orch_stream	*streams;
+	size_t			 n_streams;
+	char			**phrases;	/* exhaustion phrases, NULL-
+						   terminated; NULL: defaults */
+	size_t			 n_phrases;
+};
+
+/* plan.c (its phases: util.h) */
+enum plan_gate {
+	PLAN_GATE_OPEN,		/* it may start */
+	PLAN_GATE_WAIT,		/* only dependencies or phase order stop it */
+	PLAN_GATE_CLOSED	/* complete, running, the limit or the budget */
+};
+
+/* One stream as the gates see it; the pointers are borrowed. */
+struct plan_stream {
+	const char	*id;
+	const char	*phase;		/* streamPhase, or NULL */
+	char *const	*deps;		/* the stream ids it depends on */
+	size_t		 n_deps;
+	long		 progress;	/* percent, 0 to 100 */
+	bool		 complete;	/* it has tasks, all completed */
+	bool		 blocked;	/* one of its tasks is blocked */
+	bool		 live;		/* its session window is live */
+	bool		 budget_spent;	/* no recovery attempts left */
+};
+
+int	plan_check(const struct orchconf *, char ***, size_t *);
+void	plan_problems_free(char **, size_t);
+enum plan_gate plan_may_start(const struct plan_stream *, size_t, size_t,
+		    long, long, bool, json_t *);
+json_t	*plan_next_actions(const struct plan_stream *, size_t, long, long);
+size_t	plan_streams_from_json(json_t *, struct plan_stream **);
+void	plan_streams_free(struct plan_stream *, size_t);
+
+/* fifo.c */
+struct fifo_link {
+	struct fifo_link	*next;
+};
+struct fifo {
+	struct fifo_link	*head, **tail;
+	size_t			 n, max;
+};
+void	fifo_init(struct fifo *, size_t);
+struct fifo_link *fifo_push(struct fifo *, struct fifo_link *);
+struct fifo_link *fifo_pop(struct fifo *);
+
+/* model.c */
+enum model_status {
+	MODEL_PENDING, MODEL_IN_PROGRESS, MODEL_BLOCKED, MODEL_COMPLETED
+};
+
+struct model_counts {
+	long	total;
+	long	completed;
+	long	in_progress;
+	long	blocked;
+	long	pending;
+};
+
+enum model_status model_status_of(const struct model_counts *);
+const char *model_status_name(enum model_status);
+long	model_progress(const struct model_counts *);
+int	model_count_tasks(json_t *, struct model_counts *);
+int	model_augment_list(json_t *, char *, size_t);
+int	model_augment_detail(json_t *, char *, size_t);
+json_t	*model_find_stream(json_t *, const char *);
+
+/* agent.c */
+enum agent_state {
+	AGENT_UNKNOWN,		/* nothing says yet */
+	AGENT_WORKING,
+	AGENT_IDLE,		/* its turn ended */
+	AGENT_WAITING_INPUT,	/* a permission prompt or a question */
+	AGENT_USAGE_LIMITED,	/* a rate or usage limit */
+	AGENT_API_ERROR,	/* overloaded, unreachable, server errors */
+	AGENT_NEEDS_LOGIN,	/* authentication or billing */
+	AGENT_CONTEXT_EXHAUSTED,
+	AGENT_DEAD		/* the process exited */
+};
+
+/* One witness's word on an agent, and since when (wall seconds). */
+struct agent_fact {
+	enum agent_state	 state;
+	double			 at;
+	char			 reason[200];	/* evidence, in words */
+};
+
+extern const char *const agent_default_phrases[];
+#define AGENT_PHRASE_LINES 100	/* a pane's lines searched for phrases */
+const char *agent_state_name(enum agent_state);
+const char *agent_pane_tail(const char *, int);
+enum agent_state agent_state_from_name(const char *);
+const char *const *agent_hook_events(void);
+bool	agent_hook_known(const char *);
+int	agent_from_hook(json_t *, double, struct agent_fact *);
+enum agent_state agent_from_pane(const char *, const char *const *, char *,
+		    size_t);
+void	agent_combine(const struct agent_fact *, const struct agent_fact *,
+		    const struct agent_fact *, struct agent_fact *);
+bool	agent_state_protected(enum agent_state);
+
+/* stall.c */
+enum stall_state {
+	STALL_OK,
+	STALL_UPSTREAM_UNHEALTHY,
+	STALL_NO_PROGRESS,
+	STALL_WAITING_INPUT,
+	STALL_CONTEXT_EXHAUSTED,
+	STALL_DEAD,
+	STALL_NEEDS_HUMAN,
+	STALL_IDLE,
+	STALL_USAGE_LIMITED,
+	STALL_API_ERROR,
+	STALL_NEEDS_LOGIN
+};
+
+struct stall_track {
+	double	unchanged_s;	/* seen unchanged while the upstream was up */
+	double	last_obs;	/* time of the last reachable observation, 0 */
+};
+
+struct stall_input {
+	struct model_counts	 counts;
+	double			 unchanged_s;
+	double			 timeout_s;	/* stallTimeoutMinutes * 60 */
+	bool			 upstream_unhealthy;
+	json_t			*upstream_warnings;	/* borrowed, or NULL */
+	bool			 session_live;
+	struct agent_fact	 agent;		/* from the session layer */
+	bool			 budget_spent;	/* recoveries since progress */
+	long			 attempts;	/* and how many */
+};
+
+const char *stall_state_name(enum stall_state);
+int	stall_state_from_name(const char *);
+bool	stall_state_recoverable(const char *);
+const char *stall_state_protected(const char *);
+void	stall_observe(struct stall_track *, double, bool, bool);
+enum stall_state stall_judge(const struct stall_input *, json_t **);
+
+/* recovery.c */
+struct recovery_track {
+	long	attempts;	/* recoveries since the last progress */
+	int64_t	next_ms;	/* wall ms before which no recovery starts */
+};
+
+enum recovery_verdict { RECOVERY_NOW, RECOVERY_LATER, RECOVERY_SPENT };
+
+enum recovery_verdict recovery_decide(const struct recovery_track *, long,
+		    int64_t, int64_t *);
+void	recovery_record(struct recovery_track *, int64_t, double, double);
+void	recovery_reset(struct recovery_track *);
+
+#endif /* TASKGATE_RULES_H */
