@@ -24,7 +24,9 @@
  *
  * A head that has not arrived within ACCEPTOR_HEAD_MS is answered 408
  * (closed without a word if nothing came at all), so a client that sends
- * its head a line at a time holds a connection for seconds, not forever.
+ * its head a line at a time holds a connection for seconds, not forever;
+ * one that hangs up before its head is whole is let go at once, so its
+ * socket does not wait in CLOSE-WAIT for the deadline.
  * The acceptor owns the connections it has not yet handed over, and
  * nothing else; its one thread never blocks on a client and never holds
  * a lock.
@@ -307,9 +309,12 @@ acceptor_hand_over(struct acceptor *a, struct acceptor_conn *c,
 }
 
 /* Looks at what the client has sent so far; hands it over once that is a
- * whole head. */
+ * whole head.  events is what epoll reported (0 when not from epoll): a
+ * peer that hung up before its head was whole will never send the rest,
+ * and is let go at once rather than left in CLOSE-WAIT until its
+ * deadline. */
 static void
-acceptor_look(struct acceptor *a, struct acceptor_conn *c)
+acceptor_look(struct acceptor *a, struct acceptor_conn *c, uint32_t events)
 {
 	ssize_t			 n;
 	enum acceptor_route	 route;
@@ -331,6 +336,11 @@ acceptor_look(struct acceptor *a, struct acceptor_conn *c)
 		    "bad-header");
 	else if (route != ACCEPTOR_WAIT)
 		acceptor_hand_over(a, c, route, privileged);
+	else if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+		acceptor_unlink(a, c);
+		close(c->fd);
+		free(c);
+	}
 }
 
 /* A head that did not come in time: 408 if part of it came, else quiet. */
@@ -391,7 +401,7 @@ acceptor_accept(struct acceptor *a, int64_t now)
 			a->evict++;
 		TAILQ_INSERT_TAIL(&a->waiting, c, link);
 		a->n_waiting++;
-		acceptor_look(a, c);	/* the head is often there already */
+		acceptor_look(a, c, 0);	/* the head is often there already */
 	}
 }
 
@@ -421,7 +431,8 @@ acceptor_main(void *arg)
 			if (got[i].data.ptr == &a->listen_fd)
 				acceptor_accept(a, now);
 			else
-				acceptor_look(a, got[i].data.ptr);
+				acceptor_look(a, got[i].data.ptr,
+				    got[i].events);
 		}
 		for (; a->evict > 0 && (c = TAILQ_FIRST(&a->waiting)) != NULL;
 		    a->evict--)

@@ -204,6 +204,13 @@ class Floods(harness.DoubleTestCase):
             close_all(socks)
         self.assert_recovered()
 
+    def test_clients_that_hang_up_mid_head_are_let_go_at_once(self):
+        # Half a head, then the client hangs up: the rest will never come,
+        # and its socket must not wait in CLOSE-WAIT for the head deadline.
+        for _ in range(3):
+            close_all(open_many(self.tg.port, 100, b"GET /api/streams HTTP/1.1\r\nHost: 127."))
+            self.assert_recovered()
+
 
 class Queries(harness.DoubleTestCase):
     def setUp(self):
