@@ -244,7 +244,14 @@ cmd_config_readable(const char *path)
 	FILE		*f;
 
 	if ((f = fopen(path, "r")) == NULL) {
-		log_warnx("%s: cannot read it: %s", path, strerror(errno));
+		if (errno == ENOENT)
+			log_warnx("%s: there is no config there; write one from "
+			    "Task Copilot's streams with 'taskgate "
+			    "generate-config', or name yours with --config PATH",
+			    path);
+		else
+			log_warnx("%s: cannot read it: %s", path,
+			    strerror(errno));
 		return -1;
 	}
 	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {

@@ -149,7 +149,9 @@ class CheckConfig(Base):
         self.assertEqual((rc, out), (0, "taskgate: %s: ok (1 stream)\n" % path), err)
         rc, out, err = self.run_in(self.tmp, ["check-config"])
         self.assertEqual(rc, 2)
-        self.assertOneLine(err, ".claude/orchestration/orchestration-config.json: cannot read it")
+        self.assertOneLine(err, ".claude/orchestration/orchestration-config.json: there is no config there")
+        self.assertIn("taskgate generate-config", err)
+        self.assertIn("--config PATH", err)
         os.makedirs(os.path.join(self.tmp, ".claude", "orchestration"))
         shutil.copy(path, os.path.join(self.tmp, ".claude", "orchestration",
                                        "orchestration-config.json"))
@@ -160,7 +162,8 @@ class CheckConfig(Base):
         missing = os.path.join(self.tmp, "missing.json")
         rc, out, err = run_taskgate(["check-config", "--config", missing])
         self.assertEqual(rc, 2)
-        self.assertEqual(err, "taskgate: %s: cannot read it: No such file or directory\n" % missing)
+        self.assertEqual(err, "taskgate: %s: there is no config there; write one from Task Copilot's "
+                              "streams with 'taskgate generate-config', or name yours with --config PATH\n" % missing)
         rc, out, err = run_taskgate(["check-config", "--config", self.tmp])
         self.assertEqual(rc, 2)
         self.assertOneLine(err, "is a directory")
