@@ -6,7 +6,8 @@
  * secret is accepted nowhere else.  Every refusal changes nothing: a
  * missing or wrong secret (401, 403), a body that is not a JSON object
  * (400; over 64 KiB is 413 before this runs), an event taskgate does not
- * take (422), a flood from one window (429).  An event that changes the
+ * take (422), a flood from one window (429).  POST /api/hooks/{id}/status
+ * takes what the window's status line says, with the same secret.  An event that changes the
  * agent's state asks the poller to judge the streams now, so the state
  * reaches the event stream at once instead of at the next poll.
  */
@@ -35,35 +36,31 @@ api_hooks_flood(struct request *r)
 	return reply_send(r, 429, resp);
 }
 
-enum MHD_Result
-api_hooks_post(struct request *r)
+/* The body as a JSON object, or NULL. */
+static json_t *
+api_hooks_body(struct request *r)
 {
-	const char		*secret = request_header(r, API_HOOKS_HEADER);
-	json_t			*body;
-	bool			 changed;
-	enum session_hook_result rc;
+	json_t	*body = json_loadb(r->body.data != NULL ? r->body.data : "",
+		    r->body.len, JSON_REJECT_DUPLICATES, NULL);
 
-	if (secret == NULL)
-		return reply_error(r, REPLY_UNAUTHORIZED, "a hook event needs "
-		    "its window's secret in %s", API_HOOKS_HEADER);
-	body = json_loadb(r->body.data != NULL ? r->body.data : "",
-	    r->body.len, JSON_REJECT_DUPLICATES, NULL);
 	if (!json_is_object(body)) {
 		json_decref(body);
-		return reply_error(r, REPLY_BAD_BODY, "a hook event is a JSON "
-		    "object");
+		return NULL;
 	}
-	rc = session_hook(r->tg->sessions, r->id, secret, body, &changed);
-	json_decref(body);
+	return body;
+}
+
+/* The answer for what session_hook() or session_status() made of it. */
+static enum MHD_Result
+api_hooks_answer(struct request *r, enum session_hook_result rc,
+    bool changed, const char *bad)
+{
 	switch (rc) {
 	case SESSION_HOOK_FORBIDDEN:
 		return reply_error(r, REPLY_FORBIDDEN, "this is not the secret "
 		    "taskgate gave the window of %s", r->id);
 	case SESSION_HOOK_BAD_EVENT:
-		return reply_error(r, REPLY_UNKNOWN_EVENT, "not a hook event "
-		    "taskgate takes (hook_event_name: UserPromptSubmit, "
-		    "PreToolUse, PostToolUse, PermissionRequest, Notification, "
-		    "Stop, StopFailure, PreCompact or SessionEnd)");
+		return reply_error(r, REPLY_UNKNOWN_EVENT, "%s", bad);
 	case SESSION_HOOK_FLOOD:
 		return api_hooks_flood(r);
 	case SESSION_HOOK_OK:
@@ -75,4 +72,51 @@ api_hooks_post(struct request *r)
 	/* Claude Code takes a 2xx with an empty body as "go on". */
 	return reply_send(r, 200, MHD_create_response_from_buffer(0, (void *)"",
 	    MHD_RESPMEM_PERSISTENT));
+}
+
+/*
+ * POST /api/hooks/{id}/status: what the window's status line says
+ * (posted by `taskgate statusline`, which Claude Code runs): its
+ * context share, cost and model.
+ */
+enum MHD_Result
+api_hooks_status(struct request *r)
+{
+	const char	*secret = request_header(r, API_HOOKS_HEADER);
+	json_t		*body;
+	bool		 changed;
+	enum session_hook_result rc;
+
+	if (secret == NULL)
+		return reply_error(r, REPLY_UNAUTHORIZED, "a status needs its "
+		    "window's secret in %s", API_HOOKS_HEADER);
+	if ((body = api_hooks_body(r)) == NULL)
+		return reply_error(r, REPLY_BAD_BODY, "a status is a JSON "
+		    "object");
+	rc = session_status(r->tg->sessions, r->id, secret, body, &changed);
+	json_decref(body);
+	return api_hooks_answer(r, rc, changed, "a status line's JSON has "
+	    "context_window.used_percentage or cost.total_cost_usd");
+}
+
+enum MHD_Result
+api_hooks_post(struct request *r)
+{
+	const char		*secret = request_header(r, API_HOOKS_HEADER);
+	json_t			*body;
+	bool			 changed;
+	enum session_hook_result rc;
+
+	if (secret == NULL)
+		return reply_error(r, REPLY_UNAUTHORIZED, "a hook event needs "
+		    "its window's secret in %s", API_HOOKS_HEADER);
+	if ((body = api_hooks_body(r)) == NULL)
+		return reply_error(r, REPLY_BAD_BODY, "a hook event is a JSON "
+		    "object");
+	rc = session_hook(r->tg->sessions, r->id, secret, body, &changed);
+	json_decref(body);
+	return api_hooks_answer(r, rc, changed, "not a hook event taskgate "
+	    "takes (hook_event_name: UserPromptSubmit, PreToolUse, "
+	    "PostToolUse, PermissionRequest, Notification, Stop, StopFailure, "
+	    "PreCompact or SessionEnd)");
 }

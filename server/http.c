@@ -92,6 +92,7 @@ static const struct route http_routes[] = {
 	{ "/api/audit", M_GET, ACCESS_TOKEN, api_sessions_audit },
 	{ "/api/whoami", M_GET, ACCESS_READ, http_whoami },
 	{ "/api/hooks/{id}", M_POST, ACCESS_HOOK, api_hooks_post },
+	{ "/api/hooks/{id}/status", M_POST, ACCESS_HOOK, api_hooks_status },
 };
 #define HTTP_NROUTES (sizeof http_routes / sizeof http_routes[0])
 

@@ -48,6 +48,8 @@ main(int argc, char **argv)
 		return cmd_config_check(argc - shift, argv + shift);
 	if (strcmp(verb, "generate-config") == 0)
 		return cmd_config_generate(argc - shift, argv + shift);
+	if (strcmp(verb, "statusline") == 0)
+		return cmd_statusline(argc - shift, argv + shift);
 	if (strcmp(verb, "serve") != 0) {
 		for (i = 0; main_client_verbs[i] != NULL; i++) {
 			if (strcmp(verb, main_client_verbs[i]) == 0)

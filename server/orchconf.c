@@ -21,6 +21,7 @@ orchconf_defaults(struct orchconf *c)
 	memset(c, 0, sizeof *c);
 	c->max_parallel = 5;
 	c->stall_timeout_min = 10;
+	c->context_share = 95;
 	c->auto_recovery = true;
 	c->max_recovery = 3;
 }
@@ -210,6 +211,16 @@ orchconf_parse(json_t *root, struct orchconf *c, char *err, size_t errlen)
 				return -1;
 			}
 			c->auto_recovery = json_is_true(v);
+		}
+		if ((v = json_object_get(rec, "contextSharePercent")) != NULL) {
+			if (!json_is_number(v) || json_number_value(v) <= 0 ||
+			    json_number_value(v) > 100) {
+				snprintf(err, errlen, "contextRecovery."
+				    "contextSharePercent: expected a percent "
+				    "above 0, at most 100");
+				return -1;
+			}
+			c->context_share = json_number_value(v);
 		}
 		if ((v = json_object_get(rec, "exhaustionPhrases")) != NULL &&
 		    orchconf_phrases(v, c, err, errlen) == -1)

@@ -42,6 +42,7 @@ struct orchconf {
 	char			**phrases;	/* exhaustion phrases, NULL-
 						   terminated; NULL: defaults */
 	size_t			 n_phrases;
+	double			 context_share;	/* percent; default 95 */
 };
 
 /* plan.c (its phases: util.h) */

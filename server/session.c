@@ -87,6 +87,7 @@ struct sessions {
 	struct taskgate		*tg;
 	char			**agent;	/* argv of --agent-command */
 	bool			 hooks;		/* give windows Claude Code hooks */
+	char			*self_quoted;	/* this program, quoted for sh */
 	char			 hooks_dir[PATH_MAX];	/* their settings files */
 	const char *const	*phrases;
 	char			 owner[64];	/* the token's owner */
@@ -172,6 +173,7 @@ session_get(struct sessions *ss, const char *id)
 	ss->s = xrealloc(ss->s, (ss->n + 1) * sizeof *ss->s);
 	s = ss->s[ss->n++] = xcalloc(1, sizeof *s);
 	snprintf(s->row.id, sizeof s->row.id, "%s", id);
+	s->agent.context_pct = s->agent.cost_usd = -1;
 	return s;
 }
 
@@ -190,6 +192,32 @@ session_split(const char *cmd)
 	}
 	free(copy);
 	return argv;
+}
+
+/* This program's path (/proc/self/exe) in single quotes for sh (new). */
+static char *
+session_self_quoted(void)
+{
+	char	 path[PATH_MAX], *out, *w;
+	ssize_t	 n = readlink("/proc/self/exe", path, sizeof path - 1);
+	size_t	 i;
+
+	if (n <= 0)
+		snprintf(path, sizeof path, "taskgate");
+	else
+		path[n] = '\0';
+	w = out = xmalloc(strlen(path) * 4 + 3);
+	*w++ = '\'';
+	for (i = 0; path[i] != '\0'; i++) {
+		if (path[i] == '\'') {
+			memcpy(w, "'\\''", 4);
+			w += 4;
+		} else
+			*w++ = path[i];
+	}
+	*w++ = '\'';
+	*w = '\0';
+	return out;
 }
 
 /*
@@ -213,6 +241,7 @@ session_hooks_setup(struct sessions *ss)
 		    "socket, and Claude Code posts its hooks over TCP");
 		ss->hooks = false;
 	}
+	ss->self_quoted = session_self_quoted();
 	snprintf(ss->hooks_dir, sizeof ss->hooks_dir, "%s", o->db_path);
 	if ((slash = strrchr(ss->hooks_dir, '/')) != NULL)
 		snprintf(slash, sizeof ss->hooks_dir - (size_t)(slash -
@@ -314,6 +343,7 @@ session_free(struct sessions *ss)
 	}
 	free(ss->s);
 	tmux_argv_free(ss->agent);
+	free(ss->self_quoted);
 	pthread_mutex_destroy(&ss->lock);
 	pthread_cond_destroy(&ss->cond);
 	free(ss);
@@ -517,6 +547,13 @@ session_agent_json_locked(const struct session *s)
 		    "text", s->agent.last_prompt, strnlen(s->agent.last_prompt,
 		    sizeof s->agent.last_prompt), "at", at));
 	}
+	if (s->agent.context_pct >= 0)
+		json_object_set_new(o, "contextPercent",
+		    json_real(s->agent.context_pct));
+	if (s->agent.cost_usd >= 0)
+		json_object_set_new(o, "costUsd", json_real(s->agent.cost_usd));
+	if (s->agent.model[0] != '\0')
+		json_object_set_new(o, "model", json_string(s->agent.model));
 	if (s->typed != TYPED_NONE)
 		json_object_set_new(o, "typed", json_pack("{s:s,s:s,s:s}",
 		    "text", s->typed_text, "delivery", s->typed ==
@@ -1021,6 +1058,99 @@ session_save_agents(struct sessions *ss)
 }
 
 /*
+ * The window of id, if secret is the one taskgate gave it and it has not
+ * posted too much (a token bucket per window: a flood from one costs the
+ * others nothing, and a burst of tool calls fits); *why otherwise.  The
+ * lock is held.
+ */
+static struct session *
+session_hook_door_locked(struct sessions *ss, const char *id,
+    const char *secret, enum session_hook_result *why)
+{
+	struct session	*s = session_find(ss, id);
+	double		 mono = clock_mono();
+
+	if (s == NULL || s->agent.secret[0] == '\0' || secret == NULL ||
+	    !equal_const_time(secret, s->agent.secret)) {
+		*why = SESSION_HOOK_FORBIDDEN;
+		return NULL;
+	}
+	if (s->hook_refill == 0)
+		s->hook_tokens = SESSION_HOOK_BURST;
+	else
+		s->hook_tokens += (mono - s->hook_refill) * SESSION_HOOK_RATE;
+	if (s->hook_tokens > SESSION_HOOK_BURST)
+		s->hook_tokens = SESSION_HOOK_BURST;
+	s->hook_refill = mono;
+	if (s->hook_tokens < 1.0) {
+		*why = SESSION_HOOK_FLOOD;
+		return NULL;
+	}
+	s->hook_tokens -= 1.0;
+	return s;
+}
+
+/*
+ * What id's status line says (body, the JSON Claude Code gives it),
+ * posted with the window's secret: its context share, its cost and its
+ * model.  A context share at or over contextSharePercent is the agent's
+ * own word that its context is exhausted.  *changed tells whether the
+ * agent's state changed.
+ */
+enum session_hook_result
+session_status(struct sessions *ss, const char *id, const char *secret,
+    json_t *body, bool *changed)
+{
+	struct session		*s;
+	struct agent_fact	 before, after;
+	enum session_hook_result why;
+	json_t			*pct, *cost, *model;
+	double			 share = ss->tg->conf.context_share;
+
+	*changed = false;
+	pthread_mutex_lock(&ss->lock);
+	if ((s = session_hook_door_locked(ss, id, secret, &why)) == NULL) {
+		pthread_mutex_unlock(&ss->lock);
+		return why;
+	}
+	pct = json_object_get(json_object_get(body, "context_window"),
+	    "used_percentage");
+	cost = json_object_get(json_object_get(body, "cost"),
+	    "total_cost_usd");
+	model = json_object_get(json_object_get(body, "model"),
+	    "display_name");
+	if (!json_is_number(pct) && !json_is_number(cost)) {
+		pthread_mutex_unlock(&ss->lock);
+		return SESSION_HOOK_BAD_EVENT;
+	}
+	session_agent_locked(s, &before);
+	if (json_is_number(pct) && json_number_value(pct) >= 0 &&
+	    json_number_value(pct) <= 100) {
+		s->agent.context_pct = json_number_value(pct);
+		if (s->agent.context_pct >= share && before.state !=
+		    AGENT_CONTEXT_EXHAUSTED) {
+			s->agent.hook.state = AGENT_CONTEXT_EXHAUSTED;
+			s->agent.hook.at = clock_wall();
+			snprintf(s->agent.hook.reason,
+			    sizeof s->agent.hook.reason, "its status line says "
+			    "%.0f %% of the context is used (the limit is "
+			    "%.0f %%)", s->agent.context_pct, share);
+		}
+	}
+	if (json_is_number(cost) && json_number_value(cost) >= 0)
+		s->agent.cost_usd = json_number_value(cost);
+	if (json_is_string(model))
+		snprintf(s->agent.model, sizeof s->agent.model, "%s",
+		    json_string_value(model));
+	session_agent_locked(s, &after);
+	*changed = before.state != after.state;
+	s->agent_dirty = ss->agents_dirty = true;
+	pthread_cond_signal(&ss->cond);
+	pthread_mutex_unlock(&ss->lock);
+	return SESSION_HOOK_OK;
+}
+
+/*
  * A hook event of id's window (body, its JSON), posted with secret.  The
  * secret must be the one taskgate gave that window: not another's, not
  * the token.  Records the event and the state it gives; *changed tells
@@ -1034,30 +1164,15 @@ session_hook(struct sessions *ss, const char *id, const char *secret,
 	struct session		*s;
 	struct agent_fact	 f, before, after;
 	const char		*ev, *sid, *prompt;
-	double			 mono = clock_mono(), now = clock_wall();
+	double			 now = clock_wall();
+	enum session_hook_result why;
 
 	*changed = false;
 	pthread_mutex_lock(&ss->lock);
-	s = session_find(ss, id);
-	if (s == NULL || s->agent.secret[0] == '\0' || secret == NULL ||
-	    !equal_const_time(secret, s->agent.secret)) {
+	if ((s = session_hook_door_locked(ss, id, secret, &why)) == NULL) {
 		pthread_mutex_unlock(&ss->lock);
-		return SESSION_HOOK_FORBIDDEN;
+		return why;
 	}
-	/* A token bucket per window: a flood from one costs the others
-	 * nothing, and a burst of tool calls fits. */
-	if (s->hook_refill == 0)
-		s->hook_tokens = SESSION_HOOK_BURST;
-	else
-		s->hook_tokens += (mono - s->hook_refill) * SESSION_HOOK_RATE;
-	if (s->hook_tokens > SESSION_HOOK_BURST)
-		s->hook_tokens = SESSION_HOOK_BURST;
-	s->hook_refill = mono;
-	if (s->hook_tokens < 1.0) {
-		pthread_mutex_unlock(&ss->lock);
-		return SESSION_HOOK_FLOOD;
-	}
-	s->hook_tokens -= 1.0;
 	if (agent_from_hook(body, now, &f) == -1) {
 		pthread_mutex_unlock(&ss->lock);
 		return SESSION_HOOK_BAD_EVENT;
@@ -1307,7 +1422,7 @@ session_write_settings(struct sessions *ss, const char *id,
 {
 	const char *const	*ev = agent_hook_events();
 	json_t			*hooks = json_object(), *doc, *entry;
-	char			*url, tmp[PATH_MAX + 8];
+	char			*url, *command, tmp[PATH_MAX + 8];
 	int			 fd, rc;
 	size_t			 i;
 
@@ -1329,8 +1444,14 @@ session_write_settings(struct sessions *ss, const char *id,
 			json_object_set_new(entry, "matcher", json_string("*"));
 		json_object_set_new(hooks, ev[i], json_pack("[o]", entry));
 	}
+	/* The status line: taskgate statusline URL reads Claude Code's JSON
+	 * on stdin, posts it with the secret, prints a short line.  Claude
+	 * Code runs the command with a shell: the program's path is quoted. */
+	xasprintf(&command, "%s statusline %s/status", ss->self_quoted, url);
 	free(url);
-	doc = json_pack("{s:o}", "hooks", hooks);
+	doc = json_pack("{s:o,s:{s:s,s:s}}", "hooks", hooks, "statusLine",
+	    "type", "command", "command", command);
+	free(command);
 	if (snprintf(tmp, sizeof tmp, "%s.new", path) >= (int)sizeof tmp) {
 		json_decref(doc);
 		snprintf(err, len, "the path of the hooks is too long");
@@ -1457,6 +1578,7 @@ session_launch(struct sessions *ss, struct session_job *j, const char *dir,
 	s->text = NULL;
 	session_forget_agent(s);
 	memset(&s->agent, 0, sizeof s->agent);
+	s->agent.context_pct = s->agent.cost_usd = -1;
 	snprintf(s->agent.id, sizeof s->agent.id, "%s", j->id);
 	snprintf(s->agent.secret, sizeof s->agent.secret, "%s", secret);
 	s->agent_dirty = true;

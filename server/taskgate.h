@@ -81,6 +81,9 @@ int	orchconf_parse(json_t *, struct orchconf *, char *, size_t);
 void	orchconf_defaults(struct orchconf *);
 void	orchconf_free(struct orchconf *);
 
+/* cmd-statusline.c */
+int	cmd_statusline(int, char **);
+
 /* cmd-config.c */
 int	cmd_config_check(int, char **);
 int	cmd_config_generate(int, char **);
@@ -346,6 +349,9 @@ struct agent_row {
 	char			last_prompt[512];
 	int64_t			last_prompt_ms;
 	struct agent_fact	hook;		/* the last event's word */
+	double			context_pct;	/* status line; -1: unknown */
+	double			cost_usd;	/* status line; -1: unknown */
+	char			model[64];
 };
 
 int	history_load_agents(struct db *, struct agent_row **, size_t *);
@@ -468,6 +474,8 @@ enum session_hook_result {
 };
 enum session_hook_result session_hook(struct sessions *, const char *,
 		    const char *, json_t *, bool *);
+enum session_hook_result session_status(struct sessions *, const char *,
+		    const char *, json_t *, bool *);
 
 /* the context */
 struct taskgate {
@@ -585,6 +593,7 @@ enum MHD_Result api_events_serve(struct request *);
 
 /* api-hooks.c */
 enum MHD_Result api_hooks_post(struct request *);
+enum MHD_Result api_hooks_status(struct request *);
 
 /* api-upstream.c */
 enum MHD_Result api_upstream_list(struct request *);

@@ -1,7 +1,8 @@
 -- 004-agents.sql: what each agent window said of itself through Claude
 -- Code's hooks, so that a restarted taskgate keeps the secret its windows
 -- post with and the last word of each agent: its Claude session, its last
--- event and prompt, and the state that event gave (agent.c).
+-- event and prompt, the state that event gave (agent.c), and what its
+-- status line said of its context, cost and model (-1: never said).
 CREATE TABLE agents (
 	stream_id	TEXT PRIMARY KEY,
 	secret		TEXT NOT NULL,		-- the window's hook secret, hex
@@ -12,5 +13,8 @@ CREATE TABLE agents (
 	last_prompt_ms	INTEGER NOT NULL DEFAULT 0,
 	state		TEXT NOT NULL DEFAULT 'unknown',	-- the hooks' word
 	state_ms	INTEGER NOT NULL DEFAULT 0,
-	reason		TEXT NOT NULL DEFAULT ''
+	reason		TEXT NOT NULL DEFAULT '',
+	context_pct	REAL NOT NULL DEFAULT -1,	-- its status line's word
+	cost_usd	REAL NOT NULL DEFAULT -1,
+	model		TEXT NOT NULL DEFAULT ''
 ) WITHOUT ROWID;

@@ -200,6 +200,8 @@ function sessionRow(sess, ctx) {
     bits.push('agent ' + agent.state + (agent.since ? ' since ' + ago(agent.since, ctx.now) : '') +
       (agent.hooks ? '' : ' (from its pane)'));
   }
+  if (typeof agent.contextPercent === 'number') bits.push('context ' + Math.round(agent.contextPercent) + ' %');
+  if (typeof agent.costUsd === 'number') bits.push('$' + agent.costUsd.toFixed(2));
   if (agent.typed && agent.typed.delivery === 'undelivered') bits.push('“' + agent.typed.text + '” was not delivered');
   if (sess.startedAt) bits.push('started ' + ago(sess.startedAt, ctx.now));
   if (sess.recoveryAttempts) bits.push(`${sess.recoveryAttempts} of ${sess.maxRecoveryAttempts} recoveries`);

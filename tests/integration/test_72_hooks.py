@@ -155,6 +155,42 @@ class Signals(Hooked):
         self.assertEqual(self.agent_of("Stream-D")["typed"]["delivery"], "undelivered")
 
 
+class StatusLine(Hooked):
+    def test_the_status_line_feeds_context_and_cost(self):
+        _, settings = self.settings_after_start("Stream-B")
+        self.assertIn(" statusline http://127.0.0.1:%d/api/hooks/Stream-B/status" % self.tg.port,
+                      settings["statusLine"]["command"])
+        agent = wait_for(lambda: (lambda a: a if a.get("contextPercent") == 10 else None)(
+            self.agent_of("Stream-B")), timeout=10, what="the status line's context share")
+        self.assertAlmostEqual(agent["costUsd"], 0.01)
+        self.assertEqual(agent["model"], "Fake")
+        self.assertNotEqual(agent["state"], "context-exhausted")
+
+    def test_a_full_context_is_context_exhausted(self):
+        with open(os.path.join(self.project.wt("Stream-D"), ".fake-agent-context"), "w") as f:
+            f.write("97")
+        self.settings_after_start("Stream-D")
+        wait_for(lambda: self.state("Stream-D")["name"] == "context-exhausted", timeout=10,
+                 what="context-exhausted from the status line")
+        self.assertIn("97 % of the context", self.state("Stream-D")["evidence"]["reason"])
+
+    def test_a_status_needs_the_windows_secret(self):
+        self.settings_after_start("Stream-B")
+        body = json.dumps({"context_window": {"used_percentage": 99}}).encode()
+        h = {"Content-Type": "application/json"}
+        self.assertEqual(self.tg.request("POST", "/api/hooks/Stream-B/status", headers=h, body=body).status, 401)
+        h["X-Taskgate-Hook"] = "0" * 64
+        self.assertEqual(self.tg.request("POST", "/api/hooks/Stream-B/status", headers=h, body=body).status, 403)
+        h["X-Taskgate-Hook"] = self.secret("Stream-B")
+        self.assertEqual(self.tg.request("POST", "/api/hooks/Stream-B/status", headers=h,
+                                         body=b'{"x": 1}').status, 422)
+
+    def settings_after_start(self, sid):
+        self.start(sid)
+        self.typed(sid)
+        return self.settings(sid)
+
+
 class BadPosts(Hooked):
     def test_every_bad_post_is_refused_and_changes_nothing(self):
         self.start("Stream-B")
