@@ -426,3 +426,31 @@ agent_state_protected(enum agent_state s)
 	return s == AGENT_WAITING_INPUT || s == AGENT_USAGE_LIMITED ||
 	    s == AGENT_NEEDS_LOGIN;
 }
+
+/*
+ * Whether an agent whose turn just ended (a Stop hook) should be told to
+ * go on, and with what reason (for Claude Code's {"decision": "block"}):
+ * only while its stream id has work it can do (counts c: not complete,
+ * not all of it blocked on a person), at most max times in a row (nudges
+ * so far: in_row).  Claude Code marks the Stop after a block with
+ * stop_hook_active; past max it is let stop.
+ */
+bool
+agent_nudge(const char *id, const struct model_counts *c, int in_row,
+    int max, char *reason, size_t len)
+{
+	long	left = c->total - c->completed;
+
+	reason[0] = '\0';
+	if (c->total <= 0 || left <= 0 || in_row >= max)
+		return false;
+	if (c->blocked > 0 && c->in_progress == 0 && c->pending == 0)
+		return false;	/* what is left waits for a person */
+	snprintf(reason, len, "taskgate: stream %s is not complete: %ld of "
+	    "%ld tasks done, %ld left (%ld in progress, %ld pending, %ld "
+	    "blocked). Go on with the next task of %s that is not blocked, "
+	    "and mark each task completed in Task Copilot when it is done.",
+	    id, c->completed, c->total, left, c->in_progress, c->pending,
+	    c->blocked, id);
+	return true;
+}

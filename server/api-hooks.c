@@ -53,8 +53,12 @@ api_hooks_body(struct request *r)
 /* The answer for what session_hook() or session_status() made of it. */
 static enum MHD_Result
 api_hooks_answer(struct request *r, enum session_hook_result rc,
-    bool changed, const char *bad)
+    bool changed, const char *bad, char *answer)
 {
+	struct MHD_Response	*resp;
+
+	if (rc != SESSION_HOOK_OK)
+		free(answer);
 	switch (rc) {
 	case SESSION_HOOK_FORBIDDEN:
 		return reply_error(r, REPLY_FORBIDDEN, "this is not the secret "
@@ -69,9 +73,17 @@ api_hooks_answer(struct request *r, enum session_hook_result rc,
 	metrics_count(r->tg->metrics, METRIC_HOOK_EVENTS);
 	if (changed)
 		poller_poke(r->tg->poller);
-	/* Claude Code takes a 2xx with an empty body as "go on". */
-	return reply_send(r, 200, MHD_create_response_from_buffer(0, (void *)"",
-	    MHD_RESPMEM_PERSISTENT));
+	/* Claude Code takes a 2xx with an empty body as "carry on"; a Stop
+	 * answered {"decision": "block", "reason": ...} makes the agent go
+	 * on with the reason as its next instruction (a nudge). */
+	if (answer == NULL)
+		return reply_send(r, 200, MHD_create_response_from_buffer(0,
+		    (void *)"", MHD_RESPMEM_PERSISTENT));
+	resp = MHD_create_response_from_buffer(strlen(answer), answer,
+	    MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "application/json");
+	return reply_send(r, 200, resp);
 }
 
 /*
@@ -96,7 +108,7 @@ api_hooks_status(struct request *r)
 	rc = session_status(r->tg->sessions, r->id, secret, body, &changed);
 	json_decref(body);
 	return api_hooks_answer(r, rc, changed, "a status line's JSON has "
-	    "context_window.used_percentage or cost.total_cost_usd");
+	    "context_window.used_percentage or cost.total_cost_usd", NULL);
 }
 
 enum MHD_Result
@@ -104,6 +116,7 @@ api_hooks_post(struct request *r)
 {
 	const char		*secret = request_header(r, API_HOOKS_HEADER);
 	json_t			*body;
+	char			*answer;
 	bool			 changed;
 	enum session_hook_result rc;
 
@@ -113,10 +126,11 @@ api_hooks_post(struct request *r)
 	if ((body = api_hooks_body(r)) == NULL)
 		return reply_error(r, REPLY_BAD_BODY, "a hook event is a JSON "
 		    "object");
-	rc = session_hook(r->tg->sessions, r->id, secret, body, &changed);
+	rc = session_hook(r->tg->sessions, r->id, secret, body, &changed,
+	    &answer);
 	json_decref(body);
 	return api_hooks_answer(r, rc, changed, "not a hook event taskgate "
 	    "takes (hook_event_name: UserPromptSubmit, PreToolUse, "
 	    "PostToolUse, PermissionRequest, Notification, Stop, StopFailure, "
-	    "PreCompact or SessionEnd)");
+	    "PreCompact or SessionEnd)", answer);
 }

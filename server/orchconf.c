@@ -22,6 +22,7 @@ orchconf_defaults(struct orchconf *c)
 	c->max_parallel = 5;
 	c->stall_timeout_min = 10;
 	c->context_share = 95;
+	c->max_nudges = 2;
 	c->auto_recovery = true;
 	c->max_recovery = 3;
 }
@@ -211,6 +212,15 @@ orchconf_parse(json_t *root, struct orchconf *c, char *err, size_t errlen)
 				return -1;
 			}
 			c->auto_recovery = json_is_true(v);
+		}
+		if ((v = json_object_get(rec, "maxNudges")) != NULL) {
+			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+			    json_integer_value(v) > 100) {
+				snprintf(err, errlen, "contextRecovery.maxNudges: "
+				    "expected a whole number from 0 to 100");
+				return -1;
+			}
+			c->max_nudges = (int)json_integer_value(v);
 		}
 		if ((v = json_object_get(rec, "contextSharePercent")) != NULL) {
 			if (!json_is_number(v) || json_number_value(v) <= 0 ||

@@ -43,6 +43,8 @@ struct orchconf {
 						   terminated; NULL: defaults */
 	size_t			 n_phrases;
 	double			 context_share;	/* percent; default 95 */
+	int			 max_nudges;	/* Stop hooks answered "go on"
+						   in a row; default 2 */
 };
 
 /* plan.c (its phases: util.h) */
@@ -139,6 +141,8 @@ enum agent_state agent_from_pane(const char *, const char *const *, char *,
 void	agent_combine(const struct agent_fact *, const struct agent_fact *,
 		    const struct agent_fact *, struct agent_fact *);
 bool	agent_state_protected(enum agent_state);
+bool	agent_nudge(const char *, const struct model_counts *, int, int, char *,
+		    size_t);
 
 /* stall.c */
 enum stall_state {

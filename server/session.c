@@ -69,6 +69,7 @@ struct session {
 	struct agent_fact	 pane;		/* what the pane shows, since */
 	struct agent_fact	 process;	/* dead, or unknown */
 	struct agent_row	 agent;		/* its hooks' word (persisted) */
+	struct agent_fact	 context_full;	/* its status line's, if full */
 	bool			 agent_dirty;	/* to be written down */
 	enum session_typed	 typed;		/* the last line taskgate typed */
 	char			 typed_text[STREAM_ID_MAX + 16];
@@ -81,6 +82,10 @@ struct session {
 	bool			 told_spent;	/* and that it needs a human */
 	bool			 busy;		/* a job for it is queued */
 	bool			 question;	/* asked, not yet still long enough */
+	int			 nudges;	/* Stop hooks answered "go on" in a
+						   row */
+	bool			 nudge_pending;	/* to tell (event, audit row) */
+	char			 nudge_reason[512];
 };
 
 struct sessions {
@@ -108,11 +113,18 @@ struct sessions {
 
 static void	*session_main(void *);
 
-/* The agent's state from its three witnesses; the lock is held. */
+/*
+ * The agent's state from its witnesses; the lock is held.  A status line
+ * that said the context is (nearly) full holds until a fresh window: no
+ * later turn of the same context makes room.
+ */
 static void
 session_agent_locked(const struct session *s, struct agent_fact *out)
 {
 	agent_combine(&s->agent.hook, &s->pane, &s->process, out);
+	if (out->state != AGENT_DEAD && s->context_full.state ==
+	    AGENT_CONTEXT_EXHAUSTED)
+		*out = s->context_full;
 }
 
 /* Sets what the pane shows; the time moves only when the state does. */
@@ -148,7 +160,9 @@ session_forget_agent(struct session *s)
 {
 	memset(&s->pane, 0, sizeof s->pane);
 	memset(&s->process, 0, sizeof s->process);
+	memset(&s->context_full, 0, sizeof s->context_full);
 	s->typed = TYPED_NONE;
+	s->nudges = 0;
 }
 
 static struct session *
@@ -705,6 +719,8 @@ session_progress(struct sessions *ss, const char *id)
 		return;
 	pthread_mutex_lock(&ss->lock);
 	s = session_find(ss, id);
+	if (s != NULL)
+		s->nudges = 0;	/* progress: nudges count anew */
 	if (s != NULL && s->row.rec.attempts > 0) {
 		recovery_reset(&s->row.rec);
 		s->told_wait = 0;
@@ -1032,21 +1048,42 @@ session_check_typed(struct sessions *ss)
 	}
 }
 
-/* Writes down the agent rows the hooks changed. */
+/*
+ * Writes down the agent rows the hooks changed, and tells each nudge (an
+ * event and an audit row, as for any act of taskgate's).
+ */
 static void
 session_save_agents(struct sessions *ss)
 {
 	struct agent_row	*rows = NULL;
-	size_t			 i, n = 0;
+	struct session_told {
+		char	id[STREAM_ID_MAX + 1];
+		char	reason[512];
+		int	in_row;
+	}			*told = NULL;
+	size_t			 i, n = 0, nt = 0;
 
 	pthread_mutex_lock(&ss->lock);
 	if (ss->agents_dirty) {
 		rows = xcalloc(ss->n, sizeof *rows);
-		for (i = 0; i < ss->n; i++)
-			if (ss->s[i]->agent_dirty) {
-				ss->s[i]->agent_dirty = false;
-				rows[n++] = ss->s[i]->agent;
+		told = xcalloc(ss->n, sizeof *told);
+		for (i = 0; i < ss->n; i++) {
+			struct session *s = ss->s[i];
+
+			if (s->agent_dirty) {
+				s->agent_dirty = false;
+				rows[n++] = s->agent;
 			}
+			if (s->nudge_pending) {
+				s->nudge_pending = false;
+				snprintf(told[nt].id, sizeof told[nt].id, "%s",
+				    s->row.id);
+				snprintf(told[nt].reason,
+				    sizeof told[nt].reason, "%s",
+				    s->nudge_reason);
+				told[nt++].in_row = s->nudges;
+			}
+		}
 		ss->agents_dirty = false;
 	}
 	pthread_mutex_unlock(&ss->lock);
@@ -1054,6 +1091,18 @@ session_save_agents(struct sessions *ss)
 		if (history_save_agent(ss->tg->db, &rows[i]) == -1)
 			log_warnx("%s: cannot record what its hooks said",
 			    rows[i].id);
+	for (i = 0; i < nt; i++) {
+		json_t *why = json_pack("{s:s,s:i,s:i}", "reason",
+		    told[i].reason, "inRow", told[i].in_row, "maxNudges",
+		    ss->tg->conf.max_nudges);
+
+		session_event(ss, "nudged", told[i].id, "taskgate",
+		    json_deep_copy(why));
+		audit_add(ss->tg->audit, "taskgate", "nudge", told[i].id,
+		    "done", 200, why);
+		json_decref(why);
+	}
+	free(told);
 	free(rows);
 }
 
@@ -1088,6 +1137,75 @@ session_hook_door_locked(struct sessions *ss, const char *id,
 	}
 	s->hook_tokens -= 1.0;
 	return s;
+}
+
+struct session_view_counts {
+	const char		*id;
+	struct model_counts	*c;
+	bool			 found;
+};
+
+static void
+session_view_counts_of(json_t *view, void *arg)
+{
+	struct session_view_counts	*q = arg;
+	json_t				*st;
+	size_t				 i;
+
+	json_array_foreach(json_object_get(view, "streams"), i, st) {
+		const char *sid = json_string_value(json_object_get(st,
+		    "streamId"));
+
+		if (sid == NULL || strcmp(sid, q->id) != 0)
+			continue;
+		q->c->total = json_integer_value(json_object_get(st,
+		    "totalTasks"));
+		q->c->completed = json_integer_value(json_object_get(st,
+		    "completedTasks"));
+		q->c->in_progress = json_integer_value(json_object_get(st,
+		    "inProgressTasks"));
+		q->c->blocked = json_integer_value(json_object_get(st,
+		    "blockedTasks"));
+		q->c->pending = json_integer_value(json_object_get(st,
+		    "pendingTasks"));
+		q->found = json_is_integer(json_object_get(st, "totalTasks"));
+		return;
+	}
+}
+
+/* The counts of stream id in the poller's published view; false if the
+ * view has none. */
+static bool
+session_view_counts(struct sessions *ss, const char *id,
+    struct model_counts *c)
+{
+	struct session_view_counts	q = { id, c, false };
+
+	memset(c, 0, sizeof *c);
+	poller_with_view(ss->tg->poller, session_view_counts_of, &q);
+	return q.found;
+}
+
+/*
+ * Whether s's turn that just ended (a Stop hook, body) is answered "go
+ * on" (agent_nudge: work left, at most maxNudges in a row; a Stop that
+ * follows no block of ours starts the count anew).  Then the reason is
+ * in s->nudge_reason, and the session thread tells it.  The lock is held.
+ */
+static bool
+session_nudge_locked(struct sessions *ss, struct session *s, json_t *body,
+    const struct model_counts *c)
+{
+	if (!json_is_true(json_object_get(body, "stop_hook_active")))
+		s->nudges = 0;
+	if (s->context_full.state == AGENT_CONTEXT_EXHAUSTED)
+		return false;	/* a full context needs a fresh window */
+	if (!agent_nudge(s->row.id, c, s->nudges, ss->tg->conf.max_nudges,
+	    s->nudge_reason, sizeof s->nudge_reason))
+		return false;
+	s->nudges++;
+	s->nudge_pending = true;
+	return true;
 }
 
 /*
@@ -1127,13 +1245,13 @@ session_status(struct sessions *ss, const char *id, const char *secret,
 	if (json_is_number(pct) && json_number_value(pct) >= 0 &&
 	    json_number_value(pct) <= 100) {
 		s->agent.context_pct = json_number_value(pct);
-		if (s->agent.context_pct >= share && before.state !=
-		    AGENT_CONTEXT_EXHAUSTED) {
-			s->agent.hook.state = AGENT_CONTEXT_EXHAUSTED;
-			s->agent.hook.at = clock_wall();
-			snprintf(s->agent.hook.reason,
-			    sizeof s->agent.hook.reason, "its status line says "
-			    "%.0f %% of the context is used (the limit is "
+		if (s->agent.context_pct >= share &&
+		    s->context_full.state != AGENT_CONTEXT_EXHAUSTED) {
+			s->context_full.state = AGENT_CONTEXT_EXHAUSTED;
+			s->context_full.at = clock_wall();
+			snprintf(s->context_full.reason,
+			    sizeof s->context_full.reason, "its status line "
+			    "says %.0f %% of the context is used (the limit is "
 			    "%.0f %%)", s->agent.context_pct, share);
 		}
 	}
@@ -1159,15 +1277,25 @@ session_status(struct sessions *ss, const char *id, const char *secret,
  */
 enum session_hook_result
 session_hook(struct sessions *ss, const char *id, const char *secret,
-    json_t *body, bool *changed)
+    json_t *body, bool *changed, char **answer)
 {
 	struct session		*s;
 	struct agent_fact	 f, before, after;
+	struct model_counts	 c;
 	const char		*ev, *sid, *prompt;
 	double			 now = clock_wall();
 	enum session_hook_result why;
+	bool			 stop, counted = false;
 
 	*changed = false;
+	*answer = NULL;
+	/* A turn that ended: how much of its stream is left (the poller's
+	 * view, read before this layer's lock). */
+	stop = json_is_string(json_object_get(body, "hook_event_name")) &&
+	    strcmp(json_string_value(json_object_get(body,
+	    "hook_event_name")), "Stop") == 0;
+	if (stop)
+		counted = session_view_counts(ss, id, &c);
 	pthread_mutex_lock(&ss->lock);
 	if ((s = session_hook_door_locked(ss, id, secret, &why)) == NULL) {
 		pthread_mutex_unlock(&ss->lock);
@@ -1193,7 +1321,11 @@ session_hook(struct sessions *ss, const char *id, const char *secret,
 		if (s->typed == TYPED_WAITING && strstr(prompt,
 		    s->typed_text) != NULL)
 			s->typed = TYPED_DELIVERED;
+		s->nudges = 0;		/* a new prompt: a new count */
 	}
+	if (stop && counted && session_nudge_locked(ss, s, body, &c))
+		*answer = json_dumps(json_pack("{s:s,s:s}", "decision", "block",
+		    "reason", s->nudge_reason), JSON_COMPACT);
 	if (f.state != AGENT_UNKNOWN)
 		s->agent.hook = f;
 	session_agent_locked(s, &after);

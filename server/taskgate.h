@@ -473,7 +473,7 @@ enum session_hook_result {
 	SESSION_HOOK_FLOOD		/* too many from this window */
 };
 enum session_hook_result session_hook(struct sessions *, const char *,
-		    const char *, json_t *, bool *);
+		    const char *, json_t *, bool *, char **);
 enum session_hook_result session_status(struct sessions *, const char *,
 		    const char *, json_t *, bool *);
 

@@ -155,6 +155,26 @@ class Signals(Hooked):
         self.assertEqual(self.agent_of("Stream-D")["typed"]["delivery"], "undelivered")
 
 
+class Nudges(Hooked):
+    def test_a_turn_that_ends_with_work_left_is_told_to_go_on(self):
+        self.start("Stream-B")
+        self.typed("Stream-B")
+        # maxNudges is 2: two "go on" answers to its Stop, then it may stop.
+        nudged = self.es.wait(lambda ev: (lambda n: n if len(n) >= 2 else None)(
+            self.session_events("Stream-B", "nudged")), timeout=15, what="two nudges")
+        self.assertIn("stream Stream-B is not complete", nudged[0]["data"]["reason"])
+        self.assertEqual([n["data"]["inRow"] for n in nudged], [1, 2])
+        wait_for(lambda: self.state("Stream-B")["name"] == "idle", timeout=10, what="idle after the nudges")
+        time.sleep(1)
+        self.assertEqual(len(self.session_events("Stream-B", "nudged")), 2, "at most maxNudges in a row")
+        # The agent took each reason as its next instruction.
+        told = [l[1] for l in self.project.agent_log("Stream-B") if l[1].startswith("nudged: ")]
+        self.assertEqual(len(told), 2)
+        self.assertIn("Stream-B", told[0])
+        audit = self.tg.get("/api/audit?streamId=Stream-B", headers=self.tg.bearer()).json()["audit"]
+        self.assertEqual([a["action"] for a in audit].count("nudge"), 2)
+
+
 class StatusLine(Hooked):
     def test_the_status_line_feeds_context_and_cost(self):
         _, settings = self.settings_after_start("Stream-B")

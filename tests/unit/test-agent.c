@@ -396,6 +396,32 @@ test_the_newest_witness_wins_and_death_beats_all(void **state)
 	assert_false(agent_state_protected(AGENT_IDLE));
 }
 
+static void
+test_a_turn_that_ends_with_work_left_is_nudged(void **state)
+{
+	struct model_counts	c = { 3, 1, 0, 0, 2 };
+	char			r[512];
+
+	(void)state;
+	assert_true(agent_nudge("Stream-B", &c, 0, 2, r, sizeof r));
+	assert_non_null(strstr(r, "stream Stream-B is not complete: 1 of 3 "
+	    "tasks done, 2 left"));
+	assert_true(agent_nudge("Stream-B", &c, 1, 2, r, sizeof r));
+	/* At most max in a row. */
+	assert_false(agent_nudge("Stream-B", &c, 2, 2, r, sizeof r));
+	assert_false(agent_nudge("Stream-B", &c, 0, 0, r, sizeof r));
+	/* Complete, empty, or all that is left waits for a person. */
+	c = (struct model_counts){ 3, 3, 0, 0, 0 };
+	assert_false(agent_nudge("Stream-B", &c, 0, 2, r, sizeof r));
+	c = (struct model_counts){ 0, 0, 0, 0, 0 };
+	assert_false(agent_nudge("Stream-B", &c, 0, 2, r, sizeof r));
+	c = (struct model_counts){ 3, 2, 0, 1, 0 };
+	assert_false(agent_nudge("Stream-B", &c, 0, 2, r, sizeof r));
+	/* A blocked task beside others still to do: go on with those. */
+	c = (struct model_counts){ 3, 1, 0, 1, 1 };
+	assert_true(agent_nudge("Stream-B", &c, 0, 2, r, sizeof r));
+}
+
 int
 main(void)
 {
@@ -406,6 +432,7 @@ main(void)
 		cmocka_unit_test(
 		    test_a_question_on_the_last_line_waits_for_input),
 		cmocka_unit_test(test_hooks_name_the_state),
+		cmocka_unit_test(test_a_turn_that_ends_with_work_left_is_nudged),
 		cmocka_unit_test(test_a_body_that_is_no_hook_event_is_refused),
 		cmocka_unit_test(test_claude_code_screens),
 		cmocka_unit_test(test_an_old_error_above_a_later_answer_is_idle),
