@@ -57,7 +57,72 @@ api_sessions_answer(struct request *r, unsigned int status, const char *body)
 }
 
 static enum MHD_Result
+api_sessions_submit(struct request *, enum session_job_kind,
+    enum session_reply, const char *);
+
+static enum MHD_Result
 api_sessions_act(struct request *r, enum session_job_kind kind)
+{
+	return api_sessions_submit(r, kind, SESSION_REPLY_TEXT, NULL);
+}
+
+/*
+ * POST /api/streams/{id}/reply: a person's answer to an agent that waits,
+ * {"text": "one line"} typed into its window, or {"answer": "allow"} /
+ * {"answer": "deny"} for its permission dialog.  Audited with the text.
+ */
+enum MHD_Result
+api_sessions_reply(struct request *r)
+{
+	json_t			*body, *text, *answer;
+	enum session_reply	 which = SESSION_REPLY_TEXT;
+	enum MHD_Result		 ret;
+	const char		*t = NULL;
+	size_t			 i;
+
+	if (r->job != NULL)
+		return api_sessions_submit(r, JOB_REPLY, SESSION_REPLY_TEXT, NULL);
+	body = json_loadb(r->body.data != NULL ? r->body.data : "",
+	    r->body.len, JSON_REJECT_DUPLICATES, NULL);
+	text = json_object_get(body, "text");
+	answer = json_object_get(body, "answer");
+	if (!json_is_object(body) || (text == NULL) == (answer == NULL)) {
+		json_decref(body);
+		return reply_error(r, REPLY_BAD_BODY, "a reply is {\"text\": "
+		    "\"one line\"} or {\"answer\": \"allow\"|\"deny\"}");
+	}
+	if (answer != NULL) {
+		const char *a = json_string_value(answer);
+
+		if (a != NULL && strcmp(a, "allow") == 0)
+			which = SESSION_REPLY_ALLOW;
+		else if (a != NULL && strcmp(a, "deny") == 0)
+			which = SESSION_REPLY_DENY;
+		else {
+			json_decref(body);
+			return reply_error(r, REPLY_BAD_BODY, "answer is "
+			    "\"allow\" or \"deny\"");
+		}
+	} else {
+		t = json_string_value(text);
+		for (i = 0; t != NULL && t[i] != '\0'; i++)
+			if ((unsigned char)t[i] < 0x20 || t[i] == 0x7f)
+				t = NULL;
+		if (t == NULL || t[0] == '\0' || strlen(t) > 1000) {
+			json_decref(body);
+			return reply_error(r, REPLY_BAD_BODY, "a reply's text is "
+			    "one line of 1 to 1000 bytes, with no control "
+			    "characters");
+		}
+	}
+	ret = api_sessions_submit(r, JOB_REPLY, which, t);
+	json_decref(body);
+	return ret;
+}
+
+static enum MHD_Result
+api_sessions_submit(struct request *r, enum session_job_kind kind,
+    enum session_reply which, const char *text)
 {
 	struct session_job	*j = r->job;
 	const char		*key = request_header(r, "Idempotency-Key");
@@ -79,10 +144,13 @@ api_sessions_act(struct request *r, enum session_job_kind kind)
 	}
 	j = xcalloc(1, sizeof *j);
 	j->kind = kind;
+	j->reply = which;
+	j->text = text != NULL ? xstrdup(text) : NULL;
 	if (kind != JOB_RUN)
 		snprintf(j->id, sizeof j->id, "%s", r->id);
 	if (api_sessions_flag(r, "force", &j->force) == -1 ||
 	    api_sessions_flag(r, "dryRun", &j->dry_run) == -1) {
+		free(j->text);
 		free(j);
 		free(target);
 		return reply_error(r, REPLY_BAD_QUERY, "force and dryRun take "
@@ -90,6 +158,7 @@ api_sessions_act(struct request *r, enum session_job_kind kind)
 	}
 	if (key != NULL) {
 		if (!idempotency_key_ok(key)) {
+			free(j->text);
 			free(j);
 			free(target);
 			return reply_error(r, REPLY_BAD_QUERY, "an Idempotency-Key "
@@ -100,15 +169,18 @@ api_sessions_act(struct request *r, enum session_job_kind kind)
 		case IDEMPOTENCY_REPLAY:
 			ret = api_sessions_answer(r, status, body);
 			free(body);
+			free(j->text);
 			free(j);
 			free(target);
 			return ret;
 		case IDEMPOTENCY_PENDING:
+			free(j->text);
 			free(j);
 			free(target);
 			return reply_error(r, REPLY_CONFLICT, "a request with "
 			    "this Idempotency-Key is still running");
 		case IDEMPOTENCY_MISMATCH:
+			free(j->text);
 			free(j);
 			free(target);
 			return reply_error(r, REPLY_UNPROCESSABLE, "this "

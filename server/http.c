@@ -86,6 +86,7 @@ static const struct route http_routes[] = {
 	{ "/api/streams/{id}/recover", M_POST, ACCESS_TOKEN,
 	  api_sessions_recover },
 	{ "/api/run", M_POST, ACCESS_TOKEN, api_sessions_run },
+	{ "/api/streams/{id}/reply", M_POST, ACCESS_TOKEN, api_sessions_reply },
 	{ "/api/sessions", M_GET, ACCESS_READ, api_sessions_list },
 	{ "/api/sessions/{id}/output", M_GET, ACCESS_TOKEN,
 	  api_sessions_output },

@@ -77,6 +77,7 @@ request_free(struct request *r)
 	upstream_call_free(r->call);
 	if (r->job != NULL) {
 		json_decref(r->job->answer);
+		free(r->job->text);
 		free(r->job);
 	}
 	buf_free(&r->body);

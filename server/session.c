@@ -72,7 +72,7 @@ struct session {
 	struct agent_fact	 context_full;	/* its status line's, if full */
 	bool			 agent_dirty;	/* to be written down */
 	enum session_typed	 typed;		/* the last line taskgate typed */
-	char			 typed_text[STREAM_ID_MAX + 16];
+	char			 typed_text[1024];
 	double			 typed_at;	/* wall */
 	char			 typed_evidence[600];	/* pane's last lines */
 	double			 hook_tokens;	/* flood control */
@@ -112,6 +112,8 @@ struct sessions {
 };
 
 static void	*session_main(void *);
+static void	 session_expect_prompt(struct sessions *, const char *,
+		    const char *);
 
 /*
  * The agent's state from its witnesses; the lock is held.  A status line
@@ -975,6 +977,7 @@ session_type_when_ready(struct sessions *ss, double now)
 		    now - s->started_mono < SESSION_READY_MAX)
 			continue;
 		snprintf(text, sizeof text, "/continue %s", s->row.id);
+		session_expect_prompt(ss, s->row.id, text);
 		argv = tmux_argv_type(s->row.pane, text);
 		if (tmux_exec(argv, NULL, err, sizeof err) == -1)
 			log_warnx("%s: %s", s->row.id, err);
@@ -985,14 +988,6 @@ session_type_when_ready(struct sessions *ss, double now)
 		tmux_argv_free(argv);
 		pthread_mutex_lock(&ss->lock);
 		s->phase = PHASE_RUNNING;
-		if (s->agent.secret[0] != '\0') {
-			/* Its UserPromptSubmit will say it arrived. */
-			s->typed = TYPED_WAITING;
-			s->typed_at = clock_wall();
-			snprintf(s->typed_text, sizeof s->typed_text, "%s",
-			    text);
-			s->typed_evidence[0] = '\0';
-		}
 		pthread_mutex_unlock(&ss->lock);
 		log_info("%s: typed /continue into %s", s->row.id,
 		    s->row.window);
@@ -1789,6 +1784,90 @@ session_kill(struct sessions *ss, struct session *s)
 	session_save(ss, s);
 }
 
+/*
+ * The line about to be typed into id's window is to be confirmed by the
+ * UserPromptSubmit it causes: noted before it is typed, since the agent
+ * may post the hook before tmux has even returned.
+ */
+static void
+session_expect_prompt(struct sessions *ss, const char *id, const char *text)
+{
+	struct session	*s;
+
+	pthread_mutex_lock(&ss->lock);
+	if ((s = session_find(ss, id)) != NULL && s->agent.secret[0] != '\0') {
+		s->typed = TYPED_WAITING;
+		s->typed_at = clock_wall();
+		snprintf(s->typed_text, sizeof s->typed_text, "%s", text);
+		s->typed_evidence[0] = '\0';
+	}
+	pthread_mutex_unlock(&ss->lock);
+}
+
+/*
+ * A person's reply to an agent that waits: a line typed into its pane
+ * literally, then Enter (confirmed by the UserPromptSubmit it causes, as
+ * any line taskgate types), or a permission dialog answered: Allow once
+ * is Enter on its first choice ("1. Yes"), Deny is Escape.  The dialog
+ * keys go only to a pane that shows the dialog.
+ */
+static void
+session_do_reply(struct sessions *ss, struct session_job *j)
+{
+	struct session		*s;
+	struct agent_fact	 a;
+	char			 pane[16], err[256], **argv, **enter = NULL;
+	bool			 dialog, hooks;
+
+	pthread_mutex_lock(&ss->lock);
+	s = session_find(ss, j->id);
+	snprintf(pane, sizeof pane, "%s", s != NULL && s->live ? s->row.pane :
+	    "");
+	if (s != NULL)
+		session_agent_locked(s, &a);
+	dialog = s != NULL && strncmp(s->pane.reason, "a permission prompt",
+	    19) == 0 && s->pane.state == AGENT_WAITING_INPUT;
+	hooks = s != NULL && s->agent.secret[0] != '\0';
+	pthread_mutex_unlock(&ss->lock);
+	if (pane[0] == '\0') {
+		session_refuse(j, 409, "not-running", "%s has no live window to "
+		    "reply to", j->id);
+		return;
+	}
+	if (j->reply != SESSION_REPLY_TEXT && !dialog) {
+		session_refuse(j, 409, "no-dialog", "%s shows no permission "
+		    "prompt to %s (reply with text instead)", j->id,
+		    j->reply == SESSION_REPLY_ALLOW ? "allow" : "deny");
+		return;
+	}
+	if (j->reply == SESSION_REPLY_TEXT && hooks)
+		session_expect_prompt(ss, j->id, j->text);
+	if (j->reply == SESSION_REPLY_TEXT) {
+		argv = tmux_argv_type(pane, j->text);
+		enter = tmux_argv_enter(pane);
+	} else
+		argv = j->reply == SESSION_REPLY_ALLOW ? tmux_argv_enter(pane) :
+		    tmux_argv_escape(pane);
+	if (tmux_exec(argv, NULL, err, sizeof err) == -1 || (enter != NULL &&
+	    tmux_exec(enter, NULL, err, sizeof err) == -1)) {
+		tmux_argv_free(argv);
+		tmux_argv_free(enter);
+		session_refuse(j, 502, "tmux-failed", "%s", err);
+		return;
+	}
+	tmux_argv_free(argv);
+	tmux_argv_free(enter);
+	session_event(ss, "replied", j->id, j->actor, json_pack("{s:s,s:s?}",
+	    "answer", j->reply == SESSION_REPLY_TEXT ? "text" : j->reply ==
+	    SESSION_REPLY_ALLOW ? "allow" : "deny", "text", j->text));
+	session_answer(j, 202, json_pack("{s:s,s:s,s:s?,s:s}", "streamId",
+	    j->id, "answer", j->reply == SESSION_REPLY_TEXT ? "text" : j->reply ==
+	    SESSION_REPLY_ALLOW ? "allow" : "deny", "text", j->text, "delivery",
+	    j->reply == SESSION_REPLY_TEXT && hooks ? "waiting for its "
+	    "UserPromptSubmit" : "typed (this agent has no hooks to confirm "
+	    "it)"));
+}
+
 static void
 session_do_stop(struct sessions *ss, struct session_job *j)
 {
@@ -2116,6 +2195,8 @@ session_run_job(struct sessions *ss, struct session_job *j)
 		session_do_stop(ss, j);
 	else if (j->kind == JOB_RECOVER)
 		session_do_recover(ss, j, streams);
+	else if (j->kind == JOB_REPLY)
+		session_do_reply(ss, j);
 	else
 		session_do_run(ss, j, streams);
 	json_decref(streams);
@@ -2150,7 +2231,7 @@ const char *
 session_job_name(enum session_job_kind k)
 {
 	static const char *const names[] = { "start", "stop", "recover",
-	    "run" };
+	    "run", "reply" };
 
 	return names[k];
 }

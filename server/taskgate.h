@@ -127,6 +127,7 @@ char	**tmux_argv_list(const char *);
 char	**tmux_argv_capture(const char *, int);
 char	**tmux_argv_type(const char *, const char *);
 char	**tmux_argv_enter(const char *);
+char	**tmux_argv_escape(const char *);
 char	**tmux_argv_kill(const char *);
 void	tmux_argv_free(char **);
 json_t	*tmux_argv_json(char **);
@@ -428,7 +429,12 @@ void	metrics_count(struct metrics *, enum metric);
 uint64_t metrics_get(struct metrics *, enum metric);
 
 /* session.c */
-enum session_job_kind { JOB_START, JOB_STOP, JOB_RECOVER, JOB_RUN };
+enum session_job_kind { JOB_START, JOB_STOP, JOB_RECOVER, JOB_RUN,
+	JOB_REPLY };
+
+/* What a reply says: a line of text, or a permission dialog's answer. */
+enum session_reply { SESSION_REPLY_TEXT, SESSION_REPLY_ALLOW,
+	SESSION_REPLY_DENY };
 
 /* One action for the session thread; done() runs on that thread. */
 struct session_job {
@@ -437,6 +443,8 @@ struct session_job {
 	bool			 force;
 	bool			 dry_run;
 	bool			 auto_run;	/* decided by --auto */
+	enum session_reply	 reply;		/* JOB_REPLY: which */
+	char			*text;		/* JOB_REPLY: the line (owned) */
 	char			 actor[64];
 	unsigned int		 status;	/* the answer's HTTP status */
 	json_t			*answer;	/* its body (new) */
@@ -612,6 +620,7 @@ enum MHD_Result api_sessions_start(struct request *);
 enum MHD_Result api_sessions_stop(struct request *);
 enum MHD_Result api_sessions_recover(struct request *);
 enum MHD_Result api_sessions_run(struct request *);
+enum MHD_Result api_sessions_reply(struct request *);
 enum MHD_Result api_sessions_list(struct request *);
 enum MHD_Result api_sessions_output(struct request *);
 enum MHD_Result api_sessions_audit(struct request *);

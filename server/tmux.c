@@ -332,6 +332,13 @@ tmux_argv_enter(const char *pane)
 	return tmux_argv(NULL, 5, "tmux", "send-keys", "-t", pane, "Enter");
 }
 
+/* The Escape key, which cancels a dialog of the agent's. */
+char **
+tmux_argv_escape(const char *pane)
+{
+	return tmux_argv(NULL, 5, "tmux", "send-keys", "-t", pane, "Escape");
+}
+
 char **
 tmux_argv_kill(const char *window)
 {

@@ -175,6 +175,36 @@ class Nudges(Hooked):
         self.assertEqual([a["action"] for a in audit].count("nudge"), 2)
 
 
+class Replies(Hooked):
+    def reply(self, sid, body, token=True):
+        return self.post("/api/streams/%s/reply" % sid, token=token, body=json.dumps(body).encode(),
+                         headers={"Content-Type": "application/json"})
+
+    def test_a_reply_reaches_a_waiting_agent(self):
+        self.start("Stream-B", mode="ask")
+        self.typed("Stream-B")
+        wait_for(lambda: self.state("Stream-B")["name"] == "waiting-input", timeout=10, what="waiting-input")
+        # Bad replies change nothing.
+        self.assertEqual(self.reply("Stream-B", {"text": "yes"}, token=False).status, 401)
+        for bad in ({}, {"text": ""}, {"text": "a\nb"}, {"text": "\u001b[2J"}, {"answer": "maybe"},
+                    {"text": "x", "answer": "allow"}, {"text": "x" * 1001}):
+            resp = self.reply("Stream-B", bad)
+            self.assertEqual(resp.status, 400, (bad, resp.body))
+        # No dialog on a plain question: Allow once has nothing to press.
+        self.assertEqual(self.reply("Stream-B", {"answer": "allow"}).json()["code"], "no-dialog")
+        self.project.mode("Stream-B", "work")
+        resp = self.reply("Stream-B", {"text": "yes, go on"})
+        self.assertEqual(resp.status, 202, resp.body)
+        agent = wait_for(lambda: (lambda a: a if a.get("typed", {}).get("delivery") == "delivered" else None)(
+            self.agent_of("Stream-B")), timeout=10, what="the reply confirmed by its UserPromptSubmit: %r" % self.agent_of("Stream-B"))
+        self.assertEqual(agent["lastPrompt"]["text"], "yes, go on")
+        self.assertIn("yes, go on", [l[1] for l in self.project.agent_log("Stream-B")])
+        audit = self.tg.get("/api/audit?streamId=Stream-B", headers=self.tg.bearer()).json()["audit"]
+        reply = [a for a in audit if a["action"] == "reply" and a["result"] == "done"][0]
+        self.assertEqual(reply["evidence"]["text"], "yes, go on")
+        self.assertEqual(self.reply("Stream-C", {"text": "hello"}).json()["code"], "not-running")
+
+
 class StatusLine(Hooked):
     def test_the_status_line_feeds_context_and_cost(self):
         _, settings = self.settings_after_start("Stream-B")
