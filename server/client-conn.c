@@ -256,8 +256,10 @@ client_conn_request(struct client_conn *c, const char *method,
 		return -1;
 	if (strcmp(method, "POST") == 0) {
 		curl_easy_setopt(e, CURLOPT_POST, 1L);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, 0L);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body != NULL ?
+		    c->body : "");
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, c->body != NULL ?
+		    (long)strlen(c->body) : 0L);
 	}
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, client_conn_receive);

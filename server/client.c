@@ -38,7 +38,7 @@
 
 enum client_opt {
 	CL_LISTEN = 256, CL_TOKEN_FILE, CL_JSON, CL_NO_COLOR, CL_FORCE,
-	CL_DRY_RUN, CL_HELP
+	CL_DRY_RUN, CL_ALLOW, CL_DENY, CL_HELP
 };
 #define CL_BIT(o)	(1u << ((o) - CL_LISTEN))
 
@@ -50,7 +50,9 @@ struct client_args {
 	bool		 no_color;
 	bool		 force;
 	bool		 dry_run;
+	bool		 allow, deny;	/* reply: the dialog's answer */
 	const char	*id;		/* the operand, borrowed from argv */
+	char		*text;		/* reply: the words after ID, joined */
 };
 
 struct client_verb;
@@ -85,6 +87,10 @@ static const struct verb_flag client_rows[] = {
 	{ "dry-run", no_argument, CL_DRY_RUN, "TASKGATE_DRY_RUN", NULL,
 	  "print the tmux commands it would run, one per line; change "
 	  "nothing" },
+	{ "allow", no_argument, CL_ALLOW, NULL, NULL,
+	  "reply: allow once what its permission prompt asks" },
+	{ "deny", no_argument, CL_DENY, NULL, NULL,
+	  "reply: deny what its permission prompt asks" },
 	{ "help", no_argument, CL_HELP, NULL, NULL, "show this help" },
 };
 #define CLIENT_NROWS	(sizeof client_rows / sizeof client_rows[0])
@@ -95,6 +101,9 @@ static int	client_watch_verb(struct client_conn *,
 		    const struct client_verb *, struct client_args *);
 static int	client_act(struct client_conn *,
 		    const struct client_verb *, struct client_args *);
+static int	client_reply(struct client_conn *,
+		    const struct client_verb *, struct client_args *);
+static int	client_reply_args(struct client_args *, int, char **);
 
 #define CL_CONN	(CL_BIT(CL_LISTEN) | CL_BIT(CL_TOKEN_FILE) | CL_BIT(CL_HELP))
 
@@ -127,6 +136,12 @@ static const struct client_verb client_verbs[] = {
 	  "parallel limit,\nand recovers the stuck streams whose windows "
 	  "taskgate started (POST /api/run).",
 	  CL_CONN | CL_BIT(CL_DRY_RUN), false, client_act },
+	{ "reply", "ID TEXT... | ID --allow | ID --deny [--listen ADDR]",
+	  "Answers the agent of stream ID that waits for a person: TEXT is "
+	  "typed into its\nwindow as one line (and confirmed by the prompt "
+	  "it causes); --allow and --deny\nanswer its permission prompt "
+	  "(POST /api/streams/ID/reply).",
+	  CL_CONN | CL_BIT(CL_ALLOW) | CL_BIT(CL_DENY), true, client_reply },
 };
 #define CLIENT_NVERBS	(sizeof client_verbs / sizeof client_verbs[0])
 
@@ -186,6 +201,12 @@ client_apply(void *args, int id, const char *v, const char *from)
 	case CL_DRY_RUN:
 		flag = &a->dry_run;
 		break;
+	case CL_ALLOW:
+		flag = &a->allow;
+		break;
+	case CL_DENY:
+		flag = &a->deny;
+		break;
 	case CL_HELP:
 		return 0;
 	}
@@ -234,6 +255,8 @@ client_parse(const struct client_verb *v, struct client_args *a, int argc,
 			return -1;
 		}
 	}
+	if (strcmp(v->name, "reply") == 0)
+		return client_reply_args(a, argc, argv);
 	return verb_no_more(v->name, argc, argv);
 }
 
@@ -438,6 +461,66 @@ client_print_run(json_t *o, bool dry)
 }
 
 /* start, stop, recover and run: one POST and its outcome. */
+/* reply's operands: the words of TEXT, or --allow or --deny alone. */
+static int
+client_reply_args(struct client_args *a, int argc, char **argv)
+{
+	size_t	len = 0;
+	int	i;
+
+	for (i = optind; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	if ((len > 0) + a->allow + a->deny != 1) {
+		log_warnx("reply needs TEXT, --allow or --deny (one of them), "
+		    "as in 'taskgate reply Stream-B yes, go on'");
+		return -1;
+	}
+	if (len > 0) {
+		a->text = xcalloc(1, len);
+		for (i = optind; i < argc; i++) {
+			if (i > optind)
+				strcat(a->text, " ");
+			strcat(a->text, argv[i]);
+		}
+	}
+	return 0;
+}
+
+/* reply: POST /api/streams/ID/reply; the daemon types it or answers. */
+static int
+client_reply(struct client_conn *c, const struct client_verb *v,
+    struct client_args *a)
+{
+	struct client_reply	 r;
+	char			*path, *what, *body;
+	int			 rc = 0;
+
+	(void)v;
+	body = json_dumps(a->text != NULL ? json_pack("{s:s}", "text",
+	    a->text) : json_pack("{s:s}", "answer", a->allow ? "allow" :
+	    "deny"), JSON_COMPACT);
+	xasprintf(&path, "/api/streams/%s/reply", a->id);
+	xasprintf(&what, "reply %s", a->id);
+	c->body = body;
+	if (client_conn_request(c, "POST", path, true, CLIENT_ACTION_MS,
+	    &r) == -1)
+		rc = 2;
+	else if (r.status < 200 || r.status > 299) {
+		client_conn_refused(what, c, &r);
+		rc = 1;
+	} else
+		printf("replied to %s (%s)\n", a->id, a->text != NULL ?
+		    "typed; its prompt will confirm it" : a->allow ?
+		    "allowed once" : "denied");
+	c->body = NULL;
+	client_conn_reply_free(&r);
+	free(body);
+	free(path);
+	free(what);
+	free(a->text);
+	return rc;
+}
+
 static int
 client_act(struct client_conn *c, const struct client_verb *v,
     struct client_args *a)

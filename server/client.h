@@ -41,6 +41,7 @@ struct client_conn {
 	char	*token_file;	/* NULL: neither XDG_STATE_HOME nor HOME */
 	bool	 remote;	/* not loopback: every request needs the token */
 	char	 token[TASKGATE_TOKEN_HEX + 1];	/* "" until read */
+	const char *body;	/* the next POST's JSON body, or NULL */
 };
 
 /* A daemon's answer to one request. */

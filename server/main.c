@@ -22,7 +22,7 @@
 #include "client.h"
 
 static const char *const main_client_verbs[] = {
-	"status", "watch", "start", "stop", "recover", "run", NULL
+	"status", "watch", "start", "stop", "recover", "run", "reply", NULL
 };
 
 static int	main_serve(struct options *);

@@ -193,8 +193,11 @@ class Replies(Hooked):
         # No dialog on a plain question: Allow once has nothing to press.
         self.assertEqual(self.reply("Stream-B", {"answer": "allow"}).json()["code"], "no-dialog")
         self.project.mode("Stream-B", "work")
-        resp = self.reply("Stream-B", {"text": "yes, go on"})
-        self.assertEqual(resp.status, 202, resp.body)
+        # From a terminal: taskgate reply ID TEXT...
+        rc, out, err = harness.run_taskgate(
+            ["reply", "--listen", "127.0.0.1:%d" % self.tg.port, "--token-file",
+             os.path.join(self.tg.dir, "token"), "Stream-B", "yes,", "go", "on"])
+        self.assertEqual((rc, out), (0, "replied to Stream-B (typed; its prompt will confirm it)\n"), err)
         agent = wait_for(lambda: (lambda a: a if a.get("typed", {}).get("delivery") == "delivered" else None)(
             self.agent_of("Stream-B")), timeout=10, what="the reply confirmed by its UserPromptSubmit: %r" % self.agent_of("Stream-B"))
         self.assertEqual(agent["lastPrompt"]["text"], "yes, go on")
