@@ -59,6 +59,7 @@ SAFE = {
         "each argument passed client_safe() in client_shell_quote()",
     ("client.c", "client_print_started", "verb"): "a literal or a verb of client_verbs",
     ("client.c", "client_act", "a->id"): "passed valid_stream_id() in client_parse()",
+    ("client.c", "client_reply", "a->id"): "passed valid_stream_id() in client_parse()",
     ("client-watch.c", "watch_write", "p"):
         "the watch screen: frames drawn by client_frame_*, daemon text through "
         "client_safe_text()",
