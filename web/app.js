@@ -87,7 +87,7 @@ function renderNow() {
   renderStreams(streams, {
     byId: ids, history: model.history, busy: model.busy, messages: model.messages,
     controlUnavailable: controlUnavailable(), paneStream: model.paneStream,
-    now: Date.now(), minute: Math.floor(Date.now() / 30000), onAction: act, onPane: togglePane,
+    now: Date.now(), minute: Math.floor(Date.now() / 30000), onAction: act, onPane: togglePane, onReply: replyTo,
   });
   renderAlerts(o.alerts, ids);
   renderNext(o.nextActions);
@@ -398,6 +398,37 @@ async function act(id, action) {
       const reasons = Array.isArray(body.reasons) ? body.reasons.map(String) : [];
       model.messages.set(id, { tone: resp.status === 409 ? 'warn' : 'bad', text: body.error ? String(body.error) : `${verb} failed (${resp.status}).`, reasons });
     }
+  }
+  render();
+}
+
+// A person's answer to an agent that waits: a line typed into its window,
+// or its permission prompt allowed once or denied.
+async function replyTo(id, body, sent) {
+  if (model.busy.get(id)) return;
+  model.busy.set(id, 'reply');
+  model.messages.delete(id);
+  render();
+  let resp, answer = {};
+  try {
+    resp = await fetch(`/api/streams/${encodeURIComponent(id)}/reply`, {
+      method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+    });
+    answer = await readError(resp);
+  } catch (e) {
+    model.messages.set(id, { tone: 'bad', text: `Could not reach taskgate to reply to ${id}.` });
+  }
+  model.busy.delete(id);
+  if (resp && resp.ok) {
+    const what = body.text !== undefined ? 'Sent your reply to' : body.answer === 'allow' ? 'Allowed once for' : 'Denied for';
+    model.messages.set(id, { tone: 'done', text: `${what} ${id}.` });
+    if (sent) sent();
+    refetchSoon(300);
+  } else if (resp && resp.status === 401) {
+    model.messages.set(id, { tone: 'warn', text: 'Refused: this browser is not signed in (read-only).' });
+    signedOut();
+  } else if (resp) {
+    model.messages.set(id, { tone: resp.status === 409 ? 'warn' : 'bad', text: answer.error ? String(answer.error) : `The reply failed (${resp.status}).` });
   }
   render();
 }

@@ -297,7 +297,17 @@ function cardMain(s, ctx, main) {
 }
 
 const ACTIONS = [['start', 'Start'], ['stop', 'Stop'], ['recover', 'Recover']];
-const handlers = { onAction: () => {}, onPane: () => {} };
+const handlers = { onAction: () => {}, onPane: () => {}, onReply: () => {} };
+
+// Whether the stream's agent waits for a person, and whether what it
+// waits on is a permission prompt (then Allow once / Deny answer it).
+function waitsForPerson(s) {
+  const agent = (s.session && s.session.agent) || {};
+  const state = s.state ? s.state.name : '';
+  const waiting = state === 'waiting-input' || agent.state === 'waiting-input';
+  const why = String(agent.evidence || '') + ' ' + String((s.state && s.state.evidence && s.state.evidence.reason) || '');
+  return { waiting, dialog: waiting && /permission/i.test(why) };
+}
 
 // A card's frame, made once per stream: its buttons live as long as the
 // card, so a click or a key press is never lost to a re-render and the
@@ -318,9 +328,23 @@ function createCard(id) {
   buttons.pane = h('button', { class: 'btn btn-quiet btn-pane', text: 'Pane', attrs: { type: 'button', title: 'Show this stream\'s session pane' } });
   buttons.pane.addEventListener('click', () => handlers.onPane(id));
   actions.appendChild(buttons.pane);
+  // A reply to an agent that waits: made once, so what is being typed
+  // survives every re-render; shown only while it waits.
+  const input = h('input', { attrs: { type: 'text', maxlength: '1000', 'aria-label': 'Reply to the agent of ' + id, placeholder: 'Reply to its agent…', autocomplete: 'off' } });
+  const send = h('button', { class: 'btn btn-reply', text: 'Send', attrs: { type: 'submit' } });
+  const allow = h('button', { class: 'btn btn-allow', text: 'Allow once', attrs: { type: 'button' } });
+  const deny = h('button', { class: 'btn btn-deny', text: 'Deny', attrs: { type: 'button' } });
+  const reply = h('form', { class: 's-reply', attrs: { hidden: '' } }, [input, send, allow, deny]);
+  reply.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const text = input.value.trim();
+    if (text) handlers.onReply(id, { text }, () => { input.value = ''; });
+  });
+  allow.addEventListener('click', () => handlers.onReply(id, { answer: 'allow' }));
+  deny.addEventListener('click', () => handlers.onReply(id, { answer: 'deny' }));
   const extra = h('div', { class: 's-extra' });
-  node.append(main, h('div', { class: 's-side' }, [spark, actions, extra]));
-  return { node, main, spark, buttons, extra, key: null };
+  node.append(main, h('div', { class: 's-side' }, [spark, actions, reply, extra]));
+  return { node, main, spark, buttons, extra, reply: { form: reply, input, send, allow, deny }, key: null };
 }
 
 function setAttr(node, name, value) {
@@ -368,6 +392,15 @@ function updateCard(card, s, ctx) {
       whys.appendChild(h('li', { class: 'why-' + name + plain, attrs: { id: whyId } }, [h('span', { class: 'k', text: label + ': ' }), c.why]));
     }
   }
+  const waits = waitsForPerson(s);
+  const offline = !!ctx.controlUnavailable;
+  card.reply.form.hidden = !waits.waiting;
+  card.reply.allow.hidden = !waits.dialog;
+  card.reply.deny.hidden = !waits.dialog;
+  for (const b of [card.reply.send, card.reply.allow, card.reply.deny, card.reply.input]) {
+    b.disabled = offline || !!busy;
+    b.title = offline ? ctx.controlUnavailable : '';
+  }
   const open = ctx.paneStream === id;
   card.buttons.pane.classList.toggle('on', open);
   card.buttons.pane.setAttribute('aria-pressed', open ? 'true' : 'false');
@@ -406,6 +439,7 @@ function placeChildren(parent, wanted) {
 export function renderStreams(streams, ctx) {
   handlers.onAction = ctx.onAction;
   handlers.onPane = ctx.onPane;
+  handlers.onReply = ctx.onReply || handlers.onReply;
   const host = $('phases');
   $('loading').hidden = true;
   const phases = PHASES.slice();

@@ -487,6 +487,25 @@ describe('dashboard in headless Chromium', () => {
     assert.match(await page.textContent('[data-stream="Stream-B"] .session'), /live/);
   });
 
+  test('signed in: an agent that waits gets a reply box, and the reply reaches it', { skip: !TMUX && 'tmux is not installed' }, async () => {
+    // The agent asks a question (its pane says so) after a line it is given.
+    fs.writeFileSync(path.join(dir, '.fake-agent-mode'), 'ask');
+    const env = tg.env;
+    const send = spawn(TMUX, ['send-keys', '-t', `=tg-e2e-${process.pid}:Stream-B`, '-l', 'go on'], { env, stdio: 'ignore' });
+    await exited(send);
+    await exited(spawn(TMUX, ['send-keys', '-t', `=tg-e2e-${process.pid}:Stream-B`, 'Enter'], { env, stdio: 'ignore' }));
+    const box = '[data-stream="Stream-B"] form.s-reply';
+    await page.waitForSelector(`${box}:not([hidden]) input`, { timeout: 20000 });
+    // A plain question: no Allow once / Deny to press.
+    assert.equal(await page.isVisible(`${box} .btn-allow`), false);
+    fs.writeFileSync(path.join(dir, '.fake-agent-mode'), 'work');
+    await page.fill(`${box} input`, 'yes, go on');
+    await page.press(`${box} input`, 'Enter');
+    await until(async () => /Sent your reply to Stream-B/.test(await page.textContent('[data-stream="Stream-B"]')), 'the reply to be confirmed', 10000);
+    await until(() => / yes, go on$/m.test(fs.readFileSync(path.join(dir, '.fake-agent.log'), 'utf8')), 'the agent to get the reply', 10000);
+    assert.equal(await page.inputValue(`${box} input`), '');
+  });
+
   test('screenshots at 1280 px, 400 px and in the dark', async () => {
     fs.mkdirSync(OUT, { recursive: true });
     await page.setViewportSize({ width: 1280, height: 900 });
