@@ -387,8 +387,8 @@ history_load_agents(struct db *db, struct agent_row **rows, size_t *n)
 	*n = 0;
 	if (sqlite3_prepare_v2(h, "SELECT stream_id, secret, claude_session, "
 	    "last_event, last_event_ms, last_prompt, last_prompt_ms, state, "
-	    "state_ms, reason, context_pct, cost_usd, model FROM agents", -1,
-	    &st, NULL) != SQLITE_OK) {
+	    "state_ms, reason, context_pct, cost_usd, model, resume_ms, "
+	    "limit_reset_ms FROM agents", -1, &st, NULL) != SQLITE_OK) {
 		history_fail(h, "loading agents");
 		db_unlock(db);
 		return -1;
@@ -423,6 +423,8 @@ history_load_agents(struct db *db, struct agent_row **rows, size_t *n)
 		r->cost_usd = sqlite3_column_double(st, 11);
 		snprintf(r->model, sizeof r->model, "%s",
 		    (const char *)sqlite3_column_text(st, 12));
+		r->resume_ms = sqlite3_column_int64(st, 13);
+		r->limit_reset_ms = sqlite3_column_int64(st, 14);
 	}
 	sqlite3_finalize(st);
 	db_unlock(db);
@@ -437,7 +439,7 @@ history_save_agent(struct db *db, const struct agent_row *r)
 	int		 rc = -1;
 
 	if (sqlite3_prepare_v2(h, "INSERT OR REPLACE INTO agents VALUES "
-	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &st, NULL) ==
+	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &st, NULL) ==
 	    SQLITE_OK) {
 		sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, r->secret, -1, SQLITE_STATIC);
@@ -453,6 +455,8 @@ history_save_agent(struct db *db, const struct agent_row *r)
 		sqlite3_bind_double(st, 11, r->context_pct);
 		sqlite3_bind_double(st, 12, r->cost_usd);
 		sqlite3_bind_text(st, 13, r->model, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 14, r->resume_ms);
+		sqlite3_bind_int64(st, 15, r->limit_reset_ms);
 		if (sqlite3_step(st) == SQLITE_DONE)
 			rc = 0;
 		sqlite3_finalize(st);

@@ -23,6 +23,8 @@ orchconf_defaults(struct orchconf *c)
 	c->stall_timeout_min = 10;
 	c->context_share = 95;
 	c->max_nudges = 2;
+	c->limit_wait_min = 30;
+	c->limit_spread_s = 60;
 	c->auto_recovery = true;
 	c->max_recovery = 3;
 }
@@ -212,6 +214,28 @@ orchconf_parse(json_t *root, struct orchconf *c, char *err, size_t errlen)
 				return -1;
 			}
 			c->auto_recovery = json_is_true(v);
+		}
+		if ((v = json_object_get(rec, "usageLimitWaitMinutes")) !=
+		    NULL) {
+			if (!json_is_number(v) || json_number_value(v) <= 0 ||
+			    json_number_value(v) > 7 * 24 * 60) {
+				snprintf(err, errlen, "contextRecovery."
+				    "usageLimitWaitMinutes: expected minutes "
+				    "above 0, at most a week");
+				return -1;
+			}
+			c->limit_wait_min = json_number_value(v);
+		}
+		if ((v = json_object_get(rec, "usageLimitSpreadSeconds")) !=
+		    NULL) {
+			if (!json_is_number(v) || json_number_value(v) < 0 ||
+			    json_number_value(v) > 3600) {
+				snprintf(err, errlen, "contextRecovery."
+				    "usageLimitSpreadSeconds: expected seconds "
+				    "from 0 to 3600");
+				return -1;
+			}
+			c->limit_spread_s = json_number_value(v);
 		}
 		if ((v = json_object_get(rec, "maxNudges")) != NULL) {
 			if (!json_is_integer(v) || json_integer_value(v) < 0 ||

@@ -45,6 +45,11 @@ struct orchconf {
 	double			 context_share;	/* percent; default 95 */
 	int			 max_nudges;	/* Stop hooks answered "go on"
 						   in a row; default 2 */
+	double			 limit_wait_min;	/* a usage limit with no
+						   reset time: resume after this;
+						   default 30 */
+	double			 limit_spread_s;	/* streams resumed this far
+						   apart; default 60 */
 };
 
 /* plan.c (its phases: util.h) */

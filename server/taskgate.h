@@ -350,6 +350,8 @@ struct agent_row {
 	char			last_prompt[512];
 	int64_t			last_prompt_ms;
 	struct agent_fact	hook;		/* the last event's word */
+	int64_t			resume_ms;	/* parked until (wall ms), 0 */
+	int64_t			limit_reset_ms;	/* status line's reset, 0 */
 	double			context_pct;	/* status line; -1: unknown */
 	double			cost_usd;	/* status line; -1: unknown */
 	char			model[64];

@@ -16,5 +16,9 @@ CREATE TABLE agents (
 	reason		TEXT NOT NULL DEFAULT '',
 	context_pct	REAL NOT NULL DEFAULT -1,	-- its status line's word
 	cost_usd	REAL NOT NULL DEFAULT -1,
-	model		TEXT NOT NULL DEFAULT ''
+	model		TEXT NOT NULL DEFAULT '',
+	resume_ms	INTEGER NOT NULL DEFAULT 0,	-- parked by a usage
+							-- limit until then
+	limit_reset_ms	INTEGER NOT NULL DEFAULT 0	-- its status line's
+							-- word on the reset
 ) WITHOUT ROWID;
