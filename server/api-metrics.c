@@ -1,11 +1,21 @@
 /*
  * api-metrics.c: GET /metrics, the Prometheus text of what metrics.c
  * counts, of the upstream's, the event stream's and the poller's own
- * figures (each stream's progress and state, from the poller's view).
+ * figures (each stream's progress, state and time since it last moved,
+ * from the poller's view), of each agent session (up, recoveries left,
+ * from the session layer's memory), the build, and the process_* figures
+ * every Prometheus exporter gives (read from /proc/self and getrlimit).
  */
+#include "config.h"
+
+#include <sys/resource.h>
+
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "taskgate.h"
 
@@ -43,6 +53,7 @@ api_metrics_streams(json_t *view, void *arg)
 	struct buf	*b = arg;
 	json_t		*s;
 	size_t		 i;
+	double		 now;
 
 	api_metrics_head(b, "taskgate_stream_progress_percent", "gauge",
 	    "Completed tasks of the stream, in percent.");
@@ -69,10 +80,161 @@ api_metrics_streams(json_t *view, void *arg)
 			api_metrics_line(b, "taskgate_stream_state{stream=\"%s\","
 			    "state=\"%s\"} 1\n", id, st);
 	}
+	api_metrics_head(b, "taskgate_stream_seconds_since_progress", "gauge",
+	    "Seconds since the stream's task counts last changed.");
+	now = clock_wall();
+	json_array_foreach(json_object_get(view, "streams"), i, s) {
+		const char *id = json_string_value(json_object_get(s,
+		    "streamId"));
+		int64_t ms = clock_parse_ms(json_string_value(
+		    json_object_get(s, "lastChange")));
+		double since = now - (double)ms / 1000.0;
+
+		if (id != NULL && valid_stream_id(id) && ms > 0)
+			api_metrics_line(b, "taskgate_stream_seconds_since_"
+			    "progress{stream=\"%s\"} %.3f\n", id,
+			    since > 0 ? since : 0.0);
+	}
 	api_metrics_head(b, "taskgate_upstream_up", "gauge",
 	    "1 while the last poll reached Task Copilot.");
 	api_metrics_line(b, "taskgate_upstream_up %d\n",
 	    json_is_true(json_object_get(view, "upstreamUp")) ? 1 : 0);
+}
+
+/* Each agent session: live or not, and its recovery budget left. */
+static void
+api_metrics_sessions(struct buf *b, struct sessions *ss)
+{
+	json_t	*list, *o;
+	size_t	 i;
+
+	list = ss != NULL ? session_list(ss) : json_array();
+	api_metrics_head(b, "taskgate_session_up", "gauge",
+	    "1 while the stream's agent window is live.");
+	json_array_foreach(list, i, o) {
+		const char *id = json_string_value(json_object_get(o,
+		    "streamId"));
+
+		if (id != NULL && valid_stream_id(id))
+			api_metrics_line(b, "taskgate_session_up{stream=\"%s\"} "
+			    "%d\n", id, json_is_true(json_object_get(o, "live")));
+	}
+	api_metrics_head(b, "taskgate_stream_recovery_attempts_left", "gauge",
+	    "Automatic recoveries the stream may still have.");
+	json_array_foreach(list, i, o) {
+		const char *id = json_string_value(json_object_get(o,
+		    "streamId"));
+		json_int_t left = json_integer_value(json_object_get(o,
+		    "maxRecoveryAttempts")) - json_integer_value(
+		    json_object_get(o, "recoveryAttempts"));
+
+		if (id != NULL && valid_stream_id(id))
+			api_metrics_line(b, "taskgate_stream_recovery_attempts_"
+			    "left{stream=\"%s\"} %lld\n", id,
+			    (long long)(left > 0 ? left : 0));
+	}
+	json_decref(list);
+}
+
+/* The number of open descriptors, or -1. */
+static long
+api_metrics_open_fds(void)
+{
+	DIR		*d;
+	struct dirent	*e;
+	long		 n = 0;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;	/* not the one reading the directory */
+}
+
+/* The boot time, in seconds since the epoch, from /proc/stat, or -1. */
+static long long
+api_metrics_boot_time(void)
+{
+	FILE		*f;
+	char		 line[256];
+	long long	 btime = -1;
+
+	if ((f = fopen("/proc/stat", "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "btime %lld", &btime) == 1)
+			break;
+	fclose(f);
+	return btime;
+}
+
+/*
+ * The process_* metrics of the Prometheus client libraries, from
+ * /proc/self/stat (fields 14-15 utime and stime, 22 starttime, 23 vsize,
+ * 24 rss; the name in field 2 may hold spaces and parentheses, so the
+ * fields are counted after its last ')'), /proc/self/fd and getrlimit.
+ * A figure that cannot be read is left out.
+ */
+static void
+api_metrics_process(struct buf *b)
+{
+	FILE			*f;
+	char			 stat[1024], *p, *tok, *save;
+	unsigned long long	 v[25] = { 0 };
+	long			 tick = sysconf(_SC_CLK_TCK);
+	long			 page = sysconf(_SC_PAGESIZE);
+	long			 fds;
+	long long		 btime;
+	struct rlimit		 rl;
+	size_t			 n = 0, field;
+
+	if ((f = fopen("/proc/self/stat", "re")) != NULL) {
+		n = fread(stat, 1, sizeof stat - 1, f);
+		fclose(f);
+	}
+	stat[n] = '\0';
+	if ((p = strrchr(stat, ')')) != NULL && tick > 0 && page > 0) {
+		field = 3;
+		for (tok = strtok_r(p + 1, " \n", &save); tok != NULL &&
+		    field < 25; tok = strtok_r(NULL, " \n", &save), field++)
+			v[field] = strtoull(tok, NULL, 10);
+		if (field == 25) {
+			api_metrics_head(b, "process_cpu_seconds_total",
+			    "counter", "User and system CPU time spent in "
+			    "seconds.");
+			api_metrics_line(b, "process_cpu_seconds_total %.2f\n",
+			    (double)(v[14] + v[15]) / (double)tick);
+			api_metrics_head(b, "process_virtual_memory_bytes",
+			    "gauge", "Virtual memory size in bytes.");
+			api_metrics_line(b, "process_virtual_memory_bytes "
+			    "%llu\n", v[23]);
+			api_metrics_head(b, "process_resident_memory_bytes",
+			    "gauge", "Resident memory size in bytes.");
+			api_metrics_line(b, "process_resident_memory_bytes "
+			    "%llu\n", v[24] * (unsigned long long)page);
+			if ((btime = api_metrics_boot_time()) > 0) {
+				api_metrics_head(b, "process_start_time_seconds",
+				    "gauge", "Start time of the process since "
+				    "unix epoch in seconds.");
+				api_metrics_line(b, "process_start_time_seconds "
+				    "%.2f\n", (double)btime + (double)v[22] /
+				    (double)tick);
+			}
+		}
+	}
+	if ((fds = api_metrics_open_fds()) >= 0) {
+		api_metrics_head(b, "process_open_fds", "gauge",
+		    "Number of open file descriptors.");
+		api_metrics_line(b, "process_open_fds %ld\n", fds);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+		api_metrics_head(b, "process_max_fds", "gauge",
+		    "Maximum number of open file descriptors.");
+		api_metrics_line(b, "process_max_fds %llu\n",
+		    (unsigned long long)rl.rlim_cur);
+	}
 }
 
 enum MHD_Result
@@ -129,6 +291,12 @@ api_metrics_serve(struct request *r)
 	api_metrics_line(&b, "taskgate_hook_events_total %llu\n",
 	    (unsigned long long)metrics_get(m, METRIC_HOOK_EVENTS));
 	poller_with_view(tg->poller, api_metrics_streams, &b);
+	api_metrics_sessions(&b, tg->sessions);
+	api_metrics_head(&b, "taskgate_build_info", "gauge",
+	    "Always 1; the version taskgate was built from.");
+	api_metrics_line(&b, "taskgate_build_info{version=\"%s\"} 1\n",
+	    PACKAGE_VERSION);
+	api_metrics_process(&b);
 	text = buf_steal(&b, &len);
 	resp = MHD_create_response_from_buffer(len, text,
 	    MHD_RESPMEM_MUST_FREE);

@@ -15,9 +15,11 @@ import datetime
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +49,7 @@ class Base(unittest.TestCase):
     def setUp(self):
         harness.skip_unless_binary()
         self.double = Double().start()
+        self.wall_before = time.time()
         self.tg = Taskgate(self.double.url, args=["--poll", str(POLL), "--config",
                                                   config(self.stall_minutes)]).start()
         # Its first poll (and the clocks it starts) may come just before this.
@@ -151,6 +154,51 @@ class Progress(Base):
         self.assertIn('taskgate_stream_state{stream="Stream-D",state="upstream-unhealthy"} 1', text)
         self.assertIn("taskgate_upstream_up 1", text)
         self.assertRegex(text, r"taskgate_upstream_fetches_total [1-9]")
+
+    def metric(self, text, name):
+        m = re.search(r"^%s ([0-9.e+]+)$" % re.escape(name), text, re.M)
+        self.assertIsNotNone(m, "no %s in /metrics" % name)
+        return float(m.group(1))
+
+    def test_metrics_a_fleet_needs(self):
+        """/metrics passes promtool's lint, and has what alerting on many
+        boxes needs: time since each stream moved, the build, and the
+        process figures every exporter gives."""
+        wait_for(lambda: self.tg.get("/api/overview").json()["streams"], what="an overview")
+        text = self.tg.get("/metrics").body.decode()
+        if shutil.which("promtool"):
+            lint = subprocess.run(["promtool", "check", "metrics"], input=text.encode(),
+                                  capture_output=True, timeout=30)
+            self.assertEqual(lint.returncode, 0, lint.stdout + lint.stderr)
+        self.assertIn('taskgate_build_info{version="', text)
+        self.assertRegex(text, r'(?m)^taskgate_build_info\{version="[0-9][^"]*"\} 1$')
+        # Counts unchanged since taskgate first saw them: the time since then.
+        since = self.metric(text, 'taskgate_stream_seconds_since_progress{stream="Stream-B"}')
+        self.assertGreaterEqual(since, 0)
+        self.assertLess(since, time.time() - self.wall_before + 1)
+        # A task moves: the clock of that stream starts again, not the others'.
+        time.sleep(1.5)
+        self.double.set_task("B3", status="completed")
+        wait_for(lambda: {s["streamId"]: s for s in self.tg.get("/api/overview").json()["streams"]}
+                 ["Stream-B"]["progressPercentage"] != 33, what="Stream-B's progress moved")
+        text = self.tg.get("/metrics").body.decode()
+        b = self.metric(text, 'taskgate_stream_seconds_since_progress{stream="Stream-B"}')
+        a = self.metric(text, 'taskgate_stream_seconds_since_progress{stream="Stream-A"}')
+        self.assertLess(b, 1.5)
+        self.assertGreater(a, b + 1)
+        # The process: figures a person would call sane for this daemon.
+        rss = self.metric(text, "process_resident_memory_bytes")
+        self.assertGreater(rss, 1 << 20)
+        self.assertGreaterEqual(self.metric(text, "process_virtual_memory_bytes"), rss)
+        fds = self.metric(text, "process_open_fds")
+        self.assertGreater(fds, 3)
+        # Give or take the connections open at either moment.
+        self.assertLessEqual(abs(fds - len(os.listdir("/proc/%d/fd" % self.tg.proc.pid))), 4)
+        self.assertGreater(self.metric(text, "process_max_fds"), fds)
+        self.assertGreaterEqual(self.metric(text, "process_cpu_seconds_total"), 0)
+        start = self.metric(text, "process_start_time_seconds")
+        self.assertGreater(start, self.wall_before - 2)
+        self.assertLess(start, time.time())
 
     def test_heartbeat_every_15_seconds(self):
         es = self.events()

@@ -157,6 +157,12 @@ class Control(Base):
         self.assertTrue(sessions[0]["live"])
         overview = {s["streamId"]: s for s in self.tg.get("/api/overview").json()["streams"]}
         self.assertTrue(overview["Stream-B"]["session"]["live"])
+        # /metrics says so too, with the whole recovery budget left.
+        text = self.tg.get("/metrics").body.decode()
+        self.assertIn('\ntaskgate_session_up{stream="Stream-B"} 1\n', text)
+        self.assertIn('\ntaskgate_stream_recovery_attempts_left{stream="Stream-B"} %d\n'
+                      % sessions[0]["maxRecoveryAttempts"], text)
+        self.assertGreater(sessions[0]["maxRecoveryAttempts"], 0)
 
     def user(self):
         import pwd
@@ -497,6 +503,9 @@ class HumanRecovery(Base):
                       again["skipped"])
         self.assertEqual(len(self.session_events("Stream-B", "recovered")), 1)
         b = {s["streamId"]: s for s in self.tg.get("/api/overview").json()["streams"]}["Stream-B"]
+        # A fleet's alert on a spent budget reads it from /metrics.
+        self.assertIn('\ntaskgate_stream_recovery_attempts_left{stream="Stream-B"} 0\n',
+                      self.tg.get("/metrics").body.decode())
         self.assertEqual(b["state"]["name"], "needs-human")
         self.assertTrue(b["session"]["needsHuman"])
         self.assertFalse(b["gate"]["canRecover"])
