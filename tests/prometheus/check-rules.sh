@@ -3,13 +3,12 @@
 # are valid (promtool check rules, check config), the rules do what their
 # tests say (promtool test rules: input series and the alerts expected at
 # each time), and the Grafana dashboard is JSON with the variable and
-# panels a fleet needs.  Skips (77) without promtool: Debian's prometheus
-# package (96 MB installed) is not among contrib/install-deps' packages;
-# apt-get install prometheus to run it.
+# panels a fleet needs.  Skips (77) without promtool; contrib/run-tests
+# gets it with contrib/install-promtool.
 set -u
 dir=${srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/contrib/prometheus
 if ! command -v promtool >/dev/null 2>&1; then
-	echo "SKIP: promtool not found (apt-get install prometheus)"
+	echo "SKIP: promtool not found (PATH=\$(contrib/install-promtool):\$PATH)"
 	exit 77
 fi
 fail=0
