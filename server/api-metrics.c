@@ -133,6 +133,32 @@ api_metrics_sessions(struct buf *b, struct sessions *ss)
 			    "left{stream=\"%s\"} %lld\n", id,
 			    (long long)(left > 0 ? left : 0));
 	}
+	api_metrics_head(b, "taskgate_stream_resume_at_seconds", "gauge",
+	    "When a stream parked by a usage limit is resumed (Unix time).");
+	json_array_foreach(list, i, o) {
+		const char *id = json_string_value(json_object_get(o,
+		    "streamId"));
+		json_t *agent = json_object_get(o, "agent");
+		const char *until = json_string_value(json_object_get(agent,
+		    "parkedUntil"));
+		int64_t ms = until != NULL ? clock_parse_ms(until) : -1;
+
+		if (id != NULL && valid_stream_id(id) && ms > 0)
+			api_metrics_line(b, "taskgate_stream_resume_at_seconds"
+			    "{stream=\"%s\"} %.3f\n", id, (double)ms / 1000.0);
+	}
+	api_metrics_head(b, "taskgate_agent_cost_usd", "gauge",
+	    "What the agent's status line says it has cost, in US dollars.");
+	json_array_foreach(list, i, o) {
+		const char *id = json_string_value(json_object_get(o,
+		    "streamId"));
+		json_t *cost = json_object_get(json_object_get(o, "agent"),
+		    "costUsd");
+
+		if (id != NULL && valid_stream_id(id) && json_is_number(cost))
+			api_metrics_line(b, "taskgate_agent_cost_usd{stream="
+			    "\"%s\"} %.4f\n", id, json_number_value(cost));
+	}
 	json_decref(list);
 }
 

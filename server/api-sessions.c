@@ -120,6 +120,20 @@ api_sessions_reply(struct request *r)
 	return ret;
 }
 
+/*
+ * POST /api/streams/{id}/resume: a stream parked by a usage limit is
+ * resumed now, instead of at its turn.
+ */
+enum MHD_Result
+api_sessions_resume(struct request *r)
+{
+	if (session_resume_now(r->tg->sessions, r->id) == -1)
+		return reply_error(r, REPLY_CONFLICT, "%s is not parked by a "
+		    "usage limit", r->id);
+	return reply_json(r, 202, json_pack("{s:s,s:s}", "streamId", r->id,
+	    "status", "resuming"));
+}
+
 static enum MHD_Result
 api_sessions_submit(struct request *r, enum session_job_kind kind,
     enum session_reply which, const char *text)

@@ -87,6 +87,8 @@ static const struct route http_routes[] = {
 	  api_sessions_recover },
 	{ "/api/run", M_POST, ACCESS_TOKEN, api_sessions_run },
 	{ "/api/streams/{id}/reply", M_POST, ACCESS_TOKEN, api_sessions_reply },
+	{ "/api/streams/{id}/resume", M_POST, ACCESS_TOKEN,
+	  api_sessions_resume },
 	{ "/api/sessions", M_GET, ACCESS_READ, api_sessions_list },
 	{ "/api/sessions/{id}/output", M_GET, ACCESS_TOKEN,
 	  api_sessions_output },

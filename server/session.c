@@ -49,6 +49,7 @@
 #define SESSION_HOOK_RATE	20.0	/* hook events a second, sustained */
 #define SESSION_HOOK_BURST	200.0	/* and at once */
 #define SESSION_SECRET_ENV	"TASKGATE_HOOK_SECRET"
+#define SESSION_RESUME_LINE	"continue"
 
 enum session_typed { TYPED_NONE, TYPED_WAITING, TYPED_DELIVERED,
 	TYPED_UNDELIVERED };
@@ -107,11 +108,14 @@ struct sessions {
 	struct session_job	*jobs, **jobs_tail;
 	bool			 stop;
 	bool			 agents_dirty;	/* an agent row to write */
+	bool			 wake;		/* tick now (a resume now) */
 	bool			 have_tmux_session;
 	char			 tmux_error[256];
 };
 
 static void	*session_main(void *);
+static int	 session_type_line(struct sessions *, const char *,
+		    const char *, const char *, char *, size_t);
 static void	 session_expect_prompt(struct sessions *, const char *,
 		    const char *);
 
@@ -563,6 +567,11 @@ session_agent_json_locked(const struct session *s)
 		    "text", s->agent.last_prompt, strnlen(s->agent.last_prompt,
 		    sizeof s->agent.last_prompt), "at", at));
 	}
+	if (s->agent.resume_ms > 1) {
+		clock_iso8601((double)s->agent.resume_ms / 1000.0, at,
+		    sizeof at);
+		json_object_set_new(o, "parkedUntil", json_string(at));
+	}
 	if (s->agent.context_pct >= 0)
 		json_object_set_new(o, "contextPercent",
 		    json_real(s->agent.context_pct));
@@ -999,6 +1008,147 @@ session_type_when_ready(struct sessions *ss, double now)
 }
 
 /*
+ * Usage limits.  An agent that hit one is parked: never restarted into
+ * the wall, and resumed by typing SESSION_RESUME_LINE at the limit's
+ * reset (its status line's rate_limits resets_at when it says, else
+ * usageLimitWaitMinutes from now).  Streams parked together are resumed
+ * one at a time, usageLimitSpreadSeconds apart (with a little jitter),
+ * so that they do not all hit the API at the same moment.  A person may
+ * resume one now (session_resume_now()).  The lock is held.
+ */
+static void
+session_park_locked(struct sessions *ss, struct session *s, int64_t now_ms)
+{
+	const struct orchconf	*c = &ss->tg->conf;
+	int64_t			 base, slot_ms, at;
+	size_t			 i, before = 0;
+
+	base = s->agent.limit_reset_ms > now_ms ? s->agent.limit_reset_ms :
+	    now_ms + (int64_t)(c->limit_wait_min * 60000.0);
+	slot_ms = (int64_t)(c->limit_spread_s * 1000.0);
+	/* Its place in the line: after every stream already parked. */
+	for (i = 0; i < ss->n; i++)
+		if (ss->s[i] != s && ss->s[i]->agent.resume_ms > 0)
+			before++;
+	at = base + (int64_t)before * slot_ms;
+	if (slot_ms > 0)
+		at += (int64_t)(random() % (slot_ms / 4 + 1));
+	s->agent.resume_ms = at;
+	s->agent_dirty = ss->agents_dirty = true;
+}
+
+/*
+ * Parks the windows whose agents hit a usage limit, and resumes those
+ * whose time has come: one line typed, confirmed like any other.
+ */
+static void
+session_tend_limits(struct sessions *ss)
+{
+	int64_t		 now_ms = (int64_t)(clock_wall() * 1000.0);
+	size_t		 i;
+
+	for (i = 0;; i++) {
+		struct session		*s;
+		struct agent_fact	 a;
+		char			 id[STREAM_ID_MAX + 1], pane[16], err[256];
+		const char		*actor;
+		json_t			*why;
+		int64_t			 late;
+
+		pthread_mutex_lock(&ss->lock);
+		if (i >= ss->n) {
+			pthread_mutex_unlock(&ss->lock);
+			break;
+		}
+		s = ss->s[i];
+		session_agent_locked(s, &a);
+		if (!s->live) {
+			pthread_mutex_unlock(&ss->lock);
+			continue;
+		}
+		if (a.state == AGENT_USAGE_LIMITED && s->agent.resume_ms == 0) {
+			session_park_locked(ss, s, now_ms);
+			snprintf(id, sizeof id, "%s", s->row.id);
+			late = s->agent.resume_ms;
+			pthread_mutex_unlock(&ss->lock);
+			session_event(ss, "parked", id, "taskgate", json_pack(
+			    "{s:s,s:I}", "reason", a.reason, "resumeAtMs",
+			    (json_int_t)late));
+			continue;
+		}
+		/* It went on by itself (its own retry got through). */
+		if (s->agent.resume_ms > 1 && a.state != AGENT_USAGE_LIMITED &&
+		    a.state != AGENT_UNKNOWN) {
+			s->agent.resume_ms = 0;
+			s->agent_dirty = ss->agents_dirty = true;
+		}
+		if (s->agent.resume_ms == 0 || now_ms < s->agent.resume_ms) {
+			pthread_mutex_unlock(&ss->lock);
+			continue;
+		}
+		/* 1: a person said now (session_resume_now()). */
+		actor = s->agent.resume_ms == 1 ? ss->owner : "taskgate";
+		s->agent.resume_ms = 0;
+		s->agent_dirty = ss->agents_dirty = true;
+		snprintf(id, sizeof id, "%s", s->row.id);
+		snprintf(pane, sizeof pane, "%s", s->row.pane);
+		pthread_mutex_unlock(&ss->lock);
+		why = json_pack("{s:s,s:b}", "text", SESSION_RESUME_LINE,
+		    "typed", session_type_line(ss, id, pane,
+		    SESSION_RESUME_LINE, err, sizeof err) == 0);
+		session_event(ss, "resumed", id, actor, json_deep_copy(why));
+		audit_add(ss->tg->audit, actor, "resume", id, "done", 200, why);
+		json_decref(why);
+	}
+}
+
+/*
+ * Types text into pane as one literal line, then Enter, expecting the
+ * UserPromptSubmit it causes; -1 with err when tmux fails.
+ */
+static int
+session_type_line(struct sessions *ss, const char *id, const char *pane,
+    const char *text, char *err, size_t len)
+{
+	char	**argv;
+	int	  rc;
+
+	session_expect_prompt(ss, id, text);
+	argv = tmux_argv_type(pane, text);
+	rc = tmux_exec(argv, NULL, err, len);
+	tmux_argv_free(argv);
+	if (rc == 0) {
+		argv = tmux_argv_enter(pane);
+		rc = tmux_exec(argv, NULL, err, len);
+		tmux_argv_free(argv);
+	}
+	if (rc == -1)
+		log_warnx("%s: %s", id, err);
+	return rc;
+}
+
+/*
+ * A person resumes a parked stream now: the line is typed at once and
+ * the stream leaves the queue.  -1 when id is not parked.
+ */
+int
+session_resume_now(struct sessions *ss, const char *id)
+{
+	struct session	*s;
+	int		 rc = -1;
+
+	pthread_mutex_lock(&ss->lock);
+	if ((s = session_find(ss, id)) != NULL && s->agent.resume_ms > 0) {
+		s->agent.resume_ms = 1;		/* due: the next tick types it */
+		ss->wake = true;
+		pthread_cond_signal(&ss->cond);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&ss->lock);
+	return rc;
+}
+
+/*
  * A line typed into a window with hooks that no UserPromptSubmit
  * confirmed within SESSION_TYPED_WAIT was not delivered: say so, with
  * the pane's last lines as evidence.
@@ -1134,6 +1284,28 @@ session_hook_door_locked(struct sessions *ss, const char *id,
 	return s;
 }
 
+/*
+ * When a usage limit the status line reports as reached (a window at 99 %
+ * or more) resets: its resets_at (Unix seconds), the latest of them.
+ */
+static void
+session_limit_reset(struct session *s, json_t *limits)
+{
+	const char	*name;
+	json_t		*w, *used, *at;
+
+	json_object_foreach(limits, name, w) {
+		used = json_object_get(w, "used_percentage");
+		at = json_object_get(w, "resets_at");
+		if (json_is_number(used) && json_number_value(used) >= 99 &&
+		    json_is_number(at) && json_number_value(at) > 0 &&
+		    (int64_t)(json_number_value(at) * 1000.0) >
+		    s->agent.limit_reset_ms)
+			s->agent.limit_reset_ms = (int64_t)(json_number_value(at) *
+			    1000.0);
+	}
+}
+
 struct session_view_counts {
 	const char		*id;
 	struct model_counts	*c;
@@ -1252,6 +1424,7 @@ session_status(struct sessions *ss, const char *id, const char *secret,
 	}
 	if (json_is_number(cost) && json_number_value(cost) >= 0)
 		s->agent.cost_usd = json_number_value(cost);
+	session_limit_reset(s, json_object_get(body, "rate_limits"));
 	if (json_is_string(model))
 		snprintf(s->agent.model, sizeof s->agent.model, "%s",
 		    json_string_value(model));
@@ -2253,6 +2426,8 @@ session_main(void *arg)
 			session_type_when_ready(ss, now);
 		}
 		session_check_typed(ss);
+		if (!hooks_only)
+			session_tend_limits(ss);
 		session_save_agents(ss);
 		if (hooks_only) {
 			hooks_only = false;
@@ -2306,11 +2481,13 @@ session_main(void *arg)
 wait:
 		timed_out = false;
 		while (!ss->stop && ss->jobs == NULL && !ss->agents_dirty &&
-		    !timed_out)
+		    !ss->wake && !timed_out)
 			timed_out = pthread_cond_timedwait(&ss->cond, &ss->lock,
 			    &ts) != 0;
 		/* Woken only to write down what hooks said: no tmux call. */
-		hooks_only = !timed_out && ss->jobs == NULL && ss->agents_dirty;
+		hooks_only = !timed_out && ss->jobs == NULL && ss->agents_dirty &&
+		    !ss->wake;
+		ss->wake = false;
 		if (ss->stop) {
 			pthread_mutex_unlock(&ss->lock);
 			break;

@@ -484,6 +484,7 @@ enum session_hook_result {
 };
 enum session_hook_result session_hook(struct sessions *, const char *,
 		    const char *, json_t *, bool *, char **);
+int	session_resume_now(struct sessions *, const char *);
 enum session_hook_result session_status(struct sessions *, const char *,
 		    const char *, json_t *, bool *);
 
@@ -623,6 +624,7 @@ enum MHD_Result api_sessions_stop(struct request *);
 enum MHD_Result api_sessions_recover(struct request *);
 enum MHD_Result api_sessions_run(struct request *);
 enum MHD_Result api_sessions_reply(struct request *);
+enum MHD_Result api_sessions_resume(struct request *);
 enum MHD_Result api_sessions_list(struct request *);
 enum MHD_Result api_sessions_output(struct request *);
 enum MHD_Result api_sessions_audit(struct request *);

@@ -200,6 +200,10 @@ function sessionRow(sess, ctx) {
     bits.push('agent ' + agent.state + (agent.since ? ' since ' + ago(agent.since, ctx.now) : '') +
       (agent.hooks ? '' : ' (from its pane)'));
   }
+  if (agent.parkedUntil) {
+    const left = Math.max(0, Math.round((Date.parse(agent.parkedUntil) - ctx.now) / 60000));
+    bits.push('parked by a usage limit: resumes ' + (left < 1 ? 'within a minute' : `in ${left} min`));
+  }
   if (typeof agent.contextPercent === 'number') bits.push('context ' + Math.round(agent.contextPercent) + ' %');
   if (typeof agent.costUsd === 'number') bits.push('$' + agent.costUsd.toFixed(2));
   if (agent.typed && agent.typed.delivery === 'undelivered') bits.push('“' + agent.typed.text + '” was not delivered');

@@ -208,6 +208,66 @@ class Replies(Hooked):
         self.assertEqual(self.reply("Stream-C", {"text": "hello"}).json()["code"], "not-running")
 
 
+class Limits(Hooked):
+    project_args = {"max_parallel": 5, "stall_minutes": 0.02}
+
+    def setUp(self):
+        super().setUp()
+        # A usage limit without a reset time waits 3 s; streams parked
+        # together resume 1.5 s apart.
+        with open(self.project.config) as f:
+            conf = json.load(f)
+        conf["contextRecovery"].update({"usageLimitWaitMinutes": 0.05, "usageLimitSpreadSeconds": 1.5})
+        with open(self.project.config, "w") as f:
+            json.dump(conf, f)
+        self.es.close()
+        self.tg.close()
+        self.tg = self.taskgate().start()
+        wait_for(lambda: self.tg.get("/api/overview").json()["streams"], what="the first poll")
+        self.es = harness.EventStream(self.tg.port)
+
+    def test_limited_streams_are_parked_then_resumed_one_at_a_time(self):
+        for sid in ("Stream-B", "Stream-D"):
+            self.start(sid, mode="limit")
+            self.typed(sid)
+        parked = self.es.wait(lambda ev: (lambda p: p if len(p) >= 2 else None)(
+            [e for e in ev if e["event"] == "session" and e["data"]["event"] == "parked"]),
+            timeout=15, what="both parked")
+        self.assertIn("parkedUntil", self.agent_of("Stream-B"))
+        # Never restarted into the wall: no recovery, the same windows.
+        windows = self.project.windows()
+        for sid in ("Stream-B", "Stream-D"):
+            self.project.mode(sid, "work")
+        resumed = self.es.wait(lambda ev: (lambda r: r if len(r) >= 2 else None)(
+            [e for e in ev if e["event"] == "session" and e["data"]["event"] == "resumed"]),
+            timeout=20, what="both resumed")
+        self.assertEqual(self.project.windows(), windows)
+        # One at a time: the audit says when each was resumed.
+        times = sorted(harness.iso_seconds(a["at"]) for sid in ("Stream-B", "Stream-D")
+                       for a in self.tg.get("/api/audit?streamId=" + sid, headers=self.tg.bearer()).json()["audit"]
+                       if a["action"] == "resume")
+        self.assertEqual(len(times), 2)
+        self.assertGreaterEqual(times[1] - times[0], 1.4, "usageLimitSpreadSeconds apart")
+        for sid in ("Stream-B", "Stream-D"):
+            wait_for(lambda: "continue" in [l[1] for l in self.project.agent_log(sid)], timeout=10,
+                     what="%s typed continue" % sid)
+        self.assertEqual(self.session_events("Stream-B", "recovered"), [])
+        self.assertNotIn("parkedUntil", self.agent_of("Stream-B"))
+
+    def test_a_person_resumes_one_now(self):
+        self.start("Stream-B", mode="limit")
+        self.typed("Stream-B")
+        self.es.wait(lambda ev: self.session_events("Stream-B", "parked"), timeout=15, what="parked")
+        self.project.mode("Stream-B", "work")
+        self.assertEqual(self.post("/api/streams/Stream-D/resume").status, 409)
+        resp = self.post("/api/streams/Stream-B/resume")
+        self.assertEqual(resp.status, 202, resp.body)
+        event = self.es.wait(lambda ev: self.session_events("Stream-B", "resumed"), timeout=5, what="resumed")[0]
+        self.assertNotEqual(event["data"]["actor"], "taskgate", "a person's resume names the person")
+        audit = self.tg.get("/api/audit?streamId=Stream-B", headers=self.tg.bearer()).json()["audit"]
+        self.assertIn("resume", [a["action"] for a in audit])
+
+
 class StatusLine(Hooked):
     def test_the_status_line_feeds_context_and_cost(self):
         _, settings = self.settings_after_start("Stream-B")
