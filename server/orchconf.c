@@ -237,6 +237,16 @@ orchconf_parse(json_t *root, struct orchconf *c, char *err, size_t errlen)
 			}
 			c->limit_spread_s = json_number_value(v);
 		}
+		if ((v = json_object_get(rec, "handoffOnAutoCompact")) !=
+		    NULL) {
+			if (!json_is_boolean(v)) {
+				snprintf(err, errlen, "contextRecovery."
+				    "handoffOnAutoCompact: expected true or "
+				    "false");
+				return -1;
+			}
+			c->handoff_on_compact = json_is_true(v);
+		}
 		if ((v = json_object_get(rec, "maxNudges")) != NULL) {
 			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 			    json_integer_value(v) > 100) {

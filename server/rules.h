@@ -50,6 +50,8 @@ struct orchconf {
 						   default 30 */
 	double			 limit_spread_s;	/* streams resumed this far
 						   apart; default 60 */
+	bool			 handoff_on_compact;	/* an automatic
+						   compaction hands off too */
 };
 
 /* plan.c (its phases: util.h) */

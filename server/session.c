@@ -50,6 +50,7 @@
 #define SESSION_HOOK_BURST	200.0	/* and at once */
 #define SESSION_SECRET_ENV	"TASKGATE_HOOK_SECRET"
 #define SESSION_RESUME_LINE	"continue"
+#define SESSION_HANDOFFS	2	/* in a row, without progress */
 
 enum session_typed { TYPED_NONE, TYPED_WAITING, TYPED_DELIVERED,
 	TYPED_UNDELIVERED };
@@ -85,6 +86,7 @@ struct session {
 	bool			 question;	/* asked, not yet still long enough */
 	int			 nudges;	/* Stop hooks answered "go on" in a
 						   row */
+	int			 handoffs;	/* since the last progress */
 	bool			 nudge_pending;	/* to tell (event, audit row) */
 	char			 nudge_reason[512];
 };
@@ -114,6 +116,11 @@ struct sessions {
 };
 
 static void	*session_main(void *);
+static json_t	*session_checkpoint(struct sessions *, const char *,
+		    const char *);
+static void	 session_do_handoff(struct sessions *, struct session_job *,
+		    json_t *);
+static void	 session_audit(struct sessions *, struct session_job *);
 static int	 session_type_line(struct sessions *, const char *,
 		    const char *, const char *, char *, size_t);
 static void	 session_expect_prompt(struct sessions *, const char *,
@@ -731,7 +738,7 @@ session_progress(struct sessions *ss, const char *id)
 	pthread_mutex_lock(&ss->lock);
 	s = session_find(ss, id);
 	if (s != NULL)
-		s->nudges = 0;	/* progress: nudges count anew */
+		s->nudges = s->handoffs = 0;	/* progress: both count anew */
 	if (s != NULL && s->row.rec.attempts > 0) {
 		recovery_reset(&s->row.rec);
 		s->told_wait = 0;
@@ -1496,6 +1503,18 @@ session_hook(struct sessions *ss, const char *id, const char *secret,
 		    "reason", s->nudge_reason), JSON_COMPACT);
 	if (f.state != AGENT_UNKNOWN)
 		s->agent.hook = f;
+	/* A compaction Claude Code starts by itself is, if the config says
+	 * so, the moment to hand off to a fresh context. */
+	if (strcmp(ev, "PreCompact") == 0 && ss->tg->conf.handoff_on_compact &&
+	    json_is_string(json_object_get(body, "trigger")) &&
+	    strcmp(json_string_value(json_object_get(body, "trigger")),
+	    "auto") == 0 &&
+	    s->context_full.state != AGENT_CONTEXT_EXHAUSTED) {
+		s->context_full.state = AGENT_CONTEXT_EXHAUSTED;
+		s->context_full.at = now;
+		snprintf(s->context_full.reason, sizeof s->context_full.reason,
+		    "it began compacting its context by itself");
+	}
 	session_agent_locked(s, &after);
 	*changed = before.state != after.state;
 	s->agent_dirty = ss->agents_dirty = true;
@@ -2073,6 +2092,130 @@ session_do_stop(struct sessions *ss, struct session_job *j)
 }
 
 /*
+ * A context handoff: a stream whose agent's context is (nearly) full, its
+ * turn over, goes on in a fresh agent: a checkpoint through the upstream,
+ * the window killed, a new one started, /continue typed.  Like a
+ * recovery, but it counts against no budget and waits for no backoff:
+ * nothing went wrong.  At most once per crossing of the threshold (the
+ * new window starts with an empty context).
+ */
+static void
+session_do_handoff(struct sessions *ss, struct session_job *j,
+    json_t *streams)
+{
+	struct session	*s;
+	json_t		*stream, *checkpoint;
+	char		 dir[PATH_MAX], reason[200];
+
+	stream = model_find_stream(streams, j->id);
+	pthread_mutex_lock(&ss->lock);
+	s = session_find(ss, j->id);
+	snprintf(reason, sizeof reason, "%s", s != NULL ?
+	    s->context_full.reason : "");
+	pthread_mutex_unlock(&ss->lock);
+	if (stream == NULL || s == NULL) {
+		session_refuse(j, 404, "unknown-stream", "no stream %s to hand "
+		    "off", j->id);
+		return;
+	}
+	if (session_workdir(ss, j, stream, dir) == -1)
+		return;
+	checkpoint = session_checkpoint(ss, j->id, "taskgate context handoff");
+	session_kill(ss, s);
+	session_launch(ss, j, dir, "handed-off", 0);
+	if (j->answer != NULL) {
+		json_object_set(j->answer, "checkpoint", checkpoint);
+		json_object_set_new(j->answer, "reason", json_string(reason));
+	}
+	json_decref(checkpoint);
+}
+
+/*
+ * Hands off every stream whose agent's context is full and whose turn
+ * has ended (its last hook a Stop or a StopFailure): the session thread
+ * runs the job itself, with taskgate as the actor.
+ */
+static void
+session_tend_handoffs(struct sessions *ss)
+{
+	json_t	*streams = NULL;
+	size_t	 i;
+
+	for (i = 0;; i++) {
+		struct session		*s;
+		struct session_job	 j;
+		bool			 due;
+
+		pthread_mutex_lock(&ss->lock);
+		if (i >= ss->n) {
+			pthread_mutex_unlock(&ss->lock);
+			break;
+		}
+		s = ss->s[i];
+		/* A fresh agent whose context is full at once, again and
+		 * again, is not helped by another: after SESSION_HANDOFFS
+		 * without progress it stays context-exhausted, which the
+		 * recovery rules (and their budget) judge. */
+		due = s->live && !s->busy && s->context_full.state ==
+		    AGENT_CONTEXT_EXHAUSTED && (strcmp(s->agent.last_event,
+		    "Stop") == 0 || strcmp(s->agent.last_event,
+		    "StopFailure") == 0) && s->handoffs < SESSION_HANDOFFS;
+		if (due)
+			s->handoffs++;
+		memset(&j, 0, sizeof j);
+		if (due) {
+			j.kind = JOB_HANDOFF;
+			snprintf(j.id, sizeof j.id, "%s", s->row.id);
+			snprintf(j.actor, sizeof j.actor, "taskgate");
+		}
+		pthread_mutex_unlock(&ss->lock);
+		if (!due)
+			continue;
+		if (streams == NULL && (streams = session_streams(ss)) == NULL)
+			break;
+		session_do_handoff(ss, &j, streams);
+		session_audit(ss, &j);
+		json_decref(j.answer);
+	}
+	json_decref(streams);
+}
+
+/*
+ * Asks the upstream for a checkpoint of id (why, in its reason), through
+ * the cache; what came of it, as JSON for the answer and the audit.
+ */
+static json_t *
+session_checkpoint(struct sessions *ss, const char *id, const char *why)
+{
+	struct upstream_call	*call;
+	json_t			*checkpoint;
+	char			*uri;
+
+	xasprintf(&uri, "/api/streams/%s/checkpoint", id);
+	call = upstream_call_new("POST", uri);
+	free(uri);
+	call->body = json_dumps(json_pack("{s:s,s:s}", "trigger", "error",
+	    "reason", why), JSON_COMPACT);
+	call->body_len = strlen(call->body);
+	call->content_type = xstrdup("application/json");
+	cache_write_run(ss->tg->cache, call);
+	checkpoint = json_pack("{s:s,s:I}", "outcome", call->result ==
+	    UPSTREAM_OK ? "answered" : "failed", "status",
+	    (json_int_t)call->status);
+	if (call->result == UPSTREAM_OK && call->reply.data != NULL) {
+		json_t *body = json_loadb(call->reply.data, call->reply.len, 0,
+		    NULL);
+
+		if (body != NULL)
+			json_object_set_new(checkpoint, "reply", body);
+	} else if (call->result != UPSTREAM_OK)
+		json_object_set_new(checkpoint, "error",
+		    json_string(call->error));
+	upstream_call_free(call);
+	return checkpoint;
+}
+
+/*
  * Recovery: a checkpoint through the upstream (a refusal there is noted,
  * not fatal: the upstream may have no task in progress, or not support
  * it), the window killed, a new one started and /continue typed.  The
@@ -2084,10 +2227,9 @@ session_do_recover(struct sessions *ss, struct session_job *j,
     json_t *streams)
 {
 	struct session		*s;
-	struct upstream_call	*call;
 	json_t			*stream, *checkpoint;
 	const char		*state, *refused;
-	char			 dir[PATH_MAX], *uri, why[256];
+	char			 dir[PATH_MAX], why[256];
 	int64_t			 now_ms = (int64_t)(clock_wall() * 1000.0);
 	int64_t			 wait_ms;
 	enum recovery_verdict	 v;
@@ -2127,28 +2269,9 @@ session_do_recover(struct sessions *ss, struct session_job *j,
 		session_launch(ss, j, dir, "recovered", attempt);
 		return;
 	}
-	xasprintf(&uri, "/api/streams/%s/checkpoint", j->id);
-	call = upstream_call_new("POST", uri);
-	free(uri);
-	xasprintf(&call->body, "{\"trigger\":\"error\",\"reason\":\"taskgate "
-	    "recovery %ld of %s\"}", attempt, j->id);
-	call->body_len = strlen(call->body);
-	call->content_type = xstrdup("application/json");
-	cache_write_run(ss->tg->cache, call);
-	checkpoint = json_pack("{s:s,s:I}", "outcome", call->result ==
-	    UPSTREAM_OK ? "answered" : "failed", "status",
-	    (json_int_t)call->status);
-	if (call->result == UPSTREAM_OK && call->reply.data != NULL) {
-		json_t *body = json_loadb(call->reply.data, call->reply.len, 0,
-		    NULL);
-
-		if (body != NULL)
-			json_object_set_new(checkpoint, "reply", body);
-	} else if (call->result != UPSTREAM_OK)
-		json_object_set_new(checkpoint, "error",
-		    json_string(call->error));
-	upstream_call_free(call);
-
+	snprintf(why, sizeof why, "taskgate recovery %ld of %s", attempt,
+	    j->id);
+	checkpoint = session_checkpoint(ss, j->id, why);
 	session_kill(ss, s);
 	pthread_mutex_lock(&ss->lock);
 	recovery_record(&s->row.rec, now_ms, ss->tg->conf.stall_timeout_min *
@@ -2370,6 +2493,8 @@ session_run_job(struct sessions *ss, struct session_job *j)
 		session_do_recover(ss, j, streams);
 	else if (j->kind == JOB_REPLY)
 		session_do_reply(ss, j);
+	else if (j->kind == JOB_HANDOFF)
+		session_do_handoff(ss, j, streams);
 	else
 		session_do_run(ss, j, streams);
 	json_decref(streams);
@@ -2404,7 +2529,7 @@ const char *
 session_job_name(enum session_job_kind k)
 {
 	static const char *const names[] = { "start", "stop", "recover",
-	    "run", "reply" };
+	    "run", "reply", "handoff" };
 
 	return names[k];
 }
@@ -2426,8 +2551,10 @@ session_main(void *arg)
 			session_type_when_ready(ss, now);
 		}
 		session_check_typed(ss);
-		if (!hooks_only)
+		if (!hooks_only) {
 			session_tend_limits(ss);
+			session_tend_handoffs(ss);
+		}
 		session_save_agents(ss);
 		if (hooks_only) {
 			hooks_only = false;

@@ -432,7 +432,7 @@ uint64_t metrics_get(struct metrics *, enum metric);
 
 /* session.c */
 enum session_job_kind { JOB_START, JOB_STOP, JOB_RECOVER, JOB_RUN,
-	JOB_REPLY };
+	JOB_REPLY, JOB_HANDOFF };
 
 /* What a reply says: a line of text, or a permission dialog's answer. */
 enum session_reply { SESSION_REPLY_TEXT, SESSION_REPLY_ALLOW,

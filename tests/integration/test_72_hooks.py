@@ -287,6 +287,29 @@ class StatusLine(Hooked):
                  what="context-exhausted from the status line")
         self.assertIn("97 % of the context", self.state("Stream-D")["evidence"]["reason"])
 
+    def test_a_full_context_hands_off_to_a_fresh_agent(self):
+        ctx = os.path.join(self.project.wt("Stream-D"), ".fake-agent-context")
+        with open(ctx, "w") as f:
+            f.write("97")
+        self.start("Stream-D")
+        self.typed("Stream-D")
+        self.double.reset_counts()
+        handed = self.es.wait(lambda ev: self.session_events("Stream-D", "handed-off"), timeout=20,
+                              what="the handoff")[0]
+        os.unlink(ctx)   # the fresh agent's context is empty
+        self.assertEqual(handed["data"]["actor"], "taskgate")
+        self.typed("Stream-D", 2)
+        pids = {l[0] for l in self.project.agent_log("Stream-D") if l[1:] == ["/continue Stream-D"]}
+        self.assertEqual(len(pids), 2, "a fresh agent")
+        posts = [e for e in self.double.requests()["log"] if e["method"] == "POST"]
+        self.assertIn("/api/streams/Stream-D/checkpoint", [p["path"] for p in posts])
+        session = [s for s in self.tg.get("/api/sessions").json()["sessions"] if s["streamId"] == "Stream-D"][0]
+        self.assertEqual(session["recoveryAttempts"], 0, "a handoff counts against nothing")
+        audit = self.tg.get("/api/audit?streamId=Stream-D", headers=self.tg.bearer()).json()["audit"]
+        self.assertIn("handoff", [a["action"] for a in audit])
+        time.sleep(2)
+        self.assertEqual(len(self.session_events("Stream-D", "handed-off")), 1, "once per crossing")
+
     def test_a_status_needs_the_windows_secret(self):
         self.settings_after_start("Stream-B")
         body = json.dumps({"context_window": {"used_percentage": 99}}).encode()
