@@ -24,6 +24,7 @@
 
 #define AGENT_PANE_LINES	30	/* the bottom of the screen */
 #define AGENT_SPINNER_LINES	10	/* the spinner, the box, the mode line */
+#define AGENT_PANE_SETTLE	1.0	/* s a pane may lag behind a hook */
 
 static const char *const agent_names[] = {
 	[AGENT_UNKNOWN] = "unknown",
@@ -102,6 +103,41 @@ agent_str(json_t *o, const char *key)
 	return s != NULL ? s : "";
 }
 
+/*
+ * Ends s before a UTF-8 sequence that a cut to a buffer's size left
+ * incomplete, so that the text stays valid UTF-8 (jansson refuses a
+ * string that is not, and the evidence would be lost).
+ */
+static void
+agent_utf8_trim(char *s)
+{
+	size_t		 k = strlen(s), i, want;
+	unsigned char	 lead;
+
+	if (k == 0)
+		return;
+	for (i = k - 1; i > 0 && ((unsigned char)s[i] & 0xc0) == 0x80; i--)
+		;
+	lead = (unsigned char)s[i];
+	want = lead < 0x80 ? 1 : (lead & 0xe0) == 0xc0 ? 2 :
+	    (lead & 0xf0) == 0xe0 ? 3 : (lead & 0xf8) == 0xf0 ? 4 : 1;
+	if (k - i < want)
+		s[i] = '\0';
+}
+
+/*
+ * The last n lines of text (blank lines at its end aside) into buf, cut
+ * to its size, never inside a UTF-8 sequence.
+ */
+void
+agent_pane_tail_copy(const char *text, int n, char *buf, size_t len)
+{
+	if (len == 0)
+		return;
+	snprintf(buf, len, "%s", agent_pane_tail(text, n));
+	agent_utf8_trim(buf);
+}
+
 static void
 agent_set(struct agent_fact *f, enum agent_state st, double at,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -117,6 +153,7 @@ agent_set(struct agent_fact *f, enum agent_state st, double at,
 	va_start(ap, fmt);
 	vsnprintf(f->reason, sizeof f->reason, fmt, ap);
 	va_end(ap);
+	agent_utf8_trim(f->reason);
 }
 
 /* Whether any string member of o mentions needle (any case). */
@@ -355,19 +392,21 @@ agent_from_pane(const char *text, const char *const *phrases, char *reason,
 	}
 	if (has_prompt) {
 		/* The last message above the prompt box says how the turn
-		 * ended: an error names the state, anything else is idle. */
-		for (i = prompt; i-- > 0;) {
-			if (agent_starts(lines[i], "─") ||
-			    strspn(lines[i], " \t") == strlen(lines[i]))
+		 * ended: an error names the state, anything else is idle.  It
+		 * may sit near the top of the screen, above dozens of blank
+		 * lines: look back through all the lines taken. */
+		for (i = nall - n + prompt; i-- > 0;) {
+			if (agent_starts(all[i], "─") ||
+			    strspn(all[i], " \t") == strlen(all[i]))
 				continue;
-			st = agent_error_line(lines[i], reason, len);
+			st = agent_error_line(all[i], reason, len);
 			if (st != AGENT_UNKNOWN)
 				goto out;
-			if (agent_starts(lines[i], "●") ||
-			    agent_starts(lines[i], "⏺") ||
-			    agent_starts(lines[i], "⎿") ||
-			    agent_starts(lines[i], "❯") ||
-			    agent_starts(lines[i], ">"))
+			if (agent_starts(all[i], "●") ||
+			    agent_starts(all[i], "⏺") ||
+			    agent_starts(all[i], "⎿") ||
+			    agent_starts(all[i], "❯") ||
+			    agent_starts(all[i], ">"))
 				break;
 		}
 		snprintf(reason, len, "waits at its prompt");
@@ -392,6 +431,7 @@ agent_from_pane(const char *text, const char *const *phrases, char *reason,
 		st = AGENT_WAITING_INPUT;
 	}
 out:
+	agent_utf8_trim(reason);
 	free(all);
 	free(copy);
 	return st;
@@ -399,8 +439,11 @@ out:
 
 /*
  * The agent's state from its three witnesses (any may be AGENT_UNKNOWN):
- * a dead process first; then the newer of the hook and the pane fact,
- * the hook on a tie (it is the agent's own word).
+ * a dead process first; then the newer of the hook and the pane fact.
+ * The hook is the agent's own word: a pane that changed less than
+ * AGENT_PANE_SETTLE after it is still drawing what the hook said (the
+ * real Claude Code's mode line says "esc to interrupt" for a moment
+ * after a turn failed), and does not override it.
  */
 void
 agent_combine(const struct agent_fact *hook, const struct agent_fact *pane,
@@ -410,7 +453,7 @@ agent_combine(const struct agent_fact *hook, const struct agent_fact *pane,
 		*out = *process;
 	else if (hook != NULL && hook->state != AGENT_UNKNOWN &&
 	    (pane == NULL || pane->state == AGENT_UNKNOWN ||
-	    hook->at >= pane->at))
+	    hook->at + AGENT_PANE_SETTLE >= pane->at))
 		*out = *hook;
 	else if (pane != NULL && pane->state != AGENT_UNKNOWN)
 		*out = *pane;

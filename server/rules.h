@@ -139,6 +139,7 @@ extern const char *const agent_default_phrases[];
 #define AGENT_PHRASE_LINES 100	/* a pane's lines searched for phrases */
 const char *agent_state_name(enum agent_state);
 const char *agent_pane_tail(const char *, int);
+void	agent_pane_tail_copy(const char *, int, char *, size_t);
 enum agent_state agent_state_from_name(const char *);
 const char *const *agent_hook_events(void);
 bool	agent_hook_known(const char *);

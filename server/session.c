@@ -1170,7 +1170,6 @@ session_check_typed(struct sessions *ss)
 		struct session	*s;
 		char		 id[STREAM_ID_MAX + 1], text[sizeof s->typed_text];
 		char		 evidence[sizeof s->typed_evidence];
-		const char	*tail;
 
 		pthread_mutex_lock(&ss->lock);
 		if (i >= ss->n) {
@@ -1184,9 +1183,8 @@ session_check_typed(struct sessions *ss)
 			continue;
 		}
 		s->typed = TYPED_UNDELIVERED;
-		tail = agent_pane_tail(s->text != NULL ? s->text : "", 8);
-		snprintf(s->typed_evidence, sizeof s->typed_evidence, "%s",
-		    tail);
+		agent_pane_tail_copy(s->text != NULL ? s->text : "", 8,
+		    s->typed_evidence, sizeof s->typed_evidence);
 		snprintf(id, sizeof id, "%s", s->row.id);
 		snprintf(text, sizeof text, "%s", s->typed_text);
 		snprintf(evidence, sizeof evidence, "%s", s->typed_evidence);

@@ -55,18 +55,73 @@ QUIET_ENV = {
 
 
 def install():
-    """Path of the Claude Code binary, installing it when needed; None when
-    it cannot be had (no npm, no network)."""
+    """Path of the Claude Code binary, installing it when needed (into
+    $TASKGATE_CLAUDE_CACHE, else tests/claude/.cache, else, when the source
+    tree is read-only, ~/.cache/taskgate/claude); None when it cannot be
+    had (no npm, no network)."""
     given = os.environ.get("TASKGATE_CLAUDE_BIN")
     if given:
         return given if os.access(given, os.X_OK) else None
+    env = dict(os.environ)
+    if not env.get("TASKGATE_CLAUDE_CACHE") and not os.access(HERE, os.W_OK):
+        # A read-only source tree (make distcheck): a cache of the user's.
+        env["TASKGATE_CLAUDE_CACHE"] = os.path.join(
+            env.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "taskgate", "claude")
     try:
-        out = subprocess.run(["sh", INSTALL], stdout=subprocess.PIPE, timeout=900, check=True)
+        out = subprocess.run(["sh", INSTALL], stdout=subprocess.PIPE, timeout=900, check=True,
+                             env=env)
     except (subprocess.SubprocessError, OSError):
         return None
     lines = out.stdout.decode().split()
     path = lines[-1] if lines else ""
     return path if os.access(path, os.X_OK) else None
+
+
+def write_claude_json(home, projects):
+    """Writes home/.claude.json so that Claude Code skips its first-run
+    screens: onboarding done, the rig's API key approved, and each
+    directory of projects (absolute, real paths) trusted."""
+    state = {
+        "hasCompletedOnboarding": True,
+        "lastOnboardingVersion": "2.1.332",
+        "numStartups": 1,
+        "customApiKeyResponses": {"approved": [API_KEY[-20:]], "rejected": []},
+        "autoUpdates": False,
+        "projects": {p: {"hasTrustDialogAccepted": True, "allowedTools": [],
+                         "hasCompletedProjectOnboarding": True}
+                     for p in projects},
+    }
+    with open(os.path.join(home, ".claude.json"), "w") as f:
+        json.dump(state, f, indent=1)
+
+
+def environment(home, api_url):
+    """Claude Code's whole environment in the rig: that HOME, the Messages
+    API stand-in at api_url, the fake key, and the quiet variables."""
+    env = {
+        "HOME": home,
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "TERM": "xterm-256color",
+        "LANG": "C.UTF-8",
+        "ANTHROPIC_BASE_URL": api_url,
+        "ANTHROPIC_API_KEY": API_KEY,
+    }
+    env.update(QUIET_ENV)
+    return env
+
+
+def write_wrapper(path, binary, env, keep=(SECRET_VAR,)):
+    """Writes an executable sh script at path that runs binary with its
+    arguments in exactly env, plus the variables named in keep taken from
+    its own environment (the window's hook secret): a program that
+    taskgate can start as its --agent-command.  It execs, so the pane's
+    process is Claude Code itself."""
+    words = ["%s=%s" % (k, shlex.quote(v)) for k, v in sorted(env.items())]
+    words += ['%s="${%s-}"' % (k, k) for k in keep]
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\nexec env -i %s %s \"$@\"\n" % (" ".join(words), shlex.quote(binary)))
+    os.chmod(path, 0o755)
+    return path
 
 
 def wait_for(predicate, timeout=30.0, step=0.1, what="condition"):
@@ -280,18 +335,7 @@ class Rig:
         return out.stdout.decode("utf-8", "replace")
 
     def _write_claude_json(self):
-        state = {
-            "hasCompletedOnboarding": True,
-            "lastOnboardingVersion": "2.1.332",
-            "numStartups": 1,
-            "customApiKeyResponses": {"approved": [API_KEY[-20:]], "rejected": []},
-            "autoUpdates": False,
-            "projects": {p: {"hasTrustDialogAccepted": True, "allowedTools": [],
-                             "hasCompletedProjectOnboarding": True}
-                         for p in self._projects},
-        }
-        with open(os.path.join(self.home, ".claude.json"), "w") as f:
-            json.dump(state, f, indent=1)
+        write_claude_json(self.home, self._projects)
 
     def project(self, name="project"):
         """A new project directory, trusted in .claude.json."""
@@ -319,16 +363,8 @@ class Rig:
         return path
 
     def environment(self, secret):
-        env = {
-            "HOME": self.home,
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "TERM": "xterm-256color",
-            "LANG": "C.UTF-8",
-            "ANTHROPIC_BASE_URL": self.api.base_url,
-            "ANTHROPIC_API_KEY": API_KEY,
-            SECRET_VAR: secret,
-        }
-        env.update(QUIET_ENV)
+        env = environment(self.home, self.api.base_url)
+        env[SECRET_VAR] = secret
         return env
 
     # --- windows ---------------------------------------------------------

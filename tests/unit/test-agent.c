@@ -336,6 +336,50 @@ test_claude_code_screens(void **state)
 	assert_int_equal(pane(denied_screen, r, sizeof r), AGENT_IDLE);
 }
 
+/*
+ * The whole screen of a 50-line window, as Claude Code leaves it after a
+ * short turn that failed: the banner, the prompt and its error near the
+ * top, dozens of blank lines, then the input box at the bottom.
+ */
+static void
+test_an_error_at_the_top_of_the_screen_names_the_state(void **state)
+{
+	static const struct {
+		const char		*error;
+		enum agent_state	 want;
+	} cases[] = {
+		{ "● API Error: Request rejected (429) · This request would "
+		    "exceed your account's rate limit. Please try again later.",
+		    AGENT_USAGE_LIMITED },
+		{ "● API Error: Repeated 529 Overloaded errors. The API is at "
+		    "capacity — this is usually temporary.", AGENT_API_ERROR },
+		{ "  ⎿  Prompt is too long · the request is ~212000 tokens "
+		    "(limit 200000)", AGENT_CONTEXT_EXHAUSTED },
+		{ "● Picked up Stream-B from its checkpoint.", AGENT_IDLE },
+	};
+	char	*text, r[200];
+	size_t	 len, c;
+	FILE	*f;
+	int	 i;
+
+	(void)state;
+	for (c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		f = open_memstream(&text, &len);
+		assert_non_null(f);
+		fprintf(f, "\n ▐▛███▛█   Claude Code v2.1.332\n"
+		    "▝▜██████▀  Opus 5.5 · API Usage Billing\n"
+		    " ▝▝   ▝▝   /tmp/project/wt/Stream-D\n\n\n"
+		    "❯ /continue Stream-D\n%s\n", cases[c].error);
+		for (i = 0; i < 36; i++)
+			fputc('\n', f);
+		fprintf(f, "%100s◐ medium · /effort\n" RULE "❯ Resend your "
+		    "message to try again\n" RULE "  ⏸ manual mode on\n", "");
+		fclose(f);
+		assert_int_equal(pane(text, r, sizeof r), cases[c].want);
+		free(text);
+	}
+}
+
 static void
 test_an_old_error_above_a_later_answer_is_idle(void **state)
 {
@@ -367,6 +411,73 @@ test_other_agents(void **state)
 	    AGENT_UNKNOWN);
 }
 
+/* Is s valid UTF-8?  (jansson refuses a string that is not.) */
+static bool
+valid_utf8(const char *s)
+{
+	json_t	*j = json_string(s);
+	bool	 ok = j != NULL;
+
+	json_decref(j);
+	return ok;
+}
+
+/*
+ * Claude Code's lines are wide and full of multibyte characters (rules of
+ * "─", "·", "—"): evidence cut to its buffer's size stays valid UTF-8, or
+ * the event that carries it would lose it.
+ */
+static void
+test_evidence_cut_to_size_stays_utf8(void **state)
+{
+	char		 rule[200 * 3 + 1], pane_text[2048], tail[600], r[200];
+	char		 line[400];
+	struct agent_fact f;
+	json_t		*body;
+	int		 i, shift;
+
+	(void)state;
+	rule[0] = '\0';
+	for (i = 0; i < 200; i++)
+		strcat(rule, "─");
+	for (shift = 0; shift < 3; shift++) {
+		/* The pane of a /continue Claude Code did not take. */
+		snprintf(pane_text, sizeof pane_text, "❯ /resume Stream-B%.*s\n"
+		    "  ⎿  Session Stream-B was not found.\n\n\n%s\n❯ \n%s\n"
+		    "  ⏸ manual mode on\n", shift, "xx", rule, rule);
+		agent_pane_tail_copy(pane_text, 8, tail, sizeof tail);
+		assert_true(valid_utf8(tail));
+		assert_true(strncmp(tail, "❯ /resume", 9) == 0);
+		assert_true(strlen(tail) > sizeof tail - 4);
+	}
+	/* An error line wider than the reason, cut inside a "—". */
+	for (shift = 0; shift < 3; shift++) {
+		snprintf(line, sizeof line, "%.*s", shift, "xx");
+		for (i = 0; i < 70; i++)
+			strcat(line, "—");
+		snprintf(pane_text, sizeof pane_text, "● API Error: %s\n%s\n❯ "
+		    "\n%s\n  ⏸ manual mode on\n", line, rule, rule);
+		assert_int_equal(agent_from_pane(pane_text, NULL, r, sizeof r),
+		    AGENT_API_ERROR);
+		assert_true(valid_utf8(r));
+		assert_true(strncmp(r, "API Error: ", 11) == 0);
+	}
+	/* A hook's message, cut by the reason's precision. */
+	for (shift = 0; shift < 3; shift++) {
+		snprintf(line, sizeof line, "%.*s", shift, "xx");
+		for (i = 0; i < 100; i++)
+			strcat(line, "é");
+		body = json_pack("{s:s,s:s,s:s}", "hook_event_name",
+		    "Notification", "notification_type", "permission_prompt",
+		    "message", line);
+		assert_int_equal(agent_from_hook(body, 1.0, &f), 0);
+		assert_int_equal(f.state, AGENT_WAITING_INPUT);
+		assert_true(valid_utf8(f.reason));
+		assert_true(strlen(f.reason) >= 148);
+		json_decref(body);
+	}
+}
+
 static void
 test_the_newest_witness_wins_and_death_beats_all(void **state)
 {
@@ -379,7 +490,10 @@ test_the_newest_witness_wins_and_death_beats_all(void **state)
 	(void)state;
 	agent_combine(&h, &p, &none, &out);
 	assert_int_equal(out.state, AGENT_WAITING_INPUT);
-	p.at = 11.0;	/* the pane moved on after the hook */
+	p.at = 10.5;	/* the pane still drawing what the hook said */
+	agent_combine(&h, &p, &none, &out);
+	assert_int_equal(out.state, AGENT_WAITING_INPUT);
+	p.at = 12.0;	/* the pane moved on after the hook */
 	agent_combine(&h, &p, &none, &out);
 	assert_int_equal(out.state, AGENT_WORKING);
 	p.state = AGENT_UNKNOWN;	/* a pane that says nothing */
@@ -436,7 +550,10 @@ main(void)
 		cmocka_unit_test(test_a_body_that_is_no_hook_event_is_refused),
 		cmocka_unit_test(test_claude_code_screens),
 		cmocka_unit_test(test_an_old_error_above_a_later_answer_is_idle),
+		cmocka_unit_test(
+		    test_an_error_at_the_top_of_the_screen_names_the_state),
 		cmocka_unit_test(test_other_agents),
+		cmocka_unit_test(test_evidence_cut_to_size_stays_utf8),
 		cmocka_unit_test(test_the_newest_witness_wins_and_death_beats_all),
 	};
 
