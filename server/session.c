@@ -420,6 +420,21 @@ session_is_live(struct sessions *ss, const char *id)
 	return live;
 }
 
+/* Whether id's agent exited in a window of taskgate's (a recovery's
+ * business, with its checkpoint and budget, not a new start's). */
+static bool
+session_is_dead(struct sessions *ss, const char *id)
+{
+	struct session	*s;
+	bool		 dead;
+
+	pthread_mutex_lock(&ss->lock);
+	s = session_find(ss, id);
+	dead = s != NULL && s->dead;
+	pthread_mutex_unlock(&ss->lock);
+	return dead;
+}
+
 static bool
 session_spent_locked(struct sessions *ss, const struct session *s)
 {
@@ -2438,8 +2453,8 @@ session_do_run(struct sessions *ss, struct session_job *j, json_t *streams)
 			char			 dir[PATH_MAX];
 
 			if (plan_phase_of(ps[i].phase) != p || ps[i].complete ||
-			    ps[i].live)
-				continue;
+			    ps[i].live || session_is_dead(ss, ps[i].id))
+				continue;	/* a dead window is recovered, below */
 			reasons = json_array();
 			if (plan_may_start(ps, n, i, ss->tg->conf.max_parallel,
 			    live, false, reasons) != PLAN_GATE_OPEN) {

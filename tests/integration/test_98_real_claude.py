@@ -352,14 +352,11 @@ class Auto(Group):
         self.assertEqual(self.stream("Stream-C")["state"]["name"], "usage-limited")
         Auto.dead_window = dead[0]
 
-    @unittest.expectedFailure
     def test_2_the_dead_one_is_recovered_not_started_beside_its_window(self):
         # What the README says --auto does with a dead stream: a recovery
         # (checkpoint, the old window killed, a "recovered" event, one
-        # attempt of the budget).  taskgate 2026-12-03 instead starts it
-        # again as a new stream (the plan sees it not live): a "started"
-        # event, no checkpoint, no attempt counted, and the dead window
-        # left beside the new one.
+        # attempt of the budget), never a new start beside the dead window
+        # (which it was, before: the plan saw it not live).
         wait_for(lambda: getattr(Auto, "dead_window", None), timeout=WAIT, what="test_1")
         self.assertTrue(self.session_events("Stream-D", "recovered"), self.story("Stream-D"))
         self.assertNotIn(Auto.dead_window, [w for w, name in self.project.windows()])
