@@ -287,6 +287,7 @@ client_status(struct client_conn *c, const struct client_verb *v,
 	size_t			i;
 	int			rc;
 
+	(void)v;
 	if ((rc = client_conn_get_overview(c, CLIENT_READ_MS, &r)) != 0)
 		return rc;
 	if (a->json) {
@@ -310,6 +311,7 @@ static int
 client_watch_verb(struct client_conn *c, const struct client_verb *v,
     struct client_args *a)
 {
+	(void)v;
 	return client_watch(c, client_want_color(a));
 }
 

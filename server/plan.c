@@ -719,7 +719,7 @@ plan_streams_from_json(json_t *streams, struct plan_stream **out)
 		json_t		*deps = json_object_get(s, "dependencies");
 		const char	*status = json_string_value(json_object_get(s,
 				    "status"));
-		char		**ids = xcalloc(json_array_size(deps),
+		const char	**ids = xcalloc(json_array_size(deps),
 				    sizeof *ids);
 		size_t		 k = 0;
 
@@ -729,7 +729,7 @@ plan_streams_from_json(json_t *streams, struct plan_stream **out)
 			    json_string_value(d);
 
 			if (id != NULL)
-				ids[k++] = (char *)id;
+				ids[k++] = id;
 		}
 		ps[i].id = json_string_value(json_object_get(s, "streamId"));
 		if (ps[i].id == NULL)

@@ -636,7 +636,7 @@ session_output(struct sessions *ss, const char *id, long lines)
  */
 void
 session_stall_input(struct sessions *ss, const char *id, double now_mono,
-    struct stall_input *in, char *reason, size_t len)
+    struct stall_input *in)
 {
 	struct session	*s;
 

@@ -456,7 +456,7 @@ json_t	*session_json(struct sessions *, const char *);
 json_t	*session_list(struct sessions *);
 json_t	*session_output(struct sessions *, const char *, long);
 void	session_stall_input(struct sessions *, const char *, double,
-		    struct stall_input *, char *, size_t);
+		    struct stall_input *);
 void	session_progress(struct sessions *, const char *);
 
 /* What session_hook() made of a hook event. */

@@ -30,11 +30,12 @@ clear_env(void **state)
 static enum options_result
 parse(struct options *o, char *err, ...)
 {
-	char	*argv[16];
-	int	 argc = 0;
-	va_list	 ap;
+	static char	 verb[] = "serve";
+	char		*argv[16];
+	int		 argc = 0;
+	va_list		 ap;
 
-	argv[argc++] = "serve";
+	argv[argc++] = verb;
 	va_start(ap, err);
 	while ((argv[argc] = va_arg(ap, char *)) != NULL)
 		argc++;

@@ -13,12 +13,17 @@
 
 #include "taskgate.h"
 
+/* A writable copy of a string literal, for the argument vectors execvp
+ * takes as char *const []. */
+#define ARG(s)	((char []){ s })
+
 static void
 test_status_and_output(void **state)
 {
-	char *const		 ok[] = { "sh", "-c", "printf out; printf err >&2; "
-				    "exit 3", NULL };
-	char *const		 pwd[] = { "pwd", NULL };
+	char *const		 ok[] = { ARG("sh"), ARG("-c"),
+				    ARG("printf out; printf err >&2; exit 3"),
+				    NULL };
+	char *const		 pwd[] = { ARG("pwd"), NULL };
 	struct spawn_result	 res;
 
 	(void)state;
@@ -35,7 +40,7 @@ test_status_and_output(void **state)
 static void
 test_missing_program(void **state)
 {
-	char *const		 argv[] = { "taskgate-no-such-program", NULL };
+	char *const		 argv[] = { ARG("taskgate-no-such-program"), NULL };
 	struct spawn_result	 res;
 
 	(void)state;
@@ -48,7 +53,7 @@ test_missing_program(void **state)
 static void
 test_deadline(void **state)
 {
-	char *const		 argv[] = { "sleep", "10", NULL };
+	char *const		 argv[] = { ARG("sleep"), ARG("10"), NULL };
 	struct spawn_result	 res;
 	double			 t0 = clock_mono();
 
@@ -62,7 +67,8 @@ test_deadline(void **state)
 static void
 test_no_descriptor_leaks_into_the_child(void **state)
 {
-	char *const		 argv[] = { "sh", "-c", "ls /proc/self/fd | wc -l",
+	char *const		 argv[] = { ARG("sh"), ARG("-c"),
+				    ARG("ls /proc/self/fd | wc -l"),
 				    NULL };
 	struct spawn_result	 res;
 
