@@ -49,7 +49,7 @@
  *
  * A parallel stream waits for every foundation stream, an integration
  * stream for every foundation and parallel stream.  force drops the
- * first five kinds (dependencies and phase order), as SPEC allows; the
+ * first five kinds (dependencies and phase order), and only those; the
  * others always hold.  A dependency counts as met only when complete: a
  * stream at 199 of 200 tasks shows 99%, never a rounded 100%.
  *
