@@ -36,6 +36,9 @@ main(int argc, char **argv)
 	char			 err[512];
 	int			 shift = 0, i;
 
+	/* jansson allocates with the project's allocators: out of memory
+	 * aborts with a message instead of coming back as a NULL json_t. */
+	json_set_alloc_funcs(xmalloc, free);
 	if (argc > 1 && argv[1][0] != '-') {
 		verb = argv[1];
 		shift = 1;
