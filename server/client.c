@@ -238,7 +238,7 @@ client_parse(const struct client_verb *v, struct client_args *a, int argc,
 }
 
 static void
-client_args_free(struct client_args *a)
+client_args_clear(struct client_args *a)
 {
 	free(a->listen);
 	free(a->token_file);
@@ -294,7 +294,7 @@ client_status(struct client_conn *c, const struct client_verb *v,
 		fwrite(r.body.data, 1, r.body.len, stdout);
 		if (r.body.len == 0 || r.body.data[r.body.len - 1] != '\n')
 			putchar('\n');
-		client_conn_reply_free(&r);
+		client_conn_reply_clear(&r);
 		return 0;
 	}
 	client_frame_init(&f, 0, client_want_color(a),
@@ -302,8 +302,8 @@ client_status(struct client_conn *c, const struct client_verb *v,
 	client_render_overview(&f, r.json, false);
 	for (i = 0; i < f.n; i++)
 		printf("%s\n", f.lines[i].data != NULL ? f.lines[i].data : "");
-	client_frame_free(&f);
-	client_conn_reply_free(&r);
+	client_frame_clear(&f);
+	client_conn_reply_clear(&r);
 	return 0;
 }
 
@@ -360,7 +360,7 @@ client_print_argv(json_t *argv)
 			    json_string_value(arg) : "");
 		}
 		printf("%s\n", b.data != NULL ? b.data : "");
-		buf_free(&b);
+		buf_clear(&b);
 	}
 }
 
@@ -459,7 +459,7 @@ client_act(struct client_conn *c, const struct client_verb *v,
 	}
 	if (client_conn_request(c, "POST", path, true, CLIENT_ACTION_MS,
 	    &r) == -1) {
-		client_conn_reply_free(&r);
+		client_conn_reply_clear(&r);
 		free(path);
 		free(what);
 		return 2;
@@ -467,7 +467,7 @@ client_act(struct client_conn *c, const struct client_verb *v,
 	free(path);
 	if (r.status < 200 || r.status > 299) {
 		client_conn_refused(what, c, &r);
-		client_conn_reply_free(&r);
+		client_conn_reply_clear(&r);
 		free(what);
 		return 1;
 	}
@@ -489,7 +489,7 @@ client_act(struct client_conn *c, const struct client_verb *v,
 		client_print_started(r.json, v->name, false);
 		putchar('\n');
 	}
-	client_conn_reply_free(&r);
+	client_conn_reply_clear(&r);
 	return 0;
 }
 
@@ -513,12 +513,12 @@ client_main(int argc, char **argv)
 		return 2;
 	}
 	if ((rc = client_parse(v, &a, argc, argv)) != 0) {
-		client_args_free(&a);
+		client_args_clear(&a);
 		return rc == 1 ? 0 : 2;
 	}
 	if (client_conn_open(&c, a.listen != NULL ? a.listen :
 	    CLIENT_DEFAULT_LISTEN, a.token_file) == -1) {
-		client_args_free(&a);
+		client_args_clear(&a);
 		return 2;
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -530,7 +530,7 @@ client_main(int argc, char **argv)
 	}
 	fflush(stdout);
 	client_conn_close(&c);
-	client_args_free(&a);
+	client_args_clear(&a);
 	return rc;
 }
 

@@ -348,7 +348,7 @@ plan_add_cycle(const struct orchconf *c, const size_t *stack, size_t from,
 	buf_add(&b, c->streams[stack[from]].id,
 	    strlen(c->streams[stack[from]].id));
 	plan_addf(l, "circular dependency: %s", b.data);
-	buf_free(&b);
+	buf_clear(&b);
 }
 
 /*
@@ -519,7 +519,7 @@ plan_gate_phase(const struct plan_stream *v, size_t n, enum plan_phase p,
 	if (!open)
 		plan_reason(reasons, "the %s phase is not complete%s",
 		    plan_phase_name(p), b.data);
-	buf_free(&b);
+	buf_clear(&b);
 	return !open;
 }
 
@@ -614,7 +614,7 @@ plan_joined(json_t *reasons)
 		buf_add(&b, json_string_value(r), json_string_length(r));
 	}
 	s = json_stringn(b.data != NULL ? b.data : "", b.len);
-	buf_free(&b);
+	buf_clear(&b);
 	return s;
 }
 

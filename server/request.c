@@ -79,7 +79,7 @@ request_free(struct request *r)
 		json_decref(r->job->answer);
 		free(r->job);
 	}
-	buf_free(&r->body);
+	buf_clear(&r->body);
 	free(r->path);
 	free(r->uri);
 	free(r);

@@ -59,7 +59,7 @@ check_doc(const char *doc, const char *const *want)
 	}
 	assert_int_equal(rc, nwant == 0 ? 0 : -1);
 	plan_problems_free(got, n);
-	orchconf_free(&c);
+	orchconf_clear(&c);
 }
 
 #define S(id, phase, deps) \
@@ -219,7 +219,7 @@ test_check_long_chain(void **state)
 	    "-> ", 37), 0);
 	assert_non_null(strstr(got[1], " -> S199999 -> S0"));
 	plan_problems_free(got, n);
-	orchconf_free(&c);
+	orchconf_clear(&c);
 }
 
 static void

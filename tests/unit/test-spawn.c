@@ -31,10 +31,10 @@ test_status_and_output(void **state)
 	assert_int_equal(res.status, 3);
 	assert_string_equal(res.out.data, "out");
 	assert_string_equal(res.err.data, "err");
-	spawn_result_free(&res);
+	spawn_result_clear(&res);
 	assert_int_equal(spawn_run(pwd, "/tmp", 5, &res), 0);
 	assert_string_equal(res.out.data, "/tmp\n");
-	spawn_result_free(&res);
+	spawn_result_clear(&res);
 }
 
 static void
@@ -47,7 +47,7 @@ test_missing_program(void **state)
 	assert_int_equal(spawn_run(argv, NULL, 5, &res), -1);
 	assert_true(res.not_found);
 	assert_non_null(strstr(res.error, "taskgate-no-such-program"));
-	spawn_result_free(&res);
+	spawn_result_clear(&res);
 }
 
 static void
@@ -61,7 +61,7 @@ test_deadline(void **state)
 	assert_int_equal(spawn_run(argv, NULL, 0.3, &res), -1);
 	assert_true(res.timed_out);
 	assert_true(clock_mono() - t0 < 5.0);
-	spawn_result_free(&res);
+	spawn_result_clear(&res);
 }
 
 static void
@@ -76,7 +76,7 @@ test_no_descriptor_leaks_into_the_child(void **state)
 	assert_int_equal(spawn_run(argv, NULL, 5, &res), 0);
 	/* 0, 1, 2, and the one ls opens to read the directory. */
 	assert_int_equal(atoi(res.out.data), 4);
-	spawn_result_free(&res);
+	spawn_result_clear(&res);
 }
 
 int
