@@ -240,6 +240,9 @@ http_local_base(int fd, char *out, size_t len)
 	return -1;
 }
 
+static void	http_mhd_log(void *, const char *, va_list)
+		    __attribute__((format(printf, 2, 0)));
+
 static void
 http_mhd_log(void *cls, const char *fmt, va_list ap)
 {

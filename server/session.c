@@ -1126,6 +1126,9 @@ session_answer(struct session_job *j, unsigned int status, json_t *answer)
 	j->answer = answer;
 }
 
+static void	session_refuse(struct session_job *, unsigned int, const char *,
+		    const char *, ...) __attribute__((format(printf, 4, 5)));
+
 static void
 session_refuse(struct session_job *j, unsigned int status, const char *code,
     const char *fmt, ...)
