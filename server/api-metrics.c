@@ -31,6 +31,9 @@ api_metrics_head(struct buf *b, const char *name, const char *type,
 	free(s);
 }
 
+static void	api_metrics_line(struct buf *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
 static void
 api_metrics_line(struct buf *b, const char *fmt, ...)
 {

@@ -267,7 +267,7 @@ api_streams_history(struct request *r)
 	buf_add(&body, "\",\"samples\":", 12);
 	if (history_samples(r->tg->db, r->id, since, until, limit,
 	    &body) == -1) {
-		buf_free(&body);
+		buf_clear(&body);
 		return reply_error(r, REPLY_INTERNAL, "the history database "
 		    "could not be read");
 	}

@@ -2,7 +2,7 @@
  * api-upstream.c: the endpoints that Task Copilot itself serves, answered
  * from the cache: the same status and JSON as the upstream (its quirks
  * included), plus ETag/304, Cache-Control, X-Cache and Age, and the
- * additions SPEC allows (a "status" on each listed stream, counters on the
+ * additions taskgate makes (a "status" on each listed stream, counters on the
  * detail, an "upstream" object on /health).  Writes (the checkpoint POST)
  * are forwarded untouched and then expire the cache.  What the JSON means
  * is model.c's business; how it is fetched is cache.c's and upstream.c's.

@@ -56,7 +56,7 @@ buf_steal(struct buf *b, size_t *len)
 }
 
 void
-buf_free(struct buf *b)
+buf_clear(struct buf *b)
 {
 	free(b->data);
 	b->data = NULL;

@@ -12,7 +12,7 @@
  * immutable and reference-counted, so a response can point into one
  * without a copy.
  * The upstream thread turns each reply into a body here (validation and
- * the SPEC's additions, done once per fetch, not once per request).
+ * taskgate's additions, done once per fetch, not once per request).
  * One mutex guards all entries; no callback runs under it (a waiter is
  * suspended just after it is let go: libmicrohttpd's threads take it, so
  * no call into libmicrohttpd is made with it held).

@@ -299,9 +299,9 @@ client_conn_request(struct client_conn *c, const char *method,
 }
 
 void
-client_conn_reply_free(struct client_reply *r)
+client_conn_reply_clear(struct client_reply *r)
 {
-	buf_free(&r->body);
+	buf_clear(&r->body);
 	json_decref(r->json);
 	memset(r, 0, sizeof *r);
 }
@@ -317,12 +317,12 @@ client_conn_get_overview(struct client_conn *c, long timeout_ms,
 {
 	if (client_conn_request(c, "GET", "/api/overview", false, timeout_ms,
 	    r) == -1) {
-		client_conn_reply_free(r);
+		client_conn_reply_clear(r);
 		return 2;
 	}
 	if (r->status != 200) {
 		client_conn_refused("GET /api/overview", c, r);
-		client_conn_reply_free(r);
+		client_conn_reply_clear(r);
 		return 1;
 	}
 	return 0;

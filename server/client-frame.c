@@ -22,12 +22,12 @@ client_frame_init(struct client_frame *f, int max, bool color, bool utf8)
 }
 
 void
-client_frame_free(struct client_frame *f)
+client_frame_clear(struct client_frame *f)
 {
 	size_t	i;
 
 	for (i = 0; i < f->n; i++)
-		buf_free(&f->lines[i]);
+		buf_clear(&f->lines[i]);
 	free(f->lines);
 	memset(f, 0, sizeof *f);
 }

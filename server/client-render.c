@@ -116,7 +116,7 @@ render_bar(struct client_frame *f, const struct render_glyphs *g,
 		    strlen(i < fill ? g->full : g->empty));
 	client_frame_add(f, c, "%s", b.data);
 	client_frame_add(f, c, " %3ld%%", pct);
-	buf_free(&b);
+	buf_clear(&b);
 }
 
 /* "14m" for the time from then to now (ISO-8601 both), "" if unknown. */

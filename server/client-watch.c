@@ -348,15 +348,15 @@ watch_draw(struct watch *w)
 			client_frame_add(&more, CLIENT_GREY, "... %zu more "
 			    "lines: make the window taller", f.n - shown + 1);
 			buf_add(&out, more.lines[0].data, more.lines[0].len);
-			client_frame_free(&more);
+			client_frame_clear(&more);
 		} else if (f.lines[i].len > 0)
 			buf_add(&out, f.lines[i].data, f.lines[i].len);
 		buf_add(&out, "\033[K", 3);
 	}
 	buf_add(&out, "\033[J", 3);
 	watch_write(out.data, out.len);
-	buf_free(&out);
-	client_frame_free(&f);
+	buf_clear(&out);
+	client_frame_clear(&f);
 }
 
 /* Events -------------------------------------------------------------- */
@@ -600,9 +600,9 @@ watch_fetch_write(char *data, size_t size, size_t n, void *arg)
 static void
 watch_sse_reset(struct watch *w)
 {
-	buf_free(&w->p.line);
-	buf_free(&w->p.data);
-	buf_free(&w->sse_error);
+	buf_clear(&w->p.line);
+	buf_clear(&w->p.data);
+	buf_clear(&w->sse_error);
 	memset(&w->p, 0, sizeof w->p);
 	buf_init(&w->p.line, WATCH_LINE_MAX);
 	buf_init(&w->p.data, WATCH_DATA_MAX);
@@ -661,7 +661,7 @@ static void
 watch_fetch(struct watch *w)
 {
 	w->want_fetch = false;
-	buf_free(&w->fetch_body);
+	buf_clear(&w->fetch_body);
 	buf_init(&w->fetch_body, TASKGATE_MAX_UPSTREAM);
 	w->fetch = client_conn_easy(w->c, "/api/overview", false,
 	    "application/json", &w->fetch_headers);
@@ -796,7 +796,7 @@ watch_loop(struct watch *w)
 }
 
 static void
-watch_free(struct watch *w)
+watch_clear(struct watch *w)
 {
 	size_t	i;
 
@@ -804,10 +804,10 @@ watch_free(struct watch *w)
 	watch_drop(w, &w->fetch, &w->fetch_headers);
 	if (w->multi != NULL)
 		curl_multi_cleanup(w->multi);
-	buf_free(&w->p.line);
-	buf_free(&w->p.data);
-	buf_free(&w->sse_error);
-	buf_free(&w->fetch_body);
+	buf_clear(&w->p.line);
+	buf_clear(&w->p.data);
+	buf_clear(&w->sse_error);
+	buf_clear(&w->fetch_body);
 	for (i = 0; i < w->n_recent; i++)
 		free(w->recent[i].text);
 	json_decref(w->doc);
@@ -840,14 +840,14 @@ client_watch(struct client_conn *c, bool color)
 	w.retry_ms = w.backoff_ms = WATCH_RETRY_MS;
 	w.conn = WATCH_CONNECTING;
 	watch_take_doc(&w, json_incref(r.json));
-	client_conn_reply_free(&r);
+	client_conn_reply_clear(&r);
 	if ((w.multi = curl_multi_init()) == NULL) {
 		log_warnx("cannot initialise libcurl");
-		watch_free(&w);
+		watch_clear(&w);
 		return 2;
 	}
 	if (watch_signals_install(&w) == -1) {
-		watch_free(&w);
+		watch_clear(&w);
 		return 2;
 	}
 	w.tty_in = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO,
@@ -857,6 +857,6 @@ client_watch(struct client_conn *c, bool color)
 	watch_loop(&w);
 	watch_screen_leave(&w);
 	watch_signals_restore(&w);
-	watch_free(&w);
+	watch_clear(&w);
 	return 0;
 }

@@ -261,7 +261,7 @@ client_parse(const struct client_verb *v, struct client_args *a, int argc,
 }
 
 static void
-client_args_free(struct client_args *a)
+client_args_clear(struct client_args *a)
 {
 	free(a->listen);
 	free(a->token_file);
@@ -310,13 +310,14 @@ client_status(struct client_conn *c, const struct client_verb *v,
 	size_t			i;
 	int			rc;
 
+	(void)v;
 	if ((rc = client_conn_get_overview(c, CLIENT_READ_MS, &r)) != 0)
 		return rc;
 	if (a->json) {
 		fwrite(r.body.data, 1, r.body.len, stdout);
 		if (r.body.len == 0 || r.body.data[r.body.len - 1] != '\n')
 			putchar('\n');
-		client_conn_reply_free(&r);
+		client_conn_reply_clear(&r);
 		return 0;
 	}
 	client_frame_init(&f, 0, client_want_color(a),
@@ -324,8 +325,8 @@ client_status(struct client_conn *c, const struct client_verb *v,
 	client_render_overview(&f, r.json, false);
 	for (i = 0; i < f.n; i++)
 		printf("%s\n", f.lines[i].data != NULL ? f.lines[i].data : "");
-	client_frame_free(&f);
-	client_conn_reply_free(&r);
+	client_frame_clear(&f);
+	client_conn_reply_clear(&r);
 	return 0;
 }
 
@@ -333,6 +334,7 @@ static int
 client_watch_verb(struct client_conn *c, const struct client_verb *v,
     struct client_args *a)
 {
+	(void)v;
 	return client_watch(c, client_want_color(a));
 }
 
@@ -381,7 +383,7 @@ client_print_argv(json_t *argv)
 			    json_string_value(arg) : "");
 		}
 		printf("%s\n", b.data != NULL ? b.data : "");
-		buf_free(&b);
+		buf_clear(&b);
 	}
 }
 
@@ -513,7 +515,7 @@ client_reply(struct client_conn *c, const struct client_verb *v,
 		    "typed; its prompt will confirm it" : a->allow ?
 		    "allowed once" : "denied");
 	c->body = NULL;
-	client_conn_reply_free(&r);
+	client_conn_reply_clear(&r);
 	free(body);
 	free(path);
 	free(what);
@@ -540,7 +542,7 @@ client_act(struct client_conn *c, const struct client_verb *v,
 	}
 	if (client_conn_request(c, "POST", path, true, CLIENT_ACTION_MS,
 	    &r) == -1) {
-		client_conn_reply_free(&r);
+		client_conn_reply_clear(&r);
 		free(path);
 		free(what);
 		return 2;
@@ -548,7 +550,7 @@ client_act(struct client_conn *c, const struct client_verb *v,
 	free(path);
 	if (r.status < 200 || r.status > 299) {
 		client_conn_refused(what, c, &r);
-		client_conn_reply_free(&r);
+		client_conn_reply_clear(&r);
 		free(what);
 		return 1;
 	}
@@ -570,7 +572,7 @@ client_act(struct client_conn *c, const struct client_verb *v,
 		client_print_started(r.json, v->name, false);
 		putchar('\n');
 	}
-	client_conn_reply_free(&r);
+	client_conn_reply_clear(&r);
 	return 0;
 }
 
@@ -594,12 +596,12 @@ client_main(int argc, char **argv)
 		return 2;
 	}
 	if ((rc = client_parse(v, &a, argc, argv)) != 0) {
-		client_args_free(&a);
+		client_args_clear(&a);
 		return rc == 1 ? 0 : 2;
 	}
 	if (client_conn_open(&c, a.listen != NULL ? a.listen :
 	    CLIENT_DEFAULT_LISTEN, a.token_file) == -1) {
-		client_args_free(&a);
+		client_args_clear(&a);
 		return 2;
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -611,7 +613,7 @@ client_main(int argc, char **argv)
 	}
 	fflush(stdout);
 	client_conn_close(&c);
-	client_args_free(&a);
+	client_args_clear(&a);
 	return rc;
 }
 

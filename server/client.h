@@ -58,7 +58,7 @@ void	*client_conn_easy(struct client_conn *, const char *, bool,
 		    const char *, struct curl_slist **);
 int	client_conn_request(struct client_conn *, const char *, const char *,
 		    bool, long, struct client_reply *);
-void	client_conn_reply_free(struct client_reply *);
+void	client_conn_reply_clear(struct client_reply *);
 int	client_conn_get_overview(struct client_conn *, long,
 		    struct client_reply *);
 void	client_conn_refused(const char *, const struct client_conn *,
@@ -82,7 +82,7 @@ struct client_frame {
 };
 
 void	client_frame_init(struct client_frame *, int, bool, bool);
-void	client_frame_free(struct client_frame *);
+void	client_frame_clear(struct client_frame *);
 void	client_frame_line(struct client_frame *);
 void	client_frame_add(struct client_frame *, enum client_color,
 		    const char *, ...) __attribute__((format(printf, 3, 4)));

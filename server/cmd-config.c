@@ -132,7 +132,7 @@ static const struct cmd_config_verb cmd_config_generate_verb = {
 
 static int	cmd_config_parse(const struct cmd_config_verb *,
 		    struct cmd_config_args *, int, char **);
-static void	cmd_config_args_free(struct cmd_config_args *);
+static void	cmd_config_args_clear(struct cmd_config_args *);
 static json_t	*cmd_config_fetch(const char *, char *, size_t);
 static json_t	*cmd_config_document(json_t *, const char *, const char *);
 static int	cmd_config_write(const char *, json_t *, bool, char *,
@@ -225,7 +225,7 @@ cmd_config_parse(const struct cmd_config_verb *v, struct cmd_config_args *a,
 }
 
 static void
-cmd_config_args_free(struct cmd_config_args *a)
+cmd_config_args_clear(struct cmd_config_args *a)
 {
 	free(a->config);
 	free(a->upstream);
@@ -295,17 +295,17 @@ cmd_config_check(int argc, char **argv)
 
 	if ((rc = cmd_config_parse(&cmd_config_check_verb, &a, argc,
 	    argv)) != 0) {
-		cmd_config_args_free(&a);
+		cmd_config_args_clear(&a);
 		return rc == 1 ? 0 : 2;
 	}
 	path = a.config != NULL ? a.config : CMD_CONFIG_DEFAULT_PATH;
 	if (cmd_config_readable(path) == -1) {
-		cmd_config_args_free(&a);
+		cmd_config_args_clear(&a);
 		return 2;
 	}
 	if (orchconf_load(path, &c, err, sizeof err) == -1) {
 		log_warnx("%s", err);
-		cmd_config_args_free(&a);
+		cmd_config_args_clear(&a);
 		return 2;
 	}
 	if (cmd_config_report(path, &c) > 0)
@@ -313,8 +313,8 @@ cmd_config_check(int argc, char **argv)
 	else
 		log_out("taskgate: %s: ok (%zu stream%s)", path, c.n_streams,
 		    c.n_streams == 1 ? "" : "s");
-	orchconf_free(&c);
-	cmd_config_args_free(&a);
+	orchconf_clear(&c);
+	cmd_config_args_clear(&a);
 	return rc;
 }
 
@@ -402,11 +402,11 @@ cmd_config_fetch(const char *base, char *err, size_t errlen)
 
 	buf_init(&b, TASKGATE_MAX_UPSTREAM);
 	if (cmd_config_get(base, &b, err, errlen) == -1) {
-		buf_free(&b);
+		buf_clear(&b);
 		return NULL;
 	}
 	j = json_loadb(b.data != NULL ? b.data : "", b.len, 0, NULL);
-	buf_free(&b);
+	buf_clear(&b);
 	if (!json_is_array(json_object_get(j, "streams"))) {
 		snprintf(err, errlen, "the upstream's reply to GET /api/streams "
 		    "is not a stream list ({\"streams\": [...]})");
@@ -605,12 +605,12 @@ cmd_config_validate(json_t *doc, const char *list_url, size_t *n_streams)
 	if (orchconf_parse(doc, &c, err, sizeof err) == -1) {
 		log_warnx("%s: the upstream's streams do not fit the config: "
 		    "%s", list_url, err);
-		orchconf_free(&c);
+		orchconf_clear(&c);
 		return 2;
 	}
 	n = cmd_config_report(list_url, &c);
 	*n_streams = c.n_streams;
-	orchconf_free(&c);
+	orchconf_clear(&c);
 	return n == 0 ? 0 : 1;
 }
 
@@ -675,7 +675,7 @@ cmd_config_generate(int argc, char **argv)
 
 	if ((rc = cmd_config_parse(&cmd_config_generate_verb, &a, argc,
 	    argv)) != 0) {
-		cmd_config_args_free(&a);
+		cmd_config_args_clear(&a);
 		return rc == 1 ? 0 : 2;
 	}
 	rc = 2;
@@ -704,6 +704,6 @@ cmd_config_generate(int argc, char **argv)
 out:
 	free(root);
 	free(url);
-	cmd_config_args_free(&a);
+	cmd_config_args_clear(&a);
 	return rc;
 }

@@ -493,7 +493,7 @@ events_read(void *cls, uint64_t pos, char *out, size_t max)
 	c->off += n;
 	if (c->off == c->queue.len) {
 		c->off = c->queue.len = 0;
-		buf_free(&c->queue);	/* an idle client holds none */
+		buf_clear(&c->queue);	/* an idle client holds none */
 	} else if (c->off > c->queue.len / 2) {	/* keep it compact */
 		memmove(c->queue.data, c->queue.data + c->off,
 		    c->queue.len - c->off);
@@ -517,7 +517,7 @@ events_client_free(void *cls)
 	ev->n_clients--;
 	events_shared_release(c->snap);
 	pthread_mutex_unlock(&ev->lock);
-	buf_free(&c->queue);
+	buf_clear(&c->queue);
 	free(c);
 }
 
@@ -547,7 +547,7 @@ events_attach(struct events *ev, struct MHD_Connection *conn, int64_t last,
 		bool stopping = ev->stopping;
 
 		pthread_mutex_unlock(&ev->lock);
-		buf_free(&c->queue);
+		buf_clear(&c->queue);
 		free(c);
 		return stopping ? EVENTS_ATTACH_STOPPING : EVENTS_ATTACH_FULL;
 	}

@@ -14,7 +14,7 @@
  * request costs a suspended connection, not a thread, so hundreds of
  * clients and a slow upstream do not need hundreds of threads on a
  * two-core box; answering from memory this way measured faster than
- * nginx here (MEASURED.md, bench/run).  Handlers share state only
+ * nginx on a two-core machine (bench/run).  Handlers share state only
  * through the modules' own locks.
  */
 #include <sys/socket.h>
@@ -244,6 +244,9 @@ http_local_base(int fd, char *out, size_t len)
 	return -1;
 }
 
+static void	http_mhd_log(void *, const char *, va_list)
+		    __attribute__((format(printf, 2, 0)));
+
 static void
 http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -441,8 +444,9 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_NO;
 	switch (r->state) {
 	case REQ_NEW:
-		/* Answering in this first call would close the connection
-		 * (MEASURED.md, trap 1): only take note and wait. */
+		/* Answering in this first call makes libmicrohttpd close
+		 * the connection (seen in testing): only take note and
+		 * wait. */
 		r->conn = conn;
 		r->method = method;
 		r->state = REQ_BODY;

@@ -51,6 +51,9 @@ log_init(bool verbose)
  * whole of it and writes it as one line on f, after "taskgate: " when
  * prefixed.
  */
+static void	log_vwrite(FILE *, bool, const char *, const char *, va_list)
+		    __attribute__((format(printf, 4, 0)));
+
 static void
 log_vwrite(FILE *f, bool prefixed, const char *suffix, const char *fmt,
     va_list ap)

@@ -36,6 +36,9 @@ main(int argc, char **argv)
 	char			 err[512];
 	int			 shift = 0, i;
 
+	/* jansson allocates with the project's allocators: out of memory
+	 * aborts with a message instead of coming back as a NULL json_t. */
+	json_set_alloc_funcs(xmalloc, free);
 	if (argc > 1 && argv[1][0] != '-') {
 		verb = argv[1];
 		shift = 1;
@@ -61,17 +64,17 @@ main(int argc, char **argv)
 	switch (options_parse(&opts, argc - shift, argv + shift, err,
 	    sizeof err)) {
 	case OPTIONS_EXIT_OK:
-		options_free(&opts);
+		options_clear(&opts);
 		return 0;
 	case OPTIONS_ERROR:
 		log_warnx("%s", err);
-		options_free(&opts);
+		options_clear(&opts);
 		return 2;
 	case OPTIONS_OK:
 		break;
 	}
 	i = main_serve(&opts);
-	options_free(&opts);
+	options_clear(&opts);
 	return i;
 }
 
@@ -225,7 +228,7 @@ main_serve(struct options *o)
 	audit_free(tg.audit);
 	db_close(tg.db);
 	auth_free(tg.auth);
-	orchconf_free(&tg.conf);
+	orchconf_clear(&tg.conf);
 	free(tg.web_root);
 	if (o->addr.family == AF_UNIX)
 		unlink(((struct sockaddr_un *)&o->addr.ss)->sun_path);

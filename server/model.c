@@ -3,7 +3,7 @@
  *
  * It derives a stream's status and counters from its tasks the way the
  * upstream's own stream detail does, checks that an upstream document has
- * the shape a client relies on, and adds the fields SPEC allows on top
+ * the shape a client relies on, and adds taskgate's own fields on top
  * (status on each listed stream, counters on the detail).  No I/O, no
  * clock, no locks: callers own the json_t they pass in.
  */

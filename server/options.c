@@ -488,7 +488,7 @@ options_parse(struct options *o, int argc, char **argv, char *err,
 }
 
 void
-options_free(struct options *o)
+options_clear(struct options *o)
 {
 	size_t	i;
 

@@ -325,14 +325,14 @@ orchconf_load(const char *path, struct orchconf *c, char *err, size_t errlen)
 	json_decref(root);
 	if (rc == -1) {
 		snprintf(err, errlen, "%s: %s", path, why);
-		orchconf_free(c);
+		orchconf_clear(c);
 		orchconf_defaults(c);
 	}
 	return rc;
 }
 
 void
-orchconf_free(struct orchconf *c)
+orchconf_clear(struct orchconf *c)
 {
 	size_t	i, j;
 

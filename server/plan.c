@@ -49,7 +49,7 @@
  *
  * A parallel stream waits for every foundation stream, an integration
  * stream for every foundation and parallel stream.  force drops the
- * first five kinds (dependencies and phase order), as SPEC allows; the
+ * first five kinds (dependencies and phase order), and only those; the
  * others always hold.  A dependency counts as met only when complete: a
  * stream at 199 of 200 tasks shows 99%, never a rounded 100%.
  *
@@ -348,7 +348,7 @@ plan_add_cycle(const struct orchconf *c, const size_t *stack, size_t from,
 	buf_add(&b, c->streams[stack[from]].id,
 	    strlen(c->streams[stack[from]].id));
 	plan_addf(l, "circular dependency: %s", b.data);
-	buf_free(&b);
+	buf_clear(&b);
 }
 
 /*
@@ -519,7 +519,7 @@ plan_gate_phase(const struct plan_stream *v, size_t n, enum plan_phase p,
 	if (!open)
 		plan_reason(reasons, "the %s phase is not complete%s",
 		    plan_phase_name(p), b.data);
-	buf_free(&b);
+	buf_clear(&b);
 	return !open;
 }
 
@@ -614,7 +614,7 @@ plan_joined(json_t *reasons)
 		buf_add(&b, json_string_value(r), json_string_length(r));
 	}
 	s = json_stringn(b.data != NULL ? b.data : "", b.len);
-	buf_free(&b);
+	buf_clear(&b);
 	return s;
 }
 
@@ -719,7 +719,7 @@ plan_streams_from_json(json_t *streams, struct plan_stream **out)
 		json_t		*deps = json_object_get(s, "dependencies");
 		const char	*status = json_string_value(json_object_get(s,
 				    "status"));
-		char		**ids = xcalloc(json_array_size(deps),
+		const char	**ids = xcalloc(json_array_size(deps),
 				    sizeof *ids);
 		size_t		 k = 0;
 
@@ -729,7 +729,7 @@ plan_streams_from_json(json_t *streams, struct plan_stream **out)
 			    json_string_value(d);
 
 			if (id != NULL)
-				ids[k++] = (char *)id;
+				ids[k++] = id;
 		}
 		ps[i].id = json_string_value(json_object_get(s, "streamId"));
 		if (ps[i].id == NULL)

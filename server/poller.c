@@ -321,7 +321,7 @@ poller_judge(struct poller *p, json_t *s, int64_t now_ms, double now,
 	enum stall_state	 st;
 	bool			 changed;
 	int64_t			 judged_ms;
-	char			*key, *ev_text, pane_reason[160];
+	char			*key, *ev_text;
 
 	if (id == NULL || !valid_stream_id(id) || !poller_counts_of(s, &c))
 		return;
@@ -348,8 +348,7 @@ poller_judge(struct poller *p, json_t *s, int64_t now_ms, double now,
 	in.counts = c;
 	in.unchanged_s = ps->track.unchanged_s;
 	in.timeout_s = p->tg->conf.stall_timeout_min * 60.0;
-	session_stall_input(p->tg->sessions, id, now, &in, pane_reason,
-	    sizeof pane_reason);
+	session_stall_input(p->tg->sessions, id, now, &in);
 	if (!(c.total > 0 && c.completed == c.total)) {
 		xasprintf(&key, "/api/streams/%s/health", id);
 		health = poller_get(p, key, CACHE_PASSTHROUGH);

@@ -80,7 +80,7 @@ request_free(struct request *r)
 		free(r->job->text);
 		free(r->job);
 	}
-	buf_free(&r->body);
+	buf_clear(&r->body);
 	free(r->path);
 	free(r->uri);
 	free(r);

@@ -65,7 +65,7 @@ enum plan_gate {
 struct plan_stream {
 	const char	*id;
 	const char	*phase;		/* streamPhase, or NULL */
-	char *const	*deps;		/* the stream ids it depends on */
+	const char *const *deps;	/* the stream ids it depends on */
 	size_t		 n_deps;
 	long		 progress;	/* percent, 0 to 100 */
 	bool		 complete;	/* it has tasks, all completed */

@@ -720,7 +720,7 @@ session_output(struct sessions *ss, const char *id, long lines)
  */
 void
 session_stall_input(struct sessions *ss, const char *id, double now_mono,
-    struct stall_input *in, char *reason, size_t len)
+    struct stall_input *in)
 {
 	struct session	*s;
 
@@ -1572,6 +1572,9 @@ session_answer(struct session_job *j, unsigned int status, json_t *answer)
 	json_decref(j->answer);
 	j->answer = answer;
 }
+
+static void	session_refuse(struct session_job *, unsigned int, const char *,
+		    const char *, ...) __attribute__((format(printf, 4, 5)));
 
 static void
 session_refuse(struct session_job *j, unsigned int status, const char *code,

@@ -180,8 +180,8 @@ fail_pipes:
 }
 
 void
-spawn_result_free(struct spawn_result *res)
+spawn_result_clear(struct spawn_result *res)
 {
-	buf_free(&res->out);
-	buf_free(&res->err);
+	buf_clear(&res->out);
+	buf_clear(&res->err);
 }

@@ -72,14 +72,14 @@ enum options_result { OPTIONS_OK, OPTIONS_EXIT_OK, OPTIONS_ERROR };
 
 enum options_result options_parse(struct options *, int, char **, char *,
 		    size_t);
-void	options_free(struct options *);
+void	options_clear(struct options *);
 void	options_usage(FILE *);
 
 /* orchconf.c (struct orchconf: rules.h) */
 int	orchconf_load(const char *, struct orchconf *, char *, size_t);
 int	orchconf_parse(json_t *, struct orchconf *, char *, size_t);
 void	orchconf_defaults(struct orchconf *);
-void	orchconf_free(struct orchconf *);
+void	orchconf_clear(struct orchconf *);
 
 /* cmd-statusline.c */
 int	cmd_statusline(int, char **);
@@ -102,7 +102,7 @@ struct spawn_result {
 };
 
 int	spawn_run(char *const [], const char *, double, struct spawn_result *);
-void	spawn_result_free(struct spawn_result *);
+void	spawn_result_clear(struct spawn_result *);
 
 /* tmux.c */
 struct tmux_window {
@@ -472,7 +472,7 @@ json_t	*session_json(struct sessions *, const char *);
 json_t	*session_list(struct sessions *);
 json_t	*session_output(struct sessions *, const char *, long);
 void	session_stall_input(struct sessions *, const char *, double,
-		    struct stall_input *, char *, size_t);
+		    struct stall_input *);
 void	session_progress(struct sessions *, const char *);
 
 /* What session_hook() made of a hook event. */

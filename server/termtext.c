@@ -209,7 +209,7 @@ termtext_width(const char *s, bool utf8)
 
 	buf_init(&b, 0);
 	termtext_safe(s != NULL ? s : "", utf8, &b, 0, &w);
-	buf_free(&b);
+	buf_clear(&b);
 	return w;
 }
 

@@ -450,7 +450,7 @@ tmux_exec(char **argv, char **out, char *err, size_t errlen)
 		if (out != NULL)
 			*out = buf_steal(&res.out, NULL);
 	}
-	spawn_result_free(&res);
+	spawn_result_clear(&res);
 	return rc;
 }
 

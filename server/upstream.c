@@ -165,7 +165,7 @@ upstream_call_free(struct upstream_call *c)
 	free(c->uri);
 	free(c->body);
 	free(c->content_type);
-	buf_free(&c->reply);
+	buf_clear(&c->reply);
 	free(c->reply_type);
 	free(c);
 }

@@ -57,7 +57,7 @@ struct buf {
 void	buf_init(struct buf *, size_t);
 int	buf_add(struct buf *, const void *, size_t);
 char	*buf_steal(struct buf *, size_t *);
-void	buf_free(struct buf *);
+void	buf_clear(struct buf *);
 
 /* clock.c */
 double	clock_mono(void);

@@ -43,18 +43,15 @@ const byId = () => new Map(streamsOf().map((s) => [String(s.streamId), s]));
 
 // ------------------------------------------------------------ rendering
 
-// Session control is off when taskgate says so, when every gate gives the
-// "not available" reason, or once one of its endpoints answered 404/405;
-// else it is off for this browser while it is not signed in.
+// Session control is off when every gate gives the "not available"
+// reason, or once one of its endpoints answered 404/405; else it is off
+// for this browser while it is not signed in.
 function controlUnavailable() {
   return sessionsMissing() || (model.auth && !model.auth.signedIn ? SIGN_IN : null);
 }
 
 function sessionsMissing() {
   if (model.unavailable) return model.unavailable;
-  const o = model.overview;
-  if (!o) return null;
-  if (o.sessionControl === false || (o.capabilities && o.capabilities.sessions === false)) return UNAVAILABLE;
   const streams = streamsOf();
   if (!streams.length) return null;
   let sentence = null;

@@ -35,9 +35,9 @@ const HEALTH = {
   'upstream-unhealthy': { tone: 'warn', label: 'upstream says unhealthy' },
 };
 
-// A stream in one of these states is stalled: drawn red (SPEC: "red
-// blocked/stalled") and notified when it enters one of them, even from
-// another of them (no-progress -> dead -> needs-human).
+// A stream in one of these states is stalled: drawn red (as a blocked
+// one is) and notified when it enters one of them, even from another of
+// them (no-progress -> dead -> needs-human).
 export const ALARMING = new Set(['no-progress', 'context-exhausted', 'dead', 'needs-human']);
 
 // States a browser notification is sent for: the stalled ones, and an

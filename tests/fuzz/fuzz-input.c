@@ -18,9 +18,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char	*s, *path, err[256];
 	char	 etag[40];
+	bool	 privileged;
 
 	/* Raw bytes, not a string: the look of the front door. */
-	acceptor_classify((const char *)data, size, TASKGATE_EVENTS_HEAD_MAX);
+	acceptor_classify((const char *)data, size, TASKGATE_EVENTS_HEAD_MAX,
+	    &privileged);
 	s = xstrndup((const char *)data, size);
 
 	if (fuzz_auth == NULL) {

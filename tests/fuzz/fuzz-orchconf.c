@@ -23,7 +23,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		plan_check(&c, &problems, &n);
 		plan_problems_free(problems, n);
 	}
-	orchconf_free(&c);
+	orchconf_clear(&c);
 	json_decref(root);
 	return 0;
 }

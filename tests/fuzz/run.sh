@@ -1,23 +1,28 @@
 #!/bin/sh
-# run.sh: builds the libFuzzer targets with clang (ASan + UBSan) and runs
-# each for SECONDS (default 15) on its seed corpus, made from the
-# fixtures.  A crash leaves its input in tests/fuzz/out/ and fails.
+# run.sh: builds the libFuzzer targets (./configure --enable-fuzzing, with
+# clang, ASan and UBSan) in a build directory of their own, and runs each
+# for SECONDS (default 15) on its seed corpus, made from the fixtures.  A
+# crash leaves its input in tests/fuzz/out/ and fails.
 # Usage: tests/fuzz/run.sh [SECONDS]   (after ./configure; needs clang)
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-15}
 out=${FUZZ_OUT:-$top/tests/fuzz/out}
+build=$out/build
 command -v clang >/dev/null 2>&1 || { echo "fuzz: clang is missing (apt-get install clang)"; exit 77; }
-[ -f "$top/config.h" ] || { echo "fuzz: run ./configure first"; exit 99; }
+[ -f "$top/Makefile" ] || { echo "fuzz: run ./configure first"; exit 99; }
 mkdir -p "$out"
 cd "$top"
-SRC="server/validate.c server/xmalloc.c server/log.c server/buf.c server/clock.c
-server/model.c server/orchconf.c server/plan.c server/tmux.c server/spawn.c
-server/auth.c server/files.c server/acceptor.c server/tcdb-render.c"
-CFLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
--D_GNU_SOURCE -DTASKGATE_SRCDIR=\"$top\" -DTASKGATE_BUILDDIR=\"$top\"
--DTASKGATE_WEBROOT=\"$top/web\" -I. -Iserver $(pkg-config --cflags jansson libmicrohttpd)"
-LIBS="$(pkg-config --libs jansson libmicrohttpd) -lm -lpthread"
+targets="orchconf model input pane tcdb-render"
+
+# The source tree holds the ordinary build, so the fuzzing build is made
+# from a copy of the distributed sources (make distdir).
+echo "fuzz: building the targets in $build"
+rm -rf "$build"
+make -s distdir distdir="$build" >/dev/null
+(cd "$build" && CC=clang ./configure -q --enable-fuzzing &&
+    make -s -j2 >/dev/null $(for t in $targets; do printf 'tests/fuzz/fuzz-%s ' "$t"; done)) ||
+	{ echo "fuzz: the build FAILED"; exit 1; }
 
 seed() {	# seed DIR FILES...: a corpus directory from fixture files
 	d=$out/corpus-$1
@@ -34,11 +39,9 @@ seed input tests/fuzz/seeds/*.input
 seed tcdb-render tests/fuzz/seeds/*.rows
 
 status=0
-for t in orchconf model input pane tcdb-render; do
-	# shellcheck disable=SC2086
-	clang $CFLAGS -o "$out/fuzz-$t" "tests/fuzz/fuzz-$t.c" $SRC $LIBS
+for t in $targets; do
 	echo "fuzz: fuzz-$t for ${secs}s"
-	if ! "$out/fuzz-$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 \
+	if ! "$build/tests/fuzz/fuzz-$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 \
 	    -artifact_prefix="$out/crash-$t-" "$out/corpus-$t" >"$out/fuzz-$t.log" 2>&1; then
 		echo "fuzz: fuzz-$t FAILED; see $out/fuzz-$t.log and $out/crash-$t-*"
 		tail -n 30 "$out/fuzz-$t.log"

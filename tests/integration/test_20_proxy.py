@@ -3,7 +3,7 @@
 clients, at most one fetch per URL per poll interval, ETag and 304, the
 X-Cache and Age headers, stale answers while the upstream is down, clear
 502s for an upstream that answers garbage, too much or too late, the
-additions SPEC allows, and the forwarded checkpoint POST."""
+additions taskgate makes, and the forwarded checkpoint POST."""
 
 import json
 import os

@@ -3,10 +3,10 @@
 answered (tests/fixtures/task-copilot/MANIFEST.tsv) is replayed, in
 capture order, through taskgate in front of the upstream double, and the
 answer must be the captured one: status, content type and body bytes.
-The only differences allowed are SPEC's additions, which are checked too:
+The only differences allowed are taskgate's additions, which are checked too:
 "status" at the end of each listed stream, the five task counters at the
-end of the stream detail, and taskgate's own /health.  Where SPEC asks for
-something else than the upstream did (405 instead of 404 for a wrong
+end of the stream detail, and taskgate's own /health.  Where taskgate
+promises something else than the upstream did (405 instead of 404 for a wrong
 method on a known path, the dashboard at "/"), that is asserted instead."""
 
 import json
@@ -148,13 +148,13 @@ class EveryFixtureRow(unittest.TestCase):
         path = row["path"].split("?")[0].rstrip("/")
         if row["method"] in ("DELETE", "PUT", "OPTIONS") or (
                 row["method"] == "POST" and path == "/api/streams"):
-            # SPEC: a wrong method on a known path is 405 with Allow.
+            # A wrong method on a known path is 405 with Allow.
             self.assertEqual(resp.status, 405)
             self.assertEqual(resp.header("allow"), "GET, HEAD")
             self.assertEqual(resp.json()["code"], "method-not-allowed")
             return
         if row["name"] == "root-404":
-            # SPEC: "/" is the dashboard.
+            # "/" is the dashboard.
             self.assertEqual(resp.status, 200)
             self.assertTrue(resp.header("content-type").startswith("text/html"))
             return

@@ -56,7 +56,7 @@ static void
 test_checks(void **state)
 {
 	char		 path[128], err[256], bearer[80], cookie[120];
-	char		*hosts[] = { "tg.internal" };
+	char		 host[] = "tg.internal", *hosts[] = { host };
 	struct auth	*a;
 
 	(void)state;

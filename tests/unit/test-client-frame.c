@@ -26,14 +26,14 @@ test_frames_colour_only_when_asked(void **state)
 	assert_int_equal(f.n, 2);
 	assert_string_equal(f.lines[0].data, "blink");
 	assert_string_equal(f.lines[1].data, "two");
-	client_frame_free(&f);
+	client_frame_clear(&f);
 
 	client_frame_init(&f, 8, true, true);
 	client_frame_add(&f, CLIENT_GREEN, "ok");
 	client_frame_add(&f, CLIENT_PLAIN, " and more than fits");
 	assert_string_equal(f.lines[0].data, "\033[32mok\033[0m and m");
 	assert_int_equal(f.width, 8);
-	client_frame_free(&f);
+	client_frame_clear(&f);
 }
 
 static void
@@ -48,7 +48,7 @@ test_every_colour_is_closed(void **state)
 	assert_string_equal(f.lines[0].data,
 	    "\033[1mStre\033[0m\033[36m\033[0m");
 	assert_int_equal(f.width, 4);
-	client_frame_free(&f);
+	client_frame_clear(&f);
 }
 
 static void
@@ -70,7 +70,7 @@ test_lines_and_padding(void **state)
 	assert_string_equal(f.lines[0].data, "id    |");
 	client_frame_line(&f);
 	assert_int_equal(f.width, 0);
-	client_frame_free(&f);
+	client_frame_clear(&f);
 
 	/* Padding stops at the frame's width. */
 	client_frame_init(&f, 5, false, false);
@@ -78,7 +78,7 @@ test_lines_and_padding(void **state)
 	client_frame_pad(&f, 40);
 	assert_string_equal(f.lines[0].data, "ab   ");
 	assert_int_equal(f.width, 5);
-	client_frame_free(&f);
+	client_frame_clear(&f);
 
 	/* Many lines. */
 	client_frame_init(&f, 0, false, false);
@@ -88,7 +88,7 @@ test_lines_and_padding(void **state)
 	}
 	assert_int_equal(f.n, 200);
 	assert_string_equal(f.lines[199].data, "line 199");
-	client_frame_free(&f);
+	client_frame_clear(&f);
 	assert_int_equal(f.n, 0);
 	assert_null(f.lines);
 }

@@ -78,7 +78,7 @@ render(const char *text, int max, bool color, bool utf8, bool compact)
 			buf_add(&all, f.lines[i].data, f.lines[i].len);
 		buf_add(&all, "\n", 1);
 	}
-	client_frame_free(&f);
+	client_frame_clear(&f);
 	json_decref(doc);
 	return buf_steal(&all, NULL);
 }

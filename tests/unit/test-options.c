@@ -30,11 +30,12 @@ clear_env(void **state)
 static enum options_result
 parse(struct options *o, char *err, ...)
 {
-	char	*argv[16];
-	int	 argc = 0;
-	va_list	 ap;
+	static char	 verb[] = "serve";
+	char		*argv[16];
+	int		 argc = 0;
+	va_list		 ap;
 
-	argv[argc++] = "serve";
+	argv[argc++] = verb;
 	va_start(ap, err);
 	while ((argv[argc] = va_arg(ap, char *)) != NULL)
 		argc++;
@@ -59,7 +60,7 @@ test_defaults(void **state)
 	assert_string_equal(o.agent_command, "claude");
 	assert_false(o.auto_run);
 	assert_false(o.allow_remote);
-	options_free(&o);
+	options_clear(&o);
 }
 
 static void
@@ -73,10 +74,10 @@ test_flag_beats_environment(void **state)
 	assert_int_equal(parse(&o, err, NULL), OPTIONS_OK);
 	assert_true(o.poll == 2.5);
 	assert_true(o.poll_given);
-	options_free(&o);
+	options_clear(&o);
 	assert_int_equal(parse(&o, err, "--poll", "0.25", NULL), OPTIONS_OK);
 	assert_true(o.poll == 0.25);
-	options_free(&o);
+	options_clear(&o);
 	unsetenv("TASKGATE_POLL");
 }
 
@@ -94,11 +95,11 @@ test_booleans_and_lists(void **state)
 	assert_true(o.auto_run);
 	assert_int_equal(o.n_allowed_hosts, 3);
 	assert_string_equal(o.allowed_hosts[2], "c.example");
-	options_free(&o);
+	options_clear(&o);
 	setenv("TASKGATE_AUTO", "perhaps", 1);
 	assert_int_equal(parse(&o, err, NULL), OPTIONS_ERROR);
 	assert_non_null(strstr(err, "TASKGATE_AUTO"));
-	options_free(&o);
+	options_clear(&o);
 }
 
 static void
@@ -110,22 +111,22 @@ test_errors_name_the_option(void **state)
 	(void)state;
 	assert_int_equal(parse(&o, err, "--poll", "-1", NULL), OPTIONS_ERROR);
 	assert_non_null(strstr(err, "--poll"));
-	options_free(&o);
+	options_clear(&o);
 	assert_int_equal(parse(&o, err, "--poll", "nan", NULL), OPTIONS_ERROR);
-	options_free(&o);
+	options_clear(&o);
 	assert_int_equal(parse(&o, err, "--nope", NULL), OPTIONS_ERROR);
 	assert_non_null(strstr(err, "--nope"));
-	options_free(&o);
+	options_clear(&o);
 	assert_int_equal(parse(&o, err, "extra", NULL), OPTIONS_ERROR);
 	assert_non_null(strstr(err, "extra"));
-	options_free(&o);
+	options_clear(&o);
 	assert_int_equal(parse(&o, err, "--listen", "10.0.0.1:80", NULL),
 	    OPTIONS_ERROR);
 	assert_non_null(strstr(err, "--allow-remote"));
-	options_free(&o);
+	options_clear(&o);
 	assert_int_equal(parse(&o, err, "--listen", "10.0.0.1:80",
 	    "--allow-remote", NULL), OPTIONS_OK);
-	options_free(&o);
+	options_clear(&o);
 }
 
 static void

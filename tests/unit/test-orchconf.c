@@ -39,7 +39,7 @@ test_defaults_and_fields(void **state)
 	assert_true(c.stall_timeout_min == 10);
 	assert_true(c.auto_recovery);
 	assert_int_equal(c.max_recovery, 3);
-	orchconf_free(&c);
+	orchconf_clear(&c);
 
 	assert_int_equal(parse("{\"apiEndpoint\":\"http://127.0.0.1:9090\","
 	    "\"pollInterval\":2.5,\"maxParallelStreams\":2,\"future\":[1],"
@@ -61,7 +61,7 @@ test_defaults_and_fields(void **state)
 	assert_null(c.streams[0].worktree_path);
 	assert_string_equal(c.streams[1].deps[0], "Stream-A");
 	assert_string_equal(c.streams[1].worktree_path, "wt/B");
-	orchconf_free(&c);
+	orchconf_clear(&c);
 }
 
 static void
@@ -107,7 +107,7 @@ test_wrong_types_name_the_field(void **state)
 		assert_int_equal(parse(bad[i].doc, &c, err), -1);
 		if (strstr(err, bad[i].field) == NULL)
 			fail_msg("'%s' does not name %s", err, bad[i].field);
-		orchconf_free(&c);
+		orchconf_clear(&c);
 	}
 }
 
@@ -125,10 +125,10 @@ test_load_reports_the_path(void **state)
 	close(fd);
 	assert_int_equal(orchconf_load(path, &c, err, sizeof err), -1);
 	assert_non_null(strstr(err, path));
-	orchconf_free(&c);
+	orchconf_clear(&c);
 	unlink(path);
 	assert_int_equal(orchconf_load(path, &c, err, sizeof err), -1);
-	orchconf_free(&c);
+	orchconf_clear(&c);
 }
 
 int

@@ -17,8 +17,8 @@
 #define MAX_LINES	8
 
 /* A fixture-like plan: A done, B at 33%, C done, D blocked, Z waiting. */
-static char *deps_a[] = { "Stream-A" };
-static char *deps_bc[] = { "Stream-B", "Stream-C" };
+static const char *deps_a[] = { "Stream-A" };
+static const char *deps_bc[] = { "Stream-B", "Stream-C" };
 
 static const struct plan_stream fixture[] = {
 	{ "Stream-A", "foundation", NULL, 0, 100, true, false, false, false },
@@ -59,7 +59,7 @@ check_doc(const char *doc, const char *const *want)
 	}
 	assert_int_equal(rc, nwant == 0 ? 0 : -1);
 	plan_problems_free(got, n);
-	orchconf_free(&c);
+	orchconf_clear(&c);
 }
 
 #define S(id, phase, deps) \
@@ -219,7 +219,7 @@ test_check_long_chain(void **state)
 	    "-> ", 37), 0);
 	assert_non_null(strstr(got[1], " -> S199999 -> S0"));
 	plan_problems_free(got, n);
-	orchconf_free(&c);
+	orchconf_clear(&c);
 }
 
 static void
@@ -287,9 +287,9 @@ test_gates_fixture(void **state)
 static void
 test_gates_rules(void **state)
 {
-	static char *dep_a[] = { "A" };
-	static char *dep_q[] = { "Stream-Q" };
-	static char *dep_b[] = { "B" };
+	static const char *dep_a[] = { "A" };
+	static const char *dep_q[] = { "Stream-Q" };
+	static const char *dep_b[] = { "B" };
 	struct plan_stream v[] = {
 		{ "A", "foundation", NULL, 0, 50, false, false, false, false },
 		{ "B", "parallel", dep_a, 1, 100, false, false, false, false },
@@ -362,7 +362,7 @@ test_actions_fixture(void **state)
 static void
 test_actions_rules(void **state)
 {
-	static char *dep_q[] = { "Q" };
+	static const char *dep_q[] = { "Q" };
 	struct plan_stream done[] = {
 		{ "A", "foundation", NULL, 0, 100, true, false, false, false },
 		{ "B", "parallel", NULL, 0, 100, true, false, false, false },

@@ -13,12 +13,17 @@
 
 #include "taskgate.h"
 
+/* A writable copy of a string literal, for the argument vectors execvp
+ * takes as char *const []. */
+#define ARG(s)	((char []){ s })
+
 static void
 test_status_and_output(void **state)
 {
-	char *const		 ok[] = { "sh", "-c", "printf out; printf err >&2; "
-				    "exit 3", NULL };
-	char *const		 pwd[] = { "pwd", NULL };
+	char *const		 ok[] = { ARG("sh"), ARG("-c"),
+				    ARG("printf out; printf err >&2; exit 3"),
+				    NULL };
+	char *const		 pwd[] = { ARG("pwd"), NULL };
 	struct spawn_result	 res;
 
 	(void)state;
@@ -26,29 +31,29 @@ test_status_and_output(void **state)
 	assert_int_equal(res.status, 3);
 	assert_string_equal(res.out.data, "out");
 	assert_string_equal(res.err.data, "err");
-	spawn_result_free(&res);
+	spawn_result_clear(&res);
 	assert_int_equal(spawn_run(pwd, "/tmp", 5, &res), 0);
 	assert_string_equal(res.out.data, "/tmp\n");
-	spawn_result_free(&res);
+	spawn_result_clear(&res);
 }
 
 static void
 test_missing_program(void **state)
 {
-	char *const		 argv[] = { "taskgate-no-such-program", NULL };
+	char *const		 argv[] = { ARG("taskgate-no-such-program"), NULL };
 	struct spawn_result	 res;
 
 	(void)state;
 	assert_int_equal(spawn_run(argv, NULL, 5, &res), -1);
 	assert_true(res.not_found);
 	assert_non_null(strstr(res.error, "taskgate-no-such-program"));
-	spawn_result_free(&res);
+	spawn_result_clear(&res);
 }
 
 static void
 test_deadline(void **state)
 {
-	char *const		 argv[] = { "sleep", "10", NULL };
+	char *const		 argv[] = { ARG("sleep"), ARG("10"), NULL };
 	struct spawn_result	 res;
 	double			 t0 = clock_mono();
 
@@ -56,13 +61,14 @@ test_deadline(void **state)
 	assert_int_equal(spawn_run(argv, NULL, 0.3, &res), -1);
 	assert_true(res.timed_out);
 	assert_true(clock_mono() - t0 < 5.0);
-	spawn_result_free(&res);
+	spawn_result_clear(&res);
 }
 
 static void
 test_no_descriptor_leaks_into_the_child(void **state)
 {
-	char *const		 argv[] = { "sh", "-c", "ls /proc/self/fd | wc -l",
+	char *const		 argv[] = { ARG("sh"), ARG("-c"),
+				    ARG("ls /proc/self/fd | wc -l"),
 				    NULL };
 	struct spawn_result	 res;
 
@@ -70,7 +76,7 @@ test_no_descriptor_leaks_into_the_child(void **state)
 	assert_int_equal(spawn_run(argv, NULL, 5, &res), 0);
 	/* 0, 1, 2, and the one ls opens to read the directory. */
 	assert_int_equal(atoi(res.out.data), 4);
-	spawn_result_free(&res);
+	spawn_result_clear(&res);
 }
 
 int

@@ -19,6 +19,10 @@
 
 #include "taskgate.h"
 
+/* A writable copy of a string literal, for the argument vectors execvp
+ * takes as char *const []. */
+#define ARG(s)	((char []){ s })
+
 static void
 test_plain_text(void **state)
 {
@@ -51,7 +55,7 @@ joined(char **argv)
 static void
 test_a_new_session_keeps_a_dead_pane_in_the_same_command(void **state)
 {
-	char *const	 agent[] = { "claude", "--resume", NULL };
+	char *const	 agent[] = { ARG("claude"), ARG("--resume"), NULL };
 	char		*t;
 
 	(void)state;
@@ -84,7 +88,8 @@ test_a_new_session_keeps_a_dead_pane_in_the_same_command(void **state)
 static void
 test_a_trailing_semicolon_is_never_a_tmux_command(void **state)
 {
-	char *const	 agent[] = { "sh", "-c", "true;", "x\\;", ";", NULL };
+	char *const	 agent[] = { ARG("sh"), ARG("-c"), ARG("true;"),
+			    ARG("x\\;"), ARG(";"), NULL };
 	char		**argv;
 	size_t		 n;
 
@@ -122,7 +127,7 @@ after(char **argv, const char *flag)
 static void
 check_directory(const char *dir, const char *said)
 {
-	char *const	 agent[] = { "claude", NULL };
+	char *const	 agent[] = { ARG("claude"), NULL };
 	char		*t;
 
 	t = after(tmux_argv_new_window("s", true, "A", dir, NULL, agent), "-c");
@@ -136,7 +141,7 @@ check_directory(const char *dir, const char *said)
 static void
 test_a_directory_is_never_a_tmux_format(void **state)
 {
-	char *const	 agent[] = { "claude", NULL };
+	char *const	 agent[] = { ARG("claude"), NULL };
 	char		*t;
 
 	(void)state;
@@ -166,9 +171,9 @@ test_a_directory_is_never_a_tmux_format(void **state)
 static void
 test_a_one_word_agent_is_execd_by_env(void **state)
 {
-	char *const	 one[] = { "true;touch${IFS}/tmp/x", NULL };
-	char *const	 eq[] = { "FOO=1", "claude", NULL };
-	char *const	 semi[] = { "claude", "a;", NULL };
+	char *const	 one[] = { ARG("true;touch${IFS}/tmp/x"), NULL };
+	char *const	 eq[] = { ARG("FOO=1"), ARG("claude"), NULL };
+	char *const	 semi[] = { ARG("claude"), ARG("a;"), NULL };
 	char *const	 none[] = { NULL };
 	char		*t;
 
