@@ -24,10 +24,13 @@ api_hooks_flood(struct request *r)
 {
 	struct MHD_Response	*resp;
 	char			*body;
+	json_t			*o;
 
-	body = json_dumps(json_pack("{s:s,s:s}", "error", "this window posts "
-	    "hook events faster than taskgate takes them; try again in a "
-	    "second", "code", "too-many-requests"), JSON_COMPACT);
+	o = json_pack("{s:s,s:s}", "error", "this window posts hook events "
+	    "faster than taskgate takes them; try again in a second", "code",
+	    "too-many-requests");
+	body = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
 	resp = MHD_create_response_from_buffer(strlen(body), body,
 	    MHD_RESPMEM_MUST_FREE);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,

@@ -494,13 +494,15 @@ client_reply(struct client_conn *c, const struct client_verb *v,
     struct client_args *a)
 {
 	struct client_reply	 r;
+	json_t			*o;
 	char			*path, *what, *body;
 	int			 rc = 0;
 
 	(void)v;
-	body = json_dumps(a->text != NULL ? json_pack("{s:s}", "text",
-	    a->text) : json_pack("{s:s}", "answer", a->allow ? "allow" :
-	    "deny"), JSON_COMPACT);
+	o = a->text != NULL ? json_pack("{s:s}", "text", a->text) :
+	    json_pack("{s:s}", "answer", a->allow ? "allow" : "deny");
+	body = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
 	xasprintf(&path, "/api/streams/%s/reply", a->id);
 	xasprintf(&what, "reply %s", a->id);
 	c->body = body;

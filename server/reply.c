@@ -150,10 +150,12 @@ reply_bad_method(struct request *r, const char *allow)
 {
 	struct MHD_Response	*resp;
 	char			*body;
+	json_t			*o;
 
-	body = json_dumps(json_pack("{s:s,s:s}", "error", "this path does "
-	    "not take that method", "code", reply_errors[REPLY_BAD_METHOD].code),
-	    JSON_COMPACT);
+	o = json_pack("{s:s,s:s}", "error", "this path does not take that "
+	    "method", "code", reply_errors[REPLY_BAD_METHOD].code);
+	body = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
 	resp = MHD_create_response_from_buffer(strlen(body), body,
 	    MHD_RESPMEM_MUST_FREE);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);

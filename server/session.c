@@ -1511,9 +1511,13 @@ session_hook(struct sessions *ss, const char *id, const char *secret,
 			s->typed = TYPED_DELIVERED;
 		s->nudges = 0;		/* a new prompt: a new count */
 	}
-	if (stop && counted && session_nudge_locked(ss, s, body, &c))
-		*answer = json_dumps(json_pack("{s:s,s:s}", "decision", "block",
-		    "reason", s->nudge_reason), JSON_COMPACT);
+	if (stop && counted && session_nudge_locked(ss, s, body, &c)) {
+		json_t *o = json_pack("{s:s,s:s}", "decision", "block",
+		    "reason", s->nudge_reason);
+
+		*answer = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+	}
 	if (f.state != AGENT_UNKNOWN)
 		s->agent.hook = f;
 	/* A compaction Claude Code starts by itself is, if the config says
@@ -2204,14 +2208,15 @@ static json_t *
 session_checkpoint(struct sessions *ss, const char *id, const char *why)
 {
 	struct upstream_call	*call;
-	json_t			*checkpoint;
+	json_t			*checkpoint, *req;
 	char			*uri;
 
 	xasprintf(&uri, "/api/streams/%s/checkpoint", id);
 	call = upstream_call_new("POST", uri);
 	free(uri);
-	call->body = json_dumps(json_pack("{s:s,s:s}", "trigger", "error",
-	    "reason", why), JSON_COMPACT);
+	req = json_pack("{s:s,s:s}", "trigger", "error", "reason", why);
+	call->body = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
 	call->body_len = strlen(call->body);
 	call->content_type = xstrdup("application/json");
 	cache_write_run(ss->tg->cache, call);
