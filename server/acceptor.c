@@ -196,7 +196,11 @@ fail:
 	return NULL;
 }
 
-/* Stops accepting; connections not yet handed over are closed. */
+/*
+ * Stops accepting; connections not yet handed over are closed.  The
+ * daemons still report closed connections (acceptor_closed()) until they
+ * stop: free it with acceptor_free() after them.
+ */
 void
 acceptor_stop(struct acceptor *a)
 {
@@ -215,6 +219,12 @@ acceptor_stop(struct acceptor *a)
 	}
 	close(a->epfd);
 	close(a->wake);
+	a->epfd = a->wake = -1;
+}
+
+void
+acceptor_free(struct acceptor *a)
+{
 	free(a);
 }
 

@@ -334,6 +334,8 @@ http_stop(struct http *h)
 	acceptor_stop(h->acceptor);
 	MHD_stop_daemon(h->events);
 	MHD_stop_daemon(h->general);
+	/* After the daemons: their last connections tell it they closed. */
+	acceptor_free(h->acceptor);
 	close(h->fd);
 	free(h);
 }

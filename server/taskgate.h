@@ -598,6 +598,7 @@ struct acceptor *acceptor_start(int, struct MHD_Daemon *, unsigned int,
 void	acceptor_closed(struct acceptor *, enum acceptor_route);
 bool	acceptor_crowded(const struct acceptor *);
 void	acceptor_stop(struct acceptor *);
+void	acceptor_free(struct acceptor *);
 
 /* api-events.c */
 enum MHD_Result api_events_serve(struct request *);

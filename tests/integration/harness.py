@@ -249,7 +249,23 @@ class Taskgate:
 
     def close(self):
         self.stop()
+        report = self.sanitizer_report()
         shutil.rmtree(self.dir, ignore_errors=True)
+        if report:
+            raise AssertionError("the sanitizers found an error in taskgate:\n" + report)
+
+    def sanitizer_report(self):
+        """What AddressSanitizer, LeakSanitizer or UBSan said on its stderr
+        (the sanitizer build), or None."""
+        try:
+            text = self.stderr()
+        except OSError:
+            return None
+        for mark in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            at = text.find(mark)
+            if at >= 0:
+                return text[max(0, at - 200):at + 4000]
+        return None
 
     def get(self, path, **kw):
         return request(self.port, "GET", path, **kw)
