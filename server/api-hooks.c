@@ -90,50 +90,47 @@ api_hooks_answer(struct request *r, enum session_hook_result rc,
 }
 
 /*
- * POST /api/hooks/{id}/status: what the window's status line says
- * (posted by `taskgate statusline`, which Claude Code runs): its
- * context share, cost and model.
+ * POST /api/hooks/{id} and /api/hooks/{id}/status: the window's secret,
+ * a JSON object, then what the session layer makes of it.
  */
-enum MHD_Result
-api_hooks_status(struct request *r)
-{
-	const char	*secret = request_header(r, API_HOOKS_HEADER);
-	json_t		*body;
-	bool		 changed;
-	enum session_hook_result rc;
-
-	if (secret == NULL)
-		return reply_error(r, REPLY_UNAUTHORIZED, "a status needs its "
-		    "window's secret in %s", API_HOOKS_HEADER);
-	if ((body = api_hooks_body(r)) == NULL)
-		return reply_error(r, REPLY_BAD_BODY, "a status is a JSON "
-		    "object");
-	rc = session_status(r->tg->sessions, r->id, secret, body, &changed);
-	json_decref(body);
-	return api_hooks_answer(r, rc, changed, "a status line's JSON has "
-	    "context_window.used_percentage or cost.total_cost_usd", NULL);
-}
-
-enum MHD_Result
-api_hooks_post(struct request *r)
+static enum MHD_Result
+api_hooks_take(struct request *r, bool status)
 {
 	const char		*secret = request_header(r, API_HOOKS_HEADER);
 	json_t			*body;
-	char			*answer;
+	char			*answer = NULL;
 	bool			 changed;
 	enum session_hook_result rc;
 
 	if (secret == NULL)
-		return reply_error(r, REPLY_UNAUTHORIZED, "a hook event needs "
-		    "its window's secret in %s", API_HOOKS_HEADER);
+		return reply_error(r, REPLY_UNAUTHORIZED, "a hook event or "
+		    "status needs its window's secret in %s", API_HOOKS_HEADER);
 	if ((body = api_hooks_body(r)) == NULL)
-		return reply_error(r, REPLY_BAD_BODY, "a hook event is a JSON "
-		    "object");
-	rc = session_hook(r->tg->sessions, r->id, secret, body, &changed,
-	    &answer);
+		return reply_error(r, REPLY_BAD_BODY, "a hook event or status "
+		    "is a JSON object");
+	rc = status ? session_status(r->tg->sessions, r->id, secret, body,
+	    &changed) : session_hook(r->tg->sessions, r->id, secret, body,
+	    &changed, &answer);
 	json_decref(body);
-	return api_hooks_answer(r, rc, changed, "not a hook event taskgate "
-	    "takes (hook_event_name: UserPromptSubmit, PreToolUse, "
-	    "PostToolUse, PermissionRequest, Notification, Stop, StopFailure, "
-	    "PreCompact or SessionEnd)", answer);
+	return api_hooks_answer(r, rc, changed, status ? "a status line's "
+	    "JSON has context_window.used_percentage or cost.total_cost_usd" :
+	    "not a hook event taskgate takes (hook_event_name: "
+	    "UserPromptSubmit, PreToolUse, PostToolUse, PermissionRequest, "
+	    "Notification, Stop, StopFailure, PreCompact or SessionEnd)",
+	    answer);
+}
+
+/* POST /api/hooks/{id}/status: what the window's status line says
+ * (posted by `taskgate statusline`): context share, cost, model. */
+enum MHD_Result
+api_hooks_status(struct request *r)
+{
+	return api_hooks_take(r, true);
+}
+
+/* POST /api/hooks/{id}: one hook event of the window's Claude Code. */
+enum MHD_Result
+api_hooks_post(struct request *r)
+{
+	return api_hooks_take(r, false);
 }

@@ -1396,6 +1396,24 @@ session_nudge_locked(struct sessions *ss, struct session *s, json_t *body,
 }
 
 /*
+ * What a hook or status changed of s, to be written down by the session
+ * thread; lets the lock go.  *changed: whether the agent's state did.
+ */
+static enum session_hook_result
+session_hook_taken(struct sessions *ss, struct session *s,
+    const struct agent_fact *before, bool *changed)
+{
+	struct agent_fact	after;
+
+	session_agent_locked(s, &after);
+	*changed = before->state != after.state;
+	s->agent_dirty = ss->agents_dirty = true;
+	pthread_cond_signal(&ss->cond);
+	pthread_mutex_unlock(&ss->lock);
+	return SESSION_HOOK_OK;
+}
+
+/*
  * What id's status line says (body, the JSON Claude Code gives it),
  * posted with the window's secret: its context share, its cost and its
  * model.  A context share at or over contextSharePercent is the agent's
@@ -1407,7 +1425,7 @@ session_status(struct sessions *ss, const char *id, const char *secret,
     json_t *body, bool *changed)
 {
 	struct session		*s;
-	struct agent_fact	 before, after;
+	struct agent_fact	 before;
 	enum session_hook_result why;
 	json_t			*pct, *cost, *model;
 	double			 share = ss->tg->conf.context_share;
@@ -1448,12 +1466,7 @@ session_status(struct sessions *ss, const char *id, const char *secret,
 	if (json_is_string(model))
 		snprintf(s->agent.model, sizeof s->agent.model, "%s",
 		    json_string_value(model));
-	session_agent_locked(s, &after);
-	*changed = before.state != after.state;
-	s->agent_dirty = ss->agents_dirty = true;
-	pthread_cond_signal(&ss->cond);
-	pthread_mutex_unlock(&ss->lock);
-	return SESSION_HOOK_OK;
+	return session_hook_taken(ss, s, &before, changed);
 }
 
 /*
@@ -1468,7 +1481,7 @@ session_hook(struct sessions *ss, const char *id, const char *secret,
     json_t *body, bool *changed, char **answer)
 {
 	struct session		*s;
-	struct agent_fact	 f, before, after;
+	struct agent_fact	 f, before;
 	struct model_counts	 c;
 	const char		*ev, *sid, *prompt;
 	double			 now = clock_wall();
@@ -1532,12 +1545,7 @@ session_hook(struct sessions *ss, const char *id, const char *secret,
 		snprintf(s->context_full.reason, sizeof s->context_full.reason,
 		    "it began compacting its context by itself");
 	}
-	session_agent_locked(s, &after);
-	*changed = before.state != after.state;
-	s->agent_dirty = ss->agents_dirty = true;
-	pthread_cond_signal(&ss->cond);
-	pthread_mutex_unlock(&ss->lock);
-	return SESSION_HOOK_OK;
+	return session_hook_taken(ss, s, &before, changed);
 }
 
 /* Actions --------------------------------------------------------------- */
