@@ -394,8 +394,13 @@ class Restart(Hooked):
     def test_what_the_hooks_said_survives_kill_9(self):
         self.start("Stream-B")
         self.typed("Stream-B")
-        before = wait_for(lambda: (lambda a: a if a.get("lastEvent", {}).get("name") == "Stop" else None)(
+        # Its turn ends after the two nudges (maxNudges): then it is still.
+        self.es.wait(lambda ev: (lambda n: n if len(n) >= 2 else None)(
+            self.session_events("Stream-B", "nudged")), timeout=15, what="the nudges")
+        wait_for(lambda: (lambda a: a if a.get("lastEvent", {}).get("name") == "Stop" else None)(
             self.agent_of("Stream-B")), timeout=10, what="Stop")
+        time.sleep(1)
+        before = self.agent_of("Stream-B")
         secret = self.secret("Stream-B")
         state = self.tg.dir
         self.es.close()
