@@ -496,27 +496,31 @@ session_refusal_locked(struct sessions *ss, const struct session *s,
 		return NULL;
 	if (v == RECOVERY_SPENT) {
 		snprintf(why, len, "the recovery budget is spent (%ld of %ld); "
-		    "it needs a human%s", s->row.rec.attempts, max, hint ?
-		    " (force=true to try again)" : "");
+		    "it needs a human%s%s%s", s->row.rec.attempts, max, hint ?
+		    " ('taskgate recover " : "", hint ? s->row.id : "", hint ?
+		    " --force' tries again)" : "");
 		return "budget-spent";
 	}
 	if (v == RECOVERY_LATER) {
-		snprintf(why, len, "the next recovery is due in %lld s%s",
+		snprintf(why, len, "the next recovery is due in %lld s%s%s%s",
 		    (long long)((*wait_ms + 999) / 1000), hint ?
-		    " (force=true to try now)" : "");
+		    " ('taskgate recover " : "", hint ? s->row.id : "", hint ?
+		    " --force' tries now)" : "");
 		return "backoff";
 	}
 	if (s->row.window[0] != '\0' && s->row.started_ms >= judged_ms) {
 		snprintf(why, len, "%s was (re)started after taskgate last "
-		    "looked; it is judged at the next poll%s", s->row.id,
-		    hint ? " (force=true to recover anyway)" : "");
+		    "looked; it is judged at the next poll%s%s%s", s->row.id,
+		    hint ? " ('taskgate recover " : "", hint ? s->row.id : "",
+		    hint ? " --force' recovers anyway)" : "");
 		return "not-judged";
 	}
 	if (!stall_state_recoverable(state)) {
 		snprintf(why, len, "%s is %s; recovery is for no-progress, "
-		    "context-exhausted and dead streams%s", s->row.id,
+		    "context-exhausted and dead streams%s%s%s", s->row.id,
 		    state != NULL ? state : "not judged yet", hint ?
-		    " (force=true to recover anyway)" : "");
+		    " ('taskgate recover " : "", hint ? s->row.id : "", hint ?
+		    " --force' recovers anyway)" : "");
 		return "not-stuck";
 	}
 	return NULL;
