@@ -552,6 +552,11 @@ client_act(struct client_conn *c, const struct client_verb *v,
 	free(path);
 	if (r.status < 200 || r.status > 299) {
 		client_conn_refused(what, c, &r);
+		/* Only dependencies or phase order closed it: say the flag. */
+		if (strcmp(v->name, "start") == 0 && !a->force &&
+		    json_is_true(json_object_get(r.json, "forceable")))
+			fprintf(stderr, "  - 'taskgate start %s --force' skips "
+			    "the dependency and phase-order gates\n", a->id);
 		client_conn_reply_clear(&r);
 		free(what);
 		return 1;

@@ -1969,9 +1969,10 @@ session_do_start(struct sessions *ss, struct session_job *j, json_t *streams)
 	    j->force, reasons);
 	plan_streams_free(ps, n);
 	if (g != PLAN_GATE_OPEN) {
-		session_answer(j, 409, json_pack("{s:s,s:s,s:o}", "error",
+		session_answer(j, 409, json_pack("{s:s,s:s,s:o,s:b}", "error",
 		    "the gates do not allow starting this stream now", "code",
-		    "gate-closed", "reasons", reasons));
+		    "gate-closed", "reasons", reasons, "forceable",
+		    g == PLAN_GATE_WAIT));
 		return;
 	}
 	json_decref(reasons);

@@ -420,6 +420,10 @@ class Actions(Base):
                                    "stream now (409 gate-closed)")
         self.assertIn("  - Stream-B is at 33%", lines[1:])
         self.assertTrue(any("the parallel phase is not complete" in l for l in lines[1:]), err)
+        # Only dependencies and the phase order stop it: the flag that
+        # passes them is named, in the words of the terminal.
+        self.assertEqual(lines[-1], "  - 'taskgate start Stream-Z --force' skips the dependency and "
+                                    "phase-order gates")
         rc, out, err = self.client("start", "Stream-Q")
         self.assertEqual(rc, 1)
         self.assertEqual(err, "taskgate: start Stream-Q: Task Copilot has no stream Stream-Q "
