@@ -47,7 +47,23 @@ const byId = () => new Map(streamsOf().map((s) => [String(s.streamId), s]));
 // reason, or once one of its endpoints answered 404/405; else it is off
 // for this browser while it is not signed in.
 function controlUnavailable() {
+  if (model.lostSince) {
+    return `taskgate cannot be reached since ${new Date(model.lostSince).toLocaleTimeString()}: what you see is from then`;
+  }
   return sessionsMissing() || (model.auth && !model.auth.signedIn ? SIGN_IN : null);
+}
+
+// The connection's state, and whether the page is stale: once taskgate
+// has not answered for a while, its data is greyed, every action is off
+// (saying since when), and Task Copilot's state is unknown, not green.
+function setConnection(state, detail) {
+  const stale = state === 'offline';
+  if (stale && !model.lostSince) model.lostSince = Date.now();
+  if (state === 'connected') model.lostSince = null;
+  document.body.classList.toggle('stale', !!model.lostSince);
+  renderConnection(state, model.lostSince ? `${detail || 'No connection to taskgate'} (since ${new Date(model.lostSince).toLocaleTimeString()})` : detail);
+  if (model.lostSince) document.getElementById('conn').textContent = 'offline since ' + new Date(model.lostSince).toLocaleTimeString();
+  render();
 }
 
 function sessionsMissing() {
@@ -80,7 +96,7 @@ function renderNow() {
   const streams = streamsOf();
   const ids = byId();
   renderOverall(o.overall, streams);
-  renderUpstream(o.upstream);
+  renderUpstream(model.lostSince ? { url: o.upstream && o.upstream.url } : o.upstream);
   renderStreams(streams, {
     byId: ids, history: model.history, busy: model.busy, messages: model.messages,
     controlUnavailable: controlUnavailable(), paneStream: model.paneStream,
@@ -280,12 +296,12 @@ function connect() {
     retryDelay = 2000;
     clearTimeout(offlineTimer);
     offlineTimer = null;
-    renderConnection('connected');
+    setConnection('connected');
   };
   es.addEventListener('snapshot', (e) => {
     const d = parse(e);
     if (!d) return;
-    renderConnection('connected');
+    setConnection('connected');
     applyOverview(d, true);
     loadAllHistory();
   });
@@ -304,22 +320,26 @@ function connect() {
     if (es.readyState === EventSource.CLOSED || !navigator.onLine) {
       // The browser gave up (taskgate answered something else than a
       // stream): try again ourselves, slower each time.
-      renderConnection('offline', 'No connection to taskgate; retrying in ' + Math.round(retryDelay / 1000) + ' s');
+      setConnection('offline', 'No connection to taskgate; retrying in ' + Math.round(retryDelay / 1000) + ' s');
       retryTimer = setTimeout(connect, retryDelay);
       retryDelay = Math.min(retryDelay * 2, 30000);
       return;
     }
-    renderConnection('reconnecting', 'The connection to taskgate dropped; resuming where it stopped');
+    setConnection('reconnecting', 'The connection to taskgate dropped; resuming where it stopped');
     if (!offlineTimer) {
       offlineTimer = setTimeout(() => {
         offlineTimer = null;
-        if (source && source.readyState !== EventSource.OPEN) renderConnection('offline', 'taskgate has not answered for a while; still trying');
+        if (source && source.readyState !== EventSource.OPEN) setConnection('offline', 'taskgate has not answered for a while; still trying');
       }, OFFLINE_AFTER_MS);
     }
   };
 }
 
-window.addEventListener('offline', () => renderConnection('offline', 'This computer is offline'));
+window.addEventListener('offline', () => setConnection('offline', 'This computer is offline'));
+// A tab that slept (a phone's) may hold a dead stream: look again.
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible' && (!source || source.readyState !== EventSource.OPEN)) connect();
+});
 window.addEventListener('online', () => { if (!source || source.readyState === EventSource.CLOSED) connect(); });
 
 // ------------------------------------------------------------ control
@@ -567,7 +587,7 @@ function noteState(id, was, now, state) {
 
 document.getElementById('notify-btn').addEventListener('click', toggleNotify);
 renderNotifyButton(notifyState());
-renderConnection('connecting');
+setConnection('connecting');
 // Agent heartbeats and activity change without an event: every 30 s
 // (and when the tab comes back) fetch the overview again, which also
 // keeps every "x min ago" true.

@@ -545,12 +545,20 @@ describe('dashboard in headless Chromium', () => {
     expectRefused = true;
     await stop(tg.proc);
     await until(async () => ['reconnecting', 'offline'].includes(await page.getAttribute('#conn', 'data-state')), 'the indicator to say reconnecting', 8000);
+    // Once taskgate has not answered for a while the page is stale: greyed,
+    // every action off saying since when, Task Copilot's state unknown.
+    await until(async () => (await page.getAttribute('#conn', 'data-state')) === 'offline', 'the indicator to say offline', 30000);
+    assert.equal(await page.evaluate(() => document.body.classList.contains('stale')), true);
+    assert.match(await page.textContent('#conn'), /^offline since /);
+    assert.match(await page.getAttribute('[data-stream="Stream-B"] button[data-action="start"]', 'data-reason') || '', /cannot be reached since/);
+    assert.notEqual(await page.textContent('#upstream-pill'), 'Task Copilot up');
     // The upstream moves on while taskgate is away, and answers slowly:
     // the page is back before taskgate's first poll is done.
     await double.setTask('B2', { status: 'completed' });
     await double.mode('slow', { delayMs: 1500 });
     tg = await startTaskgate(dir, double.url, { listen: '127.0.0.1:' + port });
     await until(async () => (await page.getAttribute('#conn', 'data-state')) === 'connected', 'the indicator to say live again', 15000);
+    assert.equal(await page.evaluate(() => document.body.classList.contains('stale')), false, 'live again: not stale');
     await double.mode('up');
     await until(async () => (await percentOf('Stream-B')).now === 67, 'Stream-B at 67% after the restart', 20000);
     assert.equal(await page.evaluate(() => window.__emptied), false, 'the cards stay while taskgate has not read Task Copilot yet');

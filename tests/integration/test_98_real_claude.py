@@ -332,15 +332,21 @@ class Auto(Group):
         self.state_event("Stream-B", "waiting-input")
         self.state_event("Stream-C", "usage-limited")
         self.wait_turn_ended("Stream-D")
+        # Its turn ends after taskgate's two nudges (maxNudges): then it is
+        # still, and every call it made is counted.
+        wait_for(lambda: len(self.session_events("Stream-D", "nudged")) >= 2, timeout=WAIT,
+                 what="Stream-D's nudges\n" + self.story("Stream-D"))
+        self.wait_turn_ended("Stream-D")
+        time.sleep(1)
         kept = {sid: (self.window(sid), self.pid(sid)) for sid in ("Stream-B", "Stream-C")}
         dead = (self.window("Stream-D"), self.pid("Stream-D"))
+        calls = len(self.api.calls("Stream-D"))
         os.kill(dead[1], signal.SIGKILL)
         self.state_event("Stream-D", "dead")
-        # --auto brings it back: a new window whose Claude Code took its
-        # /continue (the stand-in's second call for it).
-        wait_for(lambda: len(self.api.calls("Stream-D")) >= 2, timeout=WAIT,
-                 what="Stream-D's second call\n" + self.story("Stream-D"))
-        self.assertNotEqual(self.window("Stream-D"), dead[0], "a new window")
+        # --auto brings it back: a fresh Claude Code whose /continue
+        # reached the stand-in (a call after the killed one's last).
+        wait_for(lambda: len(self.api.calls("Stream-D")) > calls, timeout=WAIT,
+                 what="Stream-D's call after the kill\n" + self.story("Stream-D"))
         self.assertNotEqual(self.pid("Stream-D"), dead[1], "a new Claude Code")
         # Several polls (0.5 s) later the waiting windows are the same
         # windows with the same Claude Code processes, never recovered.
