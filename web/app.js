@@ -325,7 +325,9 @@ function connect() {
       retryDelay = Math.min(retryDelay * 2, 30000);
       return;
     }
-    setConnection('reconnecting', 'The connection to taskgate dropped; resuming where it stopped');
+    // Each retry that fails says so again: once offline, it stays so.
+    if (model.lostSince) setConnection('offline', 'taskgate has not answered for a while; still trying');
+    else setConnection('reconnecting', 'The connection to taskgate dropped; resuming where it stopped');
     if (!offlineTimer) {
       offlineTimer = setTimeout(() => {
         offlineTimer = null;
