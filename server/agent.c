@@ -285,6 +285,29 @@ agent_starts(const char *line, const char *prefix)
 	return strncmp(line, prefix, strlen(prefix)) == 0;
 }
 
+/*
+ * line past its blanks and Claude Code's message marks (whole UTF-8
+ * characters: a byte-wise skip would cut into another character).
+ */
+static const char *
+agent_skip_marks(const char *line)
+{
+	static const char *const marks[] = { "●", "⏺", "⎿", "│" };
+	size_t	i;
+	bool	again = true;
+
+	while (again) {
+		again = false;
+		line += strspn(line, " \t");
+		for (i = 0; i < sizeof marks / sizeof marks[0]; i++)
+			if (strncmp(line, marks[i], strlen(marks[i])) == 0) {
+				line += strlen(marks[i]);
+				again = true;
+			}
+	}
+	return line;
+}
+
 /* The state an error message line of Claude Code names, or unknown. */
 static enum agent_state
 agent_error_line(const char *line, char *reason, size_t len)
@@ -310,8 +333,7 @@ agent_error_line(const char *line, char *reason, size_t len)
 
 	for (i = 0; i < sizeof known / sizeof known[0]; i++)
 		if (strcasestr(line, known[i].text) != NULL) {
-			snprintf(reason, len, "%s", line + strspn(line,
-			    " \t●⏺⎿"));
+			snprintf(reason, len, "%s", agent_skip_marks(line));
 			return known[i].state;
 		}
 	return AGENT_UNKNOWN;
@@ -359,7 +381,7 @@ agent_from_pane(const char *text, const char *const *phrases, char *reason,
 	}
 	if (dialog > 0 && has_yes) {
 		snprintf(reason, len, "a permission prompt: %s",
-		    lines[dialog - 1] + strspn(lines[dialog - 1], " \t│"));
+		    agent_skip_marks(lines[dialog - 1]));
 		st = AGENT_WAITING_INPUT;
 		goto out;
 	}

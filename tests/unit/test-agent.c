@@ -324,6 +324,12 @@ test_claude_code_screens(void **state)
 	assert_int_equal(pane(retrying_screen, r, sizeof r), AGENT_API_ERROR);
 	assert_non_null(strstr(r, "retrying in 1s"));
 	assert_int_equal(pane(overloaded_screen, r, sizeof r), AGENT_API_ERROR);
+	assert_string_equal(r, "API Error: Repeated 529 Overloaded errors. The "
+	    "API is at capacity — this is usually temporary.");
+	/* Another mark before an error keeps its whole character. */
+	assert_int_equal(pane("❯ go\n  ⚠ API Error: rate limit\n\n" BOX
+	    "  ⏸ manual mode on\n", r, sizeof r), AGENT_USAGE_LIMITED);
+	assert_string_equal(r, "⚠ API Error: rate limit");
 	assert_int_equal(pane(long_screen, r, sizeof r),
 	    AGENT_CONTEXT_EXHAUSTED);
 	assert_non_null(strstr(r, "Prompt is too long"));
