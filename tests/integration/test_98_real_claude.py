@@ -219,7 +219,6 @@ class Answers(Group):
 
     def test_an_answer_is_idle_and_the_typed_line_delivered(self):
         self.wait_turn_ended("Stream-B")
-        self.assertEqual(self.stream("Stream-B")["state"]["name"], "idle")
         agent = wait_for(lambda: (lambda a: a if a.get("typed", {}).get("delivery") == "delivered"
                                   else None)(self.agent("Stream-B")), what="the typed line confirmed")
         self.assertEqual(agent["lastPrompt"]["text"], "/continue Stream-B")
@@ -227,10 +226,17 @@ class Answers(Group):
         self.assert_claude("Stream-B")
         # Its turn ended with work left: taskgate's Stop hook answered
         # "go on" maxNudges (2) times, and each reason reached the API.
+        wait_for(lambda: len(self.api.calls("Stream-B")) >= 3, timeout=WAIT,
+                 what="the two nudges' calls\n" + self.story("Stream-B"))
+        time.sleep(1.5)
         calls = self.api.calls("Stream-B")
-        self.assertEqual(len(calls), 3, "one turn and two nudges")
+        self.assertEqual(len(calls), 3, "one turn and two nudges, no more")
         self.assertIn("stream Stream-B is not complete", calls[-1].raw.decode("utf-8", "replace"))
-        time.sleep(1.5)  # the stall timeout is 3 s, long passed: idle all the same
+        # Its last turn over, it is idle, and stays so past the 3-s stall
+        # timeout: an idle agent is not a stalled one.
+        wait_for(lambda: self.stream("Stream-B")["state"]["name"] == "idle", timeout=WAIT,
+                 what="idle after the nudges\n" + self.story("Stream-B"))
+        time.sleep(3.5)
         self.assertEqual(self.stream("Stream-B")["state"]["name"], "idle")
         self.assertEqual(self.agent("Stream-B")["state"], "idle")
 
