@@ -1122,8 +1122,9 @@ session_tend_limits(struct sessions *ss)
 		why = json_pack("{s:s,s:b}", "text", SESSION_RESUME_LINE,
 		    "typed", session_type_line(ss, id, pane,
 		    SESSION_RESUME_LINE, err, sizeof err) == 0);
-		session_event(ss, "resumed", id, actor, json_deep_copy(why));
+		/* The audit row first: whoever sees the event finds it. */
 		audit_add(ss->tg->audit, actor, "resume", id, "done", 200, why);
+		session_event(ss, "resumed", id, actor, json_deep_copy(why));
 		json_decref(why);
 	}
 }
@@ -1265,10 +1266,10 @@ session_save_agents(struct sessions *ss)
 		    told[i].reason, "inRow", told[i].in_row, "maxNudges",
 		    ss->tg->conf.max_nudges);
 
-		session_event(ss, "nudged", told[i].id, "taskgate",
-		    json_deep_copy(why));
 		audit_add(ss->tg->audit, "taskgate", "nudge", told[i].id,
 		    "done", 200, why);
+		session_event(ss, "nudged", told[i].id, "taskgate",
+		    json_deep_copy(why));
 		json_decref(why);
 	}
 	free(told);
