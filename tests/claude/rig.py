@@ -31,6 +31,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+import harness  # noqa: E402
 from messages_api import MessagesAPI  # noqa: E402
 
 INSTALL = os.path.join(HERE, "install.sh")
@@ -125,13 +127,9 @@ def write_wrapper(path, binary, env, keep=(SECRET_VAR,)):
 
 
 def wait_for(predicate, timeout=30.0, step=0.1, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
+    """harness.wait_for, with the rig's longer default (Claude Code starts
+    in seconds, not milliseconds)."""
+    return harness.wait_for(predicate, timeout=timeout, step=step, what=what)
 
 
 class Post:
