@@ -310,45 +310,79 @@ history_rows_free(struct stream_row *rows, size_t n)
 	free(rows);
 }
 
-/* Reads every sessions row into *rows (new). */
-int
-history_load_sessions(struct db *db, struct session_row **rows, size_t *n)
+/*
+ * Runs the SELECT sql, whose first column is a stream id, and calls fn
+ * for each row with a valid one; -1 (logged, as what) when it failed.
+ */
+static int
+history_each_row(struct db *db, const char *sql, const char *what,
+    void (*fn)(sqlite3_stmt *, const char *, void *), void *arg)
 {
 	sqlite3		*h = db_lock(db);
 	sqlite3_stmt	*st;
 	int		 rc;
 
-	*rows = NULL;
-	*n = 0;
-	if (sqlite3_prepare_v2(h, "SELECT stream_id, window_id, pane_id, "
-	    "started_ms, attempts, next_ms FROM sessions", -1, &st, NULL) !=
-	    SQLITE_OK) {
-		history_fail(h, "loading sessions");
+	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
+		history_fail(h, what);
 		db_unlock(db);
 		return -1;
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct session_row	*r;
-		const char		*id = (const char *)
-					    sqlite3_column_text(st, 0);
+		const char *id = (const char *)sqlite3_column_text(st, 0);
 
-		if (id == NULL || !valid_stream_id(id))
-			continue;
-		*rows = xrealloc(*rows, (*n + 1) * sizeof **rows);
-		r = &(*rows)[(*n)++];
-		memset(r, 0, sizeof *r);
-		snprintf(r->id, sizeof r->id, "%s", id);
-		snprintf(r->window, sizeof r->window, "%s",
-		    (const char *)sqlite3_column_text(st, 1));
-		snprintf(r->pane, sizeof r->pane, "%s",
-		    (const char *)sqlite3_column_text(st, 2));
-		r->started_ms = sqlite3_column_int64(st, 3);
-		r->rec.attempts = (long)sqlite3_column_int64(st, 4);
-		r->rec.next_ms = sqlite3_column_int64(st, 5);
+		if (id != NULL && valid_stream_id(id))
+			fn(st, id, arg);
 	}
 	sqlite3_finalize(st);
 	db_unlock(db);
 	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+struct history_rows {
+	void	*v;		/* the array (new) */
+	size_t	 n, size;	/* rows, bytes of one */
+};
+
+/* A new zeroed row at the end of rows. */
+static void *
+history_rows_add(struct history_rows *rows)
+{
+	char	*r;
+
+	rows->v = xrealloc(rows->v, (rows->n + 1) * rows->size);
+	r = (char *)rows->v + rows->n++ * rows->size;
+	memset(r, 0, rows->size);
+	return r;
+}
+
+static void
+history_session_of(sqlite3_stmt *st, const char *id, void *arg)
+{
+	struct session_row	*r = history_rows_add(arg);
+
+	snprintf(r->id, sizeof r->id, "%s", id);
+	snprintf(r->window, sizeof r->window, "%s",
+	    (const char *)sqlite3_column_text(st, 1));
+	snprintf(r->pane, sizeof r->pane, "%s",
+	    (const char *)sqlite3_column_text(st, 2));
+	r->started_ms = sqlite3_column_int64(st, 3);
+	r->rec.attempts = (long)sqlite3_column_int64(st, 4);
+	r->rec.next_ms = sqlite3_column_int64(st, 5);
+}
+
+/* Reads every sessions row into *rows (new). */
+int
+history_load_sessions(struct db *db, struct session_row **rows, size_t *n)
+{
+	struct history_rows	all = { NULL, 0, sizeof **rows };
+	int			rc;
+
+	rc = history_each_row(db, "SELECT stream_id, window_id, pane_id, "
+	    "started_ms, attempts, next_ms FROM sessions", "loading sessions",
+	    history_session_of, &all);
+	*rows = all.v;
+	*n = all.n;
+	return rc;
 }
 
 int
@@ -375,60 +409,50 @@ history_save_session(struct db *db, const struct session_row *r)
 	return rc;
 }
 
+static void
+history_agent_of(sqlite3_stmt *st, const char *id, void *arg)
+{
+	struct agent_row	*r = history_rows_add(arg);
+
+	snprintf(r->id, sizeof r->id, "%s", id);
+	snprintf(r->secret, sizeof r->secret, "%s",
+	    (const char *)sqlite3_column_text(st, 1));
+	snprintf(r->claude_session, sizeof r->claude_session, "%s",
+	    (const char *)sqlite3_column_text(st, 2));
+	snprintf(r->last_event, sizeof r->last_event, "%s",
+	    (const char *)sqlite3_column_text(st, 3));
+	r->last_event_ms = sqlite3_column_int64(st, 4);
+	snprintf(r->last_prompt, sizeof r->last_prompt, "%s",
+	    (const char *)sqlite3_column_text(st, 5));
+	r->last_prompt_ms = sqlite3_column_int64(st, 6);
+	r->hook.state = agent_state_from_name((const char *)
+	    sqlite3_column_text(st, 7));
+	r->hook.at = (double)sqlite3_column_int64(st, 8) / 1000.0;
+	snprintf(r->hook.reason, sizeof r->hook.reason, "%s",
+	    (const char *)sqlite3_column_text(st, 9));
+	r->context_pct = sqlite3_column_double(st, 10);
+	r->cost_usd = sqlite3_column_double(st, 11);
+	snprintf(r->model, sizeof r->model, "%s",
+	    (const char *)sqlite3_column_text(st, 12));
+	r->resume_ms = sqlite3_column_int64(st, 13);
+	r->limit_reset_ms = sqlite3_column_int64(st, 14);
+}
+
 /* Reads every agents row into *rows (new). */
 int
 history_load_agents(struct db *db, struct agent_row **rows, size_t *n)
 {
-	sqlite3		*h = db_lock(db);
-	sqlite3_stmt	*st;
-	int		 rc;
+	struct history_rows	all = { NULL, 0, sizeof **rows };
+	int			rc;
 
-	*rows = NULL;
-	*n = 0;
-	if (sqlite3_prepare_v2(h, "SELECT stream_id, secret, claude_session, "
+	rc = history_each_row(db, "SELECT stream_id, secret, claude_session, "
 	    "last_event, last_event_ms, last_prompt, last_prompt_ms, state, "
 	    "state_ms, reason, context_pct, cost_usd, model, resume_ms, "
-	    "limit_reset_ms FROM agents", -1, &st, NULL) != SQLITE_OK) {
-		history_fail(h, "loading agents");
-		db_unlock(db);
-		return -1;
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct agent_row	*r;
-		const char		*id = (const char *)
-					    sqlite3_column_text(st, 0);
-
-		if (id == NULL || !valid_stream_id(id))
-			continue;
-		*rows = xrealloc(*rows, (*n + 1) * sizeof **rows);
-		r = &(*rows)[(*n)++];
-		memset(r, 0, sizeof *r);
-		snprintf(r->id, sizeof r->id, "%s", id);
-		snprintf(r->secret, sizeof r->secret, "%s",
-		    (const char *)sqlite3_column_text(st, 1));
-		snprintf(r->claude_session, sizeof r->claude_session, "%s",
-		    (const char *)sqlite3_column_text(st, 2));
-		snprintf(r->last_event, sizeof r->last_event, "%s",
-		    (const char *)sqlite3_column_text(st, 3));
-		r->last_event_ms = sqlite3_column_int64(st, 4);
-		snprintf(r->last_prompt, sizeof r->last_prompt, "%s",
-		    (const char *)sqlite3_column_text(st, 5));
-		r->last_prompt_ms = sqlite3_column_int64(st, 6);
-		r->hook.state = agent_state_from_name((const char *)
-		    sqlite3_column_text(st, 7));
-		r->hook.at = (double)sqlite3_column_int64(st, 8) / 1000.0;
-		snprintf(r->hook.reason, sizeof r->hook.reason, "%s",
-		    (const char *)sqlite3_column_text(st, 9));
-		r->context_pct = sqlite3_column_double(st, 10);
-		r->cost_usd = sqlite3_column_double(st, 11);
-		snprintf(r->model, sizeof r->model, "%s",
-		    (const char *)sqlite3_column_text(st, 12));
-		r->resume_ms = sqlite3_column_int64(st, 13);
-		r->limit_reset_ms = sqlite3_column_int64(st, 14);
-	}
-	sqlite3_finalize(st);
-	db_unlock(db);
-	return rc == SQLITE_DONE ? 0 : -1;
+	    "limit_reset_ms FROM agents", "loading agents", history_agent_of,
+	    &all);
+	*rows = all.v;
+	*n = all.n;
+	return rc;
 }
 
 int
