@@ -275,6 +275,8 @@ poller_counts_of(json_t *o, struct model_counts *c)
 	c->in_progress = json_integer_value(v[2]);
 	c->blocked = json_integer_value(v[3]);
 	c->pending = json_integer_value(v[4]);
+	c->cancelled = json_integer_value(json_object_get(o,
+	    "cancelledTasks"));
 	return json_is_integer(v[0]);
 }
 
@@ -349,7 +351,7 @@ poller_judge(struct poller *p, json_t *s, int64_t now_ms, double now,
 	in.unchanged_s = ps->track.unchanged_s;
 	in.timeout_s = p->tg->conf.stall_timeout_min * 60.0;
 	session_stall_input(p->tg->sessions, id, now, &in);
-	if (!(c.total > 0 && c.completed == c.total)) {
+	if (!model_complete(&c)) {
 		xasprintf(&key, "/api/streams/%s/health", id);
 		health = poller_get(p, key, CACHE_PASSTHROUGH);
 		free(key);

@@ -1360,6 +1360,8 @@ session_view_counts_of(json_t *view, void *arg)
 		    "blockedTasks"));
 		q->c->pending = json_integer_value(json_object_get(st,
 		    "pendingTasks"));
+		q->c->cancelled = json_integer_value(json_object_get(st,
+		    "cancelledTasks"));
 		q->found = json_is_integer(json_object_get(st, "totalTasks"));
 		return;
 	}

@@ -237,6 +237,7 @@ enum tcdb_result {
 };
 
 void	tcdb_rows_free(struct tcdb_rows *);
+void	tcdb_id_from_name(const char *, long long, char *, size_t);
 enum tcdb_result tcdb_render_request(const struct tcdb_rows *, const char *,
 	    const char *, double, json_t **);
 

@@ -32,6 +32,9 @@
 struct tcdb {
 	char			*path;
 	sqlite3			*h;
+	int			 fd;		/* the file h reads, or -1 */
+	dev_t			 dev;		/* and its identity */
+	ino_t			 ino;
 	int64_t			 data_version;
 	struct tcdb_rows	*snap;
 	bool			 warned_uid;
@@ -78,10 +81,26 @@ tc_detect(struct tcdb *db, char *err, size_t errlen)
 {
 	static const char *const need_tasks[] = { "id", "stream_id", "title",
 	    "status", "created_at", "updated_at", NULL };
-	sqlite3	*h = db->h;
-	bool	 have;
-	size_t	 i;
+	sqlite3		*h = db->h;
+	sqlite3_stmt	*st;
+	bool		 have, tasks = false;
+	size_t		 i;
 
+	if (sqlite3_prepare_v2(h, "SELECT 1 FROM sqlite_master WHERE type = "
+	    "'table' AND name = 'tasks'", -1, &st, NULL) == SQLITE_OK) {
+		tasks = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_finalize(st);
+	} else {
+		snprintf(err, errlen, "cannot read the tc database %s: %s",
+		    db->path, sqlite3_errmsg(h));
+		return -1;
+	}
+	if (!tasks) {
+		snprintf(err, errlen, "%s is an SQLite database but not a Task "
+		    "Copilot (tc) database: it has no tasks table (is it the "
+		    "project's .copilot/tasks.db?)", db->path);
+		return -1;
+	}
 	for (i = 0; need_tasks[i] != NULL; i++) {
 		tc_col(h, "tasks", need_tasks[i], &have);
 		if (!have) {
@@ -117,6 +136,19 @@ tc_detect(struct tcdb *db, char *err, size_t errlen)
 	return 0;
 }
 
+/* Lets the file go, and what was read of it. */
+static void
+tc_close(struct tcdb *db)
+{
+	sqlite3_close(db->h);
+	db->h = NULL;
+	if (db->fd != -1)
+		close(db->fd);
+	db->fd = -1;
+	tcdb_rows_free(db->snap);
+	db->snap = NULL;
+}
+
 static int
 tc_open(struct tcdb *db, char *err, size_t errlen)
 {
@@ -125,12 +157,20 @@ tc_open(struct tcdb *db, char *err, size_t errlen)
 	int		 fd;
 
 	fd = open(db->path, O_RDONLY | O_CLOEXEC);
-	if (fd == -1) {
-		snprintf(err, errlen, "cannot open the tc database %s: %s",
-		    db->path, strerror(errno));
+	if (fd == -1 && errno == ENOENT) {
+		snprintf(err, errlen, "cannot open the tc database %s: the file "
+		    "is missing (deleted, moved away, or not made yet by `tc "
+		    "init`)", db->path);
 		return -1;
 	}
-	if (fstat(fd, &st) == 0 && st.st_uid != geteuid() && !db->warned_uid) {
+	if (fd == -1 || fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "cannot open the tc database %s: %s",
+		    db->path, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	if (st.st_uid != geteuid() && !db->warned_uid) {
 		log_warnx("%s belongs to another user: reading it may leave "
 		    "its -wal and -shm files owned by this one; run taskgate as "
 		    "its owner", db->path);
@@ -143,23 +183,54 @@ tc_open(struct tcdb *db, char *err, size_t errlen)
 		    "Task Copilot (tc) database", db->path);
 		return -1;
 	}
-	close(fd);
+	/*
+	 * Kept open while h reads the file: its link count tells when the
+	 * file is deleted, and, held, its inode cannot be reused by a new
+	 * file at the same path meanwhile (rm tasks.db; tc init).
+	 */
+	db->fd = fd;
+	db->dev = st.st_dev;
+	db->ino = st.st_ino;
 	if (sqlite3_open_v2(db->path, &db->h, SQLITE_OPEN_READONLY, NULL) !=
 	    SQLITE_OK) {
 		snprintf(err, errlen, "cannot open the tc database %s: %s",
 		    db->path, db->h ? sqlite3_errmsg(db->h) : "out of memory");
-		sqlite3_close(db->h);
-		db->h = NULL;
+		tc_close(db);
 		return -1;
 	}
 	sqlite3_busy_timeout(db->h, 5000);
 	if (tc_detect(db, err, errlen) == -1) {
-		sqlite3_close(db->h);
-		db->h = NULL;
+		tc_close(db);
 		return -1;
 	}
 	db->data_version = -1;
 	return 0;
+}
+
+/*
+ * Whether the open file is still the one at the path: not when it was
+ * deleted (no link left), or another file took its name (a new inode or
+ * device: `mv other.db tasks.db`, `rm tasks.db*; tc init`).  A missing
+ * path is said in err.
+ */
+static bool
+tc_same_file(struct tcdb *db, char *err, size_t errlen)
+{
+	struct stat	st;
+
+	if (fstat(db->fd, &st) == -1 || st.st_nlink == 0) {
+		if (stat(db->path, &st) == -1)
+			goto missing;
+		return false;
+	}
+	if (stat(db->path, &st) == -1)
+		goto missing;
+	return st.st_dev == db->dev && st.st_ino == db->ino;
+missing:
+	snprintf(err, errlen, "cannot open the tc database %s: the file is "
+	    "missing (deleted, moved away, or not made yet by `tc init`)",
+	    db->path);
+	return false;
 }
 
 struct tcdb *
@@ -168,6 +239,7 @@ tcdb_new(const char *path)
 	struct tcdb	*db = xcalloc(1, sizeof *db);
 
 	db->path = xstrdup(path);
+	db->fd = -1;
 	return db;
 }
 
@@ -176,8 +248,7 @@ tcdb_free(struct tcdb *db)
 {
 	if (db == NULL)
 		return;
-	tcdb_rows_free(db->snap);
-	sqlite3_close(db->h);
+	tc_close(db);
 	free(db->task_sql);
 	free(db->stream_sql);
 	free(db->path);
@@ -302,6 +373,14 @@ tc_refresh(struct tcdb *db, char *err, size_t errlen)
 	sqlite3_stmt		*st;
 	int64_t			 version = -1;
 
+	err[0] = '\0';
+	if (db->h != NULL && !tc_same_file(db, err, errlen)) {
+		log_info("%s was deleted or replaced: reading it afresh",
+		    db->path);
+		tc_close(db);
+		if (err[0] != '\0')
+			return -1;
+	}
 	if (db->h == NULL && tc_open(db, err, errlen) == -1)
 		return -1;
 	if (sqlite3_prepare_v2(db->h, "PRAGMA data_version", -1, &st, NULL) ==
@@ -320,8 +399,7 @@ tc_refresh(struct tcdb *db, char *err, size_t errlen)
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 		tcdb_rows_free(s);
 		/* Maybe replaced or damaged: open it afresh next time. */
-		sqlite3_close(db->h);
-		db->h = NULL;
+		tc_close(db);
 		return -1;
 	}
 	sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL);
