@@ -249,6 +249,12 @@ void	tcdb_call(struct tcdb *, struct upstream_call *);
 json_t	*tcdb_render(const struct tcdb_rows *, const char *, double, long *);
 struct tcdb_rows *tcdb_snapshot_of(struct tcdb *, char *, size_t);
 
+/* tcdb-watch.c */
+typedef void (*tcdb_change_fn)(void *);
+struct tcdb_watch;
+struct tcdb_watch *tcdb_watch_start(const char *, tcdb_change_fn, void *);
+void	tcdb_watch_stop(struct tcdb_watch *);
+
 /* cache.c */
 enum cache_kind {
 	CACHE_PASSTHROUGH,	/* the upstream's JSON, byte for byte */
@@ -507,6 +513,7 @@ struct taskgate {
 	struct sessions		*sessions;
 	struct idempotency	*idempotency;
 	struct http		*http;
+	struct tcdb_watch	*tcwatch;	/* sqlite:PATH, inotify; or NULL */
 	char			 hook_base[64];	/* http://127.0.0.1:PORT, or ""
 						   (a unix socket: no hooks) */
 };
