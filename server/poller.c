@@ -43,6 +43,7 @@ struct poller {
 	int			 upstream_up;	/* -1 unknown, 0, 1 */
 	struct poller_sample	*unwritten;	/* samples the db refused */
 	size_t			 n_unwritten;
+	int64_t			 batch;		/* the last round's events' */
 
 	pthread_mutex_t		 lock;		/* guards what follows */
 	pthread_cond_t		 cond;
@@ -477,9 +478,15 @@ poller_round(struct poller *p)
 	p->view = view;
 	pthread_mutex_unlock(&p->lock);
 
-	json_array_foreach(events, i, e)
+	/* One round, one batch: its events say so, and how many they are. */
+	p->batch = now_ms > p->batch ? now_ms : p->batch + 1;
+	json_array_foreach(events, i, e) {
+		json_object_set_new(json_object_get(e, "data"), "batch",
+		    json_pack("{s:I,s:I}", "id", (json_int_t)p->batch, "size",
+		    (json_int_t)json_array_size(events)));
 		events_emit(p->tg->events, json_string_value(json_object_get(e,
 		    "type")), json_incref(json_object_get(e, "data")));
+	}
 	json_decref(events);
 }
 

@@ -245,6 +245,38 @@ class TcStreams(Base):
         self.assertNotIn("column", error)
 
 
+class InstantFreshness(Base):
+    """A poll every 30 s: what a tc command commits is on /api/events at
+    once all the same (the file is watched), and the events of one change
+    carry one batch marker."""
+    poll = "30"
+
+    def test_one_commit_is_one_batch_of_events_at_once(self):
+        self.start()
+        wait_for(lambda: self.tg.get("/api/overview").json()["streams"], what="the first poll")
+        es = EventStream(self.tg.port)
+        self.streams.append(es)
+        es.wait(lambda ev: [e for e in ev if e["event"] == "snapshot"])
+        # One transaction (tc's Python API batches so) moving two streams.
+        self.write("UPDATE tasks SET status = 'completed', updated_at = datetime('now') WHERE id IN (6, 11)")
+        got = es.wait(lambda ev: (lambda b, d: [b, d] if b and d else None)(
+            [e for e in ev if e["event"] == "stream" and e["data"]["streamId"] == "Stream-B"
+             and e["data"]["completedTasks"] == 2],
+            [e for e in ev if e["event"] == "stream" and e["data"]["streamId"] == "Stream-D"
+             and e["data"]["completedTasks"] == 1]), what="Stream-B and Stream-D moved, well before the next poll")
+        b, d = got[0][0]["data"]["batch"], got[1][0]["data"]["batch"]
+        self.assertEqual(b, d)
+        self.assertGreaterEqual(b["size"], 2)
+        batch = [e for e in es.events if isinstance(e.get("data"), dict)
+                 and e["data"].get("batch", {}).get("id") == b["id"]]
+        self.assertEqual(len(batch), b["size"], batch)
+        # The next change is another batch.
+        self.write("UPDATE tasks SET status = 'completed', updated_at = datetime('now') WHERE id = 7")
+        later = es.wait(lambda ev: [e for e in ev if e["event"] == "stream" and e["data"]["streamId"] == "Stream-B"
+                                    and e["data"]["completedTasks"] == 3], what="Stream-B at 3 of 3")[0]
+        self.assertGreater(later["data"]["batch"]["id"], b["id"])
+
+
 class ConcurrentWriter(Base):
     poll = "0.02"
 
