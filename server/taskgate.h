@@ -221,11 +221,18 @@ struct tcdb_stream_row {		/* one row of streams */
 	char		*name, *status, *worktree;
 };
 
+struct tcdb_dep {			/* one row of task_dependencies */
+	long long	 task;		/* waits for */
+	long long	 on;
+};
+
 struct tcdb_rows {			/* one consistent read of the file */
 	struct tcdb_task	*tasks;		/* oldest first */
 	size_t			 n_tasks;
 	struct tcdb_stream_row	*streams;
 	size_t			 n_streams;
+	struct tcdb_dep		*deps;
+	size_t			 n_deps;
 };
 
 enum tcdb_result {
@@ -248,6 +255,7 @@ void	tcdb_free(struct tcdb *);
 void	tcdb_call(struct tcdb *, struct upstream_call *);
 json_t	*tcdb_render(const struct tcdb_rows *, const char *, double, long *);
 struct tcdb_rows *tcdb_snapshot_of(struct tcdb *, char *, size_t);
+int	tcdb_project_root(const char *, char *, size_t);
 
 /* tcdb-watch.c */
 typedef void (*tcdb_change_fn)(void *);

@@ -85,6 +85,7 @@ tcdb_rows_free(struct tcdb_rows *s)
 	}
 	free(s->tasks);
 	free(s->streams);
+	free(s->deps);
 	free(s);
 }
 
@@ -431,6 +432,64 @@ tc_count(struct tc_stream *st, const struct tcdb_task *t)
 		st->c.cancelled++;
 }
 
+static int
+tc_index_cmp(const void *a, const void *b, void *arg)
+{
+	const struct tcdb_rows	*s = arg;
+	long long		 x = s->tasks[*(const size_t *)a].id;
+	long long		 y = s->tasks[*(const size_t *)b].id;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The index of the task with that id, in by (indexes sorted by id). */
+static bool
+tc_task_index(const struct tcdb_rows *s, const size_t *by, long long id,
+    size_t *out)
+{
+	size_t	lo = 0, hi = s->n_tasks, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (s->tasks[by[mid]].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == s->n_tasks || s->tasks[by[lo]].id != id)
+		return false;
+	*out = by[lo];
+	return true;
+}
+
+/*
+ * A task that waits for a task of another stream (task_dependencies)
+ * makes its stream depend on that one, beside what the metadata says.
+ */
+static void
+tc_task_deps(const struct tcdb_rows *s, struct tc_groups *g)
+{
+	size_t	*by, i, a, b;
+	json_t	*one;
+
+	if (s->n_deps == 0 || s->n_tasks == 0)
+		return;
+	by = xcalloc(s->n_tasks, sizeof *by);
+	for (i = 0; i < s->n_tasks; i++)
+		by[i] = i;
+	qsort_r(by, s->n_tasks, sizeof *by, tc_index_cmp, (void *)s);
+	for (i = 0; i < s->n_deps; i++) {
+		if (!tc_task_index(s, by, s->deps[i].task, &a) ||
+		    !tc_task_index(s, by, s->deps[i].on, &b) ||
+		    g->of[a] == g->of[b])
+			continue;
+		one = json_pack("[s]", g->v[g->of[b]].label);
+		tc_union(g->v[g->of[a]].deps, one);
+		json_decref(one);
+	}
+	free(by);
+}
+
 /*
  * Groups the tasks into streams, as tc does: by tasks.stream_id.  A tc
  * stream without tasks is not listed (the old API's streams were made of
@@ -479,6 +538,7 @@ tc_streams(const struct tcdb_rows *s, struct tc_groups *g)
 		if (g->v[k].name == NULL)
 			g->v[k].name = g->v[k].label;
 	}
+	tc_task_deps(s, g);
 	/* No streamPhase written: derive it from the dependency graph. */
 	for (pass = 0; pass < 3; pass++) {
 		for (k = 0; k < g->n; k++) {

@@ -43,6 +43,7 @@ struct tcdb {
 	char			*stream_sql;
 	bool			 have_products;
 	bool			 have_log;
+	bool			 have_deps;
 };
 
 static char *
@@ -118,6 +119,7 @@ tc_detect(struct tcdb *db, char *err, size_t errlen)
 	}
 	tc_col(h, "work_products", "title", &db->have_products);
 	tc_col(h, "agent_log", "task_id", &db->have_log);
+	tc_col(h, "task_dependencies", "depends_on", &db->have_deps);
 	free(db->task_sql);
 	free(db->stream_sql);
 	xasprintf(&db->task_sql, "SELECT id, %s, %s, stream_id, title, %s, "
@@ -349,6 +351,17 @@ tc_load_rest(struct tcdb *db, struct tcdb_rows *s)
 		}
 		sqlite3_finalize(st);
 	}
+	/* Which task waits for which: the streams' dependencies too. */
+	if (db->have_deps && sqlite3_prepare_v2(db->h, "SELECT task_id, "
+	    "depends_on FROM task_dependencies", -1, &st, NULL) == SQLITE_OK) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			s->deps = xrealloc(s->deps, (s->n_deps + 1) *
+			    sizeof *s->deps);
+			s->deps[s->n_deps].task = sqlite3_column_int64(st, 0);
+			s->deps[s->n_deps++].on = sqlite3_column_int64(st, 1);
+		}
+		sqlite3_finalize(st);
+	}
 	if (db->have_log && sqlite3_prepare_v2(db->h, "SELECT task_id, "
 	    "max(created_at) FROM agent_log WHERE task_id IS NOT NULL GROUP BY "
 	    "task_id", -1, &st, NULL) == SQLITE_OK) {
@@ -469,6 +482,32 @@ tcdb_call(struct tcdb *db, struct upstream_call *c)
 	buf_add(&c->reply, text, strlen(text));
 	c->reply_type = xstrdup("application/json; charset=utf-8");
 	free(text);
+}
+
+/*
+ * The project whose tasks.db is at path: the directory that holds its
+ * .copilot/ (tc keeps the file at <project>/.copilot/tasks.db).  -1 when
+ * the file is not in a directory named .copilot.
+ */
+int
+tcdb_project_root(const char *path, char *out, size_t len)
+{
+	const char	*slash = strrchr(path, '/'), *dir;
+	size_t		 dlen;
+
+	if (slash == NULL)
+		return -1;
+	for (dir = slash; dir > path && dir[-1] != '/'; dir--)
+		;
+	dlen = (size_t)(slash - dir);
+	if (dlen != strlen(".copilot") || strncmp(dir, ".copilot", dlen) != 0)
+		return -1;
+	if (dir == path)
+		return snprintf(out, len, ".") >= (int)len ? -1 : 0;
+	if (dir == path + 1)
+		return snprintf(out, len, "/") >= (int)len ? -1 : 0;
+	return snprintf(out, len, "%.*s", (int)(dir - 1 - path), path) >=
+	    (int)len ? -1 : 0;
 }
 
 /* For tests: a snapshot of the file at path (borrowed), or NULL with err. */

@@ -277,6 +277,44 @@ class InstantFreshness(Base):
         self.assertGreater(later["data"]["batch"]["id"], b["id"])
 
 
+class PlanFromTasksDb(Base):
+    """No orchestration config: the gates come from tasks.db, and a
+    stream's window opens in its tc worktree_path inside the project that
+    holds .copilot/, wherever taskgate runs; without a .copilot/ directory
+    the start says the project root is missing."""
+
+    def post(self, path):
+        return self.tg.request("POST", path, headers=self.tg.bearer())
+
+    def test_a_ready_stream_starts_in_its_worktree(self):
+        os.makedirs(os.path.join(self.dir, ".worktrees", "Stream-B"))
+        self.write("UPDATE streams SET worktree_path = '.worktrees/Stream-B' WHERE id = 2")
+        self.start()
+        ov = wait_for(lambda: (lambda o: o if o["streams"] else None)(self.tg.get("/api/overview").json()),
+                      what="an overview")
+        gates = {s["streamId"]: s["gate"] for s in ov["streams"]}
+        self.assertTrue(gates["Stream-B"]["canStart"], gates["Stream-B"])
+        self.assertFalse(gates["Stream-Z"]["canStart"])
+        resp = self.post("/api/streams/Stream-B/start?dryRun=true")
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assertEqual(resp.json()["directory"],
+                         os.path.realpath(os.path.join(self.dir, ".worktrees", "Stream-B")))
+        # Stream-D has no worktree_path: the project root itself.
+        resp = self.post("/api/streams/Stream-D/start?dryRun=true")
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assertEqual(resp.json()["directory"], os.path.realpath(self.dir))
+
+    def test_no_project_root_is_said(self):
+        loose = os.path.join(self.dir, "tasks.db")
+        shutil.copy(FIXTURE, loose)
+        self.start("sqlite:" + loose)
+        wait_for(lambda: self.tg.get("/api/overview").json()["streams"], what="an overview")
+        resp = self.post("/api/streams/Stream-B/start?dryRun=true")
+        self.assertEqual(resp.status, 422, resp.body)
+        self.assertIn("project root of Stream-B is missing", resp.json()["error"])
+        self.assertIn("projectRoot", resp.json()["error"])
+
+
 class ConcurrentWriter(Base):
     poll = "0.02"
 

@@ -611,6 +611,48 @@ test_ids_made_from_names(void **state)
 	tcdb_rows_free(s);
 }
 
+/*
+ * With no dependency in the metadata, the tasks' own (task_dependencies)
+ * make the streams' dependencies and phases.
+ */
+static void
+test_task_dependencies_make_stream_dependencies(void **state)
+{
+	struct tcdb_rows	*s = rows_new();
+	enum tcdb_result	 r;
+	json_t			*list, *o;
+
+	(void)state;
+	add_stream(s, 1, "base", "active", NULL);
+	add_stream(s, 2, "api", "active", NULL);
+	add_stream(s, 3, "glue", "active", NULL);
+	add_task(s, 1, 1, "schema", "completed", NULL);
+	add_task(s, 2, 2, "routes", "pending", NULL);
+	add_task(s, 3, 3, "wire", "pending", NULL);
+	add_task(s, 4, 3, "ship", "pending", NULL);
+	s->deps = xcalloc(4, sizeof *s->deps);
+	s->deps[s->n_deps++] = (struct tcdb_dep){ 2, 1 };
+	s->deps[s->n_deps++] = (struct tcdb_dep){ 3, 2 };
+	s->deps[s->n_deps++] = (struct tcdb_dep){ 4, 3 };	/* within */
+	s->deps[s->n_deps++] = (struct tcdb_dep){ 4, 99 };	/* no task */
+
+	list = get(s, "/api/streams", &r);
+	o = listed(list, "api");
+	assert_string_equal(str(o, "streamPhase"), "parallel");
+	assert_int_equal(json_array_size(json_object_get(o, "dependencies")),
+	    1);
+	assert_string_equal(json_string_value(json_array_get(
+	    json_object_get(o, "dependencies"), 0)), "base");
+	o = listed(list, "glue");
+	assert_string_equal(str(o, "streamPhase"), "integration");
+	assert_int_equal(json_array_size(json_object_get(o, "dependencies")),
+	    1);
+	assert_string_equal(str(listed(list, "base"), "streamPhase"),
+	    "foundation");
+	json_decref(list);
+	tcdb_rows_free(s);
+}
+
 int
 main(void)
 {
@@ -624,6 +666,7 @@ main(void)
 		cmocka_unit_test(test_cancelled_tasks_are_done),
 		cmocka_unit_test(test_a_written_phase_is_kept),
 		cmocka_unit_test(test_ids_made_from_names),
+		cmocka_unit_test(test_task_dependencies_make_stream_dependencies),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

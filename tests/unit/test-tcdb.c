@@ -354,6 +354,34 @@ test_no_tasks_table_is_said(void **state)
 	tcdb_free(db);
 }
 
+/* The project of a tasks.db: the directory that holds its .copilot/. */
+static void
+test_project_root(void **state)
+{
+	char	out[64];
+
+	(void)state;
+	assert_int_equal(tcdb_project_root("/home/me/app/.copilot/tasks.db",
+	    out, sizeof out), 0);
+	assert_string_equal(out, "/home/me/app");
+	assert_int_equal(tcdb_project_root(".copilot/tasks.db", out,
+	    sizeof out), 0);
+	assert_string_equal(out, ".");
+	assert_int_equal(tcdb_project_root("/.copilot/tasks.db", out,
+	    sizeof out), 0);
+	assert_string_equal(out, "/");
+	assert_int_equal(tcdb_project_root("app/.copilot/tasks.db", out,
+	    sizeof out), 0);
+	assert_string_equal(out, "app");
+	assert_int_equal(tcdb_project_root("/srv/tasks.db", out, sizeof out),
+	    -1);
+	assert_int_equal(tcdb_project_root("tasks.db", out, sizeof out), -1);
+	assert_int_equal(tcdb_project_root("/a/x.copilot/tasks.db", out,
+	    sizeof out), -1);
+	assert_int_equal(tcdb_project_root("/a/very/long/path/that/does/not/"
+	    "fit/in/the/output/.copilot/tasks.db", out, 16), -1);
+}
+
 int
 main(void)
 {
@@ -364,6 +392,7 @@ main(void)
 		cmocka_unit_test(test_errors_are_clear),
 		cmocka_unit_test(test_a_deleted_or_replaced_file_is_noticed),
 		cmocka_unit_test(test_no_tasks_table_is_said),
+		cmocka_unit_test(test_project_root),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
