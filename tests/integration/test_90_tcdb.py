@@ -6,6 +6,7 @@ is not tc's, a change written by another process shows as a `stream`
 event, a concurrent writer never yields a torn view, and checkpoints
 answer 501.  Each test works on a copy of the fixture database."""
 
+import json
 import os
 import re
 import shutil
@@ -303,6 +304,24 @@ class PlanFromTasksDb(Base):
         resp = self.post("/api/streams/Stream-D/start?dryRun=true")
         self.assertEqual(resp.status, 200, resp.body)
         self.assertEqual(resp.json()["directory"], os.path.realpath(self.dir))
+
+    def test_generate_config_from_tasks_db(self):
+        out = os.path.join(self.dir, "orchestration-config.json")
+        rc, stdout, stderr = harness.run_taskgate(["generate-config", "--upstream", "sqlite:" + self.db,
+                                                   "--output", out])
+        self.assertEqual(rc, 0, stderr)
+        self.assertIn("5 streams", stdout)
+        with open(out) as f:
+            doc = json.load(f)
+        streams = {s["streamId"]: s for s in doc["streams"]}
+        self.assertEqual(sorted(streams), ["Stream-A", "Stream-B", "Stream-C", "Stream-D", "Stream-Z"])
+        self.assertEqual(streams["Stream-C"]["worktreePath"], ".worktrees/Stream-C")
+        self.assertEqual(streams["Stream-Z"]["dependencies"], ["Stream-B", "Stream-C"])
+        self.assertEqual(streams["Stream-B"]["projectRoot"], os.path.realpath(self.dir))
+        self.assertEqual(sorted(doc["executionPlan"]["parallel"]), ["Stream-B", "Stream-C", "Stream-D"])
+        self.assertEqual(doc["apiEndpoint"], "sqlite:" + self.db)
+        rc, stdout, stderr = harness.run_taskgate(["check-config", "--config", out])
+        self.assertEqual(rc, 0, stderr)
 
     def test_no_project_root_is_said(self):
         loose = os.path.join(self.dir, "tasks.db")
