@@ -504,7 +504,7 @@ bool
 agent_nudge(const char *id, const struct model_counts *c, int in_row,
     int max, char *reason, size_t len)
 {
-	long	left = c->total - c->completed;
+	long	left = c->total - c->completed - c->cancelled;
 
 	reason[0] = '\0';
 	if (c->total <= 0 || left <= 0 || in_row >= max)
@@ -515,7 +515,7 @@ agent_nudge(const char *id, const struct model_counts *c, int in_row,
 	    "%ld tasks done, %ld left (%ld in progress, %ld pending, %ld "
 	    "blocked). Go on with the next task of %s that is not blocked, "
 	    "and mark each task completed in Task Copilot when it is done.",
-	    id, c->completed, c->total, left, c->in_progress, c->pending,
-	    c->blocked, id);
+	    id, c->completed + c->cancelled, c->total, left, c->in_progress,
+	    c->pending, c->blocked, id);
 	return true;
 }

@@ -252,6 +252,21 @@ render_deps_text(struct client_frame *f, const struct render_glyphs *g,
 		client_frame_add(f, CLIENT_GREY, "none");
 }
 
+/* How many of a stream's dependencies are not completed. */
+static size_t
+render_open_deps(json_t *s)
+{
+	json_t	*d;
+	size_t	 i, n = 0;
+
+	json_array_foreach(json_object_get(s, "dependencies"), i, d) {
+		const char *st = render_str(d, "status");
+
+		n += st == NULL || strcmp(st, "completed") != 0;
+	}
+	return n;
+}
+
 /* "@id Name: activity, active|idle 14m" or "none". */
 static void
 render_agent_text(struct client_frame *f, const struct render_glyphs *g,
@@ -452,8 +467,13 @@ render_stream_row(struct client_frame *f, const struct render_glyphs *g,
 	    "forceable"))) {
 		client_frame_line(f);
 		client_frame_add(f, CLIENT_PLAIN, "      %s", g->last);
-		client_frame_add(f, CLIENT_GREY, "waits for ");
-		render_deps_text(f, g, s, true);
+		/* No open dependency: the phase rule closes the gate. */
+		if (render_open_deps(s) == 0)
+			render_gate_text(f, s);
+		else {
+			client_frame_add(f, CLIENT_GREY, "waits for ");
+			render_deps_text(f, g, s, true);
+		}
 	}
 }
 

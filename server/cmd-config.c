@@ -15,7 +15,9 @@
  * `taskgate generate-config [--upstream URL] [--output PATH]
  * [--project-root DIR] [--force]` asks the upstream for GET /api/streams
  * (one synchronous request: 10 s, 8 MiB, http and https only, no
- * redirects) and writes the file Task Copilot's `/orchestration generate`
+ * redirects; or, for sqlite:PATH, one read of the tasks.db, whose
+ * project, the directory holding its .copilot/, is then the default
+ * --project-root) and writes the file Task Copilot's `/orchestration generate`
  * writes, pretty-printed (indent 2) with a trailing newline:
  *
  *	version			"1.0"
@@ -393,6 +395,21 @@ cmd_config_get(const char *base, struct buf *b, char *err, size_t errlen)
 	return 0;
 }
 
+/* The stream list of a tasks.db (new), or NULL with err set. */
+static json_t *
+cmd_config_fetch_tcdb(const char *path, char *err, size_t errlen)
+{
+	struct tcdb		*db = tcdb_new(path);
+	struct tcdb_rows	*snap;
+	json_t			*j = NULL;
+	long			 status;
+
+	if ((snap = tcdb_snapshot_of(db, err, errlen)) != NULL)
+		j = tcdb_render(snap, "/api/streams", clock_wall(), &status);
+	tcdb_free(db);
+	return j;
+}
+
 /* Returns the upstream's stream list (new), or NULL with err set. */
 static json_t *
 cmd_config_fetch(const char *base, char *err, size_t errlen)
@@ -400,6 +417,8 @@ cmd_config_fetch(const char *base, char *err, size_t errlen)
 	struct buf	 b;
 	json_t		*j;
 
+	if (strncmp(base, "sqlite:", 7) == 0)
+		return cmd_config_fetch_tcdb(base + 7, err, errlen);
 	buf_init(&b, TASKGATE_MAX_UPSTREAM);
 	if (cmd_config_get(base, &b, err, errlen) == -1) {
 		buf_clear(&b);
@@ -670,6 +689,8 @@ cmd_config_generate(int argc, char **argv)
 	struct cmd_config_args	 a;
 	const char		*output;
 	char			 err[512], *root = NULL, *url = NULL;
+	char			 tc_root[4096];
+	const char		*given;
 	size_t			 len;
 	int			 rc;
 
@@ -688,7 +709,12 @@ cmd_config_generate(int argc, char **argv)
 		log_warnx("%s", err);
 		goto out;
 	}
-	if ((root = cmd_config_project_root(a.project_root)) == NULL)
+	/* A tasks.db's project holds its .copilot/. */
+	given = a.project_root;
+	if (given == NULL && strncmp(url, "sqlite:", 7) == 0 &&
+	    tcdb_project_root(url + 7, tc_root, sizeof tc_root) == 0)
+		given = tc_root;
+	if ((root = cmd_config_project_root(given)) == NULL)
 		goto out;
 	if (!a.force && access(output, F_OK) == 0) {
 		log_warnx("%s already exists; add --force to replace it",

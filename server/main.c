@@ -79,6 +79,20 @@ main(int argc, char **argv)
 }
 
 /* Prints the one line a person can click; the token is meant to be there. */
+/*
+ * tasks.db changed (tcdb-watch.c's thread): what the cache holds of it is
+ * due, and the poller reads it now, so the change is on /api/events
+ * without waiting for the poll interval.
+ */
+static void
+main_tasks_db_changed(void *arg)
+{
+	struct taskgate	*tg = arg;
+
+	cache_expire_all(tg->cache);
+	poller_poke(tg->poller);
+}
+
 static void
 main_start_line(const struct options *o, int port, const char *token)
 {
@@ -193,6 +207,9 @@ main_serve(struct options *o)
 	events_set_webhook(tg.events, tg.webhook);
 	if (tg.webhook != NULL && webhook_start(tg.webhook) == -1)
 		fatalx("cannot start the webhook thread");
+	if (strncmp(tg.upstream_url, "sqlite:", 7) == 0)
+		tg.tcwatch = tcdb_watch_start(tg.upstream_url + 7,
+		    main_tasks_db_changed, &tg);
 	if (events_start(tg.events) == -1 || poller_start(tg.poller) == -1 ||
 	    session_start_thread(tg.sessions) == -1)
 		fatalx("cannot start the event, poller and session threads");
@@ -209,6 +226,7 @@ main_serve(struct options *o)
 	} while (sig == SIGHUP);
 	log_info("stopping (signal %d)", sig);
 
+	tcdb_watch_stop(tg.tcwatch);
 	poller_stop(tg.poller);
 	session_stop_thread(tg.sessions);
 	cache_abort_waiters(tg.cache);

@@ -19,14 +19,26 @@ static const char *const model_status_names[] = {
 };
 
 /*
- * The upstream's rule: completed when every task is completed, otherwise
- * blocked if any task is blocked, then in_progress if any is in progress,
- * else pending.  A stream without tasks is pending (progress 0).
+ * Whether a stream is done: it has tasks and each is completed or, in
+ * Task Copilot 3, cancelled (a cancelled task is never going to be done,
+ * so it must not hold its stream or the streams waiting for it).
+ */
+bool
+model_complete(const struct model_counts *c)
+{
+	return c->total > 0 && c->completed + c->cancelled >= c->total;
+}
+
+/*
+ * The upstream's rule: completed when every task is done (completed or
+ * cancelled), otherwise blocked if any task is blocked, then in_progress
+ * if any is in progress, else pending.  A stream without tasks is
+ * pending (progress 0).
  */
 enum model_status
 model_status_of(const struct model_counts *c)
 {
-	if (c->total > 0 && c->completed == c->total)
+	if (model_complete(c))
 		return MODEL_COMPLETED;
 	if (c->blocked > 0)
 		return MODEL_BLOCKED;
@@ -75,6 +87,8 @@ model_count_tasks(json_t *tasks, struct model_counts *c)
 			c->blocked++;
 		else if (strcmp(st, "pending") == 0)
 			c->pending++;
+		else if (strcmp(st, "cancelled") == 0)
+			c->cancelled++;
 	}
 	return 0;
 }
@@ -107,6 +121,16 @@ model_find_stream(json_t *streams, const char *id)
 	return NULL;
 }
 
+/* An optional count (Task Copilot 3's cancelledTasks): 0 when absent. */
+static int
+model_get_optional(json_t *o, const char *key, long *out)
+{
+	*out = 0;
+	if (json_object_get(o, key) == NULL)
+		return 0;
+	return model_get_count(o, key, out);
+}
+
 /*
  * Checks a /api/streams document and adds "status" to each stream.
  * Returns -1 with a sentence in err when the shape is not the upstream's.
@@ -132,7 +156,9 @@ model_augment_list(json_t *root, char *err, size_t errlen)
 		    model_get_count(s, "inProgressTasks", &c.in_progress) ==
 		    -1 ||
 		    model_get_count(s, "blockedTasks", &c.blocked) == -1 ||
-		    model_get_count(s, "pendingTasks", &c.pending) == -1) {
+		    model_get_count(s, "pendingTasks", &c.pending) == -1 ||
+		    model_get_optional(s, "cancelledTasks", &c.cancelled) ==
+		    -1) {
 			snprintf(err, errlen, "stream %zu of the list lacks "
 			    "its id or task counts", i);
 			return -1;
@@ -165,5 +191,8 @@ model_augment_detail(json_t *root, char *err, size_t errlen)
 	    json_integer(c.in_progress));
 	json_object_set_new(root, "blockedTasks", json_integer(c.blocked));
 	json_object_set_new(root, "pendingTasks", json_integer(c.pending));
+	if (c.cancelled > 0)
+		json_object_set_new(root, "cancelledTasks",
+		    json_integer(c.cancelled));
 	return 0;
 }

@@ -43,6 +43,7 @@ struct poller {
 	int			 upstream_up;	/* -1 unknown, 0, 1 */
 	struct poller_sample	*unwritten;	/* samples the db refused */
 	size_t			 n_unwritten;
+	int64_t			 batch;		/* the last round's events' */
 
 	pthread_mutex_t		 lock;		/* guards what follows */
 	pthread_cond_t		 cond;
@@ -275,6 +276,8 @@ poller_counts_of(json_t *o, struct model_counts *c)
 	c->in_progress = json_integer_value(v[2]);
 	c->blocked = json_integer_value(v[3]);
 	c->pending = json_integer_value(v[4]);
+	c->cancelled = json_integer_value(json_object_get(o,
+	    "cancelledTasks"));
 	return json_is_integer(v[0]);
 }
 
@@ -327,7 +330,13 @@ poller_judge(struct poller *p, json_t *s, int64_t now_ms, double now,
 		return;
 	ps = poller_stream(p, id, now_ms);
 	ps->seen = true;
-	changed = memcmp(&c, &ps->row.counts, sizeof c) != 0;
+	/* Not cancelled: the stored rows have no such column, and every
+	 * change of it moves another count too. */
+	changed = c.total != ps->row.counts.total ||
+	    c.completed != ps->row.counts.completed ||
+	    c.in_progress != ps->row.counts.in_progress ||
+	    c.blocked != ps->row.counts.blocked ||
+	    c.pending != ps->row.counts.pending;
 	if (changed) {
 		json_t *e = poller_stream_event(s, &ps->row.counts);
 
@@ -349,7 +358,7 @@ poller_judge(struct poller *p, json_t *s, int64_t now_ms, double now,
 	in.unchanged_s = ps->track.unchanged_s;
 	in.timeout_s = p->tg->conf.stall_timeout_min * 60.0;
 	session_stall_input(p->tg->sessions, id, now, &in);
-	if (!(c.total > 0 && c.completed == c.total)) {
+	if (!model_complete(&c)) {
 		xasprintf(&key, "/api/streams/%s/health", id);
 		health = poller_get(p, key, CACHE_PASSTHROUGH);
 		free(key);
@@ -475,9 +484,15 @@ poller_round(struct poller *p)
 	p->view = view;
 	pthread_mutex_unlock(&p->lock);
 
-	json_array_foreach(events, i, e)
+	/* One round, one batch: its events say so, and how many they are. */
+	p->batch = now_ms > p->batch ? now_ms : p->batch + 1;
+	json_array_foreach(events, i, e) {
+		json_object_set_new(json_object_get(e, "data"), "batch",
+		    json_pack("{s:I,s:I}", "id", (json_int_t)p->batch, "size",
+		    (json_int_t)json_array_size(events)));
 		events_emit(p->tg->events, json_string_value(json_object_get(e,
 		    "type")), json_incref(json_object_get(e, "data")));
+	}
 	json_decref(events);
 }
 

@@ -105,9 +105,11 @@ struct model_counts {
 	long	in_progress;
 	long	blocked;
 	long	pending;
+	long	cancelled;	/* Task Copilot 3 only; done, not completed */
 };
 
 enum model_status model_status_of(const struct model_counts *);
+bool	model_complete(const struct model_counts *);
 const char *model_status_name(enum model_status);
 long	model_progress(const struct model_counts *);
 int	model_count_tasks(json_t *, struct model_counts *);

@@ -1360,6 +1360,8 @@ session_view_counts_of(json_t *view, void *arg)
 		    "blockedTasks"));
 		q->c->pending = json_integer_value(json_object_get(st,
 		    "pendingTasks"));
+		q->c->cancelled = json_integer_value(json_object_get(st,
+		    "cancelledTasks"));
 		q->found = json_is_integer(json_object_get(st, "totalTasks"));
 		return;
 	}
@@ -1609,9 +1611,10 @@ session_refuse(struct session_job *j, unsigned int status, const char *code,
 
 /*
  * The directory of a stream's window: projectRoot/worktreePath from the
- * config, or taskgate's working directory and the upstream's worktreePath.
- * It must exist and resolve inside projectRoot.  -1 with the job answered
- * 422 naming the path.
+ * config, or the upstream's worktreePath in the project of a tasks.db
+ * upstream (the directory of its .copilot/), else in taskgate's working
+ * directory.  It must exist and resolve inside projectRoot.  -1 with the
+ * job answered 422 naming the path, or saying what is missing.
  */
 static int
 session_workdir(struct sessions *ss, struct session_job *j, json_t *stream,
@@ -1620,6 +1623,7 @@ session_workdir(struct sessions *ss, struct session_job *j, json_t *stream,
 	const struct orchconf	*c = &ss->tg->conf;
 	const char		*root = NULL, *wt = NULL;
 	char			 rroot[PATH_MAX], want[PATH_MAX], cwd[PATH_MAX];
+	const char		*tc = ss->tg->upstream_url;
 	size_t			 i, len;
 
 	for (i = 0; i < c->n_streams; i++) {
@@ -1632,6 +1636,16 @@ session_workdir(struct sessions *ss, struct session_job *j, json_t *stream,
 	if (i == c->n_streams)
 		wt = json_string_value(json_object_get(stream,
 		    "worktreePath"));
+	if (root == NULL && strncmp(tc, "sqlite:", 7) == 0) {
+		if (tcdb_project_root(tc + 7, cwd, sizeof cwd) == -1) {
+			session_refuse(j, 422, "bad-worktree", "the project root "
+			    "of %s is missing: %s is not in a project's .copilot "
+			    "directory; give projectRoot in the orchestration "
+			    "config (--config)", j->id, tc + 7);
+			return -1;
+		}
+		root = cwd;
+	}
 	if (root == NULL) {
 		if (getcwd(cwd, sizeof cwd) == NULL) {
 			session_refuse(j, 422, "bad-worktree", "taskgate's "

@@ -114,8 +114,7 @@ static enum stall_state
 stall_judge_one(const struct stall_input *in, json_t *e)
 {
 	const struct model_counts	*c = &in->counts;
-	bool				 complete = c->total > 0 &&
-					    c->completed == c->total;
+	bool				 complete = model_complete(c);
 	bool				 working = c->in_progress > 0 ||
 					    in->session_live;
 	enum stall_state		 own = stall_of_agent(in->agent.state);

@@ -221,11 +221,18 @@ struct tcdb_stream_row {		/* one row of streams */
 	char		*name, *status, *worktree;
 };
 
+struct tcdb_dep {			/* one row of task_dependencies */
+	long long	 task;		/* waits for */
+	long long	 on;
+};
+
 struct tcdb_rows {			/* one consistent read of the file */
 	struct tcdb_task	*tasks;		/* oldest first */
 	size_t			 n_tasks;
 	struct tcdb_stream_row	*streams;
 	size_t			 n_streams;
+	struct tcdb_dep		*deps;
+	size_t			 n_deps;
 };
 
 enum tcdb_result {
@@ -237,6 +244,7 @@ enum tcdb_result {
 };
 
 void	tcdb_rows_free(struct tcdb_rows *);
+void	tcdb_id_from_name(const char *, long long, char *, size_t);
 enum tcdb_result tcdb_render_request(const struct tcdb_rows *, const char *,
 	    const char *, double, json_t **);
 
@@ -247,6 +255,13 @@ void	tcdb_free(struct tcdb *);
 void	tcdb_call(struct tcdb *, struct upstream_call *);
 json_t	*tcdb_render(const struct tcdb_rows *, const char *, double, long *);
 struct tcdb_rows *tcdb_snapshot_of(struct tcdb *, char *, size_t);
+int	tcdb_project_root(const char *, char *, size_t);
+
+/* tcdb-watch.c */
+typedef void (*tcdb_change_fn)(void *);
+struct tcdb_watch;
+struct tcdb_watch *tcdb_watch_start(const char *, tcdb_change_fn, void *);
+void	tcdb_watch_stop(struct tcdb_watch *);
 
 /* cache.c */
 enum cache_kind {
@@ -506,6 +521,7 @@ struct taskgate {
 	struct sessions		*sessions;
 	struct idempotency	*idempotency;
 	struct http		*http;
+	struct tcdb_watch	*tcwatch;	/* sqlite:PATH, inotify; or NULL */
 	char			 hook_base[64];	/* http://127.0.0.1:PORT, or ""
 						   (a unix socket: no hooks) */
 };

@@ -21,17 +21,31 @@
 #define TC_ACTIVE_S	300	/* the old API's isActive window */
 #define TC_STALE_S	600	/* its "no activity for 10+ minutes" */
 
-/* A stream as the old API listed it, grouped from the tasks. */
+/*
+ * A stream as the old API listed it: one tc stream (tasks.stream_id), or,
+ * for tasks in no tc stream, the metadata.streamId they name, else
+ * "unassigned".
+ */
 struct tc_stream {
-	const char	*label;
+	long long	 row;		/* streams.id; 0: in none */
+	const char	*meta_id;	/* a rowless group's streamId, or NULL */
+	char		 label[STREAM_ID_MAX + 1];
 	const char	*name;
 	const char	*phase;
+	bool		 phase_written;	/* metadata.streamPhase */
 	const char	*worktree;
 	bool		 archived;
 	json_t		*deps;		/* labels (new) */
 	json_t		*files;		/* (new) */
 	struct model_counts c;
 	size_t		 first;		/* index of its first task */
+};
+
+/* The streams of a snapshot, and which one each task is in. */
+struct tc_groups {
+	struct tc_stream	*v;
+	size_t			 n;
+	size_t			*of;		/* [task index] -> index in v */
 };
 
 static const char *const tc_agent_names[][2] = {
@@ -71,6 +85,7 @@ tcdb_rows_free(struct tcdb_rows *s)
 	}
 	free(s->tasks);
 	free(s->streams);
+	free(s->deps);
 	free(s);
 }
 
@@ -230,20 +245,6 @@ tc_row_archived(const struct tcdb_stream_row *r)
 	    strcmp(r->status, "archived") == 0;
 }
 
-/* A task's stream: metadata.streamId, else its stream row's name. */
-static const char *
-tc_label(const struct tcdb_rows *s, const struct tcdb_task *t)
-{
-	const char			*id = tc_meta_str(t, "streamId");
-	const struct tcdb_stream_row	*r = tc_row(s, t->stream_row);
-
-	if (id != NULL && valid_stream_id(id))
-		return id;
-	if (r != NULL && r->name != NULL)
-		return r->name;
-	return "unassigned";
-}
-
 static const char *
 tc_agent_name(const char *id)
 {
@@ -288,94 +289,300 @@ tc_phase_rank(const char *p)
 	return 3;
 }
 
-/* Groups the tasks into streams (new array, *n streams). */
-static struct tc_stream *
-tc_streams(const struct tcdb_rows *s, size_t *n)
+/* Whether task t belongs in group g (before labels are given). */
+static bool
+tc_in_group(const struct tc_stream *g, const struct tcdb_task *t,
+    const char *meta_id)
 {
-	struct tc_stream	*out = NULL;
-	size_t			 i, k, pass;
-
-	*n = 0;
-	for (i = 0; i < s->n_tasks; i++) {
-		const struct tcdb_task		*t = &s->tasks[i];
-		const struct tcdb_stream_row	*row = tc_row(s, t->stream_row);
-		const char			*label = tc_label(s, t);
-		const char			*status = tc_status(t);
-		struct tc_stream		*st = NULL;
-		json_t				*deps;
-
-		for (k = 0; k < *n; k++)
-			if (strcmp(out[k].label, label) == 0)
-				st = &out[k];
-		if (st == NULL) {
-			out = xrealloc(out, (*n + 1) * sizeof *out);
-			st = &out[(*n)++];
-			memset(st, 0, sizeof *st);
-			st->label = label;
-			st->first = i;
-			st->deps = json_array();
-			st->files = json_array();
-			st->name = row != NULL ? row->name :
-			    tc_meta_str(t, "streamName");
-			if (st->name == NULL)
-				st->name = label;
-			st->worktree = row != NULL ? row->worktree : NULL;
-			st->archived = tc_row_archived(row);
-		}
-		if (st->phase == NULL)
-			st->phase = tc_meta_str(t, "streamPhase");
-		deps = json_object_get(tc_meta(t), "streamDependencies");
-		if (deps == NULL)
-			deps = json_object_get(tc_meta(t), "dependencies");
-		tc_union(st->deps, deps);
-		tc_union(st->files, json_object_get(tc_meta(t), "files"));
-		st->c.total++;
-		if (strcmp(status, "completed") == 0)
-			st->c.completed++;
-		else if (strcmp(status, "in_progress") == 0)
-			st->c.in_progress++;
-		else if (strcmp(status, "blocked") == 0)
-			st->c.blocked++;
-		else if (strcmp(status, "pending") == 0)
-			st->c.pending++;
-	}
-	/* No streamPhase written: derive it from the dependency graph. */
-	for (pass = 0; pass < 3; pass++) {
-		for (k = 0; k < *n; k++) {
-			json_t		*d;
-			size_t		 j, m;
-			int		 worst = -1;
-
-			if (out[k].phase != NULL && tc_phase_rank(
-			    out[k].phase) < 3 && pass == 0)
-				continue;
-			if (json_array_size(out[k].deps) == 0) {
-				out[k].phase = "foundation";
-				continue;
-			}
-			json_array_foreach(out[k].deps, j, d)
-				for (m = 0; m < *n; m++)
-					if (strcmp(out[m].label,
-					    json_string_value(d)) == 0 &&
-					    tc_phase_rank(out[m].phase) > worst)
-						worst = tc_phase_rank(
-						    out[m].phase);
-			out[k].phase = worst <= 0 ? "parallel" : "integration";
-		}
-	}
-	return out;
+	if (t->stream_row > 0 || g->row > 0)
+		return g->row == t->stream_row;
+	if (meta_id == NULL || g->meta_id == NULL)
+		return meta_id == NULL && g->meta_id == NULL;
+	return strcmp(meta_id, g->meta_id) == 0;
 }
 
-static void
-tc_streams_free(struct tc_stream *v, size_t n)
+/* A task's metadata.streamId when it is a valid id, else NULL. */
+static const char *
+tc_meta_id(const struct tcdb_task *t)
+{
+	const char	*id = tc_meta_str(t, "streamId");
+
+	return id != NULL && valid_stream_id(id) ? id : NULL;
+}
+
+static bool
+tc_label_taken(const struct tc_stream *v, size_t n, const char *label)
 {
 	size_t	i;
 
-	for (i = 0; i < n; i++) {
-		json_decref(v[i].deps);
-		json_decref(v[i].files);
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i].label, label) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A valid stream id made from a stream's name: letters, digits, '.', '_'
+ * and '-' kept, every other run of bytes one '-' ("Workstream 02" is
+ * "Workstream-02"), cut to STREAM_ID_MAX; "stream-ROW" when nothing is
+ * left.
+ */
+void
+tcdb_id_from_name(const char *name, long long row, char *out, size_t len)
+{
+	size_t	i, j = 0;
+	bool	dash = false;
+
+	if (len > STREAM_ID_MAX + 1)
+		len = STREAM_ID_MAX + 1;
+	for (i = 0; name != NULL && name[i] != '\0' && j + 1 < len; i++) {
+		unsigned char	c = (unsigned char)name[i];
+		bool		alnum = (c >= 'A' && c <= 'Z') ||
+				    (c >= 'a' && c <= 'z') ||
+				    (c >= '0' && c <= '9');
+
+		if (alnum || (j > 0 && (c == '.' || c == '_' || c == '-'))) {
+			if (dash && j + 2 < len)
+				out[j++] = '-';
+			dash = false;
+			out[j++] = (char)c;
+		} else if (j > 0)
+			dash = true;
 	}
-	free(v);
+	out[j] = '\0';
+	if (j == 0)
+		snprintf(out, len, "stream-%lld", row);
+}
+
+/*
+ * Gives group k its id: the streamId most of its tasks' metadata name
+ * (the first of a tie), else one made from its name; never one an
+ * earlier group has.
+ */
+static void
+tc_give_label(const struct tcdb_rows *s, struct tc_groups *g, size_t k)
+{
+	struct tc_stream	*st = &g->v[k];
+	json_t			*votes = json_object(), *v;
+	const char		*best = NULL, *key;
+	json_int_t		 most = 0;
+	char			 base[STREAM_ID_MAX + 1];
+	size_t			 i;
+	int			 n;
+
+	for (i = st->first; i < s->n_tasks; i++) {
+		const char	*id = tc_meta_id(&s->tasks[i]);
+
+		if (g->of[i] != k || id == NULL)
+			continue;
+		v = json_object_get(votes, id);
+		json_object_set_new(votes, id, json_integer(v != NULL ?
+		    json_integer_value(v) + 1 : 1));
+	}
+	json_object_foreach(votes, key, v) {
+		if (json_integer_value(v) > most &&
+		    !tc_label_taken(g->v, k, key)) {
+			most = json_integer_value(v);
+			best = key;
+		}
+	}
+	if (best != NULL)
+		snprintf(st->label, sizeof st->label, "%s", best);
+	json_decref(votes);
+	if (best != NULL)
+		return;
+	if (st->row == 0 && st->meta_id == NULL)
+		snprintf(base, sizeof base, "%s", "unassigned");
+	else
+		tcdb_id_from_name(st->name != NULL ? st->name : st->meta_id,
+		    st->row, base, sizeof base);
+	snprintf(st->label, sizeof st->label, "%s", base);
+	for (n = 2; tc_label_taken(g->v, k, st->label); n++)
+		snprintf(st->label, sizeof st->label, "%.*s-%d",
+		    STREAM_ID_MAX - 12, base, n);
+}
+
+/* Counts task t into its stream. */
+static void
+tc_count(struct tc_stream *st, const struct tcdb_task *t)
+{
+	const char	*status = tc_status(t);
+	const char	*phase = tc_meta_str(t, "streamPhase");
+	json_t		*deps;
+
+	if (!st->phase_written && tc_phase_rank(phase) < 3) {
+		st->phase = phase;
+		st->phase_written = true;
+	}
+	deps = json_object_get(tc_meta(t), "streamDependencies");
+	if (deps == NULL)
+		deps = json_object_get(tc_meta(t), "dependencies");
+	tc_union(st->deps, deps);
+	tc_union(st->files, json_object_get(tc_meta(t), "files"));
+	st->c.total++;
+	if (strcmp(status, "completed") == 0)
+		st->c.completed++;
+	else if (strcmp(status, "in_progress") == 0)
+		st->c.in_progress++;
+	else if (strcmp(status, "blocked") == 0)
+		st->c.blocked++;
+	else if (strcmp(status, "pending") == 0)
+		st->c.pending++;
+	else if (strcmp(status, "cancelled") == 0)
+		st->c.cancelled++;
+}
+
+static int
+tc_index_cmp(const void *a, const void *b, void *arg)
+{
+	const struct tcdb_rows	*s = arg;
+	long long		 x = s->tasks[*(const size_t *)a].id;
+	long long		 y = s->tasks[*(const size_t *)b].id;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The index of the task with that id, in by (indexes sorted by id). */
+static bool
+tc_task_index(const struct tcdb_rows *s, const size_t *by, long long id,
+    size_t *out)
+{
+	size_t	lo = 0, hi = s->n_tasks, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (s->tasks[by[mid]].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == s->n_tasks || s->tasks[by[lo]].id != id)
+		return false;
+	*out = by[lo];
+	return true;
+}
+
+/*
+ * A task that waits for a task of another stream (task_dependencies)
+ * makes its stream depend on that one, beside what the metadata says.
+ */
+static void
+tc_task_deps(const struct tcdb_rows *s, struct tc_groups *g)
+{
+	size_t	*by, i, a, b;
+	json_t	*one;
+
+	if (s->n_deps == 0 || s->n_tasks == 0)
+		return;
+	by = xcalloc(s->n_tasks, sizeof *by);
+	for (i = 0; i < s->n_tasks; i++)
+		by[i] = i;
+	qsort_r(by, s->n_tasks, sizeof *by, tc_index_cmp, (void *)s);
+	for (i = 0; i < s->n_deps; i++) {
+		if (!tc_task_index(s, by, s->deps[i].task, &a) ||
+		    !tc_task_index(s, by, s->deps[i].on, &b) ||
+		    g->of[a] == g->of[b])
+			continue;
+		one = json_pack("[s]", g->v[g->of[b]].label);
+		tc_union(g->v[g->of[a]].deps, one);
+		json_decref(one);
+	}
+	free(by);
+}
+
+/*
+ * Groups the tasks into streams, as tc does: by tasks.stream_id.  A tc
+ * stream without tasks is not listed (the old API's streams were made of
+ * tasks).  Fills g (free with tc_groups_free()).
+ */
+static void
+tc_streams(const struct tcdb_rows *s, struct tc_groups *g)
+{
+	size_t	i, k, pass;
+
+	memset(g, 0, sizeof *g);
+	g->of = xcalloc(s->n_tasks + 1, sizeof *g->of);
+	for (i = 0; i < s->n_tasks; i++) {
+		const struct tcdb_task		*t = &s->tasks[i];
+		const struct tcdb_stream_row	*row = tc_row(s, t->stream_row);
+		const char			*meta_id = t->stream_row > 0 ?
+						    NULL : tc_meta_id(t);
+		struct tc_stream		*st = NULL;
+
+		for (k = 0; k < g->n && st == NULL; k++)
+			if (tc_in_group(&g->v[k], t, meta_id))
+				st = &g->v[k];
+		if (st == NULL) {
+			g->v = xrealloc(g->v, (g->n + 1) * sizeof *g->v);
+			st = &g->v[g->n++];
+			memset(st, 0, sizeof *st);
+			st->row = t->stream_row > 0 ? t->stream_row : 0;
+			st->meta_id = meta_id;
+			st->first = i;
+			st->deps = json_array();
+			st->files = json_array();
+			if (row != NULL)
+				st->name = row->name;
+			else if (meta_id != NULL)
+				st->name = tc_meta_str(t, "streamName");
+			else if (st->row == 0)
+				st->name = "unassigned";
+			st->worktree = row != NULL ? row->worktree : NULL;
+			st->archived = tc_row_archived(row);
+		}
+		g->of[i] = (size_t)(st - g->v);
+		tc_count(st, t);
+	}
+	for (k = 0; k < g->n; k++) {
+		tc_give_label(s, g, k);
+		if (g->v[k].name == NULL)
+			g->v[k].name = g->v[k].label;
+	}
+	tc_task_deps(s, g);
+	/* No streamPhase written: derive it from the dependency graph. */
+	for (pass = 0; pass < 3; pass++) {
+		for (k = 0; k < g->n; k++) {
+			struct tc_stream	*v = g->v;
+			json_t			*d;
+			size_t			 j, m;
+			int			 worst = -1;
+
+			if (v[k].phase_written)
+				continue;
+			if (json_array_size(v[k].deps) == 0) {
+				v[k].phase = "foundation";
+				continue;
+			}
+			json_array_foreach(v[k].deps, j, d)
+				for (m = 0; m < g->n; m++)
+					if (strcmp(v[m].label,
+					    json_string_value(d)) == 0 &&
+					    tc_phase_rank(v[m].phase) > worst)
+						worst = tc_phase_rank(
+						    v[m].phase);
+			v[k].phase = worst <= 0 ? "parallel" : "integration";
+		}
+	}
+}
+
+static void
+tc_groups_free(struct tc_groups *g)
+{
+	size_t	i;
+
+	for (i = 0; i < g->n; i++) {
+		json_decref(g->v[i].deps);
+		json_decref(g->v[i].files);
+	}
+	free(g->v);
+	free(g->of);
+}
+
+/* The label of task i's stream. */
+static const char *
+tc_label(const struct tc_groups *g, size_t i)
+{
+	return g->v[g->of[i]].label;
 }
 
 static int
@@ -463,11 +670,15 @@ tc_with_archived(const char *uri)
 static json_t *
 tcdb_render_list(const struct tcdb_rows *s, bool with_archived)
 {
+	struct tc_groups	 g;
 	struct tc_stream	*v;
 	json_t			*list = json_array();
 	size_t			 n, i;
 
-	v = tc_streams(s, &n);
+	tc_streams(s, &g);
+	v = g.v;
+	n = g.n;
+	/* (g.of is of no use once sorted) */
 	if (n > 0)	/* v is NULL for none, which qsort may not take */
 		qsort(v, n, sizeof *v, tc_stream_cmp);
 	for (i = 0; i < n; i++) {
@@ -487,11 +698,14 @@ tcdb_render_list(const struct tcdb_rows *s, bool with_archived)
 		if (v[i].worktree != NULL)
 			json_object_set_new(o, "worktreePath",
 			    tc_text(v[i].worktree));
+		if (v[i].c.cancelled > 0)
+			json_object_set_new(o, "cancelledTasks",
+			    json_integer(v[i].c.cancelled));
 		json_object_set_new(o, "progressPercentage",
 		    json_integer(model_progress(&v[i].c)));
 		json_array_append_new(list, o);
 	}
-	tc_streams_free(v, n);
+	tc_groups_free(&g);
 	return json_pack("{s:o,s:I}", "streams", list, "totalStreams",
 	    (json_int_t)json_array_size(list));
 }
@@ -509,11 +723,14 @@ static enum tcdb_result
 tcdb_render_detail(const struct tcdb_rows *s, const char *id,
     bool with_archived, json_t **out)
 {
+	struct tc_groups	 g;
 	struct tc_stream	*v;
 	json_t			*o = NULL, *tasks, *deps;
 	size_t			 n, i, k;
 
-	v = tc_streams(s, &n);
+	tc_streams(s, &g);
+	v = g.v;
+	n = g.n;
 	for (i = 0; i < n; i++) {
 		const struct tcdb_task *first = &s->tasks[v[i].first];
 
@@ -523,7 +740,7 @@ tcdb_render_detail(const struct tcdb_rows *s, const char *id,
 			break;
 		tasks = json_array();
 		for (k = 0; k < s->n_tasks; k++)
-			if (strcmp(tc_label(s, &s->tasks[k]), id) == 0)
+			if (g.of[k] == i)
 				json_array_append_new(tasks,
 				    tc_task_json(&s->tasks[k]));
 		o = json_pack("{s:o,s:o,s:o,s:o}", "streamId", tc_text(id),
@@ -542,7 +759,7 @@ tcdb_render_detail(const struct tcdb_rows *s, const char *id,
 		    json_integer(model_progress(&v[i].c)));
 		break;
 	}
-	tc_streams_free(v, n);
+	tc_groups_free(&g);
 	if (o == NULL) {
 		*out = tc_no_stream(id);
 		return TCDB_NO_STREAM;
@@ -568,7 +785,9 @@ tcdb_render_tasks(const struct tcdb_rows *s, const char *uri)
 	json_t	*list = json_array();
 	long	 limit = limit_s != NULL ? atol(limit_s) : 0;
 	size_t	 i;
+	struct tc_groups g;
 
+	tc_streams(s, &g);
 	for (i = s->n_tasks; i-- > 0;) {
 		const struct tcdb_task *t = &s->tasks[i];
 
@@ -577,7 +796,7 @@ tcdb_render_tasks(const struct tcdb_rows *s, const char *uri)
 		snprintf(prd_text, sizeof prd_text, "%lld",
 		    t->has_prd_id ? t->prd_id : 0);
 		if (!tc_matches(status, tc_status(t)) || !tc_matches(stream,
-		    tc_label(s, t)) || !tc_matches(agent, t->agent) ||
+		    tc_label(&g, i)) || !tc_matches(agent, t->agent) ||
 		    (prd != NULL && (!t->has_prd_id ||
 		    strcmp(prd, prd_text) != 0)))
 			continue;
@@ -585,6 +804,7 @@ tcdb_render_tasks(const struct tcdb_rows *s, const char *uri)
 			break;
 		json_array_append_new(list, tc_task_json(t));
 	}
+	tc_groups_free(&g);
 	free(status);
 	free(stream);
 	free(agent);
@@ -630,15 +850,16 @@ tcdb_render_activity(const struct tcdb_rows *s, const char *uri, double now)
 	json_t	**items = NULL, *list = json_array();
 	size_t	 n = 0, i;
 	long	 on = 0;
+	struct tc_groups g;
 
+	tc_streams(s, &g);
 	for (i = 0; i < s->n_tasks; i++) {
 		const struct tcdb_task	*t = &s->tasks[i];
 		const char		*agent = t->agent != NULL ? t->agent :
 					    t->claimed_by;
 		const char		*phase = tc_meta_str(t, "phase");
-		const char		*label = tc_label(s, t);
+		const char		*label = tc_label(&g, i);
 		const char		*status = tc_status(t);
-		const struct tcdb_stream_row *row = tc_row(s, t->stream_row);
 		json_t			*o;
 		bool			 is_active;
 
@@ -649,8 +870,8 @@ tcdb_render_activity(const struct tcdb_rows *s, const char *uri, double now)
 			continue;
 		is_active = now - tc_epoch(tc_heartbeat(t)) < TC_ACTIVE_S;
 		o = json_pack("{s:o,s:o,s:o,s:o,s:I,s:o}", "streamId",
-		    tc_text(label), "streamName", tc_text(row != NULL &&
-		    row->name != NULL ? row->name : label), "agentId",
+		    tc_text(label), "streamName", tc_text(g.v[g.of[i]].name),
+		    "agentId",
 		    tc_text(agent), "agentName", tc_text(tc_agent_name(agent)),
 		    "taskId", (json_int_t)t->id, "taskTitle",
 		    tc_text(tc_title(t)));
@@ -668,6 +889,7 @@ tcdb_render_activity(const struct tcdb_rows *s, const char *uri, double now)
 		items = xrealloc(items, (n + 1) * sizeof *items);
 		items[n++] = o;
 	}
+	tc_groups_free(&g);
 	if (n > 0)	/* as above */
 		qsort(items, n, sizeof *items, tc_activity_cmp);
 	for (i = 0; i < n; i++)
@@ -689,11 +911,13 @@ tcdb_render_stream_health(const struct tcdb_rows *s, const char *id,
 	json_t			*warnings, *o;
 	size_t			 i, n = 0;
 	bool			 healthy = true;
+	struct tc_groups	 g;
 
+	tc_streams(s, &g);
 	for (i = 0; i < s->n_tasks; i++) {
 		const struct tcdb_task *t = &s->tasks[i];
 
-		if (strcmp(tc_label(s, t), id) != 0)
+		if (strcmp(tc_label(&g, i), id) != 0)
 			continue;
 		n++;
 		if (current == NULL && strcmp(tc_status(t), "in_progress") == 0)
@@ -702,6 +926,7 @@ tcdb_render_stream_health(const struct tcdb_rows *s, const char *id,
 		    strcmp(t->last_log, last) > 0))
 			last = t->last_log;
 	}
+	tc_groups_free(&g);
 	if (n == 0) {
 		*out = tc_no_stream(id);
 		return TCDB_NO_STREAM;

@@ -32,6 +32,9 @@
 struct tcdb {
 	char			*path;
 	sqlite3			*h;
+	int			 fd;		/* the file h reads, or -1 */
+	dev_t			 dev;		/* and its identity */
+	ino_t			 ino;
 	int64_t			 data_version;
 	struct tcdb_rows	*snap;
 	bool			 warned_uid;
@@ -40,6 +43,7 @@ struct tcdb {
 	char			*stream_sql;
 	bool			 have_products;
 	bool			 have_log;
+	bool			 have_deps;
 };
 
 static char *
@@ -78,10 +82,26 @@ tc_detect(struct tcdb *db, char *err, size_t errlen)
 {
 	static const char *const need_tasks[] = { "id", "stream_id", "title",
 	    "status", "created_at", "updated_at", NULL };
-	sqlite3	*h = db->h;
-	bool	 have;
-	size_t	 i;
+	sqlite3		*h = db->h;
+	sqlite3_stmt	*st;
+	bool		 have, tasks = false;
+	size_t		 i;
 
+	if (sqlite3_prepare_v2(h, "SELECT 1 FROM sqlite_master WHERE type = "
+	    "'table' AND name = 'tasks'", -1, &st, NULL) == SQLITE_OK) {
+		tasks = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_finalize(st);
+	} else {
+		snprintf(err, errlen, "cannot read the tc database %s: %s",
+		    db->path, sqlite3_errmsg(h));
+		return -1;
+	}
+	if (!tasks) {
+		snprintf(err, errlen, "%s is an SQLite database but not a Task "
+		    "Copilot (tc) database: it has no tasks table (is it the "
+		    "project's .copilot/tasks.db?)", db->path);
+		return -1;
+	}
 	for (i = 0; need_tasks[i] != NULL; i++) {
 		tc_col(h, "tasks", need_tasks[i], &have);
 		if (!have) {
@@ -99,6 +119,7 @@ tc_detect(struct tcdb *db, char *err, size_t errlen)
 	}
 	tc_col(h, "work_products", "title", &db->have_products);
 	tc_col(h, "agent_log", "task_id", &db->have_log);
+	tc_col(h, "task_dependencies", "depends_on", &db->have_deps);
 	free(db->task_sql);
 	free(db->stream_sql);
 	xasprintf(&db->task_sql, "SELECT id, %s, %s, stream_id, title, %s, "
@@ -117,6 +138,19 @@ tc_detect(struct tcdb *db, char *err, size_t errlen)
 	return 0;
 }
 
+/* Lets the file go, and what was read of it. */
+static void
+tc_close(struct tcdb *db)
+{
+	sqlite3_close(db->h);
+	db->h = NULL;
+	if (db->fd != -1)
+		close(db->fd);
+	db->fd = -1;
+	tcdb_rows_free(db->snap);
+	db->snap = NULL;
+}
+
 static int
 tc_open(struct tcdb *db, char *err, size_t errlen)
 {
@@ -125,12 +159,20 @@ tc_open(struct tcdb *db, char *err, size_t errlen)
 	int		 fd;
 
 	fd = open(db->path, O_RDONLY | O_CLOEXEC);
-	if (fd == -1) {
-		snprintf(err, errlen, "cannot open the tc database %s: %s",
-		    db->path, strerror(errno));
+	if (fd == -1 && errno == ENOENT) {
+		snprintf(err, errlen, "cannot open the tc database %s: the file "
+		    "is missing (deleted, moved away, or not made yet by `tc "
+		    "init`)", db->path);
 		return -1;
 	}
-	if (fstat(fd, &st) == 0 && st.st_uid != geteuid() && !db->warned_uid) {
+	if (fd == -1 || fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "cannot open the tc database %s: %s",
+		    db->path, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	if (st.st_uid != geteuid() && !db->warned_uid) {
 		log_warnx("%s belongs to another user: reading it may leave "
 		    "its -wal and -shm files owned by this one; run taskgate as "
 		    "its owner", db->path);
@@ -143,23 +185,54 @@ tc_open(struct tcdb *db, char *err, size_t errlen)
 		    "Task Copilot (tc) database", db->path);
 		return -1;
 	}
-	close(fd);
+	/*
+	 * Kept open while h reads the file: its link count tells when the
+	 * file is deleted, and, held, its inode cannot be reused by a new
+	 * file at the same path meanwhile (rm tasks.db; tc init).
+	 */
+	db->fd = fd;
+	db->dev = st.st_dev;
+	db->ino = st.st_ino;
 	if (sqlite3_open_v2(db->path, &db->h, SQLITE_OPEN_READONLY, NULL) !=
 	    SQLITE_OK) {
 		snprintf(err, errlen, "cannot open the tc database %s: %s",
 		    db->path, db->h ? sqlite3_errmsg(db->h) : "out of memory");
-		sqlite3_close(db->h);
-		db->h = NULL;
+		tc_close(db);
 		return -1;
 	}
 	sqlite3_busy_timeout(db->h, 5000);
 	if (tc_detect(db, err, errlen) == -1) {
-		sqlite3_close(db->h);
-		db->h = NULL;
+		tc_close(db);
 		return -1;
 	}
 	db->data_version = -1;
 	return 0;
+}
+
+/*
+ * Whether the open file is still the one at the path: not when it was
+ * deleted (no link left), or another file took its name (a new inode or
+ * device: `mv other.db tasks.db`, `rm tasks.db*; tc init`).  A missing
+ * path is said in err.
+ */
+static bool
+tc_same_file(struct tcdb *db, char *err, size_t errlen)
+{
+	struct stat	st;
+
+	if (fstat(db->fd, &st) == -1 || st.st_nlink == 0) {
+		if (stat(db->path, &st) == -1)
+			goto missing;
+		return false;
+	}
+	if (stat(db->path, &st) == -1)
+		goto missing;
+	return st.st_dev == db->dev && st.st_ino == db->ino;
+missing:
+	snprintf(err, errlen, "cannot open the tc database %s: the file is "
+	    "missing (deleted, moved away, or not made yet by `tc init`)",
+	    db->path);
+	return false;
 }
 
 struct tcdb *
@@ -168,6 +241,7 @@ tcdb_new(const char *path)
 	struct tcdb	*db = xcalloc(1, sizeof *db);
 
 	db->path = xstrdup(path);
+	db->fd = -1;
 	return db;
 }
 
@@ -176,8 +250,7 @@ tcdb_free(struct tcdb *db)
 {
 	if (db == NULL)
 		return;
-	tcdb_rows_free(db->snap);
-	sqlite3_close(db->h);
+	tc_close(db);
 	free(db->task_sql);
 	free(db->stream_sql);
 	free(db->path);
@@ -278,6 +351,17 @@ tc_load_rest(struct tcdb *db, struct tcdb_rows *s)
 		}
 		sqlite3_finalize(st);
 	}
+	/* Which task waits for which: the streams' dependencies too. */
+	if (db->have_deps && sqlite3_prepare_v2(db->h, "SELECT task_id, "
+	    "depends_on FROM task_dependencies", -1, &st, NULL) == SQLITE_OK) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			s->deps = xrealloc(s->deps, (s->n_deps + 1) *
+			    sizeof *s->deps);
+			s->deps[s->n_deps].task = sqlite3_column_int64(st, 0);
+			s->deps[s->n_deps++].on = sqlite3_column_int64(st, 1);
+		}
+		sqlite3_finalize(st);
+	}
 	if (db->have_log && sqlite3_prepare_v2(db->h, "SELECT task_id, "
 	    "max(created_at) FROM agent_log WHERE task_id IS NOT NULL GROUP BY "
 	    "task_id", -1, &st, NULL) == SQLITE_OK) {
@@ -302,6 +386,14 @@ tc_refresh(struct tcdb *db, char *err, size_t errlen)
 	sqlite3_stmt		*st;
 	int64_t			 version = -1;
 
+	err[0] = '\0';
+	if (db->h != NULL && !tc_same_file(db, err, errlen)) {
+		log_info("%s was deleted or replaced: reading it afresh",
+		    db->path);
+		tc_close(db);
+		if (err[0] != '\0')
+			return -1;
+	}
 	if (db->h == NULL && tc_open(db, err, errlen) == -1)
 		return -1;
 	if (sqlite3_prepare_v2(db->h, "PRAGMA data_version", -1, &st, NULL) ==
@@ -320,8 +412,7 @@ tc_refresh(struct tcdb *db, char *err, size_t errlen)
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 		tcdb_rows_free(s);
 		/* Maybe replaced or damaged: open it afresh next time. */
-		sqlite3_close(db->h);
-		db->h = NULL;
+		tc_close(db);
 		return -1;
 	}
 	sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL);
@@ -391,6 +482,32 @@ tcdb_call(struct tcdb *db, struct upstream_call *c)
 	buf_add(&c->reply, text, strlen(text));
 	c->reply_type = xstrdup("application/json; charset=utf-8");
 	free(text);
+}
+
+/*
+ * The project whose tasks.db is at path: the directory that holds its
+ * .copilot/ (tc keeps the file at <project>/.copilot/tasks.db).  -1 when
+ * the file is not in a directory named .copilot.
+ */
+int
+tcdb_project_root(const char *path, char *out, size_t len)
+{
+	const char	*slash = strrchr(path, '/'), *dir;
+	size_t		 dlen;
+
+	if (slash == NULL)
+		return -1;
+	for (dir = slash; dir > path && dir[-1] != '/'; dir--)
+		;
+	dlen = (size_t)(slash - dir);
+	if (dlen != strlen(".copilot") || strncmp(dir, ".copilot", dlen) != 0)
+		return -1;
+	if (dir == path)
+		return snprintf(out, len, ".") >= (int)len ? -1 : 0;
+	if (dir == path + 1)
+		return snprintf(out, len, "/") >= (int)len ? -1 : 0;
+	return snprintf(out, len, "%.*s", (int)(dir - 1 - path), path) >=
+	    (int)len ? -1 : 0;
 }
 
 /* For tests: a snapshot of the file at path (borrowed), or NULL with err. */

@@ -519,7 +519,7 @@ test_the_newest_witness_wins_and_death_beats_all(void **state)
 static void
 test_a_turn_that_ends_with_work_left_is_nudged(void **state)
 {
-	struct model_counts	c = { 3, 1, 0, 0, 2 };
+	struct model_counts	c = { 3, 1, 0, 0, 2, 0 };
 	char			r[512];
 
 	(void)state;
@@ -531,14 +531,17 @@ test_a_turn_that_ends_with_work_left_is_nudged(void **state)
 	assert_false(agent_nudge("Stream-B", &c, 2, 2, r, sizeof r));
 	assert_false(agent_nudge("Stream-B", &c, 0, 0, r, sizeof r));
 	/* Complete, empty, or all that is left waits for a person. */
-	c = (struct model_counts){ 3, 3, 0, 0, 0 };
+	c = (struct model_counts){ 3, 3, 0, 0, 0, 0 };
 	assert_false(agent_nudge("Stream-B", &c, 0, 2, r, sizeof r));
-	c = (struct model_counts){ 0, 0, 0, 0, 0 };
+	/* Cancelled tasks are done too (Task Copilot 3). */
+	c = (struct model_counts){ 4, 3, 0, 0, 0, 1 };
 	assert_false(agent_nudge("Stream-B", &c, 0, 2, r, sizeof r));
-	c = (struct model_counts){ 3, 2, 0, 1, 0 };
+	c = (struct model_counts){ 0, 0, 0, 0, 0, 0 };
+	assert_false(agent_nudge("Stream-B", &c, 0, 2, r, sizeof r));
+	c = (struct model_counts){ 3, 2, 0, 1, 0, 0 };
 	assert_false(agent_nudge("Stream-B", &c, 0, 2, r, sizeof r));
 	/* A blocked task beside others still to do: go on with those. */
-	c = (struct model_counts){ 3, 1, 0, 1, 1 };
+	c = (struct model_counts){ 3, 1, 0, 1, 1, 0 };
 	assert_true(agent_nudge("Stream-B", &c, 0, 2, r, sizeof r));
 }
 

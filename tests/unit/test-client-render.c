@@ -251,6 +251,29 @@ test_no_streams_and_a_bare_document(void **state)
 	free(all);
 }
 
+/*
+ * watch: a stream whose dependencies are all done but whose gate the
+ * phase rule keeps closed says the phase, never "waits for none".
+ */
+static void
+test_watch_says_the_phase_that_closes_the_gate(void **state)
+{
+	char	*all;
+
+	(void)state;
+	all = render("{\"streams\":[{\"streamId\":\"Stream-C\","
+	    "\"streamName\":\"Scripts\",\"streamPhase\":\"parallel\","
+	    "\"status\":\"pending\",\"progressPercentage\":0,"
+	    "\"totalTasks\":3,\"completedTasks\":0,\"dependencies\":[],"
+	    "\"state\":{\"name\":\"ok\"},\"gate\":{\"canStart\":false,"
+	    "\"forceable\":true,\"reasons\":[\"the foundation phase is not "
+	    "complete: Stream-A is at 50%\"]}}]}", 0, false, false, true);
+	assert_null(strstr(all, "waits for none"));
+	assert_non_null(strstr(all, "      `- waiting: the foundation phase "
+	    "is not complete: Stream-A is at 50% (--force overrides)\n"));
+	free(all);
+}
+
 int
 main(void)
 {
@@ -260,6 +283,7 @@ main(void)
 		cmocka_unit_test(test_watch_rows),
 		cmocka_unit_test(test_utf8_glyphs_and_colours),
 		cmocka_unit_test(test_no_streams_and_a_bare_document),
+		cmocka_unit_test(test_watch_says_the_phase_that_closes_the_gate),
 	};
 
 	setenv("TZ", "UTC", 1);

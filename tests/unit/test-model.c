@@ -35,17 +35,23 @@ test_status_rules(void **state)
 
 	(void)state;
 	assert_string_equal(model_status_name(model_status_of(&c)), "pending");
-	c = (struct model_counts){ 4, 4, 0, 0, 0 };
+	c = (struct model_counts){ 4, 4, 0, 0, 0, 0 };
 	assert_int_equal(model_status_of(&c), MODEL_COMPLETED);
-	c = (struct model_counts){ 2, 0, 1, 1, 0 };
+	c = (struct model_counts){ 2, 0, 1, 1, 0, 0 };
 	assert_int_equal(model_status_of(&c), MODEL_BLOCKED);
-	c = (struct model_counts){ 3, 1, 1, 0, 1 };
+	c = (struct model_counts){ 3, 1, 1, 0, 1, 0 };
 	assert_int_equal(model_status_of(&c), MODEL_IN_PROGRESS);
 	/* Partly done with nothing running is pending, as upstream says. */
-	c = (struct model_counts){ 3, 2, 0, 0, 1 };
+	c = (struct model_counts){ 3, 2, 0, 0, 1, 0 };
 	assert_int_equal(model_status_of(&c), MODEL_PENDING);
-	/* A cancelled task keeps a stream from being completed. */
-	c = (struct model_counts){ 3, 2, 0, 0, 0 };
+	/* A task of an unknown status keeps a stream from being completed. */
+	c = (struct model_counts){ 3, 2, 0, 0, 0, 0 };
+	assert_int_equal(model_status_of(&c), MODEL_PENDING);
+	/* A cancelled one (Task Copilot 3) is done, though not completed. */
+	c = (struct model_counts){ 4, 3, 0, 0, 0, 1 };
+	assert_int_equal(model_status_of(&c), MODEL_COMPLETED);
+	assert_int_equal(model_progress(&c), 75);
+	c = (struct model_counts){ 4, 2, 0, 0, 1, 1 };
 	assert_int_equal(model_status_of(&c), MODEL_PENDING);
 }
 

@@ -24,7 +24,7 @@ working(double unchanged, double timeout)
 	struct stall_input in;
 
 	memset(&in, 0, sizeof in);
-	in.counts = (struct model_counts){ 3, 1, 1, 0, 1 };
+	in.counts = (struct model_counts){ 3, 1, 1, 0, 1, 0 };
 	in.unchanged_s = unchanged;
 	in.timeout_s = timeout;
 	return in;
@@ -82,12 +82,15 @@ test_no_progress_needs_work_and_time(void **state)
 	    "inProgressTasks")), 1);
 	json_decref(e);
 	/* Nothing running and no session: waiting is not stalling. */
-	in.counts = (struct model_counts){ 2, 0, 0, 0, 2 };
+	in.counts = (struct model_counts){ 2, 0, 0, 0, 2, 0 };
 	assert_int_equal(judge(&in), STALL_OK);
 	in.session_live = true;
 	assert_int_equal(judge(&in), STALL_NO_PROGRESS);
 	/* A complete stream never stalls. */
-	in.counts = (struct model_counts){ 2, 2, 0, 0, 0 };
+	in.counts = (struct model_counts){ 2, 2, 0, 0, 0, 0 };
+	assert_int_equal(judge(&in), STALL_OK);
+	/* Nor one whose other tasks were cancelled (Task Copilot 3). */
+	in.counts = (struct model_counts){ 3, 2, 0, 0, 0, 1 };
 	assert_int_equal(judge(&in), STALL_OK);
 }
 

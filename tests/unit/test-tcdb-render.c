@@ -332,37 +332,41 @@ test_names_with_spaces(void **state)
 
 	o = get(s, "/api/streams", &r);
 	assert_int_equal(num(o, "totalStreams"), 1);
-	x = listed(o, "my stream");
+	/* The id is one taskgate takes everywhere: no space in it. */
+	assert_null(listed(o, "my stream"));
+	x = listed(o, "my-stream");
 	assert_non_null(x);
 	assert_string_equal(str(x, "streamName"), "my stream");
 	assert_string_equal(str(x, "worktreePath"), "/home/me/work tree");
 	json_decref(o);
 	o = get(s, "/api/streams?includeArchived=true", &r);
-	assert_non_null(listed(o, "old stream"));
+	assert_non_null(listed(o, "old-stream"));
 	json_decref(o);
 
-	o = get(s, "/api/streams/my%20stream", &r);
+	o = get(s, "/api/streams/my-stream", &r);
 	assert_int_equal(r, TCDB_OK);
 	assert_string_equal(str(json_array_get(json_object_get(o, "tasks"),
 	    0), "title"), "fix  the  thing");
 	json_decref(o);
-	o = get(s, "/api/streams/old%20stream", &r);
+	o = get(s, "/api/streams/old-stream", &r);
 	assert_int_equal(r, TCDB_NO_STREAM);
 	json_decref(o);
-	o = get(s, "/api/streams/old%20stream?includeArchived=true", &r);
+	o = get(s, "/api/streams/old-stream?includeArchived=true", &r);
 	assert_int_equal(r, TCDB_OK);
 	assert_true(json_is_true(json_object_get(o, "archived")));
 	json_decref(o);
 
-	o = get(s, "/api/tasks?streamId=my+stream", &r);
+	o = get(s, "/api/tasks?streamId=my-stream", &r);
 	assert_int_equal(num(o, "totalTasks"), 1);
 	json_decref(o);
-	o = get(s, "/api/tasks?streamId=my%20stream&assignedAgent=code%20"
+	o = get(s, "/api/tasks?streamId=my-stream&assignedAgent=code%20"
 	    "reviewer", &r);
 	assert_int_equal(num(o, "totalTasks"), 1);
 	json_decref(o);
 	o = get(s, "/api/activity", &r);
 	x = json_array_get(json_object_get(o, "activities"), 0);
+	assert_string_equal(str(x, "streamId"), "my-stream");
+	assert_string_equal(str(x, "streamName"), "my stream");
 	assert_string_equal(str(x, "agentId"), "code reviewer");
 	assert_string_equal(str(x, "agentName"), "code reviewer");
 	assert_true(json_is_true(json_object_get(x, "isActive")));
@@ -388,16 +392,17 @@ test_text_that_is_not_utf8(void **state)
 
 	o = get(s, "/api/streams", &r);
 	assert_int_equal(num(o, "totalStreams"), 1);
-	x = listed(o, "caf\xef\xbf\xbd");
+	x = listed(o, "caf");
 	assert_non_null(x);
 	assert_string_equal(str(x, "streamName"), "caf\xef\xbf\xbd");
 	assert_string_equal(str(x, "worktreePath"),
 	    "/srv/\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
 	json_decref(o);
 
-	o = get(s, "/api/streams/caf%E9", &r);
+	o = get(s, "/api/streams/caf", &r);
 	assert_int_equal(r, TCDB_OK);
-	assert_string_equal(str(o, "streamId"), "caf\xef\xbf\xbd");
+	assert_string_equal(str(o, "streamId"), "caf");
+	assert_string_equal(str(o, "streamName"), "caf\xef\xbf\xbd");
 	x = json_array_get(json_object_get(o, "tasks"), 0);
 	assert_string_equal(str(x, "title"), "na\xef\xbf\xbdve \xef\xbf\xbd");
 	assert_string_equal(str(x, "description"),
@@ -430,6 +435,224 @@ test_text_that_is_not_utf8(void **state)
 	tcdb_rows_free(s);
 }
 
+/*
+ * A stream is a tc stream (tasks.stream_id), as `tc watch` counts: a task
+ * with no metadata joins its stream, not a stream of its own, and a task
+ * whose metadata names another stream still counts in its own.
+ */
+static void
+test_a_stream_is_a_tc_stream(void **state)
+{
+	struct tcdb_rows	*s = rows_new();
+	enum tcdb_result	 r;
+	json_t			*list, *a, *b, *tasks;
+	const char		*meta_a = "{\"streamId\":\"Stream-A\","
+				    "\"streamPhase\":\"foundation\"}";
+	const char		*meta_b = "{\"streamId\":\"Stream-B\","
+				    "\"streamPhase\":\"parallel\","
+				    "\"streamDependencies\":[\"Stream-A\"]}";
+
+	(void)state;
+	add_stream(s, 1, "foundation", "active", NULL);
+	add_stream(s, 2, "status-api", "active", NULL);
+	add_task(s, 1, 1, "schema", "completed", meta_a);
+	add_task(s, 2, 1, "types", "completed", meta_a);
+	add_task(s, 3, 2, "routes", "pending", meta_b);
+	add_task(s, 4, 2, "filters", "pending", meta_b);
+	/* `tc task create --stream 1` with no metadata. */
+	add_task(s, 5, 1, "by hand", "completed", NULL);
+	/* In stream 2, though its metadata says Stream-A. */
+	add_task(s, 6, 2, "misfiled", "pending", meta_a);
+
+	list = get(s, "/api/streams", &r);
+	assert_int_equal(r, TCDB_OK);
+	assert_int_equal(num(list, "totalStreams"), 2);
+	assert_null(listed(list, "foundation"));
+	a = listed(list, "Stream-A");
+	assert_non_null(a);
+	assert_int_equal(num(a, "totalTasks"), 3);
+	assert_int_equal(num(a, "completedTasks"), 3);
+	assert_int_equal(num(a, "progressPercentage"), 100);
+	b = listed(list, "Stream-B");
+	assert_non_null(b);
+	assert_string_equal(str(b, "streamName"), "status-api");
+	assert_int_equal(num(b, "totalTasks"), 3);
+	json_decref(list);
+
+	b = get(s, "/api/streams/Stream-B", &r);
+	assert_int_equal(r, TCDB_OK);
+	tasks = json_object_get(b, "tasks");
+	assert_int_equal(json_array_size(tasks), 3);
+	assert_int_equal(num(json_array_get(tasks, 2), "id"), 6);
+	json_decref(b);
+	b = get(s, "/api/tasks?streamId=Stream-A", &r);
+	assert_int_equal(num(b, "totalTasks"), 3);
+	json_decref(b);
+	tcdb_rows_free(s);
+}
+
+/*
+ * A cancelled task is done for the stream's status (so for the gates of
+ * the streams after it), while the percentage is tc watch's: completed
+ * over all tasks, the cancelled included.
+ */
+static void
+test_cancelled_tasks_are_done(void **state)
+{
+	struct tcdb_rows	*s = rows_new();
+	enum tcdb_result	 r;
+	json_t			*list, *b, *d;
+	char			 err[200];
+	const char		*meta_b = "{\"streamId\":\"Stream-B\"}";
+
+	(void)state;
+	add_stream(s, 2, "status-api", "active", NULL);
+	add_task(s, 1, 2, "routes", "completed", meta_b);
+	add_task(s, 2, 2, "filters", "completed", meta_b);
+	add_task(s, 3, 2, "activity", "completed", meta_b);
+	add_task(s, 4, 2, "dropped", "cancelled", meta_b);
+
+	list = get(s, "/api/streams", &r);
+	assert_int_equal(model_augment_list(list, err, sizeof err), 0);
+	b = listed(list, "Stream-B");
+	assert_int_equal(num(b, "progressPercentage"), 75);
+	assert_int_equal(num(b, "totalTasks"), 4);
+	assert_int_equal(num(b, "completedTasks"), 3);
+	assert_int_equal(num(b, "cancelledTasks"), 1);
+	assert_string_equal(str(b, "status"), "completed");
+	json_decref(list);
+
+	d = get(s, "/api/streams/Stream-B", &r);
+	assert_string_equal(str(d, "status"), "completed");
+	assert_int_equal(num(d, "progressPercentage"), 75);
+	assert_int_equal(model_augment_detail(d, err, sizeof err), 0);
+	assert_int_equal(num(d, "cancelledTasks"), 1);
+	json_decref(d);
+	tcdb_rows_free(s);
+}
+
+/* A streamPhase written in the metadata is the phase, never derived. */
+static void
+test_a_written_phase_is_kept(void **state)
+{
+	struct tcdb_rows	*s = rows_new();
+	enum tcdb_result	 r;
+	json_t			*list;
+
+	(void)state;
+	add_stream(s, 1, "docs", "active", NULL);
+	add_stream(s, 2, "glue", "active", NULL);
+	/* No dependencies, yet written as integration. */
+	add_task(s, 1, 1, "guide", "pending", "{\"streamId\":\"Docs\","
+	    "\"streamPhase\":\"integration\"}");
+	add_task(s, 2, 2, "wire", "pending", "{\"streamId\":\"Glue\"}");
+	list = get(s, "/api/streams", &r);
+	assert_string_equal(str(listed(list, "Docs"), "streamPhase"),
+	    "integration");
+	assert_string_equal(str(listed(list, "Glue"), "streamPhase"),
+	    "foundation");
+	json_decref(list);
+	tcdb_rows_free(s);
+}
+
+/*
+ * Ids made from names: valid wherever an id is taken, and no two streams
+ * share one.
+ */
+static void
+test_ids_made_from_names(void **state)
+{
+	static const struct {
+		const char	*name;
+		const char	*id;
+	} want[] = {
+		{ "Workstream 02", "Workstream-02" },
+		{ "  --api  v2 (new)!", "api-v2-new" },
+		{ "caf\xc3\xa9 cr\xc3\xa8me", "caf-cr-me" },
+		{ "", "stream-7" },
+		{ "***", "stream-7" },
+		{ NULL, "stream-7" },
+		{ "a.b_c-d", "a.b_c-d" },
+	};
+	struct tcdb_rows	*s = rows_new();
+	enum tcdb_result	 r;
+	json_t			*list, *o;
+	char			 id[STREAM_ID_MAX + 1], name[200];
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; i < sizeof want / sizeof want[0]; i++) {
+		tcdb_id_from_name(want[i].name, 7, id, sizeof id);
+		assert_string_equal(id, want[i].id);
+		assert_true(valid_stream_id(id));
+	}
+	memset(name, 'x', sizeof name - 1);
+	name[sizeof name - 1] = '\0';
+	name[3] = ' ';
+	tcdb_id_from_name(name, 7, id, sizeof id);
+	assert_int_equal(strlen(id), STREAM_ID_MAX);
+	assert_true(valid_stream_id(id));
+
+	add_stream(s, 1, "a b", "active", NULL);
+	add_stream(s, 2, "a-b", "active", NULL);
+	add_task(s, 1, 1, "one", "pending", NULL);
+	add_task(s, 2, 2, "two", "pending", NULL);
+	list = get(s, "/api/streams", &r);
+	assert_int_equal(num(list, "totalStreams"), 2);
+	assert_non_null(listed(list, "a-b"));
+	assert_non_null(listed(list, "a-b-2"));
+	json_array_foreach(json_object_get(list, "streams"), i, o)
+		assert_true(valid_stream_id(str(o, "streamId")));
+	json_decref(list);
+	o = get(s, "/api/streams/a-b-2", &r);
+	assert_int_equal(r, TCDB_OK);
+	assert_string_equal(str(o, "streamName"), "a-b");
+	json_decref(o);
+	tcdb_rows_free(s);
+}
+
+/*
+ * With no dependency in the metadata, the tasks' own (task_dependencies)
+ * make the streams' dependencies and phases.
+ */
+static void
+test_task_dependencies_make_stream_dependencies(void **state)
+{
+	struct tcdb_rows	*s = rows_new();
+	enum tcdb_result	 r;
+	json_t			*list, *o;
+
+	(void)state;
+	add_stream(s, 1, "base", "active", NULL);
+	add_stream(s, 2, "api", "active", NULL);
+	add_stream(s, 3, "glue", "active", NULL);
+	add_task(s, 1, 1, "schema", "completed", NULL);
+	add_task(s, 2, 2, "routes", "pending", NULL);
+	add_task(s, 3, 3, "wire", "pending", NULL);
+	add_task(s, 4, 3, "ship", "pending", NULL);
+	s->deps = xcalloc(4, sizeof *s->deps);
+	s->deps[s->n_deps++] = (struct tcdb_dep){ 2, 1 };
+	s->deps[s->n_deps++] = (struct tcdb_dep){ 3, 2 };
+	s->deps[s->n_deps++] = (struct tcdb_dep){ 4, 3 };	/* within */
+	s->deps[s->n_deps++] = (struct tcdb_dep){ 4, 99 };	/* no task */
+
+	list = get(s, "/api/streams", &r);
+	o = listed(list, "api");
+	assert_string_equal(str(o, "streamPhase"), "parallel");
+	assert_int_equal(json_array_size(json_object_get(o, "dependencies")),
+	    1);
+	assert_string_equal(json_string_value(json_array_get(
+	    json_object_get(o, "dependencies"), 0)), "base");
+	o = listed(list, "glue");
+	assert_string_equal(str(o, "streamPhase"), "integration");
+	assert_int_equal(json_array_size(json_object_get(o, "dependencies")),
+	    1);
+	assert_string_equal(str(listed(list, "base"), "streamPhase"),
+	    "foundation");
+	json_decref(list);
+	tcdb_rows_free(s);
+}
+
 int
 main(void)
 {
@@ -439,6 +662,11 @@ main(void)
 		cmocka_unit_test(test_odd_metadata),
 		cmocka_unit_test(test_names_with_spaces),
 		cmocka_unit_test(test_text_that_is_not_utf8),
+		cmocka_unit_test(test_a_stream_is_a_tc_stream),
+		cmocka_unit_test(test_cancelled_tasks_are_done),
+		cmocka_unit_test(test_a_written_phase_is_kept),
+		cmocka_unit_test(test_ids_made_from_names),
+		cmocka_unit_test(test_task_dependencies_make_stream_dependencies),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

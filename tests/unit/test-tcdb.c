@@ -235,6 +235,153 @@ test_errors_are_clear(void **state)
 	tcdb_free(db);
 }
 
+/* A copy of the fixture at path, with Stream-B's task 7 renamed to title. */
+static void
+fixture_copy(const char *path, const char *title)
+{
+	sqlite3	*h;
+	char	*cmd, *sql;
+
+	xasprintf(&cmd, "cp %s/tests/fixtures/tc/tasks.db %s", TASKGATE_SRCDIR,
+	    path);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+	xasprintf(&sql, "UPDATE tasks SET title = '%s' WHERE id = 7", title);
+	assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+	free(sql);
+	sqlite3_close(h);
+}
+
+/* rm path*: the file, its -wal and its -shm. */
+static void
+rm_db(const char *path)
+{
+	char	*side;
+
+	assert_int_equal(unlink(path), 0);
+	xasprintf(&side, "%s-wal", path);
+	unlink(side);
+	free(side);
+	xasprintf(&side, "%s-shm", path);
+	unlink(side);
+	free(side);
+}
+
+/* The title of task 7 as the open tcdb reads it now, or NULL with err. */
+static char *
+title_of_7(struct tcdb *db, char *err, size_t errlen)
+{
+	struct tcdb_rows	*snap = tcdb_snapshot_of(db, err, errlen);
+	size_t			 i;
+
+	if (snap == NULL)
+		return NULL;
+	for (i = 0; i < snap->n_tasks; i++)
+		if (snap->tasks[i].id == 7)
+			return snap->tasks[i].title;
+	return NULL;
+}
+
+/*
+ * A tasks.db deleted, or replaced by another file (rm and tc init, mv),
+ * is noticed at the next read: missing while it is, the new one read
+ * once it is there, never the old one's rows.
+ */
+static void
+test_a_deleted_or_replaced_file_is_noticed(void **state)
+{
+	struct tcdb	*db;
+	char		 path[256], other[256], err[256], *t;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/live.db", dir);
+	snprintf(other, sizeof other, "%s/other.db", dir);
+	fixture_copy(path, "first");
+	db = tcdb_new(path);
+	t = title_of_7(db, err, sizeof err);
+	assert_non_null(t);
+	assert_string_equal(t, "first");
+
+	/* rm .copilot/tasks.db*: missing, and said so. */
+	rm_db(path);
+	assert_null(tcdb_snapshot_of(db, err, sizeof err));
+	assert_non_null(strstr(err, "missing"));
+	assert_null(tcdb_snapshot_of(db, err, sizeof err));
+	assert_non_null(strstr(err, "missing"));
+
+	/* tc init (and the work after it): the new file is read. */
+	fixture_copy(path, "second");
+	t = title_of_7(db, err, sizeof err);
+	assert_non_null(t);
+	assert_string_equal(t, "second");
+
+	/* mv other.db tasks.db, with no read in between. */
+	fixture_copy(other, "third");
+	assert_int_equal(rename(other, path), 0);
+	t = title_of_7(db, err, sizeof err);
+	assert_non_null(t);
+	assert_string_equal(t, "third");
+
+	/* rm, then a new file at once (its inode may be the old one's). */
+	rm_db(path);
+	fixture_copy(path, "fourth");
+	t = title_of_7(db, err, sizeof err);
+	assert_non_null(t);
+	assert_string_equal(t, "fourth");
+	tcdb_free(db);
+}
+
+/* An SQLite file with no tasks table is said to be no tc database. */
+static void
+test_no_tasks_table_is_said(void **state)
+{
+	struct tcdb	*db;
+	char		 err[256], path[256];
+	sqlite3		*h;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/notes.db", dir);
+	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "CREATE TABLE notes (id INTEGER,"
+	    " body TEXT)", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	db = tcdb_new(path);
+	assert_null(tcdb_snapshot_of(db, err, sizeof err));
+	assert_non_null(strstr(err, "not a Task Copilot (tc) database"));
+	assert_non_null(strstr(err, "no tasks table"));
+	assert_null(strstr(err, "column"));
+	tcdb_free(db);
+}
+
+/* The project of a tasks.db: the directory that holds its .copilot/. */
+static void
+test_project_root(void **state)
+{
+	char	out[64];
+
+	(void)state;
+	assert_int_equal(tcdb_project_root("/home/me/app/.copilot/tasks.db",
+	    out, sizeof out), 0);
+	assert_string_equal(out, "/home/me/app");
+	assert_int_equal(tcdb_project_root(".copilot/tasks.db", out,
+	    sizeof out), 0);
+	assert_string_equal(out, ".");
+	assert_int_equal(tcdb_project_root("/.copilot/tasks.db", out,
+	    sizeof out), 0);
+	assert_string_equal(out, "/");
+	assert_int_equal(tcdb_project_root("app/.copilot/tasks.db", out,
+	    sizeof out), 0);
+	assert_string_equal(out, "app");
+	assert_int_equal(tcdb_project_root("/srv/tasks.db", out, sizeof out),
+	    -1);
+	assert_int_equal(tcdb_project_root("tasks.db", out, sizeof out), -1);
+	assert_int_equal(tcdb_project_root("/a/x.copilot/tasks.db", out,
+	    sizeof out), -1);
+	assert_int_equal(tcdb_project_root("/a/very/long/path/that/does/not/"
+	    "fit/in/the/output/.copilot/tasks.db", out, 16), -1);
+}
+
 int
 main(void)
 {
@@ -243,6 +390,9 @@ main(void)
 		cmocka_unit_test(test_detail_tasks_activity_health),
 		cmocka_unit_test(test_unassigned_and_derived_phases),
 		cmocka_unit_test(test_errors_are_clear),
+		cmocka_unit_test(test_a_deleted_or_replaced_file_is_noticed),
+		cmocka_unit_test(test_no_tasks_table_is_said),
+		cmocka_unit_test(test_project_root),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
