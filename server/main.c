@@ -53,6 +53,8 @@ main(int argc, char **argv)
 		return cmd_config_generate(argc - shift, argv + shift);
 	if (strcmp(verb, "statusline") == 0)
 		return cmd_statusline(argc - shift, argv + shift);
+	if (strcmp(verb, "user") == 0)
+		return cmd_user(argc - shift, argv + shift);
 	if (strcmp(verb, "serve") != 0) {
 		for (i = 0; main_client_verbs[i] != NULL; i++) {
 			if (strcmp(verb, main_client_verbs[i]) == 0)

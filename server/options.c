@@ -92,7 +92,6 @@ static const struct opt_row opt_rows[] = {
 
 static int	options_apply(struct options *, const struct opt_row *,
 		    const char *, const char *, char *, size_t);
-static char	*options_state_path(const char *);
 
 void
 options_usage(FILE *f)
@@ -263,7 +262,8 @@ bad:
 	return -1;
 }
 
-static char *
+/* FILE in taskgate's state directory (new), or NULL without a home. */
+char *
 options_state_path(const char *file)
 {
 	const char	*xdg = getenv("XDG_STATE_HOME");

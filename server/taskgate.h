@@ -84,6 +84,9 @@ void	orchconf_clear(struct orchconf *);
 /* cmd-statusline.c */
 int	cmd_statusline(int, char **);
 
+/* cmd-user.c */
+int	cmd_user(int, char **);
+
 /* cmd-config.c */
 int	cmd_config_check(int, char **);
 int	cmd_config_generate(int, char **);
@@ -309,6 +312,29 @@ void	db_unlock(struct db *);
 void	db_note_write(struct db *, bool);
 bool	db_writable(struct db *, char *, size_t);
 bool	db_watch(struct db *);
+
+/* people.c */
+#define PEOPLE_HASH_HEX		64	/* SHA-256 in hex */
+struct person {
+	char		 name[PERSON_NAME_MAX + 1];
+	enum role	 role;
+	char		 unix_user[PERSON_NAME_MAX + 1];	/* "" when none */
+};
+
+void	people_hash(const char *, char [PEOPLE_HASH_HEX + 1]);
+int	people_add(struct db *, const char *, enum role, const char *,
+		    char [TASKGATE_TOKEN_HEX + 1], char *, size_t);
+int	people_remove(struct db *, const char *, char *, size_t);
+int	people_new_token(struct db *, const char *,
+		    char [TASKGATE_TOKEN_HEX + 1], char *, size_t);
+json_t	*people_list(struct db *);
+bool	people_by_token(struct db *, const char *, struct person *);
+bool	people_by_unix_user(struct db *, const char *, struct person *);
+bool	people_by_cookie(struct db *, const char *, struct person *);
+bool	people_exists(struct db *, const char *);
+int	people_sign_in(struct db *, const char *,
+		    char [TASKGATE_TOKEN_HEX + 1]);
+void	people_sign_out(struct db *, const char *);
 
 /* history.c */
 struct stream_row {
