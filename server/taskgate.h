@@ -140,7 +140,7 @@ char	*tmux_plain_text(const char *);
 
 /* auth.c */
 struct auth;
-enum auth_via { AUTH_NONE, AUTH_BEARER, AUTH_COOKIE };
+enum auth_via { AUTH_NONE, AUTH_BEARER, AUTH_COOKIE, AUTH_UNIX };
 
 struct auth *auth_new(const char *, char **, size_t, char *, size_t);
 void	auth_free(struct auth *);
@@ -150,6 +150,9 @@ enum auth_via auth_check(const struct auth *, const char *, const char *);
 bool	auth_origin_matches(const char *, const char *);
 int	auth_token_file(const char *, char *, size_t, char *, size_t);
 int	auth_random_hex(char *, size_t);
+enum auth_via auth_presented(const char *, const char *, char *, size_t);
+int	auth_guess_failed(struct auth *, const char *);
+int	auth_peer_user(int, uid_t *, char *, size_t);
 
 /* upstream.c */
 enum upstream_result {
@@ -557,7 +560,9 @@ enum reply_error {
 	REPLY_TOO_MANY_ARGS,	/* 431 too-many-arguments */
 	REPLY_FORBIDDEN,		/* 403 forbidden */
 	REPLY_BAD_BODY,		/* 400 bad-body */
-	REPLY_UNKNOWN_EVENT	/* 422 unknown-event */
+	REPLY_UNKNOWN_EVENT,	/* 422 unknown-event */
+	REPLY_FORBIDDEN_ROLE,	/* 403 forbidden-role */
+	REPLY_TOO_MANY_GUESSES	/* 429 too-many-attempts */
 };
 
 enum request_state { REQ_NEW, REQ_BODY, REQ_RUN, REQ_WAITING, REQ_DONE };
@@ -581,7 +586,12 @@ struct request {
 	struct http		*http;		/* the server it came to */
 	bool			 crowded;	/* answers close the connection */
 	enum request_state	 state;
-	enum auth_via		 auth;
+	enum auth_via		 auth;		/* how it was signed in */
+	enum role		 role;		/* ROLE_NONE: nobody */
+	char			 actor[64];	/* who acts: a person, a login */
+	bool			 bad_credentials;	/* presented wrong ones */
+	char			 peer[64];	/* its address, for the guesses */
+	int			 retry_after;	/* s, for a 429 */
 	bool			 woken;		/* resumed after a wait */
 	struct cache_waiter	 waiter;	/* embedded; see cache_get() */
 	struct upstream_call	*call;		/* a forwarded write */
@@ -593,6 +603,7 @@ void	http_stop(struct http *);
 int	http_listen_socket(const struct listen_addr *, char *, size_t);
 int	http_bound_port(int);
 int	http_local_base(int, char *, size_t);
+enum MHD_Result http_unauthorized(struct request *, const char *);
 enum MHD_Result reply_error(struct request *, enum reply_error, const char *,
 		    ...) __attribute__((format(printf, 3, 4)));
 enum MHD_Result reply_send(struct request *, unsigned int,
