@@ -24,6 +24,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <grp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -144,12 +145,29 @@ static void	 http_mhd_log(void *, const char *, va_list);
 
 /*
  * Creates, binds and listens on the socket for a; returns it, or -1 with
- * one line in err (a busy port named as such).
+ * one line in err (a busy port named as such).  A unix socket is mode
+ * 0600, or 0660 and of group when one is named (the team that may
+ * connect).
  */
 int
-http_listen_socket(const struct listen_addr *a, char *err, size_t errlen)
+http_listen_socket(const struct listen_addr *a, const char *group, char *err,
+    size_t errlen)
 {
 	int	fd, on = 1;
+	gid_t	gid = (gid_t)-1;
+
+	if (a->family == AF_UNIX && group != NULL) {
+		struct group	 gr, *res = NULL;
+		char		 buf[4096];
+
+		if (getgrnam_r(group, &gr, buf, sizeof buf, &res) != 0 ||
+		    res == NULL) {
+			snprintf(err, errlen, "--socket-group %s: there is no "
+			    "such group", group);
+			return -1;
+		}
+		gid = gr.gr_gid;
+	}
 
 	fd = socket(a->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd == -1) {
@@ -187,8 +205,20 @@ http_listen_socket(const struct listen_addr *a, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
-	if (a->family == AF_UNIX)
-		chmod(((const struct sockaddr_un *)&a->ss)->sun_path, 0600);
+	if (a->family == AF_UNIX) {
+		const char *path = ((const struct sockaddr_un *)&a->ss)->sun_path;
+
+		if (gid != (gid_t)-1 && (chown(path, (uid_t)-1, gid) == -1 ||
+		    chmod(path, 0660) == -1)) {
+			snprintf(err, errlen, "cannot give %s to group %s: %s",
+			    a->text, group, strerror(errno));
+			close(fd);
+			unlink(path);
+			return -1;
+		}
+		if (gid == (gid_t)-1)
+			chmod(path, 0600);
+	}
 	if (listen(fd, 1024) == -1) {
 		snprintf(err, errlen, "cannot listen on %s: %s", a->text,
 		    strerror(errno));

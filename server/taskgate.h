@@ -66,6 +66,9 @@ struct options {
 	char		**allowed_hosts;	/* --allowed-host, repeatable */
 	size_t		 n_allowed_hosts;
 	struct listen_addr addr;		/* parsed --listen */
+	char		*socket_path;		/* --socket, or NULL */
+	struct listen_addr socket_addr;		/* parsed --socket */
+	char		*socket_group;		/* --socket-group, or NULL */
 };
 
 enum options_result { OPTIONS_OK, OPTIONS_EXIT_OK, OPTIONS_ERROR };
@@ -535,6 +538,7 @@ struct taskgate {
 	struct sessions		*sessions;
 	struct idempotency	*idempotency;
 	struct http		*http;
+	struct http		*http_unix;	/* --socket's, or NULL */
 	char			 hook_base[64];	/* http://127.0.0.1:PORT, or ""
 						   (a unix socket: no hooks) */
 };
@@ -600,7 +604,8 @@ struct request {
 
 struct http *http_start(struct taskgate *, int, char *, size_t);
 void	http_stop(struct http *);
-int	http_listen_socket(const struct listen_addr *, char *, size_t);
+int	http_listen_socket(const struct listen_addr *, const char *, char *,
+	    size_t);
 int	http_bound_port(int);
 int	http_local_base(int, char *, size_t);
 enum MHD_Result http_unauthorized(struct request *, const char *);
