@@ -684,6 +684,7 @@ http_identify(struct request *r)
 		r->auth = via;
 		r->role = p.role;
 		snprintf(r->actor, sizeof r->actor, "%s", p.name);
+		snprintf(r->person, sizeof r->person, "%s", p.name);
 	} else if (via != AUTH_NONE)
 		r->bad_credentials = true;
 	else if (auth_peer_user(fd, &uid, login, sizeof login) == 0) {
@@ -691,6 +692,7 @@ http_identify(struct request *r)
 		if (people_by_unix_user(tg->db, login, &p)) {
 			r->role = p.role;
 			snprintf(r->actor, sizeof r->actor, "%s", p.name);
+			snprintf(r->person, sizeof r->person, "%s", p.name);
 		} else {
 			r->role = uid == geteuid() ? ROLE_ADMIN : ROLE_VIEWER;
 			snprintf(r->actor, sizeof r->actor, "%s", login);

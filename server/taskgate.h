@@ -418,7 +418,9 @@ void	events_emit(struct events *, const char *, json_t *);
 enum events_attach { EVENTS_ATTACH_OK, EVENTS_ATTACH_FULL,
 	EVENTS_ATTACH_STOPPING };
 enum events_attach events_attach(struct events *, struct MHD_Connection *,
-		    int64_t, struct MHD_Response **);
+	    int64_t, const char *, struct MHD_Response **);
+void	events_end_gone(struct events *, bool (*)(void *, const char *),
+	    void *);
 size_t	events_client_count(struct events *);
 size_t	events_pending(struct events *);
 void	events_retry(struct events *);
@@ -593,6 +595,7 @@ struct request {
 	enum auth_via		 auth;		/* how it was signed in */
 	enum role		 role;		/* ROLE_NONE: nobody */
 	char			 actor[64];	/* who acts: a person, a login */
+	char			 person[PERSON_NAME_MAX + 1];	/* or "" */
 	bool			 bad_credentials;	/* presented wrong ones */
 	char			 peer[64];	/* its address, for the guesses */
 	int			 retry_after;	/* s, for a 429 */

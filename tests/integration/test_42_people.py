@@ -11,6 +11,7 @@ added.  A real tmux and the fake agent, as in test_70_sessions.py."""
 
 import os
 import re
+import socket
 import sys
 import unittest
 
@@ -125,6 +126,20 @@ class People(sessions.Base):
                          "a copy of the cookie opens nothing once signed out")
         self.assertEqual(self.tg.get("/api/audit", headers=bearer(self.vera)).status, 200,
                          "the person's own token still works")
+
+    def test_removing_a_person_ends_their_event_stream_at_once(self):
+        sock = socket.create_connection(("127.0.0.1", self.tg.port), timeout=10)
+        sock.sendall(("GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: Bearer %s\r\n\r\n"
+                      % (self.tg.port, self.vera)).encode())
+        first = sock.recv(65536)
+        self.assertIn(b"200 OK", first)
+        rc, out, err = user(self.tg, "remove", "vera")
+        self.assertEqual(rc, 0, err)
+        sock.settimeout(5)  # a poll is 0.3 s here
+        rest = harness.read_to_end(sock)
+        sock.close()
+        self.assertIsInstance(rest, bytes, "the stream was closed")
+        self.assertEqual(self.tg.get("/api/audit", headers=bearer(self.vera)).status, 401)
 
     def test_a_new_link_replaces_the_old_one(self):
         rc, out, err = user(self.tg, "link", "otto")
