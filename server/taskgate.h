@@ -402,6 +402,7 @@ void	audit_free(struct audit *);
 void	audit_add(struct audit *, const char *, const char *, const char *,
 		    const char *, unsigned int, json_t *);
 void	audit_retry(struct audit *);
+json_t	*audit_last_action(struct audit *, const char *);
 size_t	audit_pending(struct audit *);
 json_t	*audit_list(struct audit *, const char *, long);
 

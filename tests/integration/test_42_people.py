@@ -96,9 +96,16 @@ class People(sessions.Base):
         self.assertNotIn(self.window, [w[0] for w in self.project.windows()])
         row = self.audit()[0]
         self.assertEqual((row["action"], row["actor"], row["streamId"]), ("stop", "otto", "Stream-B"))
-        ev = self.es.wait(lambda ev: self.session_events("Stream-B", "stopped"), what="stopped")
+        self.es.wait(lambda ev: self.session_events("Stream-B", "stopped"), what="stopped")
         self.assertEqual(self.session_events("Stream-B", "stopped")[0]["data"]["actor"], "otto")
-        self.assertTrue(ev)
+        # The overview and `taskgate status` say who did it last.
+        streams = {s["streamId"]: s for s in self.tg.get("/api/overview").json()["streams"]}
+        self.assertEqual((streams["Stream-B"]["lastAction"]["action"], streams["Stream-B"]["lastAction"]["actor"]),
+                         ("stop", "otto"))
+        self.assertIsNone(streams["Stream-C"]["lastAction"])
+        rc, out, err = run_taskgate(["status", "--no-color", "--listen", "127.0.0.1:%d" % self.tg.port])
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"stopped by otto, \d+s ago")
 
     def test_only_an_admin_manages_people(self):
         listed = self.tg.get("/api/people", headers=bearer(self.ada))
