@@ -129,6 +129,7 @@ struct http {
 	struct MHD_Daemon	*events;	/* GET /api/events only */
 	struct acceptor		*acceptor;
 	int			 fd;
+	bool			 is_unix;	/* a unix socket: peers are named */
 };
 
 static void	*http_uri_log(void *, const char *, struct MHD_Connection *);
@@ -331,6 +332,7 @@ http_start(struct taskgate *tg, int fd, char *err, size_t errlen)
 	h->general_door.http = h->events_door.http = h;
 	h->events_door.events = true;
 	h->fd = fd;
+	h->is_unix = http_bound_port(fd) == 0;
 	/* 32 KiB holds a 20 KiB URL, which must reach taskgate to get the
 	 * upstream's own 431 (and an 8,000-character query its answer). */
 	h->general = http_daemon(&h->general_door, ACCEPTOR_HEAD_MAX,
@@ -612,17 +614,32 @@ http_header_count(struct request *r, const char *name)
 	return scan.n;
 }
 
+/* The connection's socket, or -1. */
+static int
+http_conn_fd(struct request *r)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(r->conn,
+	    MHD_CONNECTION_INFO_CONNECTION_FD);
+	return ci != NULL ? ci->connect_fd : -1;
+}
+
 /* The address r came from, for counting its wrong tokens, into r->peer. */
 static void
-http_peer_name(struct request *r, int fd)
+http_peer_name(struct request *r)
 {
 	const union MHD_ConnectionInfo *ci;
 	uid_t	uid;
 	char	login[PERSON_NAME_MAX + 8];
 
-	if (auth_peer_user(fd, &uid, login, sizeof login) == 0) {
-		snprintf(r->peer, sizeof r->peer, "unix:%lu",
-		    (unsigned long)uid);
+	if (r->http->is_unix) {
+		if (auth_peer_user(http_conn_fd(r), &uid, login,
+		    sizeof login) == 0)
+			snprintf(r->peer, sizeof r->peer, "unix:%lu",
+			    (unsigned long)uid);
+		else
+			snprintf(r->peer, sizeof r->peer, "unix:?");
 		return;
 	}
 	ci = MHD_get_connection_info(r->conn,
@@ -653,7 +670,6 @@ static void
 http_identify(struct request *r)
 {
 	struct taskgate	*tg = r->tg;
-	const union MHD_ConnectionInfo *ci;
 	const char	*authz = request_header(r,
 			    MHD_HTTP_HEADER_AUTHORIZATION);
 	const char	*cookie = request_header(r, MHD_HTTP_HEADER_COOKIE);
@@ -662,15 +678,9 @@ http_identify(struct request *r)
 	char		 login[PERSON_NAME_MAX + 8];
 	enum auth_via	 via;
 	uid_t		 uid;
-	int		 fd = -1;
 
 	r->role = ROLE_NONE;
 	r->actor[0] = '\0';
-	ci = MHD_get_connection_info(r->conn,
-	    MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (ci != NULL)
-		fd = ci->connect_fd;
-	http_peer_name(r, fd);
 	r->auth = auth_check(tg->auth, authz, cookie);
 	if (r->auth != AUTH_NONE) {
 		r->role = ROLE_ADMIN;
@@ -687,7 +697,8 @@ http_identify(struct request *r)
 		snprintf(r->person, sizeof r->person, "%s", p.name);
 	} else if (via != AUTH_NONE)
 		r->bad_credentials = true;
-	else if (auth_peer_user(fd, &uid, login, sizeof login) == 0) {
+	else if (r->http->is_unix && auth_peer_user(http_conn_fd(r), &uid,
+	    login, sizeof login) == 0) {
 		r->auth = AUTH_UNIX;
 		if (people_by_unix_user(tg->db, login, &p)) {
 			r->role = p.role;
@@ -708,6 +719,8 @@ http_identify(struct request *r)
 enum MHD_Result
 http_unauthorized(struct request *r, const char *why)
 {
+	if (r->bad_credentials)
+		http_peer_name(r);
 	if (r->bad_credentials &&
 	    (r->retry_after = auth_guess_failed(r->tg->auth, r->peer)) > 0)
 		return reply_error(r, REPLY_TOO_MANY_GUESSES, "too many wrong "
