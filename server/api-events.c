@@ -2,7 +2,8 @@
  * api-events.c: GET /api/events, the event stream.  It reads where the
  * client left off (Last-Event-ID, or ?lastEventId= for clients that
  * cannot set headers) and attaches it to the stream that events.c keeps;
- * a full stream or a stopping taskgate is a 503 that says which.
+ * a full stream or a stopping taskgate is a 503 that says which.  A
+ * person's stream ends when the person is removed (events_end_gone()).
  */
 #include "taskgate.h"
 
@@ -17,7 +18,7 @@ api_events_serve(struct request *r)
 		hdr = MHD_lookup_connection_value(r->conn,
 		    MHD_GET_ARGUMENT_KIND, "lastEventId");
 	switch (events_attach(r->tg->events, r->conn, valid_last_event_id(hdr),
-	    &resp)) {
+	    r->person, &resp)) {
 	case EVENTS_ATTACH_STOPPING:
 		return reply_error(r, REPLY_UNAVAILABLE, "taskgate is stopping");
 	case EVENTS_ATTACH_FULL:

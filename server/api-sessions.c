@@ -204,8 +204,10 @@ api_sessions_submit(struct request *r, enum session_job_kind kind,
 		}
 	}
 	free(target);
-	snprintf(j->actor, sizeof j->actor, "%s",
-	    session_owner(r->tg->sessions));
+	/* Who asked, as http_identify() named them: a person, a Unix
+	 * login, or the owner. */
+	snprintf(j->actor, sizeof j->actor, "%s", r->actor[0] != '\0' ?
+	    r->actor : session_owner(r->tg->sessions));
 	j->done = api_sessions_done;
 	j->arg = r;
 	r->job = j;

@@ -172,6 +172,9 @@ overview_build(json_t *view, void *arg)
 			free(msg);
 		}
 		json_object_set_new(o, "blockedTaskList", bt);
+		/* What was last done to it, by whom: "stopped by alice". */
+		json_object_set_new(o, "lastAction", audit_last_action(
+		    b->tg->audit, id));
 		state = json_string_value(json_object_get(json_object_get(s,
 		    "state"), "name"));
 		if (state != NULL && strcmp(state, "ok") != 0) {

@@ -289,6 +289,8 @@ api_upstream_checkpoint(struct request *r)
 	if (!api_upstream_is_json(&c->reply))
 		return reply_error(r, REPLY_BAD_RESPONSE, "the upstream's reply "
 		    "to POST %s is not JSON", r->path);
+	audit_add(r->tg->audit, r->actor, "checkpoint", r->id, c->status < 300 ?
+	    "done" : "failed", (unsigned int)c->status, NULL);
 	resp = MHD_create_response_from_buffer(c->reply.len, c->reply.data,
 	    MHD_RESPMEM_MUST_COPY);
 	/* Always JSON: upstream text must never reach a browser as HTML. */

@@ -94,18 +94,33 @@ assets_safe_path(const char *p)
 	return !start;
 }
 
+/*
+ * The sign-in link.  The owner's token is its own cookie, as it always
+ * was; a person's token starts a sign-in of its own (people.c), whose
+ * cookie signing out or removing the person ends.
+ */
 static enum MHD_Result
 assets_sign_in(struct request *r, const char *token)
 {
 	struct MHD_Response	*resp;
-	char			*cookie;
+	struct person		 p;
+	char			*cookie, value[TASKGATE_TOKEN_HEX + 1];
 
-	if (!equal_const_time(token, auth_token(r->tg->auth)))
-		return reply_error(r, REPLY_UNAUTHORIZED, "this link's token is "
-		    "not this taskgate's; use the link taskgate printed when "
-		    "it started");
+	if (equal_const_time(token, auth_token(r->tg->auth)))
+		snprintf(value, sizeof value, "%s", token);
+	else if (people_by_token(r->tg->db, token, &p)) {
+		if (people_sign_in(r->tg->db, p.name, value) == -1)
+			return reply_error(r, REPLY_INTERNAL, "cannot record "
+			    "the sign-in; try again");
+	} else {
+		r->bad_credentials = true;
+		return http_unauthorized(r, "this link's token opens nothing "
+		    "here: use the link taskgate printed when it started, or "
+		    "ask for a new one ('taskgate user link NAME')");
+	}
 	xasprintf(&cookie, "taskgate_token=%s; Path=/; HttpOnly; "
-	    "SameSite=Strict", token);
+	    "SameSite=Strict", value);
+	explicit_bzero(value, sizeof value);
 	resp = MHD_create_response_from_buffer(0, NULL,
 	    MHD_RESPMEM_PERSISTENT);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, cookie);

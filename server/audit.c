@@ -6,7 +6,10 @@
  * A row that cannot be written (the disk is full, the file turned
  * read-only) waits in memory, in order, with its own time, and is
  * written when writing works again (audit_retry, each poll): no action
- * goes unrecorded.  It owns that queue.
+ * goes unrecorded.  It owns that queue, and each stream's last action
+ * done (what, by whom, when: "stopped by alice, 3 min ago" in the
+ * overview), kept in memory from the rows so that the overview costs no
+ * query.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -30,7 +33,10 @@ struct audit {
 	struct db		*db;
 	pthread_mutex_t		 lock;		/* guards what follows */
 	struct fifo		 pending;	/* of audit_row */
+	json_t			*last;		/* stream id -> its last action */
 };
+
+static void	audit_load_last(struct audit *);
 
 static void	audit_flush(struct audit *);
 
@@ -42,6 +48,8 @@ audit_new(struct db *db)
 	a->db = db;
 	fifo_init(&a->pending, AUDIT_PENDING_MAX);
 	pthread_mutex_init(&a->lock, NULL);
+	a->last = json_object();
+	audit_load_last(a);
 	return a;
 }
 
@@ -70,7 +78,63 @@ audit_free(struct audit *a)
 	while ((row = fifo_pop(&a->pending)) != NULL)
 		audit_row_free((struct audit_row *)row);
 	pthread_mutex_destroy(&a->lock);
+	json_decref(a->last);
 	free(a);
+}
+
+/* Notes row as its stream's last action when it was done; lock held. */
+static void
+audit_note_last(struct audit *a, const char *stream, const char *action,
+    const char *actor, int64_t at_ms)
+{
+	char	at[32];
+
+	if (stream == NULL)
+		return;
+	clock_iso8601((double)at_ms / 1000.0, at, sizeof at);
+	json_object_set_new(a->last, stream, json_pack("{s:s,s:s,s:s}",
+	    "action", action, "actor", actor, "at", at));
+}
+
+/* Reads each stream's last action done from the rows written before. */
+static void
+audit_load_last(struct audit *a)
+{
+	sqlite3		*h = db_lock(a->db);
+	sqlite3_stmt	*st;
+
+	if (sqlite3_prepare_v2(h, "SELECT stream_id, action, actor, at_ms "
+	    "FROM audit WHERE id IN (SELECT MAX(id) FROM audit WHERE "
+	    "stream_id IS NOT NULL AND result = 'done' GROUP BY stream_id)",
+	    -1, &st, NULL) == SQLITE_OK) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *sid = (const char *)sqlite3_column_text(st,
+			    0);
+
+			if (sid != NULL && valid_stream_id(sid))
+				audit_note_last(a, sid, (const char *)
+				    sqlite3_column_text(st, 1), (const char *)
+				    sqlite3_column_text(st, 2),
+				    sqlite3_column_int64(st, 3));
+		}
+		sqlite3_finalize(st);
+	} else
+		log_warnx("audit: cannot read the last actions: %s",
+		    sqlite3_errmsg(h));
+	db_unlock(a->db);
+}
+
+/* The last action done on stream: {action, actor, at} (new), or null. */
+json_t *
+audit_last_action(struct audit *a, const char *stream)
+{
+	json_t	*o;
+
+	pthread_mutex_lock(&a->lock);
+	o = json_object_get(a->last, stream);
+	o = o != NULL ? json_deep_copy(o) : json_null();
+	pthread_mutex_unlock(&a->lock);
+	return o;
 }
 
 /* Writes one row; its id, or -1 (logged) when it cannot. */
@@ -142,6 +206,8 @@ audit_add(struct audit *a, const char *actor, const char *action,
 	if (row->evidence == NULL)
 		row->evidence = xstrdup("{}");
 	pthread_mutex_lock(&a->lock);
+	if (strcmp(result, "done") == 0)
+		audit_note_last(a, stream, action, actor, row->at_ms);
 	if ((old = fifo_push(&a->pending, &row->link)) != NULL) {
 		log_warnx("audit: %d rows wait to be recorded; dropping the "
 		    "oldest", AUDIT_PENDING_MAX);

@@ -3,13 +3,19 @@
  * created in, the token file), the Bearer and cookie checks with a
  * constant-time comparison, the Host allowlist that defeats DNS rebinding,
  * and the Origin check for cookie-authenticated writes.  It never logs the
- * token.
+ * token.  It also owns the count of wrong tokens and cookies per address
+ * (AUTH_GUESS_MAX in AUTH_GUESS_WINDOW seconds, then 429 with Retry-After
+ * until the window ends) and the reading of a unix socket peer's
+ * credentials (SO_PEERCRED).  Who a person is belongs to people.c.
  */
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -18,11 +24,23 @@
 #include "taskgate.h"
 
 #define AUTH_COOKIE_NAME "taskgate_token"
+#define AUTH_GUESS_MAX		20	/* wrong tokens an address may send */
+#define AUTH_GUESS_WINDOW	60	/* in this many seconds */
+#define AUTH_GUESS_SLOTS	256	/* addresses remembered */
+
+/* The wrong tokens one address sent in its current window. */
+struct auth_guesses {
+	char		 addr[64];	/* "" when free */
+	double		 since;		/* clock_mono() of the window */
+	int		 n;
+};
 
 struct auth {
 	char	  token[TASKGATE_TOKEN_HEX + 1];
 	char	**hosts;	/* extra allowed Host names (--allowed-host) */
 	size_t	  n_hosts;
+	pthread_mutex_t	 lock;	/* guards guesses */
+	struct auth_guesses guesses[AUTH_GUESS_SLOTS];
 };
 
 static int	auth_read_token(int, const char *, char *, char *, size_t);
@@ -146,6 +164,7 @@ auth_new(const char *path, char **hosts, size_t n_hosts, char *err,
 	for (i = 0; i < n_hosts; i++)
 		a->hosts[i] = xstrdup(hosts[i]);
 	a->n_hosts = n_hosts;
+	pthread_mutex_init(&a->lock, NULL);
 	return a;
 }
 
@@ -159,6 +178,7 @@ auth_free(struct auth *a)
 	for (i = 0; i < a->n_hosts; i++)
 		free(a->hosts[i]);
 	free(a->hosts);
+	pthread_mutex_destroy(&a->lock);
 	explicit_bzero(a->token, sizeof a->token);
 	free(a);
 }
@@ -278,4 +298,100 @@ auth_origin_matches(const char *origin, const char *host)
 	if (strncasecmp(origin, "http://", 7) != 0)
 		return false;
 	return strcasecmp(origin + 7, host) == 0;
+}
+
+/*
+ * The credential a request presents, into out (at most outlen - 1 bytes):
+ * the Bearer token when there is an Authorization header of that scheme,
+ * else the taskgate cookie.  AUTH_NONE when it presents none.
+ */
+enum auth_via
+auth_presented(const char *authorization, const char *cookie, char *out,
+    size_t outlen)
+{
+	out[0] = '\0';
+	if (authorization != NULL &&
+	    strncasecmp(authorization, "Bearer ", 7) == 0) {
+		const char *t = authorization + 7;
+
+		while (*t == ' ')
+			t++;
+		snprintf(out, outlen, "%s", t);
+		return AUTH_BEARER;
+	}
+	if (cookie != NULL && auth_cookie_value(cookie, out, outlen))
+		return AUTH_COOKIE;
+	out[0] = '\0';
+	return authorization != NULL ? AUTH_BEARER : AUTH_NONE;
+}
+
+/*
+ * Counts a wrong token or cookie from addr.  Returns 0 while the address
+ * is within its allowance, else the seconds until its window ends (for
+ * Retry-After).  A right token is never refused for its address's wrong
+ * ones, so a guesser on loopback cannot lock the others out.
+ */
+int
+auth_guess_failed(struct auth *a, const char *addr)
+{
+	struct auth_guesses	*g = NULL, *unused = NULL, *oldest = NULL;
+	double			 now = clock_mono();
+	int			 wait = 0;
+	size_t			 i;
+
+	pthread_mutex_lock(&a->lock);
+	for (i = 0; i < AUTH_GUESS_SLOTS && g == NULL; i++) {
+		struct auth_guesses *s = &a->guesses[i];
+
+		if (s->addr[0] != '\0' && now - s->since >= AUTH_GUESS_WINDOW)
+			s->addr[0] = '\0';
+		if (s->addr[0] == '\0') {
+			if (unused == NULL)
+				unused = s;
+		} else if (strcmp(s->addr, addr) == 0)
+			g = s;
+		else if (oldest == NULL || s->since < oldest->since)
+			oldest = s;
+	}
+	if (g == NULL) {
+		g = unused != NULL ? unused : oldest;
+		snprintf(g->addr, sizeof g->addr, "%s", addr);
+		g->since = now;
+		g->n = 0;
+	}
+	if (++g->n > AUTH_GUESS_MAX) {
+		wait = (int)(AUTH_GUESS_WINDOW - (now - g->since)) + 1;
+		if (wait < 1)
+			wait = 1;
+	}
+	pthread_mutex_unlock(&a->lock);
+	return wait;
+}
+
+/*
+ * The Unix user at the other end of fd, when fd is a unix socket: its
+ * uid, and its login into login (or "uid N" when it has none).  -1 for
+ * any other socket: credentials count only on the unix socket.
+ */
+int
+auth_peer_user(int fd, uid_t *uid, char *login, size_t loginlen)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl = sizeof ss;
+	struct ucred		 cred;
+	socklen_t		 cl = sizeof cred;
+	struct passwd		 pw, *res = NULL;
+	char			 buf[4096];
+
+	if (fd == -1 || getsockname(fd, (struct sockaddr *)&ss, &sl) == -1 ||
+	    ss.ss_family != AF_UNIX ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == -1)
+		return -1;
+	*uid = cred.uid;
+	if (getpwuid_r(cred.uid, &pw, buf, sizeof buf, &res) == 0 &&
+	    res != NULL && valid_person_name(pw.pw_name))
+		snprintf(login, loginlen, "%s", pw.pw_name);
+	else
+		snprintf(login, loginlen, "uid %lu", (unsigned long)cred.uid);
+	return 0;
 }

@@ -8,7 +8,8 @@
  * makes it.  It is sent as "Authorization: Bearer" when the caller asks
  * (the actions), and with every request when the address is not a
  * loopback one (such a daemon runs --allow-remote and wants it
- * everywhere).
+ * everywhere); never on a unix socket, where the daemon knows the
+ * caller's Unix user (SO_PEERCRED) and needs no token.
  *
  * Requests: libcurl easy handles, http only, no redirects, no proxy, 5 s
  * to connect; the caller gives the whole request's time.  Replies are
@@ -177,6 +178,10 @@ client_conn_easy(struct client_conn *c, const char *path, bool auth,
 	char	*s;
 
 	*headers = NULL;
+	/* On the unix socket the daemon knows the caller's Unix user, and
+	 * a token (someone else's file, say) would only be in the way. */
+	if (c->unix_path != NULL)
+		auth = false;
 	if ((auth || c->remote) && client_conn_token(c) == -1)
 		return NULL;
 	if ((e = curl_easy_init()) == NULL) {

@@ -300,6 +300,42 @@ render_agent_text(struct client_frame *f, const struct render_glyphs *g,
 		client_frame_add(f, active ? CLIENT_GREEN : CLIENT_GREY, " ago");
 }
 
+/* An audit action's past tense: "stop" -> "stopped". */
+static const char *
+render_past(const char *action)
+{
+	static const char *const past[][2] = {
+		{ "start", "started" }, { "stop", "stopped" },
+		{ "recover", "recovered" }, { "reply", "replied to" },
+		{ "resume", "resumed" }, { "checkpoint", "checkpointed" },
+		{ "handoff", "handed off" },
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof past / sizeof past[0]; i++)
+		if (strcmp(action, past[i][0]) == 0)
+			return past[i][1];
+	return action;
+}
+
+/* ", stopped by alice, 3m ago": the stream's last action, if any. */
+static void
+render_last_action_text(struct client_frame *f, json_t *s, const char *now)
+{
+	json_t		*la = json_object_get(s, "lastAction");
+	const char	*action = render_str(la, "action");
+	const char	*actor = render_str(la, "actor");
+	char		 ago[16];
+
+	if (action == NULL || actor == NULL)
+		return;
+	render_ago(render_str(la, "at"), now, ago, sizeof ago);
+	client_frame_add(f, CLIENT_GREY, ", %s by %s%s%s", render_past(action),
+	    actor, ago[0] != '\0' ? ", " : "", ago);
+	if (ago[0] != '\0')
+		client_frame_add(f, CLIENT_GREY, " ago");
+}
+
 /* "window @3 live", "window @3 dead (exit 3)" or "none". */
 static void
 render_session_text(struct client_frame *f, json_t *s)
@@ -397,6 +433,7 @@ render_stream_tree(struct client_frame *f, const struct render_glyphs *g,
 	client_frame_add(f, CLIENT_PLAIN, "%sSession   ", done ? g->last :
 	    g->fork);
 	render_session_text(f, s);
+	render_last_action_text(f, s, now);
 	if (done)
 		return;
 	client_frame_line(f);
@@ -452,6 +489,7 @@ render_stream_row(struct client_frame *f, const struct render_glyphs *g,
 	    *render_str(ss, "window") != '\0') {
 		client_frame_add(f, CLIENT_PLAIN, " %s ", g->dot);
 		render_session_text(f, s);
+		render_last_action_text(f, s, now);
 	}
 	if (strcmp(render_state_name(s), "ok") != 0) {
 		client_frame_line(f);

@@ -8,7 +8,8 @@
  * here).  It binds no socket, starts no process and never writes a file.
  *
  * --listen and --token-file say where the daemon and its token are (see
- * client-conn.c).  --force has no environment twin on purpose: an
+ * client-conn.c); --socket names the daemon's unix socket, used instead
+ * when it exists (there the caller's Unix user is who acts).  --force has no environment twin on purpose: an
  * exported variable would silently open the gates of every later start.
  * A read may take 30 s, an action 120 s (recover asks the upstream for a
  * checkpoint, then restarts a window).
@@ -23,6 +24,8 @@
  * token file that cannot be read, no daemon answering, or an answer that
  * is not taskgate's.  Each error is one line starting "taskgate: ".
  */
+#include <sys/stat.h>
+
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +40,7 @@
 #define CLIENT_ACTION_MS	120000L
 
 enum client_opt {
-	CL_LISTEN = 256, CL_TOKEN_FILE, CL_JSON, CL_NO_COLOR, CL_FORCE,
+	CL_LISTEN = 256, CL_TOKEN_FILE, CL_SOCKET, CL_JSON, CL_NO_COLOR, CL_FORCE,
 	CL_DRY_RUN, CL_ALLOW, CL_DENY, CL_HELP
 };
 #define CL_BIT(o)	(1u << ((o) - CL_LISTEN))
@@ -46,6 +49,7 @@ enum client_opt {
 struct client_args {
 	char		*listen;
 	char		*token_file;
+	char		*socket;
 	bool		 json;
 	bool		 no_color;
 	bool		 force;
@@ -75,6 +79,10 @@ static const struct verb_flag client_rows[] = {
 	{ "token-file", required_argument, CL_TOKEN_FILE,
 	  "TASKGATE_TOKEN_FILE", "PATH", "the daemon's access token "
 	  "(default $XDG_STATE_HOME/taskgate/token); made by serve only" },
+	{ "socket", required_argument, CL_SOCKET, "TASKGATE_SOCKET", "PATH",
+	  "the daemon's unix socket (serve --socket): used instead of "
+	  "--listen when it\n      exists; there your Unix user names you, "
+	  "no token needed" },
 	{ "json", no_argument, CL_JSON, "TASKGATE_JSON", NULL,
 	  "print the overview document as the daemon sends it" },
 	{ "no-color", no_argument, CL_NO_COLOR, "TASKGATE_NO_COLOR", NULL,
@@ -104,8 +112,10 @@ static int	client_act(struct client_conn *,
 static int	client_reply(struct client_conn *,
 		    const struct client_verb *, struct client_args *);
 static int	client_reply_args(struct client_args *, int, char **);
+static char	*client_where(struct client_args *);
 
-#define CL_CONN	(CL_BIT(CL_LISTEN) | CL_BIT(CL_TOKEN_FILE) | CL_BIT(CL_HELP))
+#define CL_CONN	(CL_BIT(CL_LISTEN) | CL_BIT(CL_TOKEN_FILE) | CL_BIT(CL_SOCKET) | \
+	CL_BIT(CL_HELP))
 
 static const struct client_verb client_verbs[] = {
 	{ "status", "[--json] [--no-color] [--listen ADDR]",
@@ -189,6 +199,10 @@ client_apply(void *args, int id, const char *v, const char *from)
 		free(a->token_file);
 		a->token_file = xstrdup(v);
 		return 0;
+	case CL_SOCKET:
+		free(a->socket);
+		a->socket = xstrdup(v);
+		return 0;
 	case CL_JSON:
 		flag = &a->json;
 		break;
@@ -265,7 +279,27 @@ client_args_clear(struct client_args *a)
 {
 	free(a->listen);
 	free(a->token_file);
+	free(a->socket);
 	memset(a, 0, sizeof *a);
+}
+
+/*
+ * Where to reach the daemon: its unix socket (--socket) when that exists,
+ * else --listen, else the default.  The text is a->listen's, kept there.
+ */
+static char *
+client_where(struct client_args *a)
+{
+	struct stat	st;
+
+	if (a->socket != NULL && stat(a->socket, &st) == 0 &&
+	    S_ISSOCK(st.st_mode)) {
+		free(a->listen);
+		xasprintf(&a->listen, "unix:%s", a->socket);
+	}
+	if (a->listen == NULL)
+		a->listen = xstrdup(CLIENT_DEFAULT_LISTEN);
+	return a->listen;
 }
 
 /* Text ---------------------------------------------------------------- */
@@ -606,8 +640,7 @@ client_main(int argc, char **argv)
 		client_args_clear(&a);
 		return rc == 1 ? 0 : 2;
 	}
-	if (client_conn_open(&c, a.listen != NULL ? a.listen :
-	    CLIENT_DEFAULT_LISTEN, a.token_file) == -1) {
+	if (client_conn_open(&c, client_where(&a), a.token_file) == -1) {
 		client_args_clear(&a);
 		return 2;
 	}

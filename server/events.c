@@ -63,6 +63,7 @@ struct events_client {
 	bool			 suspended;	/* waiting for bytes */
 	int			 pins;		/* resumes under way */
 	bool			 dropped;	/* end the stream */
+	char			 person[PERSON_NAME_MAX + 1];	/* whose, or "" */
 	LIST_ENTRY(events_client) link;	/* in events.clients */
 };
 
@@ -524,19 +525,22 @@ events_client_free(void *cls)
 /*
  * A new client of the event stream on conn, after the event last (-1:
  * none to replay): the events it missed, a snapshot, then every event as
- * it happens.  EVENTS_ATTACH_OK gives *resp, the response that streams
- * them (the client is freed with it); otherwise the stream is full or
- * taskgate is stopping.
+ * it happens.  person names whose stream it is (NULL or "": nobody's
+ * that can be removed).  EVENTS_ATTACH_OK gives *resp, the response that
+ * streams them (the client is freed with it); otherwise the stream is
+ * full or taskgate is stopping.
  */
 enum events_attach
 events_attach(struct events *ev, struct MHD_Connection *conn, int64_t last,
-    struct MHD_Response **resp)
+    const char *person, struct MHD_Response **resp)
 {
 	struct events_client		*c;
 	const union MHD_ConnectionInfo	*ci;
 
 	c = xcalloc(1, sizeof *c);
 	c->ev = ev;
+	if (person != NULL)
+		snprintf(c->person, sizeof c->person, "%s", person);
 	c->conn = conn;
 	ci = MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	c->fd = ci != NULL ? ci->connect_fd : -1;
@@ -607,6 +611,33 @@ events_hung_up(struct events *ev, struct events_wake *w, uint64_t serial)
 		events_wake_add(w, c);
 		return;
 	}
+}
+
+/*
+ * Ends at once the streams of the people gone(arg, name) says are no
+ * longer (removed by `taskgate user remove`): called each poll.  gone
+ * may take the db lock, which comes after the events lock.
+ */
+void
+events_end_gone(struct events *ev, bool (*gone)(void *, const char *),
+    void *arg)
+{
+	struct events_client	*c;
+	struct events_wake	 w = { NULL, 0, 0 };
+
+	pthread_mutex_lock(&ev->lock);
+	LIST_FOREACH(c, &ev->clients, link) {
+		if (c->person[0] == '\0' || c->dropped ||
+		    !gone(arg, c->person))
+			continue;
+		c->dropped = true;
+		c->off = c->queue.len = 0;
+		events_shared_release(c->snap);
+		c->snap = NULL;
+		events_wake_add(&w, c);
+	}
+	pthread_mutex_unlock(&ev->lock);
+	events_wake_run(ev, &w);
 }
 
 /*

@@ -24,6 +24,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <grp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -51,8 +52,10 @@
 
 enum access {
 	ACCESS_PUBLIC,	/* anyone who passes the Host check */
-	ACCESS_READ,	/* public on loopback, token under --allow-remote */
-	ACCESS_TOKEN,	/* always the token */
+	ACCESS_READ,	/* public on loopback, a viewer under --allow-remote */
+	ACCESS_VIEW,	/* a viewer: pane output, the audit */
+	ACCESS_OPERATE,	/* an operator: the actions */
+	ACCESS_ADMIN,	/* an admin: the people */
 	ACCESS_HOOK	/* a window's hook secret, checked by its handler */
 };
 
@@ -64,6 +67,8 @@ struct route {
 };
 
 static enum MHD_Result http_whoami(struct request *);
+static enum MHD_Result http_sign_out(struct request *);
+static enum MHD_Result http_people(struct request *);
 
 static const struct route http_routes[] = {
 	{ "/health", M_GET, ACCESS_PUBLIC, api_upstream_health },
@@ -71,7 +76,7 @@ static const struct route http_routes[] = {
 	{ "/api/streams/{id}", M_GET, ACCESS_READ, api_upstream_detail },
 	{ "/api/streams/{id}/health", M_GET, ACCESS_READ,
 	  api_upstream_passthrough },
-	{ "/api/streams/{id}/checkpoint", M_POST, ACCESS_TOKEN,
+	{ "/api/streams/{id}/checkpoint", M_POST, ACCESS_OPERATE,
 	  api_upstream_checkpoint },
 	{ "/api/tasks", M_GET, ACCESS_READ, api_upstream_passthrough },
 	{ "/api/activity", M_GET, ACCESS_READ, api_upstream_passthrough },
@@ -81,19 +86,21 @@ static const struct route http_routes[] = {
 	{ "/api/overview", M_GET, ACCESS_READ, api_streams_overview },
 	{ "/api/events", M_GET, ACCESS_READ, api_events_serve },
 	{ "/metrics", M_GET, ACCESS_READ, api_metrics_serve },
-	{ "/api/streams/{id}/start", M_POST, ACCESS_TOKEN, api_sessions_start },
-	{ "/api/streams/{id}/stop", M_POST, ACCESS_TOKEN, api_sessions_stop },
-	{ "/api/streams/{id}/recover", M_POST, ACCESS_TOKEN,
+	{ "/api/streams/{id}/start", M_POST, ACCESS_OPERATE, api_sessions_start },
+	{ "/api/streams/{id}/stop", M_POST, ACCESS_OPERATE, api_sessions_stop },
+	{ "/api/streams/{id}/recover", M_POST, ACCESS_OPERATE,
 	  api_sessions_recover },
-	{ "/api/run", M_POST, ACCESS_TOKEN, api_sessions_run },
-	{ "/api/streams/{id}/reply", M_POST, ACCESS_TOKEN, api_sessions_reply },
-	{ "/api/streams/{id}/resume", M_POST, ACCESS_TOKEN,
+	{ "/api/run", M_POST, ACCESS_OPERATE, api_sessions_run },
+	{ "/api/streams/{id}/reply", M_POST, ACCESS_OPERATE, api_sessions_reply },
+	{ "/api/streams/{id}/resume", M_POST, ACCESS_OPERATE,
 	  api_sessions_resume },
 	{ "/api/sessions", M_GET, ACCESS_READ, api_sessions_list },
-	{ "/api/sessions/{id}/output", M_GET, ACCESS_TOKEN,
+	{ "/api/sessions/{id}/output", M_GET, ACCESS_VIEW,
 	  api_sessions_output },
-	{ "/api/audit", M_GET, ACCESS_TOKEN, api_sessions_audit },
+	{ "/api/audit", M_GET, ACCESS_VIEW, api_sessions_audit },
 	{ "/api/whoami", M_GET, ACCESS_READ, http_whoami },
+	{ "/api/signout", M_POST, ACCESS_PUBLIC, http_sign_out },
+	{ "/api/people", M_GET, ACCESS_ADMIN, http_people },
 	{ "/api/hooks/{id}", M_POST, ACCESS_HOOK, api_hooks_post },
 	{ "/api/hooks/{id}/status", M_POST, ACCESS_HOOK, api_hooks_status },
 };
@@ -122,6 +129,7 @@ struct http {
 	struct MHD_Daemon	*events;	/* GET /api/events only */
 	struct acceptor		*acceptor;
 	int			 fd;
+	bool			 is_unix;	/* a unix socket: peers are named */
 };
 
 static void	*http_uri_log(void *, const char *, struct MHD_Connection *);
@@ -138,12 +146,29 @@ static void	 http_mhd_log(void *, const char *, va_list);
 
 /*
  * Creates, binds and listens on the socket for a; returns it, or -1 with
- * one line in err (a busy port named as such).
+ * one line in err (a busy port named as such).  A unix socket is mode
+ * 0600, or 0660 and of group when one is named (the team that may
+ * connect).
  */
 int
-http_listen_socket(const struct listen_addr *a, char *err, size_t errlen)
+http_listen_socket(const struct listen_addr *a, const char *group, char *err,
+    size_t errlen)
 {
 	int	fd, on = 1;
+	gid_t	gid = (gid_t)-1;
+
+	if (a->family == AF_UNIX && group != NULL) {
+		struct group	 gr, *res = NULL;
+		char		 buf[4096];
+
+		if (getgrnam_r(group, &gr, buf, sizeof buf, &res) != 0 ||
+		    res == NULL) {
+			snprintf(err, errlen, "--socket-group %s: there is no "
+			    "such group", group);
+			return -1;
+		}
+		gid = gr.gr_gid;
+	}
 
 	fd = socket(a->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd == -1) {
@@ -181,8 +206,20 @@ http_listen_socket(const struct listen_addr *a, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
-	if (a->family == AF_UNIX)
-		chmod(((const struct sockaddr_un *)&a->ss)->sun_path, 0600);
+	if (a->family == AF_UNIX) {
+		const char *path = ((const struct sockaddr_un *)&a->ss)->sun_path;
+
+		if (gid != (gid_t)-1 && (chown(path, (uid_t)-1, gid) == -1 ||
+		    chmod(path, 0660) == -1)) {
+			snprintf(err, errlen, "cannot give %s to group %s: %s",
+			    a->text, group, strerror(errno));
+			close(fd);
+			unlink(path);
+			return -1;
+		}
+		if (gid == (gid_t)-1)
+			chmod(path, 0600);
+	}
 	if (listen(fd, 1024) == -1) {
 		snprintf(err, errlen, "cannot listen on %s: %s", a->text,
 		    strerror(errno));
@@ -295,6 +332,7 @@ http_start(struct taskgate *tg, int fd, char *err, size_t errlen)
 	h->general_door.http = h->events_door.http = h;
 	h->events_door.events = true;
 	h->fd = fd;
+	h->is_unix = http_bound_port(fd) == 0;
 	/* 32 KiB holds a 20 KiB URL, which must reach taskgate to get the
 	 * upstream's own 431 (and an 8,000-character query its answer). */
 	h->general = http_daemon(&h->general_door, ACCEPTOR_HEAD_MAX,
@@ -576,6 +614,121 @@ http_header_count(struct request *r, const char *name)
 	return scan.n;
 }
 
+/* The connection's socket, or -1. */
+static int
+http_conn_fd(struct request *r)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(r->conn,
+	    MHD_CONNECTION_INFO_CONNECTION_FD);
+	return ci != NULL ? ci->connect_fd : -1;
+}
+
+/* The address r came from, for counting its wrong tokens, into r->peer. */
+static void
+http_peer_name(struct request *r)
+{
+	const union MHD_ConnectionInfo *ci;
+	uid_t	uid;
+	char	login[PERSON_NAME_MAX + 8];
+
+	if (r->http->is_unix) {
+		if (auth_peer_user(http_conn_fd(r), &uid, login,
+		    sizeof login) == 0)
+			snprintf(r->peer, sizeof r->peer, "unix:%lu",
+			    (unsigned long)uid);
+		else
+			snprintf(r->peer, sizeof r->peer, "unix:?");
+		return;
+	}
+	ci = MHD_get_connection_info(r->conn,
+	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || ci->client_addr == NULL)
+		snprintf(r->peer, sizeof r->peer, "?");
+	else if (ci->client_addr->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)
+		    (const void *)ci->client_addr)->sin_addr, r->peer,
+		    sizeof r->peer);
+	else if (ci->client_addr->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)
+		    (const void *)ci->client_addr)->sin6_addr, r->peer,
+		    sizeof r->peer);
+	else
+		snprintf(r->peer, sizeof r->peer, "?");
+}
+
+/*
+ * Who r is: the owner (the token file's token, as Bearer or cookie), a
+ * person (their token as Bearer, their sign-in's cookie), or, on the
+ * unix socket only, the Unix user at the other end: the person their
+ * login names, else the daemon's own user as an admin and any other as a
+ * viewer.  Sets r->auth, r->role and r->actor; a token or cookie that
+ * opens nothing sets r->bad_credentials and counts for nothing else.
+ */
+static void
+http_identify(struct request *r)
+{
+	struct taskgate	*tg = r->tg;
+	const char	*authz = request_header(r,
+			    MHD_HTTP_HEADER_AUTHORIZATION);
+	const char	*cookie = request_header(r, MHD_HTTP_HEADER_COOKIE);
+	struct person	 p;
+	char		 value[TASKGATE_TOKEN_HEX + 2];
+	char		 login[PERSON_NAME_MAX + 8];
+	enum auth_via	 via;
+	uid_t		 uid;
+
+	r->role = ROLE_NONE;
+	r->actor[0] = '\0';
+	r->auth = auth_check(tg->auth, authz, cookie);
+	if (r->auth != AUTH_NONE) {
+		r->role = ROLE_ADMIN;
+		snprintf(r->actor, sizeof r->actor, "%s",
+		    session_owner(tg->sessions));
+		return;
+	}
+	via = auth_presented(authz, cookie, value, sizeof value);
+	if ((via == AUTH_BEARER && people_by_token(tg->db, value, &p)) ||
+	    (via == AUTH_COOKIE && people_by_cookie(tg->db, value, &p))) {
+		r->auth = via;
+		r->role = p.role;
+		snprintf(r->actor, sizeof r->actor, "%s", p.name);
+		snprintf(r->person, sizeof r->person, "%s", p.name);
+	} else if (via != AUTH_NONE)
+		r->bad_credentials = true;
+	else if (r->http->is_unix && auth_peer_user(http_conn_fd(r), &uid,
+	    login, sizeof login) == 0) {
+		r->auth = AUTH_UNIX;
+		if (people_by_unix_user(tg->db, login, &p)) {
+			r->role = p.role;
+			snprintf(r->actor, sizeof r->actor, "%s", p.name);
+			snprintf(r->person, sizeof r->person, "%s", p.name);
+		} else {
+			r->role = uid == geteuid() ? ROLE_ADMIN : ROLE_VIEWER;
+			snprintf(r->actor, sizeof r->actor, "%s", login);
+		}
+	}
+	explicit_bzero(value, sizeof value);
+}
+
+/*
+ * 401 for a request that needs a token and has none that opens anything;
+ * 429 with Retry-After once its address has sent too many wrong ones.
+ */
+enum MHD_Result
+http_unauthorized(struct request *r, const char *why)
+{
+	if (r->bad_credentials)
+		http_peer_name(r);
+	if (r->bad_credentials &&
+	    (r->retry_after = auth_guess_failed(r->tg->auth, r->peer)) > 0)
+		return reply_error(r, REPLY_TOO_MANY_GUESSES, "too many wrong "
+		    "tokens from this address; try again in %d s",
+		    r->retry_after);
+	return reply_error(r, REPLY_UNAUTHORIZED, "%s", why);
+}
+
 /* Runs the checks every request passes, then its handler. */
 static enum MHD_Result
 http_dispatch(struct request *r)
@@ -610,19 +763,16 @@ http_dispatch(struct request *r)
 	is_get = strcmp(r->method, "GET") == 0 ||
 	    strcmp(r->method, "HEAD") == 0;
 	r->route = http_match(r->path, r->id, &bad_id);
-	r->auth = auth_check(tg->auth, request_header(r,
-	    MHD_HTTP_HEADER_AUTHORIZATION), request_header(r,
-	    MHD_HTTP_HEADER_COOKIE));
+	http_identify(r);
 	if (r->route == NULL) {
 		/* The sign-in link itself carries the token it checks. */
 		bool sign_in = strcmp(r->path, "/") == 0 &&
 		    MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
 		    "token") != NULL;
 
-		if (tg->opts->allow_remote && r->auth == AUTH_NONE && !sign_in)
-			return reply_error(r, REPLY_UNAUTHORIZED, "this taskgate "
-			    "accepts remote clients, so every request needs "
-			    "the token");
+		if (tg->opts->allow_remote && r->role == ROLE_NONE && !sign_in)
+			return http_unauthorized(r, "this taskgate accepts "
+			    "remote clients, so every request needs a token");
 		if (is_get && strncmp(r->path, "/api/", 5) != 0)
 			return assets_serve(r);
 		return reply_not_found(r);
@@ -636,13 +786,22 @@ http_dispatch(struct request *r)
 		    "or digit");
 	access = r->route->access;
 	if (access == ACCESS_READ && tg->opts->allow_remote)
-		access = ACCESS_TOKEN;
-	if (access == ACCESS_TOKEN) {
-		if (r->auth == AUTH_NONE)
-			return reply_error(r, REPLY_UNAUTHORIZED, "this needs the "
-			    "token: send 'Authorization: Bearer TOKEN' (the "
-			    "token is in the token file) or open the "
-			    "dashboard link once");
+		access = ACCESS_VIEW;
+	if (access == ACCESS_VIEW || access == ACCESS_OPERATE ||
+	    access == ACCESS_ADMIN) {
+		enum role need = access == ACCESS_VIEW ? ROLE_VIEWER :
+		    access == ACCESS_OPERATE ? ROLE_OPERATOR : ROLE_ADMIN;
+
+		if (r->role == ROLE_NONE)
+			return http_unauthorized(r, "this needs a token: send "
+			    "'Authorization: Bearer TOKEN' (the owner's is in "
+			    "the token file; 'taskgate user link NAME' makes "
+			    "a person's) or open a sign-in link once");
+		if (r->role < need)
+			return reply_error(r, REPLY_FORBIDDEN_ROLE, "%s is %s "
+			    "%s; this needs the %s role", r->actor,
+			    r->role == ROLE_OPERATOR ? "an" : "a",
+			    role_name(r->role), role_name(need));
 		if (r->auth == AUTH_COOKIE && !is_get &&
 		    !auth_origin_matches(request_header(r, "Origin"), host))
 			return reply_error(r, REPLY_FORBIDDEN_ORIGIN, "a write "
@@ -653,25 +812,53 @@ http_dispatch(struct request *r)
 }
 
 /*
- * GET /api/whoami: whether this request is signed in (the page cannot
- * read its HttpOnly cookie) and whether reads need the token.
+ * GET /api/whoami: who this request is (the page cannot read its HttpOnly
+ * cookie), their role, what that role may do, and whether reads need a
+ * token.
  */
 static enum MHD_Result
 http_whoami(struct request *r)
 {
-	return reply_json(r, 200, json_pack("{s:b,s:s?,s:b}", "signedIn",
-	    r->auth != AUTH_NONE, "via", r->auth == AUTH_BEARER ? "bearer" :
-	    r->auth == AUTH_COOKIE ? "cookie" : NULL, "tokenRequired",
+	return reply_json(r, 200, json_pack("{s:b,s:s?,s:s?,s:s,s:b,s:b,"
+	    "s:b}", "signedIn", r->role != ROLE_NONE, "via",
+	    r->auth == AUTH_BEARER ? "bearer" : r->auth == AUTH_COOKIE ?
+	    "cookie" : r->auth == AUTH_UNIX ? "unix" : NULL, "name",
+	    r->role != ROLE_NONE ? r->actor : NULL, "role",
+	    role_name(r->role), "mayOperate", r->role >= ROLE_OPERATOR,
+	    "mayManagePeople", r->role >= ROLE_ADMIN, "tokenRequired",
 	    r->tg->opts->allow_remote));
 }
 
+/*
+ * POST /api/signout: ends this browser's sign-in (a person's is deleted,
+ * so the cookie opens nothing even if it was copied) and its cookie.
+ */
+static enum MHD_Result
+http_sign_out(struct request *r)
+{
+	struct MHD_Response	*resp;
+	char			 value[TASKGATE_TOKEN_HEX + 2];
 
+	if (auth_presented(NULL, request_header(r, MHD_HTTP_HEADER_COOKIE),
+	    value, sizeof value) == AUTH_COOKIE)
+		people_sign_out(r->tg->db, value);
+	explicit_bzero(value, sizeof value);
+	resp = MHD_create_response_from_buffer(0, NULL,
+	    MHD_RESPMEM_PERSISTENT);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE,
+	    "taskgate_token=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    "no-store");
+	return reply_send(r, 204, resp);
+}
 
+/* GET /api/people: who shares this taskgate (admins only). */
+static enum MHD_Result
+http_people(struct request *r)
+{
+	json_t	*list = people_list(r->tg->db);
 
-
-
-
-
-
-
-
+	if (list == NULL)
+		return reply_error(r, REPLY_INTERNAL, "cannot read the people");
+	return reply_json(r, 200, json_pack("{s:o}", "people", list));
+}

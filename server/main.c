@@ -53,6 +53,8 @@ main(int argc, char **argv)
 		return cmd_config_generate(argc - shift, argv + shift);
 	if (strcmp(verb, "statusline") == 0)
 		return cmd_statusline(argc - shift, argv + shift);
+	if (strcmp(verb, "user") == 0)
+		return cmd_user(argc - shift, argv + shift);
 	if (strcmp(verb, "serve") != 0) {
 		for (i = 0; main_client_verbs[i] != NULL; i++) {
 			if (strcmp(verb, main_client_verbs[i]) == 0)
@@ -142,7 +144,7 @@ main_serve(struct options *o)
 	struct taskgate	 tg;
 	sigset_t	 sigs;
 	char		 err[512];
-	int		 fd, sig;
+	int		 fd, unix_fd = -1, sig;
 
 	memset(&tg, 0, sizeof tg);
 	tg.opts = o;
@@ -173,7 +175,11 @@ main_serve(struct options *o)
 		fatalx("%s", err);
 	if ((tg.db = db_open(o->db_path, err, sizeof err)) == NULL)
 		fatalx("%s", err);
-	if ((fd = http_listen_socket(&o->addr, err, sizeof err)) == -1)
+	if ((fd = http_listen_socket(&o->addr, o->socket_group, err,
+	    sizeof err)) == -1)
+		fatalx("%s", err);
+	if (o->socket_path != NULL && (unix_fd = http_listen_socket(
+	    &o->socket_addr, o->socket_group, err, sizeof err)) == -1)
 		fatalx("%s", err);
 	tg.web_root = o->web_root != NULL ? xstrdup(o->web_root) :
 	    assets_default_root();
@@ -215,10 +221,16 @@ main_serve(struct options *o)
 		fatalx("cannot start the event, poller and session threads");
 	if ((tg.http = http_start(&tg, fd, err, sizeof err)) == NULL)
 		fatalx("%s", err);
+	if (unix_fd != -1 && (tg.http_unix = http_start(&tg, unix_fd, err,
+	    sizeof err)) == NULL)
+		fatalx("%s", err);
 
 	log_info("upstream %s, polled at most every %g s, history in %s",
 	    tg.upstream_url, o->poll, o->db_path);
 	main_start_line(o, http_bound_port(fd), auth_token(tg.auth));
+	if (o->socket_path != NULL)
+		log_info("also listening on unix:%s, where the caller's Unix "
+		    "user names them", o->socket_path);
 
 	do {
 		if (sigwait(&sigs, &sig) != 0)
@@ -233,6 +245,7 @@ main_serve(struct options *o)
 	poller_join(tg.poller);
 	events_stop(tg.events);
 	http_stop(tg.http);
+	http_stop(tg.http_unix);
 	webhook_stop(tg.webhook);
 	upstream_stop(tg.upstream);
 	poller_free(tg.poller);
@@ -250,6 +263,8 @@ main_serve(struct options *o)
 	free(tg.web_root);
 	if (o->addr.family == AF_UNIX)
 		unlink(((struct sockaddr_un *)&o->addr.ss)->sun_path);
+	if (o->socket_path != NULL)
+		unlink(o->socket_path);
 	curl_global_cleanup();
 	return 0;
 }

@@ -23,7 +23,7 @@
 #include "taskgate.h"
 
 enum opt_id {
-	OPT_LISTEN = 256, OPT_UPSTREAM, OPT_DB, OPT_TOKEN_FILE, OPT_POLL,
+	OPT_LISTEN = 256, OPT_SOCKET, OPT_SOCKET_GROUP, OPT_UPSTREAM, OPT_DB, OPT_TOKEN_FILE, OPT_POLL,
 	OPT_UPSTREAM_TIMEOUT, OPT_TMUX_SESSION, OPT_AGENT_COMMAND,
 	OPT_AGENT_HOOKS,
 	OPT_WEB_ROOT, OPT_AUTO, OPT_WEBHOOK, OPT_CONFIG, OPT_ALLOW_REMOTE,
@@ -43,6 +43,12 @@ static const struct opt_row opt_rows[] = {
 	{ "listen", required_argument, OPT_LISTEN, "TASKGATE_LISTEN",
 	  "ADDR", "where to listen: 127.0.0.1:PORT, [::1]:PORT or "
 	  "unix:/path (default 127.0.0.1:9191)" },
+	{ "socket", required_argument, OPT_SOCKET, "TASKGATE_SOCKET", "PATH",
+	  "a unix socket to listen on as well: there the caller's Unix user "
+	  "names them, no token needed" },
+	{ "socket-group", required_argument, OPT_SOCKET_GROUP,
+	  "TASKGATE_SOCKET_GROUP", "GROUP", "the group that may connect to "
+	  "the unix socket (mode 0660; default: only you, 0600)" },
 	{ "upstream", required_argument, OPT_UPSTREAM, "TASKGATE_UPSTREAM",
 	  "URL", "Task Copilot's URL (default: the config's apiEndpoint, "
 	  "else http://127.0.0.1:9090)" },
@@ -92,7 +98,6 @@ static const struct opt_row opt_rows[] = {
 
 static int	options_apply(struct options *, const struct opt_row *,
 		    const char *, const char *, char *, size_t);
-static char	*options_state_path(const char *);
 
 void
 options_usage(FILE *f)
@@ -263,7 +268,8 @@ bad:
 	return -1;
 }
 
-static char *
+/* FILE in taskgate's state directory (new), or NULL without a home. */
+char *
 options_state_path(const char *file)
 {
 	const char	*xdg = getenv("XDG_STATE_HOME");
@@ -311,6 +317,12 @@ options_apply(struct options *o, const struct opt_row *r, const char *v,
 	switch (r->id) {
 	case OPT_LISTEN:
 		options_set_str(&o->listen, v);
+		break;
+	case OPT_SOCKET:
+		options_set_str(&o->socket_path, v);
+		break;
+	case OPT_SOCKET_GROUP:
+		options_set_str(&o->socket_group, v);
 		break;
 	case OPT_UPSTREAM:
 		options_set_str(&o->upstream, v);
@@ -479,6 +491,16 @@ options_parse(struct options *o, int argc, char **argv, char *err,
 		    "/health then need the token)", o->listen);
 		return OPTIONS_ERROR;
 	}
+	if (o->socket_path != NULL) {
+		char	*text;
+		int	 rc;
+
+		xasprintf(&text, "unix:%s", o->socket_path);
+		rc = options_parse_listen(text, &o->socket_addr, err, errlen);
+		free(text);
+		if (rc == -1)
+			return OPTIONS_ERROR;
+	}
 	if (o->db_path == NULL || o->token_file == NULL) {
 		snprintf(err, errlen, "neither XDG_STATE_HOME nor HOME is set: "
 		    "give --db and --token-file");
@@ -493,6 +515,8 @@ options_clear(struct options *o)
 	size_t	i;
 
 	free(o->listen);
+	free(o->socket_path);
+	free(o->socket_group);
 	free(o->upstream);
 	free(o->db_path);
 	free(o->token_file);

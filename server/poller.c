@@ -11,7 +11,8 @@
  * then emits the events (stream, state, upstream), so that a client
  * connecting in between never gets a snapshot older than an event.
  * The view is an immutable JSON document replaced whole each round; it
- * is read under the poller's lock.
+ * is read under the poller's lock.  Each round also ends the event
+ * streams of people removed since they connected (events_end_gone()).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -62,6 +63,7 @@ struct poller_wait {
 
 static void	*poller_main(void *);
 static void	 poller_round(struct poller *);
+static bool	 poller_person_gone(void *, const char *);
 
 /* Returns a new poller; the rows of earlier runs are loaded from the db. */
 struct poller *
@@ -399,6 +401,15 @@ poller_judge(struct poller *p, json_t *s, int64_t now_ms, double now,
 	    poller_time(ps->row.last_change_ms));
 }
 
+/* Whether name is no longer a person (removed since they connected). */
+static bool
+poller_person_gone(void *arg, const char *name)
+{
+	struct taskgate	*tg = arg;
+
+	return !people_exists(tg->db, name);
+}
+
 /* The published view when the upstream could not be read this round. */
 static json_t *
 poller_view_down(struct poller *p)
@@ -445,6 +456,7 @@ poller_round(struct poller *p)
 		poller_sample(p, NULL, 0, NULL);
 	events_retry(p->tg->events);
 	audit_retry(p->tg->audit);
+	events_end_gone(p->tg->events, poller_person_gone, p->tg);
 	list = poller_get(p, "/api/streams", CACHE_LIST);
 	up = list != NULL;
 	poller_upstream_event(p, up, events);

@@ -37,6 +37,8 @@ static const struct {
 	[REPLY_FORBIDDEN] = { 403, "forbidden" },
 	[REPLY_BAD_BODY] = { 400, "bad-body" },
 	[REPLY_UNKNOWN_EVENT] = { 422, "unknown-event" },
+	[REPLY_FORBIDDEN_ROLE] = { 403, "forbidden-role" },
+	[REPLY_TOO_MANY_GUESSES] = { 429, "too-many-attempts" },
 };
 
 /* A JSON string of untrusted bytes: as is when UTF-8, else escaped. */
@@ -141,6 +143,13 @@ reply_json(struct request *r, unsigned int status, json_t *o)
 		MHD_add_response_header(resp,
 		    MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		    "Bearer realm=\"taskgate\"");
+	if (status == 429 && r->retry_after > 0) {
+		char	 secs[16];
+
+		snprintf(secs, sizeof secs, "%d", r->retry_after);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER,
+		    secs);
+	}
 	return reply_send(r, status, resp);
 }
 

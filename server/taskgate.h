@@ -66,6 +66,9 @@ struct options {
 	char		**allowed_hosts;	/* --allowed-host, repeatable */
 	size_t		 n_allowed_hosts;
 	struct listen_addr addr;		/* parsed --listen */
+	char		*socket_path;		/* --socket, or NULL */
+	struct listen_addr socket_addr;		/* parsed --socket */
+	char		*socket_group;		/* --socket-group, or NULL */
 };
 
 enum options_result { OPTIONS_OK, OPTIONS_EXIT_OK, OPTIONS_ERROR };
@@ -83,6 +86,9 @@ void	orchconf_clear(struct orchconf *);
 
 /* cmd-statusline.c */
 int	cmd_statusline(int, char **);
+
+/* cmd-user.c */
+int	cmd_user(int, char **);
 
 /* cmd-config.c */
 int	cmd_config_check(int, char **);
@@ -137,7 +143,7 @@ char	*tmux_plain_text(const char *);
 
 /* auth.c */
 struct auth;
-enum auth_via { AUTH_NONE, AUTH_BEARER, AUTH_COOKIE };
+enum auth_via { AUTH_NONE, AUTH_BEARER, AUTH_COOKIE, AUTH_UNIX };
 
 struct auth *auth_new(const char *, char **, size_t, char *, size_t);
 void	auth_free(struct auth *);
@@ -147,6 +153,9 @@ enum auth_via auth_check(const struct auth *, const char *, const char *);
 bool	auth_origin_matches(const char *, const char *);
 int	auth_token_file(const char *, char *, size_t, char *, size_t);
 int	auth_random_hex(char *, size_t);
+enum auth_via auth_presented(const char *, const char *, char *, size_t);
+int	auth_guess_failed(struct auth *, const char *);
+int	auth_peer_user(int, uid_t *, char *, size_t);
 
 /* upstream.c */
 enum upstream_result {
@@ -325,6 +334,29 @@ void	db_note_write(struct db *, bool);
 bool	db_writable(struct db *, char *, size_t);
 bool	db_watch(struct db *);
 
+/* people.c */
+#define PEOPLE_HASH_HEX		64	/* SHA-256 in hex */
+struct person {
+	char		 name[PERSON_NAME_MAX + 1];
+	enum role	 role;
+	char		 unix_user[PERSON_NAME_MAX + 1];	/* "" when none */
+};
+
+void	people_hash(const char *, char [PEOPLE_HASH_HEX + 1]);
+int	people_add(struct db *, const char *, enum role, const char *,
+		    char [TASKGATE_TOKEN_HEX + 1], char *, size_t);
+int	people_remove(struct db *, const char *, char *, size_t);
+int	people_new_token(struct db *, const char *,
+		    char [TASKGATE_TOKEN_HEX + 1], char *, size_t);
+json_t	*people_list(struct db *);
+bool	people_by_token(struct db *, const char *, struct person *);
+bool	people_by_unix_user(struct db *, const char *, struct person *);
+bool	people_by_cookie(struct db *, const char *, struct person *);
+bool	people_exists(struct db *, const char *);
+int	people_sign_in(struct db *, const char *,
+		    char [TASKGATE_TOKEN_HEX + 1]);
+void	people_sign_out(struct db *, const char *);
+
 /* history.c */
 struct stream_row {
 	char			 id[STREAM_ID_MAX + 1];
@@ -385,6 +417,7 @@ void	audit_free(struct audit *);
 void	audit_add(struct audit *, const char *, const char *, const char *,
 		    const char *, unsigned int, json_t *);
 void	audit_retry(struct audit *);
+json_t	*audit_last_action(struct audit *, const char *);
 size_t	audit_pending(struct audit *);
 json_t	*audit_list(struct audit *, const char *, long);
 
@@ -401,7 +434,9 @@ void	events_emit(struct events *, const char *, json_t *);
 enum events_attach { EVENTS_ATTACH_OK, EVENTS_ATTACH_FULL,
 	EVENTS_ATTACH_STOPPING };
 enum events_attach events_attach(struct events *, struct MHD_Connection *,
-		    int64_t, struct MHD_Response **);
+	    int64_t, const char *, struct MHD_Response **);
+void	events_end_gone(struct events *, bool (*)(void *, const char *),
+	    void *);
 size_t	events_client_count(struct events *);
 size_t	events_pending(struct events *);
 void	events_retry(struct events *);
@@ -522,6 +557,7 @@ struct taskgate {
 	struct idempotency	*idempotency;
 	struct http		*http;
 	struct tcdb_watch	*tcwatch;	/* sqlite:PATH, inotify; or NULL */
+	struct http		*http_unix;	/* --socket's, or NULL */
 	char			 hook_base[64];	/* http://127.0.0.1:PORT, or ""
 						   (a unix socket: no hooks) */
 };
@@ -547,7 +583,9 @@ enum reply_error {
 	REPLY_TOO_MANY_ARGS,	/* 431 too-many-arguments */
 	REPLY_FORBIDDEN,		/* 403 forbidden */
 	REPLY_BAD_BODY,		/* 400 bad-body */
-	REPLY_UNKNOWN_EVENT	/* 422 unknown-event */
+	REPLY_UNKNOWN_EVENT,	/* 422 unknown-event */
+	REPLY_FORBIDDEN_ROLE,	/* 403 forbidden-role */
+	REPLY_TOO_MANY_GUESSES	/* 429 too-many-attempts */
 };
 
 enum request_state { REQ_NEW, REQ_BODY, REQ_RUN, REQ_WAITING, REQ_DONE };
@@ -571,7 +609,13 @@ struct request {
 	struct http		*http;		/* the server it came to */
 	bool			 crowded;	/* answers close the connection */
 	enum request_state	 state;
-	enum auth_via		 auth;
+	enum auth_via		 auth;		/* how it was signed in */
+	enum role		 role;		/* ROLE_NONE: nobody */
+	char			 actor[64];	/* who acts: a person, a login */
+	char			 person[PERSON_NAME_MAX + 1];	/* or "" */
+	bool			 bad_credentials;	/* presented wrong ones */
+	char			 peer[64];	/* its address, for the guesses */
+	int			 retry_after;	/* s, for a 429 */
 	bool			 woken;		/* resumed after a wait */
 	struct cache_waiter	 waiter;	/* embedded; see cache_get() */
 	struct upstream_call	*call;		/* a forwarded write */
@@ -580,9 +624,11 @@ struct request {
 
 struct http *http_start(struct taskgate *, int, char *, size_t);
 void	http_stop(struct http *);
-int	http_listen_socket(const struct listen_addr *, char *, size_t);
+int	http_listen_socket(const struct listen_addr *, const char *, char *,
+	    size_t);
 int	http_bound_port(int);
 int	http_local_base(int, char *, size_t);
+enum MHD_Result http_unauthorized(struct request *, const char *);
 enum MHD_Result reply_error(struct request *, enum reply_error, const char *,
 		    ...) __attribute__((format(printf, 3, 4)));
 enum MHD_Result reply_send(struct request *, unsigned int,

@@ -23,6 +23,7 @@
 #define TASKGATE_MAX_URI	16384			/* like the upstream's 16 KiB */
 #define TASKGATE_TOKEN_HEX	64			/* 32 random bytes */
 #define STREAM_ID_MAX		64
+#define PERSON_NAME_MAX		32	/* a person's or a Unix login's name */
 
 /* log.c */
 void	log_init(bool);
@@ -73,6 +74,12 @@ void	etag_of(const void *, size_t, char *, size_t);
 bool	equal_const_time(const char *, const char *);
 int	valid_decode_path(const char *, char **);
 int64_t	valid_last_event_id(const char *);
+bool	valid_person_name(const char *);
+
+/* What a person may do, each role all that the one before may (people.c). */
+enum role { ROLE_NONE, ROLE_VIEWER, ROLE_OPERATOR, ROLE_ADMIN };
+const char *role_name(enum role);
+enum role role_parse(const char *);
 
 /* verb.c */
 #define VERB_FLAGS_MAX	16		/* flags of one verb */
@@ -104,6 +111,7 @@ int	options_parse_listen(const char *, struct listen_addr *, char *,
 		    size_t);
 int	options_parse_seconds(const char *, double *);
 int	options_parse_bool(const char *, bool *);
+char	*options_state_path(const char *);
 
 /* plan.c: the phases (the plan's rules: taskgate.h) */
 enum plan_phase {

@@ -1,6 +1,6 @@
 /*
  * validate.c: pure checks of untrusted text: stream ids, tokens, ETags and
- * If-None-Match lists, and a comparison that takes the same time whatever
+ * If-None-Match lists, people's names and roles, and a comparison that takes the same time whatever
  * the input, and the decoding of raw paths.  No I/O: these are what the
  * fuzzers drive.
  */
@@ -31,6 +31,55 @@ valid_stream_id(const char *s)
 			return false;
 	}
 	return true;
+}
+
+/*
+ * A person's name, or a Unix login that names one, is
+ * [A-Za-z0-9][A-Za-z0-9._-]{0,31}: no spaces, no control characters,
+ * nothing a terminal, a log line or a page would read as more than text.
+ */
+bool
+valid_person_name(const char *s)
+{
+	size_t	i;
+
+	if (s == NULL || s[0] == '\0')
+		return false;
+	for (i = 0; s[i] != '\0'; i++) {
+		if (i >= PERSON_NAME_MAX || !validate_idchar(s[i], i == 0))
+			return false;
+	}
+	return true;
+}
+
+static const char *const validate_roles[] = {
+	[ROLE_NONE] = "none",
+	[ROLE_VIEWER] = "viewer",
+	[ROLE_OPERATOR] = "operator",
+	[ROLE_ADMIN] = "admin",
+};
+
+const char *
+role_name(enum role r)
+{
+	if ((size_t)r >= sizeof validate_roles / sizeof validate_roles[0])
+		return "none";
+	return validate_roles[r];
+}
+
+/* viewer, operator or admin; ROLE_NONE for anything else. */
+enum role
+role_parse(const char *s)
+{
+	if (s == NULL)
+		return ROLE_NONE;
+	if (strcmp(s, "viewer") == 0)
+		return ROLE_VIEWER;
+	if (strcmp(s, "operator") == 0)
+		return ROLE_OPERATOR;
+	if (strcmp(s, "admin") == 0)
+		return ROLE_ADMIN;
+	return ROLE_NONE;
 }
 
 bool

@@ -72,7 +72,7 @@ verb_is_command(const char *word)
 {
 	static const char *const commands[] = { "serve", "status", "watch",
 	    "start", "stop", "recover", "run", "check-config",
-	    "generate-config", "help" };
+	    "generate-config", "user", "help" };
 	size_t	i;
 
 	for (i = 0; i < sizeof commands / sizeof commands[0]; i++)

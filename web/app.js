@@ -10,13 +10,16 @@
 // gate's reasons), whether this browser is signed in (GET /api/whoami at
 // load, on every reconnect and after a 401: when it is not, the notice is
 // shown up front and the buttons and the pane view say to sign in), the
-// pane view's polling, and opt-in notifications.
+// pane view's polling, and opt-in notifications.  Who is signed in, and
+// with what role, comes from whoami too: a viewer's page has no Start,
+// Stop, Recover or reply (the note says why), and a browser signed in by
+// a link can sign out.
 // Drawing is render.js's job; the SVGs are graph.js's.
 
 import { NOTIFYING, healthInfo } from './graph.js';
 import {
   renderAlerts, renderConnection, renderGraph, renderNext, renderNotifyButton, renderOverall,
-  renderPane, renderPolled, renderSignIn, renderStreams, renderUpstream,
+  renderPane, renderPolled, renderSignIn, renderStreams, renderUpstream, renderWho,
 } from './render.js';
 
 const UNAVAILABLE = 'session control is not available yet';
@@ -30,7 +33,7 @@ const model = {
   busy: new Map(), // streamId -> action in flight
   messages: new Map(), // streamId -> {tone, text, reasons}
   unavailable: null, // a sentence once a control endpoint answered 404/405
-  auth: null, // GET /api/whoami's answer: {signedIn, via, tokenRequired}; null: not known
+  auth: null, // GET /api/whoami's answer: {signedIn, via, tokenRequired, name, role, mayOperate}; null: not known
   paneStream: null,
   paneText: null,
   paneMessage: null,
@@ -66,6 +69,14 @@ function setConnection(state, detail) {
   render();
 }
 
+// Why this person may not act (a viewer), or null: their page then has
+// no action buttons, and says so.  An older taskgate does not say.
+function roleRefusal() {
+  const a = model.auth;
+  if (!a || !a.signedIn || a.mayOperate !== false) return null;
+  return `${a.name || 'this browser'} is a ${a.role || 'viewer'}: starting, stopping, recovering and replying need the operator role`;
+}
+
 function sessionsMissing() {
   if (model.unavailable) return model.unavailable;
   const streams = streamsOf();
@@ -99,7 +110,7 @@ function renderNow() {
   renderUpstream(model.lostSince ? { url: o.upstream && o.upstream.url } : o.upstream);
   renderStreams(streams, {
     byId: ids, history: model.history, busy: model.busy, messages: model.messages,
-    controlUnavailable: controlUnavailable(), paneStream: model.paneStream,
+    controlUnavailable: controlUnavailable(), viewOnly: roleRefusal(), paneStream: model.paneStream,
     now: Date.now(), minute: Math.floor(Date.now() / 30000), onAction: act, onPane: togglePane, onReply: replyTo,
   });
   renderAlerts(o.alerts, ids);
@@ -198,7 +209,8 @@ function setAuth(auth) {
   const was = model.auth;
   model.auth = auth;
   renderSignIn(!auth.signedIn, auth.tokenRequired && !auth.signedIn ? READS_NEED_TOKEN : null);
-  if (!was || was.signedIn !== auth.signedIn) {
+  renderWho(auth);
+  if (!was || was.signedIn !== auth.signedIn || was.mayOperate !== auth.mayOperate) {
     render();
     if (model.paneStream) pollPane();
   }
@@ -225,10 +237,24 @@ async function loadWhoami() {
     if (!resp.ok) return; // an older taskgate: the first 401 will tell
     const d = await resp.json();
     if (asked !== whoamiAsked || !d || typeof d !== 'object') return;
-    setAuth({ signedIn: d.signedIn === true, via: d.via || null, tokenRequired: d.tokenRequired === true });
+    setAuth({
+      signedIn: d.signedIn === true, via: d.via || null, tokenRequired: d.tokenRequired === true,
+      name: typeof d.name === 'string' ? d.name : null, role: typeof d.role === 'string' ? d.role : null,
+      mayOperate: typeof d.mayOperate === 'boolean' ? d.mayOperate : undefined,
+    });
   } catch (e) {
     // Not reachable now: asked again on the next connection.
   }
+}
+
+// Signing out ends this browser's sign-in at taskgate and its cookie.
+async function signOut() {
+  try {
+    await fetch('/api/signout', { method: 'POST', credentials: 'same-origin' });
+  } catch (e) {
+    // Asked again below: whoami says what is true.
+  }
+  loadWhoami();
 }
 
 let refetchTimer = null;
@@ -410,6 +436,9 @@ async function act(id, action) {
     } else if (resp.status === 401) {
       model.messages.set(id, { tone: 'warn', text: 'Refused: this browser is not signed in (read-only).' });
       signedOut();
+    } else if (resp.status === 403 && body.code === 'forbidden-role') {
+      model.messages.set(id, { tone: 'warn', text: `Refused: ${body.error ? String(body.error) : 'your role may not do this'}.` });
+      loadWhoami();
     } else if (missingEndpoint(resp, body)) {
       model.unavailable = UNAVAILABLE;
       model.messages.set(id, { tone: 'warn', text: `Session control is not available yet in this taskgate.` });
@@ -588,6 +617,7 @@ function noteState(id, was, now, state) {
 // ------------------------------------------------------------ start
 
 document.getElementById('notify-btn').addEventListener('click', toggleNotify);
+document.getElementById('signout-btn').addEventListener('click', signOut);
 renderNotifyButton(notifyState());
 setConnection('connecting');
 // Agent heartbeats and activity change without an event: every 30 s

@@ -297,6 +297,15 @@ function cardMain(s, ctx, main) {
       ev.text ? h('span', { class: 'muted', text: ev.text, attrs: { title: ev.all || null } }) : null,
     ]));
   }
+  if (s.lastAction && s.lastAction.action && s.lastAction.actor) {
+    // Who did what last: "stopped by alice, 3 min ago".
+    const past = { start: 'started', stop: 'stopped', recover: 'recovered', reply: 'replied to', resume: 'resumed', checkpoint: 'checkpointed', handoff: 'handed off' };
+    const a = s.lastAction;
+    details.appendChild(h('div', { class: 's-row s-last' }, [
+      h('span', { class: 'k', text: 'Last' }),
+      h('span', { text: `${past[a.action] || String(a.action)} by ${String(a.actor)}, ${ago(a.at, ctx.now)}`, attrs: { title: String(a.at || '') } }),
+    ]));
+  }
   main.appendChild(details);
 }
 
@@ -387,6 +396,7 @@ function updateCard(card, s, ctx) {
     const b = card.buttons[name];
     const whyId = ctx.controlUnavailable ? 'control-note' : `why-${name}-${encodeURIComponent(id)}`;
     b.textContent = busy === name ? label + '…' : label;
+    b.hidden = !!ctx.viewOnly; // a viewer's page: the note says why
     b.disabled = !c.enabled || !!busy;
     b.title = c.enabled ? `${label} ${id}` : `${label}: ${c.why}`;
     setAttr(b, 'aria-describedby', c.enabled ? null : whyId);
@@ -398,7 +408,7 @@ function updateCard(card, s, ctx) {
   }
   const waits = waitsForPerson(s);
   const offline = !!ctx.controlUnavailable;
-  card.reply.form.hidden = !waits.waiting;
+  card.reply.form.hidden = !waits.waiting || !!ctx.viewOnly;
   card.reply.allow.hidden = !waits.dialog;
   card.reply.deny.hidden = !waits.dialog;
   for (const b of [card.reply.send, card.reply.allow, card.reply.deny, card.reply.input]) {
@@ -423,7 +433,7 @@ function updateCard(card, s, ctx) {
 function cardKey(s, ctx) {
   const hist = ctx.history.get(String(s.streamId));
   return JSON.stringify([s, hist ? hist.length : -1, hist && hist.length ? hist[hist.length - 1].at : null,
-    ctx.controlUnavailable, ctx.busy.get(String(s.streamId)) || null, ctx.messages.get(String(s.streamId)) || null,
+    ctx.controlUnavailable, ctx.viewOnly || null, ctx.busy.get(String(s.streamId)) || null, ctx.messages.get(String(s.streamId)) || null,
     ctx.paneStream === String(s.streamId), ctx.minute]);
 }
 
@@ -487,8 +497,9 @@ export function renderStreams(streams, ctx) {
   for (const id of [...cards.keys()]) if (!seen.has(id)) cards.delete(id);
   if (!streams.length) shown.push(h('p', { class: 'muted', text: 'Task Copilot lists no streams yet.' }));
   const note = $('control-note');
-  note.hidden = !ctx.controlUnavailable;
-  note.textContent = ctx.controlUnavailable ? `Start, Stop and Recover are off: ${ctx.controlUnavailable}.` : '';
+  note.hidden = !ctx.controlUnavailable && !ctx.viewOnly;
+  note.textContent = ctx.viewOnly ? `Start, Stop, Recover and replies are hidden: ${ctx.viewOnly}.`
+    : ctx.controlUnavailable ? `Start, Stop and Recover are off: ${ctx.controlUnavailable}.` : '';
   placeChildren(host, shown);
 }
 
@@ -565,6 +576,18 @@ export function renderSignIn(show, why) {
   if (signinWhy === null) signinWhy = $('signin-why').textContent;
   $('signin').hidden = !show;
   $('signin-why').textContent = show && why ? why : signinWhy;
+}
+
+// Who this browser is signed in as, and the sign-out button for a
+// browser signed in by a link (a cookie; a token in a header is not
+// the page's to end).
+export function renderWho(auth) {
+  const who = $('who');
+  const named = auth && auth.signedIn && auth.name;
+  who.hidden = !named;
+  who.textContent = named ? `${auth.name} · ${auth.role || 'signed in'}` : '';
+  who.title = named ? `Signed in as ${auth.name}${auth.role ? ', ' + auth.role : ''}` : '';
+  $('signout-btn').hidden = !(auth && auth.signedIn && auth.via === 'cookie');
 }
 
 export function renderNotifyButton(state) {

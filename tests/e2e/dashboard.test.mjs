@@ -10,7 +10,9 @@
 // progress bars with their ARIA values, "paused" against "not started",
 // the read-only notice and the buttons off until sign-in, then following
 // the gates with a reason, a stall in red, notifications, and no console
-// error or CSP violation all along.  It
+// error or CSP violation all along; and people: a viewer's page without
+// action buttons (saying why) and an operator's with them, and signing
+// out.  It
 // writes screenshots to $TASKGATE_E2E_OUT (default tests/e2e/out/).
 // Every process it started is killed when it ends, however it ends.
 //
@@ -692,5 +694,74 @@ describe('opt-in notifications when a stream stalls', () => {
     assert.equal(await page.textContent('#notify-btn'), 'Notify me');
     assert.deepEqual(await page.evaluate(() => window.__csp), []);
     assert.deepEqual(consoleErrors, []);
+  });
+});
+
+// ------------------------------------------------------------ people
+
+// `taskgate user add NAME --role ROLE` on tg's database; the token of
+// the sign-in link it prints once.
+async function addPerson(dir, tg, name, role) {
+  const proc = spawn(BIN, ['user', 'add', name, '--role', role, '--db', path.join(dir, 'history.db'),
+    '--listen', `127.0.0.1:${tg.port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (d) => { out += d; });
+  await exited(proc);
+  const m = /\/\?token=([0-9a-f]{64})$/m.exec(out);
+  assert.ok(m, `user add ${name}: ${out}`);
+  return m[1];
+}
+
+describe('people: what each role sees', () => {
+  let dir, profile, double, tg, context, page, vera, otto;
+  const consoleErrors = [];
+
+  before(async () => {
+    assert.ok(fs.existsSync(BIN), `taskgate binary not found at ${BIN}: run make first (or set TASKGATE_BIN)`);
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tg-e2e-'));
+    double = await new Double(dir).start();
+    tg = await startTaskgate(dir, double.url);
+    vera = await addPerson(dir, tg, 'vera', 'viewer');
+    otto = await addPerson(dir, tg, 'otto', 'operator');
+    ({ context, profile } = await launchBrowser());
+    page = context.pages()[0] || await context.newPage();
+    await page.addInitScript(watchCsp);
+    page.on('console', (msg) => { if (msg.type() === 'error') consoleErrors.push(msg.text()); });
+    page.on('pageerror', (err) => consoleErrors.push('pageerror: ' + err.message));
+  });
+
+  after(() => tearDown({ context, tg, double, dir, profile }));
+
+  const visibleActions = () => page.evaluate(() => [...document.querySelectorAll('[data-stream] button[data-action]')]
+    .filter((b) => b.offsetParent !== null).length);
+
+  test("a viewer's page has no action buttons, says why, and still opens panes", async () => {
+    await page.goto(tg.url + '?token=' + vera);
+    assert.equal(page.url(), tg.url, 'the token leaves the address bar');
+    await page.waitForSelector('[data-stream="Stream-Z"]', { timeout: 15000 });
+    await until(async () => (await page.textContent('#who')) === 'vera · viewer', 'the page to name vera', 5000);
+    await until(async () => (await visibleActions()) === 0, 'no Start, Stop or Recover', 5000);
+    assert.equal(await page.isVisible('#control-note'), true);
+    assert.match(await page.textContent('#control-note'), /vera is a viewer: .*need the operator role/);
+    assert.equal(await page.isVisible('#signin'), false, 'a viewer is signed in, not read-only for want of a token');
+    assert.equal(await page.isVisible('[data-stream="Stream-B"] .btn-pane'), true, 'a viewer reads panes');
+    // Signing out ends the sign-in: the page is read-only again.
+    await page.click('#signout-btn');
+    await page.waitForSelector('#signin', { state: 'visible', timeout: 5000 });
+    assert.equal(await page.isVisible('#who'), false);
+    const again = await fetch(tg.url + 'api/whoami', { headers: { Cookie: (await context.cookies())
+      .map((c) => `${c.name}=${c.value}`).join('; ') } });
+    assert.equal((await again.json()).signedIn, false);
+  });
+
+  test("an operator's page has them, following the gates", async () => {
+    await context.clearCookies();
+    await page.goto(tg.url + '?token=' + otto);
+    await page.waitForSelector('[data-stream="Stream-B"] button[data-action="start"]:not([disabled])', { timeout: 10000 });
+    assert.equal(await visibleActions(), 15);
+    assert.equal(await page.textContent('#who'), 'otto · operator');
+    assert.equal(await page.isVisible('#control-note'), false);
+    assert.deepEqual(consoleErrors, []);
+    assert.deepEqual(await page.evaluate(() => window.__csp), []);
   });
 });

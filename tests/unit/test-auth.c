@@ -100,12 +100,47 @@ test_checks(void **state)
 	auth_free(a);
 }
 
+/* Twenty wrong tokens a minute from one address, then a Retry-After. */
+static void
+test_guesses(void **state)
+{
+	char		 path[128], err[256], value[80];
+	struct auth	*a;
+	int		 i, wait;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/token3", dir);
+	a = auth_new(path, NULL, 0, err, sizeof err);
+	assert_non_null(a);
+	for (i = 0; i < 20; i++)
+		assert_int_equal(auth_guess_failed(a, "127.0.0.1"), 0);
+	wait = auth_guess_failed(a, "127.0.0.1");
+	assert_true(wait > 0 && wait <= 61);
+	/* Another address has its own allowance. */
+	assert_int_equal(auth_guess_failed(a, "unix:1000"), 0);
+
+	assert_int_equal(auth_presented("Bearer  abc", "taskgate_token=x",
+	    value, sizeof value), AUTH_BEARER);
+	assert_string_equal(value, "abc");
+	assert_int_equal(auth_presented(NULL, "a=b; taskgate_token=x",
+	    value, sizeof value), AUTH_COOKIE);
+	assert_string_equal(value, "x");
+	assert_int_equal(auth_presented("Basic abc", NULL, value,
+	    sizeof value), AUTH_BEARER);
+	assert_string_equal(value, "");
+	assert_int_equal(auth_presented(NULL, "a=b", value, sizeof value),
+	    AUTH_NONE);
+	assert_int_equal(auth_peer_user(-1, NULL, value, sizeof value), -1);
+	auth_free(a);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_token_file),
 		cmocka_unit_test(test_checks),
+		cmocka_unit_test(test_guesses),
 	};
 
 	return cmocka_run_group_tests(tests, make_dir, NULL);

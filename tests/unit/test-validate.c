@@ -107,6 +107,31 @@ test_path_decoding(void **state)
 	assert_int_equal(valid_decode_path("/a%zz", &p), -1);
 }
 
+static void
+test_person_names_and_roles(void **state)
+{
+	(void)state;
+	assert_true(valid_person_name("alice"));
+	assert_true(valid_person_name("a.b_c-1"));
+	assert_true(valid_person_name("abcdefghijabcdefghijabcdefghij12"));
+	assert_false(valid_person_name("abcdefghijabcdefghijabcdefghij123"));
+	assert_false(valid_person_name(""));
+	assert_false(valid_person_name(NULL));
+	assert_false(valid_person_name("-alice"));
+	assert_false(valid_person_name("al ice"));
+	assert_false(valid_person_name("al\x1b]0;x\x07ice"));
+	assert_false(valid_person_name("al\nice"));
+	assert_false(valid_person_name("al\xc3\xa9"));
+	assert_int_equal(role_parse("viewer"), ROLE_VIEWER);
+	assert_int_equal(role_parse("operator"), ROLE_OPERATOR);
+	assert_int_equal(role_parse("admin"), ROLE_ADMIN);
+	assert_int_equal(role_parse("Admin"), ROLE_NONE);
+	assert_int_equal(role_parse("root"), ROLE_NONE);
+	assert_int_equal(role_parse(NULL), ROLE_NONE);
+	assert_true(ROLE_VIEWER < ROLE_OPERATOR && ROLE_OPERATOR < ROLE_ADMIN);
+	assert_string_equal(role_name(ROLE_OPERATOR), "operator");
+}
+
 int
 main(void)
 {
@@ -115,6 +140,7 @@ main(void)
 		cmocka_unit_test(test_tokens),
 		cmocka_unit_test(test_etags),
 		cmocka_unit_test(test_path_decoding),
+		cmocka_unit_test(test_person_names_and_roles),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
