@@ -127,7 +127,7 @@ api_sessions_reply(struct request *r)
 enum MHD_Result
 api_sessions_resume(struct request *r)
 {
-	if (session_resume_now(r->tg->sessions, r->id) == -1)
+	if (session_pane_resume_now(r->tg->sessions, r->id) == -1)
 		return reply_error(r, REPLY_CONFLICT, "%s is not parked by a "
 		    "usage limit", r->id);
 	return reply_json(r, 202, json_pack("{s:s,s:s}", "streamId", r->id,

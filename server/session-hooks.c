@@ -5,10 +5,10 @@
  * status line, posting with the window's own secret, which it reads from
  * TASKGATE_HOOK_SECRET in its environment), and what they post: hook
  * events and the status line are taken on the HTTP thread, in memory,
- * behind the secret and a rate limit per window (session_hook(),
- * session_status()); a Stop with work left is answered "go on" (a
+ * behind the secret and a rate limit per window (session_hooks_event(),
+ * session_hooks_status()); a Stop with work left is answered "go on" (a
  * nudge); the session thread writes the rows down and tells each nudge
- * (session_save_agents()).
+ * (session_hooks_save()).
  */
 #include <sys/stat.h>
 
@@ -27,7 +27,7 @@
 
 /* This program's path (/proc/self/exe) in single quotes for sh (new). */
 static char *
-session_self_quoted(void)
+session_hooks_self_quoted(void)
 {
 	char	 path[PATH_MAX], *out, *w;
 	ssize_t	 n = readlink("/proc/self/exe", path, sizeof path - 1);
@@ -72,7 +72,7 @@ session_hooks_setup(struct sessions *ss)
 		    "socket, and Claude Code posts its hooks over TCP");
 		ss->hooks = false;
 	}
-	ss->self_quoted = session_self_quoted();
+	ss->self_quoted = session_hooks_self_quoted();
 	snprintf(ss->hooks_dir, sizeof ss->hooks_dir, "%s", o->db_path);
 	if ((slash = strrchr(ss->hooks_dir, '/')) != NULL)
 		snprintf(slash, sizeof ss->hooks_dir - (size_t)(slash -
@@ -86,7 +86,7 @@ session_hooks_setup(struct sessions *ss)
  * event and an audit row, as for any act of taskgate's).
  */
 void
-session_save_agents(struct sessions *ss)
+session_hooks_save(struct sessions *ss)
 {
 	struct agent_row	*rows = NULL;
 	struct session_told {
@@ -146,7 +146,7 @@ session_save_agents(struct sessions *ss)
  * lock is held.
  */
 static struct session *
-session_hook_door_locked(struct sessions *ss, const char *id,
+session_hooks_door_locked(struct sessions *ss, const char *id,
     const char *secret, enum session_hook_result *why)
 {
 	struct session	*s = session_find(ss, id);
@@ -177,7 +177,7 @@ session_hook_door_locked(struct sessions *ss, const char *id,
  * or more) resets: its resets_at (Unix seconds), the latest of them.
  */
 static void
-session_limit_reset(struct session *s, json_t *limits)
+session_hooks_limit_reset(struct session *s, json_t *limits)
 {
 	const char	*name;
 	json_t		*w, *used, *at;
@@ -194,16 +194,16 @@ session_limit_reset(struct session *s, json_t *limits)
 	}
 }
 
-struct session_view_counts {
+struct session_hooks_view_counts {
 	const char		*id;
 	struct model_counts	*c;
 	bool			 found;
 };
 
 static void
-session_view_counts_of(json_t *view, void *arg)
+session_hooks_view_counts_of(json_t *view, void *arg)
 {
-	struct session_view_counts	*q = arg;
+	struct session_hooks_view_counts	*q = arg;
 	json_t				*st;
 	size_t				 i;
 
@@ -231,13 +231,13 @@ session_view_counts_of(json_t *view, void *arg)
 /* The counts of stream id in the poller's published view; false if the
  * view has none. */
 static bool
-session_view_counts(struct sessions *ss, const char *id,
+session_hooks_view_counts(struct sessions *ss, const char *id,
     struct model_counts *c)
 {
-	struct session_view_counts	q = { id, c, false };
+	struct session_hooks_view_counts	q = { id, c, false };
 
 	memset(c, 0, sizeof *c);
-	poller_with_view(ss->tg->poller, session_view_counts_of, &q);
+	poller_with_view(ss->tg->poller, session_hooks_view_counts_of, &q);
 	return q.found;
 }
 
@@ -248,7 +248,7 @@ session_view_counts(struct sessions *ss, const char *id,
  * in s->nudge_reason, and the session thread tells it.  The lock is held.
  */
 static bool
-session_nudge_locked(struct sessions *ss, struct session *s, json_t *body,
+session_hooks_nudge_locked(struct sessions *ss, struct session *s, json_t *body,
     const struct model_counts *c)
 {
 	if (!json_is_true(json_object_get(body, "stop_hook_active")))
@@ -268,7 +268,7 @@ session_nudge_locked(struct sessions *ss, struct session *s, json_t *body,
  * thread; lets the lock go.  *changed: whether the agent's state did.
  */
 static enum session_hook_result
-session_hook_taken(struct sessions *ss, struct session *s,
+session_hooks_taken(struct sessions *ss, struct session *s,
     const struct agent_fact *before, bool *changed)
 {
 	struct agent_fact	after;
@@ -289,7 +289,7 @@ session_hook_taken(struct sessions *ss, struct session *s,
  * agent's state changed.
  */
 enum session_hook_result
-session_status(struct sessions *ss, const char *id, const char *secret,
+session_hooks_status(struct sessions *ss, const char *id, const char *secret,
     json_t *body, bool *changed)
 {
 	struct session		*s;
@@ -300,7 +300,7 @@ session_status(struct sessions *ss, const char *id, const char *secret,
 
 	*changed = false;
 	pthread_mutex_lock(&ss->lock);
-	if ((s = session_hook_door_locked(ss, id, secret, &why)) == NULL) {
+	if ((s = session_hooks_door_locked(ss, id, secret, &why)) == NULL) {
 		pthread_mutex_unlock(&ss->lock);
 		return why;
 	}
@@ -330,11 +330,11 @@ session_status(struct sessions *ss, const char *id, const char *secret,
 	}
 	if (json_is_number(cost) && json_number_value(cost) >= 0)
 		s->agent.cost_usd = json_number_value(cost);
-	session_limit_reset(s, json_object_get(body, "rate_limits"));
+	session_hooks_limit_reset(s, json_object_get(body, "rate_limits"));
 	if (json_is_string(model))
 		snprintf(s->agent.model, sizeof s->agent.model, "%s",
 		    json_string_value(model));
-	return session_hook_taken(ss, s, &before, changed);
+	return session_hooks_taken(ss, s, &before, changed);
 }
 
 /*
@@ -345,7 +345,7 @@ session_status(struct sessions *ss, const char *id, const char *secret,
  * only, the session thread writes it down.
  */
 enum session_hook_result
-session_hook(struct sessions *ss, const char *id, const char *secret,
+session_hooks_event(struct sessions *ss, const char *id, const char *secret,
     json_t *body, bool *changed, char **answer)
 {
 	struct session		*s;
@@ -364,9 +364,9 @@ session_hook(struct sessions *ss, const char *id, const char *secret,
 	    strcmp(json_string_value(json_object_get(body,
 	    "hook_event_name")), "Stop") == 0;
 	if (stop)
-		counted = session_view_counts(ss, id, &c);
+		counted = session_hooks_view_counts(ss, id, &c);
 	pthread_mutex_lock(&ss->lock);
-	if ((s = session_hook_door_locked(ss, id, secret, &why)) == NULL) {
+	if ((s = session_hooks_door_locked(ss, id, secret, &why)) == NULL) {
 		pthread_mutex_unlock(&ss->lock);
 		return why;
 	}
@@ -392,7 +392,7 @@ session_hook(struct sessions *ss, const char *id, const char *secret,
 			s->typed = TYPED_DELIVERED;
 		s->nudges = 0;		/* a new prompt: a new count */
 	}
-	if (stop && counted && session_nudge_locked(ss, s, body, &c)) {
+	if (stop && counted && session_hooks_nudge_locked(ss, s, body, &c)) {
 		json_t *o = json_pack("{s:s,s:s}", "decision", "block",
 		    "reason", s->nudge_reason);
 
@@ -413,7 +413,7 @@ session_hook(struct sessions *ss, const char *id, const char *secret,
 		snprintf(s->context_full.reason, sizeof s->context_full.reason,
 		    "it began compacting its context by itself");
 	}
-	return session_hook_taken(ss, s, &before, changed);
+	return session_hooks_taken(ss, s, &before, changed);
 }
 
 /*
@@ -424,7 +424,7 @@ session_hook(struct sessions *ss, const char *id, const char *secret,
  * files are never touched: --settings adds to them.  -1 with err.
  */
 int
-session_write_settings(struct sessions *ss, const char *id,
+session_hooks_write_settings(struct sessions *ss, const char *id,
     const char *path, char *err, size_t len)
 {
 	const char *const	*ev = agent_hook_events();

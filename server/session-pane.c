@@ -26,12 +26,12 @@
 #define SESSION_TYPED_WAIT	15.0	/* for a typed line's UserPromptSubmit */
 #define SESSION_RESUME_LINE	"continue"
 
-static int	 session_type_line(struct sessions *, const char *,
+static int	 session_pane_type_line(struct sessions *, const char *,
 		    const char *, const char *, char *, size_t);
 
 /* Sets what the pane shows; the time moves only when the state does. */
 static void
-session_set_pane(struct session *s, enum agent_state st, const char *reason)
+session_pane_set(struct session *s, enum agent_state st, const char *reason)
 {
 	if (s->pane.state != st)
 		s->pane.at = clock_wall();
@@ -41,11 +41,11 @@ session_set_pane(struct session *s, enum agent_state st, const char *reason)
 
 /* The agent's process exited (or its window went): dead from now. */
 static void
-session_set_dead(struct session *s, const char *fmt, ...)
+session_pane_set_dead(struct session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
-session_set_dead(struct session *s, const char *fmt, ...)
+session_pane_set_dead(struct session *s, const char *fmt, ...)
 {
 	va_list	ap;
 
@@ -57,7 +57,7 @@ session_set_dead(struct session *s, const char *fmt, ...)
 }
 
 static bool
-session_capture(struct sessions *ss, struct session *s, int lines)
+session_pane_capture(struct sessions *ss, struct session *s, int lines)
 {
 	char	**argv = tmux_argv_capture(s->row.pane, lines), *out, err[256];
 	char	*plain;
@@ -78,7 +78,7 @@ session_capture(struct sessions *ss, struct session *s, int lines)
 
 /* Updates one known window from the list; the lock is not held. */
 static void
-session_seen(struct sessions *ss, struct session *s,
+session_pane_seen(struct sessions *ss, struct session *s,
     const struct tmux_window *w, double now)
 {
 	char		 sig[64], reason[200];
@@ -96,7 +96,7 @@ session_seen(struct sessions *ss, struct session *s,
 		s->dead = true;
 		s->live = false;
 		s->dead_status = w->dead_status;
-		session_set_dead(s, "the agent exited with status %d",
+		session_pane_set_dead(s, "the agent exited with status %d",
 		    w->dead_status);
 		pthread_mutex_unlock(&ss->lock);
 		session_event(ss, "exited", s->row.id, "tmux", json_pack(
@@ -110,7 +110,7 @@ session_seen(struct sessions *ss, struct session *s,
 	if (strcmp(sig, s->sig) != 0) {
 		snprintf(s->sig, sizeof s->sig, "%s", sig);
 		s->changed_mono = now;
-		session_capture(ss, s, SESSION_CAPTURE_LINES);
+		session_pane_capture(ss, s, SESSION_CAPTURE_LINES);
 	}
 	/* How long the pane has been still, by tmux's own clock when it
 	 * says (taskgate may notice a change a tick late). */
@@ -127,7 +127,7 @@ session_seen(struct sessions *ss, struct session *s,
 		st = AGENT_UNKNOWN;
 	s->live = true;
 	changed = s->pane.state != st;
-	session_set_pane(s, st, reason);
+	session_pane_set(s, st, reason);
 	pthread_mutex_unlock(&ss->lock);
 	/* What the pane says now is news for the stream's state. */
 	if (changed)
@@ -139,7 +139,7 @@ session_seen(struct sessions *ss, struct session *s,
  * adopts windows it did not know, notices windows that went away.
  */
 void
-session_refresh(struct sessions *ss, double now)
+session_pane_refresh(struct sessions *ss, double now)
 {
 	struct tmux_window	*w = NULL;
 	struct session		**snap;
@@ -204,7 +204,7 @@ session_refresh(struct sessions *ss, double now)
 			    json_pack("{s:s,s:b}", "window", w[i].id,
 			    "adopted", 1));
 		}
-		session_seen(ss, s, &w[i], now);
+		session_pane_seen(ss, s, &w[i], now);
 	}
 	/* Windows that are gone. */
 	pthread_mutex_lock(&ss->lock);
@@ -229,7 +229,8 @@ session_refresh(struct sessions *ss, double now)
 		s->live = false;
 		s->dead = s->phase != PHASE_NONE;
 		if (s->dead)
-			session_set_dead(s, "the agent's window was closed");
+			session_pane_set_dead(s, "the agent's window was "
+			    "closed");
 		else
 			session_forget_agent(s);
 		s->phase = PHASE_NONE;
@@ -246,7 +247,7 @@ session_refresh(struct sessions *ss, double now)
 
 /* Types "/continue ID" into windows whose agent is ready. */
 void
-session_type_when_ready(struct sessions *ss, double now)
+session_pane_type_when_ready(struct sessions *ss, double now)
 {
 	struct session	**snap;
 	size_t		  i, n;
@@ -271,7 +272,7 @@ session_type_when_ready(struct sessions *ss, double now)
 		    now - s->started_mono < SESSION_READY_MAX)
 			continue;
 		snprintf(text, sizeof text, "/continue %s", s->row.id);
-		session_expect_prompt(ss, s->row.id, text);
+		session_pane_expect_prompt(ss, s->row.id, text);
 		argv = tmux_argv_type(s->row.pane, text);
 		if (tmux_exec(argv, NULL, err, sizeof err) == -1)
 			log_warnx("%s: %s", s->row.id, err);
@@ -299,10 +300,10 @@ session_type_when_ready(struct sessions *ss, double now)
  * usageLimitWaitMinutes from now).  Streams parked together are resumed
  * one at a time, usageLimitSpreadSeconds apart (with a little jitter),
  * so that they do not all hit the API at the same moment.  A person may
- * resume one now (session_resume_now()).  The lock is held.
+ * resume one now (session_pane_resume_now()).  The lock is held.
  */
 static void
-session_park_locked(struct sessions *ss, struct session *s, int64_t now_ms)
+session_pane_park_locked(struct sessions *ss, struct session *s, int64_t now_ms)
 {
 	const struct orchconf	*c = &ss->tg->conf;
 	int64_t			 base, slot_ms, at;
@@ -327,7 +328,7 @@ session_park_locked(struct sessions *ss, struct session *s, int64_t now_ms)
  * whose time has come: one line typed, confirmed like any other.
  */
 void
-session_tend_limits(struct sessions *ss)
+session_pane_tend_limits(struct sessions *ss)
 {
 	int64_t		 now_ms = (int64_t)(clock_wall() * 1000.0);
 	size_t		 i;
@@ -352,7 +353,7 @@ session_tend_limits(struct sessions *ss)
 			continue;
 		}
 		if (a.state == AGENT_USAGE_LIMITED && s->agent.resume_ms == 0) {
-			session_park_locked(ss, s, now_ms);
+			session_pane_park_locked(ss, s, now_ms);
 			snprintf(id, sizeof id, "%s", s->row.id);
 			late = s->agent.resume_ms;
 			pthread_mutex_unlock(&ss->lock);
@@ -371,7 +372,7 @@ session_tend_limits(struct sessions *ss)
 			pthread_mutex_unlock(&ss->lock);
 			continue;
 		}
-		/* 1: a person said now (session_resume_now()). */
+		/* 1: a person said now (session_pane_resume_now()). */
 		actor = s->agent.resume_ms == 1 ? ss->owner : "taskgate";
 		s->agent.resume_ms = 0;
 		s->agent_dirty = ss->agents_dirty = true;
@@ -379,7 +380,7 @@ session_tend_limits(struct sessions *ss)
 		snprintf(pane, sizeof pane, "%s", s->row.pane);
 		pthread_mutex_unlock(&ss->lock);
 		why = json_pack("{s:s,s:b}", "text", SESSION_RESUME_LINE,
-		    "typed", session_type_line(ss, id, pane,
+		    "typed", session_pane_type_line(ss, id, pane,
 		    SESSION_RESUME_LINE, err, sizeof err) == 0);
 		/* The audit row first: whoever sees the event finds it. */
 		audit_add(ss->tg->audit, actor, "resume", id, "done", 200, why);
@@ -393,13 +394,13 @@ session_tend_limits(struct sessions *ss)
  * UserPromptSubmit it causes; -1 with err when tmux fails.
  */
 static int
-session_type_line(struct sessions *ss, const char *id, const char *pane,
+session_pane_type_line(struct sessions *ss, const char *id, const char *pane,
     const char *text, char *err, size_t len)
 {
 	char	**argv;
 	int	  rc;
 
-	session_expect_prompt(ss, id, text);
+	session_pane_expect_prompt(ss, id, text);
 	argv = tmux_argv_type(pane, text);
 	rc = tmux_exec(argv, NULL, err, len);
 	tmux_argv_free(argv);
@@ -418,7 +419,7 @@ session_type_line(struct sessions *ss, const char *id, const char *pane,
  * the stream leaves the queue.  -1 when id is not parked.
  */
 int
-session_resume_now(struct sessions *ss, const char *id)
+session_pane_resume_now(struct sessions *ss, const char *id)
 {
 	struct session	*s;
 	int		 rc = -1;
@@ -440,7 +441,7 @@ session_resume_now(struct sessions *ss, const char *id)
  * the pane's last lines as evidence.
  */
 void
-session_check_typed(struct sessions *ss)
+session_pane_check_typed(struct sessions *ss)
 {
 	double	now = clock_wall();
 	size_t	i;
@@ -483,7 +484,8 @@ session_check_typed(struct sessions *ss)
  * may post the hook before tmux has even returned.
  */
 void
-session_expect_prompt(struct sessions *ss, const char *id, const char *text)
+session_pane_expect_prompt(struct sessions *ss, const char *id,
+    const char *text)
 {
 	struct session	*s;
 

@@ -16,7 +16,7 @@
 /* Whether id's agent exited in a window of taskgate's (a recovery's
  * business, with its checkpoint and budget, not a new start's). */
 static bool
-session_is_dead(struct sessions *ss, const char *id)
+session_run_is_dead(struct sessions *ss, const char *id)
 {
 	struct session	*s;
 	bool		 dead;
@@ -33,7 +33,7 @@ session_is_dead(struct sessions *ss, const char *id)
  * runs): an event and an audit row, once for each such decision.
  */
 static void
-session_tell(struct sessions *ss, const char *id, const char *what,
+session_run_tell(struct sessions *ss, const char *id, const char *what,
     json_t *why)
 {
 	session_event(ss, what, id, "auto", json_deep_copy(why));
@@ -107,7 +107,7 @@ session_run_recoveries(struct sessions *ss, struct session_job *j,
 		if (!ours)
 			continue;	/* not taskgate's, or not judged yet */
 		if (tell && spent)
-			session_tell(ss, id, "needs-human", json_pack(
+			session_run_tell(ss, id, "needs-human", json_pack(
 			    "{s:s,s:s,s:i}", "reason", why, "state", state,
 			    "recoveryAttempts", (int)(attempt - 1)));
 		else if (tell) {
@@ -115,7 +115,7 @@ session_run_recoveries(struct sessions *ss, struct session_job *j,
 
 			clock_iso8601(clock_wall() + (double)wait / 1000.0, due,
 			    sizeof due);
-			session_tell(ss, id, "recovery-later", json_pack(
+			session_run_tell(ss, id, "recovery-later", json_pack(
 			    "{s:s,s:s,s:i,s:s}", "reason", why, "state", state,
 			    "attempt", (int)attempt, "dueAt", due));
 		}
@@ -130,7 +130,7 @@ session_run_recoveries(struct sessions *ss, struct session_job *j,
 		one.dry_run = j->dry_run;
 		snprintf(one.id, sizeof one.id, "%s", id);
 		snprintf(one.actor, sizeof one.actor, "%s", j->actor);
-		session_do_recover(ss, &one, streams);
+		session_window_recover(ss, &one, streams);
 		json_object_set_new(one.answer, "state", json_string(state));
 		if (!one.dry_run)
 			session_audit(ss, &one);
@@ -150,7 +150,7 @@ session_run_recoveries(struct sessions *ss, struct session_job *j,
  * parallel limit; then recovers what is stuck.
  */
 void
-session_do_run(struct sessions *ss, struct session_job *j, json_t *streams)
+session_run_plan(struct sessions *ss, struct session_job *j, json_t *streams)
 {
 	struct plan_stream	*ps;
 	json_t			*started = json_array(), *skipped = json_array();
@@ -167,7 +167,7 @@ session_do_run(struct sessions *ss, struct session_job *j, json_t *streams)
 			char			 dir[PATH_MAX];
 
 			if (plan_phase_of(ps[i].phase) != p || ps[i].complete ||
-			    ps[i].live || session_is_dead(ss, ps[i].id))
+			    ps[i].live || session_run_is_dead(ss, ps[i].id))
 				continue;	/* a dead window is recovered, below */
 			reasons = json_array();
 			if (plan_may_start(ps, n, i, ss->tg->conf.max_parallel,
@@ -182,9 +182,10 @@ session_do_run(struct sessions *ss, struct session_job *j, json_t *streams)
 			snprintf(one.id, sizeof one.id, "%s", ps[i].id);
 			snprintf(one.actor, sizeof one.actor, "%s", j->actor);
 			one.dry_run = j->dry_run;
-			if (session_workdir(ss, &one, model_find_stream(
+			if (session_window_workdir(ss, &one, model_find_stream(
 			    streams, ps[i].id), dir) == 0)
-				session_launch(ss, &one, dir, "started", 0);
+				session_window_launch(ss, &one, dir, "started",
+				    0);
 			if (one.status == 200 || one.status == 201) {
 				json_array_append(started, one.answer);
 				ps[i].live = true;
@@ -210,7 +211,7 @@ session_do_run(struct sessions *ss, struct session_job *j, json_t *streams)
  * its own); waiting-input only notifies (its state event).
  */
 void
-session_auto(struct sessions *ss)
+session_run_auto(struct sessions *ss)
 {
 	json_t			*streams = session_streams(ss);
 	struct session_job	 j;
@@ -221,7 +222,7 @@ session_auto(struct sessions *ss)
 	j.kind = JOB_RUN;
 	j.auto_run = true;
 	snprintf(j.actor, sizeof j.actor, "auto");
-	session_do_run(ss, &j, streams);
+	session_run_plan(ss, &j, streams);
 	if (json_array_size(json_object_get(j.answer, "started")) > 0)
 		session_audit(ss, &j);
 	json_decref(j.answer);

@@ -19,7 +19,7 @@
 
 #define SESSION_HANDOFFS	2	/* in a row, without progress */
 
-static json_t	*session_checkpoint(struct sessions *, const char *,
+static json_t	*session_window_checkpoint(struct sessions *, const char *,
 		    const char *);
 
 /*
@@ -29,8 +29,8 @@ static json_t	*session_checkpoint(struct sessions *, const char *,
  * 422 naming the path.
  */
 int
-session_workdir(struct sessions *ss, struct session_job *j, json_t *stream,
-    char *out)
+session_window_workdir(struct sessions *ss, struct session_job *j,
+    json_t *stream, char *out)
 {
 	const struct orchconf	*c = &ss->tg->conf;
 	const char		*root = NULL, *wt = NULL;
@@ -88,7 +88,7 @@ session_workdir(struct sessions *ss, struct session_job *j, json_t *stream,
 }
 
 static json_t *
-session_argv_list(char **a, char **b, char **c)
+session_window_argv_list(char **a, char **b, char **c)
 {
 	json_t	*out = json_array();
 
@@ -104,7 +104,7 @@ session_argv_list(char **a, char **b, char **c)
 /* Whether taskgate's tmux session exists now (killing its last window
  * ends it). */
 static bool
-session_tmux_has(struct sessions *ss)
+session_window_tmux_has(struct sessions *ss)
 {
 	char	**argv = tmux_argv_has_session(ss->tg->opts->tmux_session);
 	char	  err[256];
@@ -121,7 +121,7 @@ session_tmux_has(struct sessions *ss)
  * a new session.
  */
 static int
-session_make_window(struct sessions *ss, bool exists, const char *id,
+session_window_make(struct sessions *ss, bool exists, const char *id,
     const char *dir, const char *env, char *const agent[], char **out,
     char *err, size_t len)
 {
@@ -139,13 +139,13 @@ session_make_window(struct sessions *ss, bool exists, const char *id,
 		free(*out);
 		*out = NULL;
 		usleep(100000);
-		argv = tmux_argv_new_window(name, exists && session_tmux_has(ss),
-		    id, dir, env, agent);
+		argv = tmux_argv_new_window(name, exists &&
+		    session_window_tmux_has(ss), id, dir, env, agent);
 		rc = tmux_exec(argv, out, err, len);
 		tmux_argv_free(argv);
 		return rc;
 	}
-	if (rc == 0 || !exists || session_tmux_has(ss))
+	if (rc == 0 || !exists || session_window_tmux_has(ss))
 		return rc;
 	free(*out);
 	*out = NULL;
@@ -157,7 +157,7 @@ session_make_window(struct sessions *ss, bool exists, const char *id,
 
 /* The agent's argument vector with "--settings path" added (new). */
 static char **
-session_agent_argv(struct sessions *ss, const char *settings)
+session_window_agent_argv(struct sessions *ss, const char *settings)
 {
 	char	**argv;
 	size_t	  n, i;
@@ -179,8 +179,8 @@ session_agent_argv(struct sessions *ss, const char *settings)
  * describes it for a dry run.  Answers the job.
  */
 void
-session_launch(struct sessions *ss, struct session_job *j, const char *dir,
-    const char *why, long attempt)
+session_window_launch(struct sessions *ss, struct session_job *j,
+    const char *dir, const char *why, long attempt)
 {
 	struct session	*s;
 	char		**argv, **type, **enter, **agent, *out = NULL;
@@ -194,16 +194,16 @@ session_launch(struct sessions *ss, struct session_job *j, const char *dir,
 		exists = ss->have_tmux_session;
 		pthread_mutex_unlock(&ss->lock);
 	} else
-		exists = session_tmux_has(ss);
+		exists = session_window_tmux_has(ss);
 	snprintf(text, sizeof text, "/continue %s", j->id);
 	/* Its hooks: a settings file, and a secret of its own. */
 	if (snprintf(settings, sizeof settings, "%s/%s.json", ss->hooks_dir,
 	    j->id) >= (int)sizeof settings)
 		settings[0] = '\0';	/* refused below */
 	if (ss->hooks && !j->dry_run && (settings[0] == '\0' ||
-	    auth_random_hex(secret,
-	    sizeof secret) == -1 || session_write_settings(ss, j->id, settings,
-	    err, sizeof err) == -1)) {
+	    auth_random_hex(secret, sizeof secret) == -1 ||
+	    session_hooks_write_settings(ss, j->id, settings, err,
+	    sizeof err) == -1)) {
 		if (settings[0] == '\0')
 			snprintf(err, sizeof err, "the path of the hooks is "
 			    "too long");
@@ -215,7 +215,7 @@ session_launch(struct sessions *ss, struct session_job *j, const char *dir,
 	}
 	snprintf(env, sizeof env, "%s=%s", SESSION_SECRET_ENV, ss->hooks &&
 	    j->dry_run ? "SECRET" : secret);
-	agent = session_agent_argv(ss, ss->hooks ? settings : NULL);
+	agent = session_window_agent_argv(ss, ss->hooks ? settings : NULL);
 	if (j->dry_run) {
 		argv = tmux_argv_new_window(ss->tg->opts->tmux_session, exists,
 		    j->id, dir, ss->hooks ? env : NULL, agent);
@@ -224,13 +224,13 @@ session_launch(struct sessions *ss, struct session_job *j, const char *dir,
 		enter = tmux_argv_enter("{pane}");
 		session_answer(j, 200, json_pack("{s:b,s:s,s:s,s:o}", "dryRun",
 		    1, "streamId", j->id, "directory", dir, "argv",
-		    session_argv_list(argv, type, enter)));
+		    session_window_argv_list(argv, type, enter)));
 		tmux_argv_free(type);
 		tmux_argv_free(enter);
 		tmux_argv_free(argv);
 		return;
 	}
-	made = session_make_window(ss, exists, j->id, dir, ss->hooks ? env :
+	made = session_window_make(ss, exists, j->id, dir, ss->hooks ? env :
 	    NULL, agent, &out, err, sizeof err) == 0;
 	tmux_argv_free(agent);
 	if (!made || out == NULL || sscanf(out, "%15s %15s", window,
@@ -278,7 +278,8 @@ session_launch(struct sessions *ss, struct session_job *j, const char *dir,
 }
 
 void
-session_do_start(struct sessions *ss, struct session_job *j, json_t *streams)
+session_window_start(struct sessions *ss, struct session_job *j,
+    json_t *streams)
 {
 	struct plan_stream	*ps;
 	json_t			*reasons, *stream;
@@ -308,13 +309,13 @@ session_do_start(struct sessions *ss, struct session_job *j, json_t *streams)
 		return;
 	}
 	json_decref(reasons);
-	if (session_workdir(ss, j, stream, dir) == -1)
+	if (session_window_workdir(ss, j, stream, dir) == -1)
 		return;
-	session_launch(ss, j, dir, "started", 0);
+	session_window_launch(ss, j, dir, "started", 0);
 }
 
 static void
-session_kill(struct sessions *ss, struct session *s)
+session_window_kill(struct sessions *ss, struct session *s)
 {
 	char	**argv, err[256], window[16];
 
@@ -349,7 +350,7 @@ session_kill(struct sessions *ss, struct session *s)
  * keys go only to a pane that shows the dialog.
  */
 void
-session_do_reply(struct sessions *ss, struct session_job *j)
+session_window_reply(struct sessions *ss, struct session_job *j)
 {
 	struct session		*s;
 	struct agent_fact	 a;
@@ -378,7 +379,7 @@ session_do_reply(struct sessions *ss, struct session_job *j)
 		return;
 	}
 	if (j->reply == SESSION_REPLY_TEXT && hooks)
-		session_expect_prompt(ss, j->id, j->text);
+		session_pane_expect_prompt(ss, j->id, j->text);
 	if (j->reply == SESSION_REPLY_TEXT) {
 		argv = tmux_argv_type(pane, j->text);
 		enter = tmux_argv_enter(pane);
@@ -406,7 +407,7 @@ session_do_reply(struct sessions *ss, struct session_job *j)
 }
 
 void
-session_do_stop(struct sessions *ss, struct session_job *j)
+session_window_stop(struct sessions *ss, struct session_job *j)
 {
 	struct session	*s;
 	char		 window[16];
@@ -424,12 +425,12 @@ session_do_stop(struct sessions *ss, struct session_job *j)
 		char **argv = tmux_argv_kill(window);
 
 		session_answer(j, 200, json_pack("{s:b,s:s,s:o}", "dryRun", 1,
-		    "streamId", j->id, "argv", session_argv_list(argv, NULL,
-		    NULL)));
+		    "streamId", j->id, "argv", session_window_argv_list(argv,
+		    NULL, NULL)));
 		tmux_argv_free(argv);
 		return;
 	}
-	session_kill(ss, s);
+	session_window_kill(ss, s);
 	session_event(ss, "stopped", j->id, j->actor, json_pack("{s:s}",
 	    "window", window));
 	session_answer(j, 200, json_pack("{s:s,s:s,s:s}", "streamId", j->id,
@@ -445,7 +446,7 @@ session_do_stop(struct sessions *ss, struct session_job *j)
  * new window starts with an empty context).
  */
 void
-session_do_handoff(struct sessions *ss, struct session_job *j,
+session_window_handoff(struct sessions *ss, struct session_job *j,
     json_t *streams)
 {
 	struct session	*s;
@@ -463,11 +464,12 @@ session_do_handoff(struct sessions *ss, struct session_job *j,
 		    "off", j->id);
 		return;
 	}
-	if (session_workdir(ss, j, stream, dir) == -1)
+	if (session_window_workdir(ss, j, stream, dir) == -1)
 		return;
-	checkpoint = session_checkpoint(ss, j->id, "taskgate context handoff");
-	session_kill(ss, s);
-	session_launch(ss, j, dir, "handed-off", 0);
+	checkpoint = session_window_checkpoint(ss, j->id,
+	    "taskgate context handoff");
+	session_window_kill(ss, s);
+	session_window_launch(ss, j, dir, "handed-off", 0);
 	if (j->answer != NULL) {
 		json_object_set(j->answer, "checkpoint", checkpoint);
 		json_object_set_new(j->answer, "reason", json_string(reason));
@@ -481,7 +483,7 @@ session_do_handoff(struct sessions *ss, struct session_job *j,
  * runs the job itself, with taskgate as the actor.
  */
 void
-session_tend_handoffs(struct sessions *ss)
+session_window_tend_handoffs(struct sessions *ss)
 {
 	json_t	*streams = NULL;
 	size_t	 i;
@@ -518,7 +520,7 @@ session_tend_handoffs(struct sessions *ss)
 			continue;
 		if (streams == NULL && (streams = session_streams(ss)) == NULL)
 			break;
-		session_do_handoff(ss, &j, streams);
+		session_window_handoff(ss, &j, streams);
 		session_audit(ss, &j);
 		json_decref(j.answer);
 	}
@@ -530,7 +532,7 @@ session_tend_handoffs(struct sessions *ss)
  * the cache; what came of it, as JSON for the answer and the audit.
  */
 static json_t *
-session_checkpoint(struct sessions *ss, const char *id, const char *why)
+session_window_checkpoint(struct sessions *ss, const char *id, const char *why)
 {
 	struct upstream_call	*call;
 	json_t			*checkpoint, *req;
@@ -569,7 +571,7 @@ session_checkpoint(struct sessions *ss, const char *id, const char *why)
  * force=true is a person overriding them, and says so in the audit row.
  */
 void
-session_do_recover(struct sessions *ss, struct session_job *j,
+session_window_recover(struct sessions *ss, struct session_job *j,
     json_t *streams)
 {
 	struct session		*s;
@@ -609,22 +611,22 @@ session_do_recover(struct sessions *ss, struct session_job *j,
 			    json_integer((wait_ms + 999) / 1000));
 		return;
 	}
-	if (session_workdir(ss, j, stream, dir) == -1)
+	if (session_window_workdir(ss, j, stream, dir) == -1)
 		return;
 	if (j->dry_run) {
-		session_launch(ss, j, dir, "recovered", attempt);
+		session_window_launch(ss, j, dir, "recovered", attempt);
 		return;
 	}
 	snprintf(why, sizeof why, "taskgate recovery %ld of %s", attempt,
 	    j->id);
-	checkpoint = session_checkpoint(ss, j->id, why);
-	session_kill(ss, s);
+	checkpoint = session_window_checkpoint(ss, j->id, why);
+	session_window_kill(ss, s);
 	pthread_mutex_lock(&ss->lock);
 	recovery_record(&s->row.rec, now_ms, ss->tg->conf.stall_timeout_min *
 	    60.0, (double)(random() % 1000) / 1000.0);
 	pthread_mutex_unlock(&ss->lock);
 	metrics_count(ss->tg->metrics, METRIC_RECOVERIES);
-	session_launch(ss, j, dir, "recovered", attempt);
+	session_window_launch(ss, j, dir, "recovered", attempt);
 	if (j->answer != NULL) {
 		json_object_set_new(j->answer, "attempt", json_integer(attempt));
 		json_object_set(j->answer, "checkpoint", checkpoint);

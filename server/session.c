@@ -687,7 +687,7 @@ session_audit(struct sessions *ss, struct session_job *j)
 }
 
 static void
-session_run_job(struct sessions *ss, struct session_job *j)
+session_job_run(struct sessions *ss, struct session_job *j)
 {
 	json_t	*streams = session_streams(ss);
 
@@ -695,17 +695,17 @@ session_run_job(struct sessions *ss, struct session_job *j)
 		session_refuse(j, 503, "not-ready", "taskgate has not read "
 		    "the stream list from Task Copilot yet");
 	else if (j->kind == JOB_START)
-		session_do_start(ss, j, streams);
+		session_window_start(ss, j, streams);
 	else if (j->kind == JOB_STOP)
-		session_do_stop(ss, j);
+		session_window_stop(ss, j);
 	else if (j->kind == JOB_RECOVER)
-		session_do_recover(ss, j, streams);
+		session_window_recover(ss, j, streams);
 	else if (j->kind == JOB_REPLY)
-		session_do_reply(ss, j);
+		session_window_reply(ss, j);
 	else if (j->kind == JOB_HANDOFF)
-		session_do_handoff(ss, j, streams);
+		session_window_handoff(ss, j, streams);
 	else
-		session_do_run(ss, j, streams);
+		session_run_plan(ss, j, streams);
 	json_decref(streams);
 	session_audit(ss, j);
 }
@@ -732,15 +732,15 @@ session_main(void *arg)
 	for (;;) {
 		now = clock_mono();
 		if (!hooks_only) {
-			session_refresh(ss, now);
-			session_type_when_ready(ss, now);
+			session_pane_refresh(ss, now);
+			session_pane_type_when_ready(ss, now);
 		}
-		session_check_typed(ss);
+		session_pane_check_typed(ss);
 		if (!hooks_only) {
-			session_tend_limits(ss);
-			session_tend_handoffs(ss);
+			session_pane_tend_limits(ss);
+			session_window_tend_handoffs(ss);
 		}
-		session_save_agents(ss);
+		session_hooks_save(ss);
 		if (hooks_only) {
 			hooks_only = false;
 			pthread_mutex_lock(&ss->lock);
@@ -756,7 +756,7 @@ session_main(void *arg)
 			struct session *s;
 
 			next = j->next;
-			session_run_job(ss, j);
+			session_job_run(ss, j);
 			pthread_mutex_lock(&ss->lock);
 			if (j->id[0] != '\0' &&
 			    (s = session_find(ss, j->id)) != NULL)
@@ -766,7 +766,7 @@ session_main(void *arg)
 		}
 		if (ss->tg->opts->auto_run && (jobs != NULL ||
 		    now - last_auto >= ss->tg->opts->poll)) {
-			session_auto(ss);
+			session_run_auto(ss);
 			last_auto = now;
 		}
 

@@ -111,33 +111,35 @@ void	 session_audit(struct sessions *, struct session_job *);
 
 /* session-hooks.c */
 void	 session_hooks_setup(struct sessions *);
-int	 session_write_settings(struct sessions *, const char *, const char *,
-	    char *, size_t);
-void	 session_save_agents(struct sessions *);
+int	 session_hooks_write_settings(struct sessions *, const char *,
+	    const char *, char *, size_t);
+void	 session_hooks_save(struct sessions *);
 
 /* session-pane.c */
-void	 session_refresh(struct sessions *, double);
-void	 session_type_when_ready(struct sessions *, double);
-void	 session_expect_prompt(struct sessions *, const char *, const char *);
-void	 session_check_typed(struct sessions *);
-void	 session_tend_limits(struct sessions *);
+void	 session_pane_refresh(struct sessions *, double);
+void	 session_pane_type_when_ready(struct sessions *, double);
+void	 session_pane_expect_prompt(struct sessions *, const char *,
+	    const char *);
+void	 session_pane_check_typed(struct sessions *);
+void	 session_pane_tend_limits(struct sessions *);
 
 /* session-window.c */
-int	 session_workdir(struct sessions *, struct session_job *, json_t *,
-	    char *);
-void	 session_launch(struct sessions *, struct session_job *, const char *,
-	    const char *, long);
-void	 session_do_start(struct sessions *, struct session_job *, json_t *);
-void	 session_do_stop(struct sessions *, struct session_job *);
-void	 session_do_reply(struct sessions *, struct session_job *);
-void	 session_do_recover(struct sessions *, struct session_job *,
+int	 session_window_workdir(struct sessions *, struct session_job *,
+	    json_t *, char *);
+void	 session_window_launch(struct sessions *, struct session_job *,
+	    const char *, const char *, long);
+void	 session_window_start(struct sessions *, struct session_job *,
 	    json_t *);
-void	 session_do_handoff(struct sessions *, struct session_job *,
+void	 session_window_stop(struct sessions *, struct session_job *);
+void	 session_window_reply(struct sessions *, struct session_job *);
+void	 session_window_recover(struct sessions *, struct session_job *,
 	    json_t *);
-void	 session_tend_handoffs(struct sessions *);
+void	 session_window_handoff(struct sessions *, struct session_job *,
+	    json_t *);
+void	 session_window_tend_handoffs(struct sessions *);
 
 /* session-run.c */
-void	 session_do_run(struct sessions *, struct session_job *, json_t *);
-void	 session_auto(struct sessions *);
+void	 session_run_plan(struct sessions *, struct session_job *, json_t *);
+void	 session_run_auto(struct sessions *);
 
 #endif /* TASKGATE_SESSION_H */

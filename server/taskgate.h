@@ -475,17 +475,17 @@ void	session_stall_input(struct sessions *, const char *, double,
 		    struct stall_input *);
 void	session_progress(struct sessions *, const char *);
 
-/* What session_hook() made of a hook event. */
+/* What session_hooks_event() made of a hook event. */
 enum session_hook_result {
 	SESSION_HOOK_OK,		/* recorded */
 	SESSION_HOOK_FORBIDDEN,		/* no window of this stream has it */
 	SESSION_HOOK_BAD_EVENT,		/* not a hook event taskgate takes */
 	SESSION_HOOK_FLOOD		/* too many from this window */
 };
-enum session_hook_result session_hook(struct sessions *, const char *,
+enum session_hook_result session_hooks_event(struct sessions *, const char *,
 		    const char *, json_t *, bool *, char **);
-int	session_resume_now(struct sessions *, const char *);
-enum session_hook_result session_status(struct sessions *, const char *,
+int	session_pane_resume_now(struct sessions *, const char *);
+enum session_hook_result session_hooks_status(struct sessions *, const char *,
 		    const char *, json_t *, bool *);
 
 /* the context */
