@@ -130,7 +130,7 @@ session_hooks_save(struct sessions *ss)
 		    ss->tg->conf.max_nudges);
 
 		audit_add(ss->tg->audit, "taskgate", "nudge", told[i].id,
-		    "done", 200, why);
+		    "done", ss->status_of(SESSION_DONE), why);
 		session_event(ss, "nudged", told[i].id, "taskgate",
 		    json_deep_copy(why));
 		json_decref(why);

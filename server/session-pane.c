@@ -383,7 +383,8 @@ session_pane_tend_limits(struct sessions *ss)
 		    "typed", session_pane_type_line(ss, id, pane,
 		    SESSION_RESUME_LINE, err, sizeof err) == 0);
 		/* The audit row first: whoever sees the event finds it. */
-		audit_add(ss->tg->audit, actor, "resume", id, "done", 200, why);
+		audit_add(ss->tg->audit, actor, "resume", id, "done",
+		    ss->status_of(SESSION_DONE), why);
 		session_event(ss, "resumed", id, actor, json_deep_copy(why));
 		json_decref(why);
 	}

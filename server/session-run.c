@@ -37,7 +37,8 @@ session_run_tell(struct sessions *ss, const char *id, const char *what,
     json_t *why)
 {
 	session_event(ss, what, id, "auto", json_deep_copy(why));
-	audit_add(ss->tg->audit, "auto", "recover", id, what, 409, why);
+	audit_add(ss->tg->audit, "auto", "recover", id, what,
+	    ss->status_of(SESSION_REFUSED), why);
 	json_decref(why);
 }
 
@@ -134,7 +135,8 @@ session_run_recoveries(struct sessions *ss, struct session_job *j,
 		json_object_set_new(one.answer, "state", json_string(state));
 		if (!one.dry_run)
 			session_audit(ss, &one);
-		if (one.status == 200 || one.status == 201)
+		if (one.result == SESSION_DONE ||
+		    one.result == SESSION_STARTED)
 			json_array_append(recovered, one.answer);
 		else
 			json_array_append_new(skipped, json_pack("{s:s,s:[O]}",
@@ -186,7 +188,8 @@ session_run_plan(struct sessions *ss, struct session_job *j, json_t *streams)
 			    streams, ps[i].id), dir) == 0)
 				session_window_launch(ss, &one, dir, "started",
 				    0);
-			if (one.status == 200 || one.status == 201) {
+			if (one.result == SESSION_DONE ||
+			    one.result == SESSION_STARTED) {
 				json_array_append(started, one.answer);
 				ps[i].live = true;
 				live++;
@@ -200,7 +203,7 @@ session_run_plan(struct sessions *ss, struct session_job *j, json_t *streams)
 	}
 	plan_streams_free(ps, n);
 	session_run_recoveries(ss, j, streams, recovered, skipped);
-	session_answer(j, 200, json_pack("{s:b,s:o,s:o,s:o}", "dryRun",
+	session_answer(j, SESSION_DONE, json_pack("{s:b,s:o,s:o,s:o}", "dryRun",
 	    j->dry_run, "started", started, "recovered", recovered, "skipped",
 	    skipped));
 }

@@ -49,15 +49,15 @@ session_window_workdir(struct sessions *ss, struct session_job *j,
 		    "worktreePath"));
 	if (root == NULL) {
 		if (getcwd(cwd, sizeof cwd) == NULL) {
-			session_refuse(j, 422, "bad-worktree", "taskgate's "
-			    "working directory cannot be read");
+			session_refuse(j, SESSION_BAD_WORKTREE, "bad-worktree",
+			    "taskgate's working directory cannot be read");
 			return -1;
 		}
 		root = cwd;
 	}
 	if (realpath(root, rroot) == NULL) {
-		session_refuse(j, 422, "bad-worktree", "projectRoot %s of %s "
-		    "does not exist", root, j->id);
+		session_refuse(j, SESSION_BAD_WORKTREE, "bad-worktree",
+		    "projectRoot %s of %s does not exist", root, j->id);
 		json_object_set_new(j->answer, "path", json_string(root));
 		return -1;
 	}
@@ -65,22 +65,23 @@ session_window_workdir(struct sessions *ss, struct session_job *j,
 		wt = ".";
 	if ((size_t)snprintf(want, sizeof want, "%s%s%s", wt[0] == '/' ? "" :
 	    rroot, wt[0] == '/' ? "" : "/", wt) >= sizeof want) {
-		session_refuse(j, 422, "bad-worktree", "the worktreePath of %s "
-		    "is too long", j->id);
+		session_refuse(j, SESSION_BAD_WORKTREE, "bad-worktree",
+		    "the worktreePath of %s is too long", j->id);
 		return -1;
 	}
 	len = strlen(rroot);
 	if (realpath(want, out) == NULL) {
-		session_refuse(j, 422, "bad-worktree", "the working directory "
-		    "%s of %s does not exist", want, j->id);
+		session_refuse(j, SESSION_BAD_WORKTREE, "bad-worktree",
+		    "the working directory %s of %s does not exist", want,
+		    j->id);
 		json_object_set_new(j->answer, "path", json_string(want));
 		return -1;
 	}
 	if (strncmp(out, rroot, len) != 0 || (out[len] != '\0' &&
 	    out[len] != '/' && strcmp(rroot, "/") != 0)) {
-		session_refuse(j, 422, "bad-worktree", "the working directory "
-		    "%s of %s resolves outside projectRoot %s", want, j->id,
-		    rroot);
+		session_refuse(j, SESSION_BAD_WORKTREE, "bad-worktree",
+		    "the working directory %s of %s resolves outside "
+		    "projectRoot %s", want, j->id, rroot);
 		json_object_set_new(j->answer, "path", json_string(want));
 		return -1;
 	}
@@ -210,7 +211,7 @@ session_window_launch(struct sessions *ss, struct session_job *j,
 		else if (secret[0] == '\0')
 			snprintf(err, sizeof err, "cannot get random bytes");
 		log_warnx("%s: %s", j->id, err);
-		session_refuse(j, 500, "hooks-failed", "%s", err);
+		session_refuse(j, SESSION_FAILED, "hooks-failed", "%s", err);
 		return;
 	}
 	snprintf(env, sizeof env, "%s=%s", SESSION_SECRET_ENV, ss->hooks &&
@@ -222,8 +223,8 @@ session_window_launch(struct sessions *ss, struct session_job *j,
 		tmux_argv_free(agent);
 		type = tmux_argv_type("{pane}", text);
 		enter = tmux_argv_enter("{pane}");
-		session_answer(j, 200, json_pack("{s:b,s:s,s:s,s:o}", "dryRun",
-		    1, "streamId", j->id, "directory", dir, "argv",
+		session_answer(j, SESSION_DONE, json_pack("{s:b,s:s,s:s,s:o}",
+		    "dryRun", 1, "streamId", j->id, "directory", dir, "argv",
 		    session_window_argv_list(argv, type, enter)));
 		tmux_argv_free(type);
 		tmux_argv_free(enter);
@@ -239,7 +240,8 @@ session_window_launch(struct sessions *ss, struct session_job *j,
 			snprintf(err, sizeof err, "tmux did not say which "
 			    "window it made");
 		log_warnx("%s: %s", j->id, err);
-		session_refuse(j, 502, "tmux-failed", "%s", err);
+		session_refuse(j, SESSION_TMUX_FAILED, "tmux-failed", "%s",
+		    err);
 		free(out);
 		return;
 	}
@@ -272,9 +274,9 @@ session_window_launch(struct sessions *ss, struct session_job *j,
 	    "directory", dir, "attempt", (int)attempt) :
 	    json_pack("{s:s,s:s,s:s}", "window", window, "pane", pane,
 	    "directory", dir));
-	session_answer(j, 201, json_pack("{s:s,s:s,s:s,s:s,s:s}", "streamId",
-	    j->id, "window", window, "pane", pane, "directory", dir,
-	    "status", "starting"));
+	session_answer(j, SESSION_STARTED, json_pack("{s:s,s:s,s:s,s:s,s:s}",
+	    "streamId", j->id, "window", window, "pane", pane, "directory",
+	    dir, "status", "starting"));
 }
 
 void
@@ -290,8 +292,8 @@ session_window_start(struct sessions *ss, struct session_job *j,
 
 	stream = model_find_stream(streams, j->id);
 	if (stream == NULL) {
-		session_refuse(j, 404, "unknown-stream", "Task Copilot has no "
-		    "stream %s", j->id);
+		session_refuse(j, SESSION_UNKNOWN_STREAM, "unknown-stream",
+		    "Task Copilot has no stream %s", j->id);
 		return;
 	}
 	n = session_plan(ss, streams, &ps, &live);
@@ -302,10 +304,10 @@ session_window_start(struct sessions *ss, struct session_job *j,
 	    j->force, reasons);
 	plan_streams_free(ps, n);
 	if (g != PLAN_GATE_OPEN) {
-		session_answer(j, 409, json_pack("{s:s,s:s,s:o,s:b}", "error",
-		    "the gates do not allow starting this stream now", "code",
-		    "gate-closed", "reasons", reasons, "forceable",
-		    g == PLAN_GATE_WAIT));
+		session_answer(j, SESSION_REFUSED, json_pack(
+		    "{s:s,s:s,s:o,s:b}", "error", "the gates do not allow "
+		    "starting this stream now", "code", "gate-closed",
+		    "reasons", reasons, "forceable", g == PLAN_GATE_WAIT));
 		return;
 	}
 	json_decref(reasons);
@@ -368,13 +370,13 @@ session_window_reply(struct sessions *ss, struct session_job *j)
 	hooks = s != NULL && s->agent.secret[0] != '\0';
 	pthread_mutex_unlock(&ss->lock);
 	if (pane[0] == '\0') {
-		session_refuse(j, 409, "not-running", "%s has no live window to "
-		    "reply to", j->id);
+		session_refuse(j, SESSION_REFUSED, "not-running", "%s has no "
+		    "live window to reply to", j->id);
 		return;
 	}
 	if (j->reply != SESSION_REPLY_TEXT && !dialog) {
-		session_refuse(j, 409, "no-dialog", "%s shows no permission "
-		    "prompt to %s (reply with text instead)", j->id,
+		session_refuse(j, SESSION_REFUSED, "no-dialog", "%s shows no "
+		    "permission prompt to %s (reply with text instead)", j->id,
 		    j->reply == SESSION_REPLY_ALLOW ? "allow" : "deny");
 		return;
 	}
@@ -390,7 +392,8 @@ session_window_reply(struct sessions *ss, struct session_job *j)
 	    tmux_exec(enter, NULL, err, sizeof err) == -1)) {
 		tmux_argv_free(argv);
 		tmux_argv_free(enter);
-		session_refuse(j, 502, "tmux-failed", "%s", err);
+		session_refuse(j, SESSION_TMUX_FAILED, "tmux-failed", "%s",
+		    err);
 		return;
 	}
 	tmux_argv_free(argv);
@@ -398,9 +401,10 @@ session_window_reply(struct sessions *ss, struct session_job *j)
 	session_event(ss, "replied", j->id, j->actor, json_pack("{s:s,s:s?}",
 	    "answer", j->reply == SESSION_REPLY_TEXT ? "text" : j->reply ==
 	    SESSION_REPLY_ALLOW ? "allow" : "deny", "text", j->text));
-	session_answer(j, 202, json_pack("{s:s,s:s,s:s?,s:s}", "streamId",
-	    j->id, "answer", j->reply == SESSION_REPLY_TEXT ? "text" : j->reply ==
-	    SESSION_REPLY_ALLOW ? "allow" : "deny", "text", j->text, "delivery",
+	session_answer(j, SESSION_TYPED, json_pack("{s:s,s:s,s:s?,s:s}",
+	    "streamId", j->id, "answer", j->reply == SESSION_REPLY_TEXT ?
+	    "text" : j->reply == SESSION_REPLY_ALLOW ? "allow" : "deny",
+	    "text", j->text, "delivery",
 	    j->reply == SESSION_REPLY_TEXT && hooks ? "waiting for its "
 	    "UserPromptSubmit" : "typed (this agent has no hooks to confirm "
 	    "it)"));
@@ -417,24 +421,24 @@ session_window_stop(struct sessions *ss, struct session_job *j)
 	snprintf(window, sizeof window, "%s", s != NULL ? s->row.window : "");
 	pthread_mutex_unlock(&ss->lock);
 	if (window[0] == '\0') {
-		session_refuse(j, 409, "not-running", "%s has no window to stop",
-		    j->id);
+		session_refuse(j, SESSION_REFUSED, "not-running", "%s has no "
+		    "window to stop", j->id);
 		return;
 	}
 	if (j->dry_run) {
 		char **argv = tmux_argv_kill(window);
 
-		session_answer(j, 200, json_pack("{s:b,s:s,s:o}", "dryRun", 1,
-		    "streamId", j->id, "argv", session_window_argv_list(argv,
-		    NULL, NULL)));
+		session_answer(j, SESSION_DONE, json_pack("{s:b,s:s,s:o}",
+		    "dryRun", 1, "streamId", j->id, "argv",
+		    session_window_argv_list(argv, NULL, NULL)));
 		tmux_argv_free(argv);
 		return;
 	}
 	session_window_kill(ss, s);
 	session_event(ss, "stopped", j->id, j->actor, json_pack("{s:s}",
 	    "window", window));
-	session_answer(j, 200, json_pack("{s:s,s:s,s:s}", "streamId", j->id,
-	    "window", window, "status", "stopped"));
+	session_answer(j, SESSION_DONE, json_pack("{s:s,s:s,s:s}", "streamId",
+	    j->id, "window", window, "status", "stopped"));
 }
 
 /*
@@ -460,8 +464,8 @@ session_window_handoff(struct sessions *ss, struct session_job *j,
 	    s->context_full.reason : "");
 	pthread_mutex_unlock(&ss->lock);
 	if (stream == NULL || s == NULL) {
-		session_refuse(j, 404, "unknown-stream", "no stream %s to hand "
-		    "off", j->id);
+		session_refuse(j, SESSION_UNKNOWN_STREAM, "unknown-stream",
+		    "no stream %s to hand off", j->id);
 		return;
 	}
 	if (session_window_workdir(ss, j, stream, dir) == -1)
@@ -585,8 +589,8 @@ session_window_recover(struct sessions *ss, struct session_job *j,
 
 	stream = model_find_stream(streams, j->id);
 	if (stream == NULL) {
-		session_refuse(j, 404, "unknown-stream", "Task Copilot has no "
-		    "stream %s", j->id);
+		session_refuse(j, SESSION_UNKNOWN_STREAM, "unknown-stream",
+		    "Task Copilot has no stream %s", j->id);
 		return;
 	}
 	state = json_string_value(json_object_get(json_object_get(stream,
@@ -605,7 +609,7 @@ session_window_recover(struct sessions *ss, struct session_job *j,
 	}
 	pthread_mutex_unlock(&ss->lock);
 	if (refused != NULL) {
-		session_refuse(j, 409, refused, "%s", why);
+		session_refuse(j, SESSION_REFUSED, refused, "%s", why);
 		if (strcmp(refused, "backoff") == 0)
 			json_object_set_new(j->answer, "retryAfter",
 			    json_integer((wait_ms + 999) / 1000));

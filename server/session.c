@@ -105,7 +105,8 @@ session_split(const char *cmd)
 
 /* Returns the session layer; the rows of an earlier run are loaded. */
 struct sessions *
-session_new(struct taskgate *tg, char *err, size_t errlen)
+session_new(struct taskgate *tg,
+    unsigned int (*status_of)(enum session_result), char *err, size_t errlen)
 {
 	struct sessions		*ss = xcalloc(1, sizeof *ss);
 	struct session_row	*rows;
@@ -115,6 +116,7 @@ session_new(struct taskgate *tg, char *err, size_t errlen)
 	size_t			 n, i;
 
 	ss->tg = tg;
+	ss->status_of = status_of;
 	ss->agent = session_split(tg->opts->agent_command);
 	if ((why = tmux_agent_refusal(ss->agent)) != NULL) {
 		snprintf(err, errlen, "--agent-command: %s", why);
@@ -173,7 +175,7 @@ session_stop_thread(struct sessions *ss)
 	pthread_mutex_unlock(&ss->lock);
 	for (; j != NULL; j = next) {
 		next = j->next;
-		j->status = 503;
+		j->result = SESSION_UNAVAILABLE;
 		j->answer = json_pack("{s:s,s:s}", "error", "taskgate is "
 		    "stopping", "code", "unavailable");
 		j->done(j);
@@ -231,38 +233,10 @@ session_submit(struct sessions *ss, struct session_job *j)
 
 /* Facts for other threads ------------------------------------------- */
 
-bool
-session_is_live(struct sessions *ss, const char *id)
-{
-	struct session	*s;
-	bool		 live;
-
-	if (ss == NULL || id == NULL)
-		return false;
-	pthread_mutex_lock(&ss->lock);
-	s = session_find(ss, id);
-	live = s != NULL && (s->live || s->phase == PHASE_STARTING);
-	pthread_mutex_unlock(&ss->lock);
-	return live;
-}
-
 static bool
 session_spent_locked(struct sessions *ss, const struct session *s)
 {
 	return s != NULL && s->row.rec.attempts >= ss->tg->conf.max_recovery;
-}
-
-bool
-session_budget_spent(struct sessions *ss, const char *id)
-{
-	bool	spent;
-
-	if (ss == NULL || id == NULL)
-		return false;
-	pthread_mutex_lock(&ss->lock);
-	spent = session_spent_locked(ss, session_find(ss, id));
-	pthread_mutex_unlock(&ss->lock);
-	return spent;
 }
 
 /*
@@ -555,30 +529,72 @@ session_stall_input(struct sessions *ss, const char *id, double now_mono,
 	pthread_mutex_unlock(&ss->lock);
 }
 
-/* The counts of id moved: the recovery budget is whole again. */
-void
-session_progress(struct sessions *ss, const char *id)
+/*
+ * The counts of s's stream moved: the recovery budget is whole again; true
+ * when its row is to be written down.  The lock is held.
+ */
+static bool
+session_progress_locked(struct session *s)
 {
-	struct session	*s;
-	bool		 save = false;
-	struct session_row row;
+	s->nudges = s->handoffs = 0;	/* progress: both count anew */
+	if (s->row.rec.attempts == 0)
+		return false;
+	recovery_reset(&s->row.rec);
+	s->told_wait = 0;
+	s->told_spent = false;
+	return true;
+}
 
-	if (ss == NULL)
-		return;
+/*
+ * Progress, read from the poller's published facts (never told by the
+ * poller): a stream whose counts moved since its session last looked (at
+ * the first look, since its window started) has made progress.
+ */
+static void
+session_watch_progress(struct sessions *ss)
+{
+	struct poller_fact	*f;
+	struct session_row	*rows;
+	size_t			 nf, i, k, n = 0;
+
+	nf = poller_facts(ss->tg->poller, &f);
 	pthread_mutex_lock(&ss->lock);
-	s = session_find(ss, id);
-	if (s != NULL)
-		s->nudges = s->handoffs = 0;	/* progress: both count anew */
-	if (s != NULL && s->row.rec.attempts > 0) {
-		recovery_reset(&s->row.rec);
-		s->told_wait = 0;
-		s->told_spent = false;
-		row = s->row;
-		save = true;
+	rows = xcalloc(ss->n + 1, sizeof *rows);
+	for (i = 0; i < ss->n; i++) {
+		struct session *s = ss->s[i];
+
+		for (k = 0; k < nf && strcmp(f[k].id, s->row.id) != 0; k++)
+			;
+		if (k == nf)
+			continue;
+		if (s->progress_ms == 0)
+			s->progress_ms = s->row.started_ms;
+		if (f[k].last_change_ms <= s->progress_ms)
+			continue;
+		s->progress_ms = f[k].last_change_ms;
+		if (session_progress_locked(s))
+			rows[n++] = s->row;
 	}
 	pthread_mutex_unlock(&ss->lock);
-	if (save)
-		history_save_session(ss->tg->db, &row);
+	for (i = 0; i < n; i++)
+		history_save_session(ss->tg->db, &rows[i]);
+	free(rows);
+	free(f);
+}
+
+/*
+ * The poller published a round (its listener, on its thread): the session
+ * thread reads the progress in it now, without a tmux call.
+ */
+void
+session_view_published(void *arg)
+{
+	struct sessions	*ss = arg;
+
+	pthread_mutex_lock(&ss->lock);
+	ss->view_new = true;
+	pthread_cond_signal(&ss->cond);
+	pthread_mutex_unlock(&ss->lock);
 }
 
 void
@@ -634,16 +650,17 @@ session_judged_ms(const json_t *stream)
 }
 
 void
-session_answer(struct session_job *j, unsigned int status, json_t *answer)
+session_answer(struct session_job *j, enum session_result result,
+    json_t *answer)
 {
-	j->status = status;
+	j->result = result;
 	json_decref(j->answer);
 	j->answer = answer;
 }
 
 void
-session_refuse(struct session_job *j, unsigned int status, const char *code,
-    const char *fmt, ...)
+session_refuse(struct session_job *j, enum session_result result,
+    const char *code, const char *fmt, ...)
 {
 	char	sentence[512];
 	va_list	ap;
@@ -651,17 +668,26 @@ session_refuse(struct session_job *j, unsigned int status, const char *code,
 	va_start(ap, fmt);
 	vsnprintf(sentence, sizeof sentence, fmt, ap);
 	va_end(ap);
-	session_answer(j, status, json_pack("{s:s,s:s}", "error", sentence,
+	session_answer(j, result, json_pack("{s:s,s:s}", "error", sentence,
 	    "code", code));
 }
 
-/* The plan as the gates see it, with what this thread knows of windows. */
+/*
+ * The plan as the gates see it, with what this layer knows of windows:
+ * each stream's live window and spent budget, and *live, the windows
+ * live or starting (of any stream, listed or not).  The one place the
+ * gates' inputs are built: a start, a run and the overview's canStart
+ * all use it, so the page never offers what a start then refuses.
+ */
 size_t
 session_plan(struct sessions *ss, json_t *streams, struct plan_stream **ps,
     long *live)
 {
 	size_t	n = plan_streams_from_json(streams, ps), i;
 
+	*live = 0;
+	if (ss == NULL)
+		return n;
 	pthread_mutex_lock(&ss->lock);
 	for (i = 0; i < n; i++) {
 		struct session *s = session_find(ss, (*ps)[i].id);
@@ -676,14 +702,36 @@ session_plan(struct sessions *ss, json_t *streams, struct plan_stream **ps,
 	return n;
 }
 
+/* What an audit row says of a job's result: done, refused or failed. */
+static const char *
+session_result_outcome(enum session_result r)
+{
+	switch (r) {
+	case SESSION_DONE:
+	case SESSION_STARTED:
+	case SESSION_TYPED:
+		return "done";
+	case SESSION_UNKNOWN_STREAM:
+	case SESSION_REFUSED:
+	case SESSION_BAD_WORKTREE:
+		return "refused";
+	default:
+		return "failed";
+	}
+}
+
+/*
+ * The job's audit row, with the HTTP status the API answers for its
+ * result (ss->status_of, from api-sessions.c), whether a request asked
+ * or the session thread acted by itself.
+ */
 void
 session_audit(struct sessions *ss, struct session_job *j)
 {
-	const char	*result = j->dry_run ? "dry-run" : j->status < 300 ?
-			    "done" : j->status < 500 ? "refused" : "failed";
-
 	audit_add(ss->tg->audit, j->actor, session_job_name(j->kind),
-	    j->id[0] != '\0' ? j->id : NULL, result, j->status, j->answer);
+	    j->id[0] != '\0' ? j->id : NULL, j->dry_run ? "dry-run" :
+	    session_result_outcome(j->result), ss->status_of(j->result),
+	    j->answer);
 }
 
 static void
@@ -692,8 +740,8 @@ session_job_run(struct sessions *ss, struct session_job *j)
 	json_t	*streams = session_streams(ss);
 
 	if (streams == NULL)
-		session_refuse(j, 503, "not-ready", "taskgate has not read "
-		    "the stream list from Task Copilot yet");
+		session_refuse(j, SESSION_UNAVAILABLE, "not-ready", "taskgate "
+		    "has not read the stream list from Task Copilot yet");
 	else if (j->kind == JOB_START)
 		session_window_start(ss, j, streams);
 	else if (j->kind == JOB_STOP)
@@ -731,6 +779,7 @@ session_main(void *arg)
 
 	for (;;) {
 		now = clock_mono();
+		session_watch_progress(ss);
 		if (!hooks_only) {
 			session_pane_refresh(ss, now);
 			session_pane_type_when_ready(ss, now);
@@ -793,13 +842,14 @@ session_main(void *arg)
 wait:
 		timed_out = false;
 		while (!ss->stop && ss->jobs == NULL && !ss->agents_dirty &&
-		    !ss->wake && !timed_out)
+		    !ss->wake && !ss->view_new && !timed_out)
 			timed_out = pthread_cond_timedwait(&ss->cond, &ss->lock,
 			    &ts) != 0;
-		/* Woken only to write down what hooks said: no tmux call. */
-		hooks_only = !timed_out && ss->jobs == NULL && ss->agents_dirty &&
-		    !ss->wake;
-		ss->wake = false;
+		/* Woken only to write down what hooks said, or to read a
+		 * poll's progress: no tmux call. */
+		hooks_only = !timed_out && ss->jobs == NULL &&
+		    (ss->agents_dirty || ss->view_new) && !ss->wake;
+		ss->wake = ss->view_new = false;
 		if (ss->stop) {
 			pthread_mutex_unlock(&ss->lock);
 			break;

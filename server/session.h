@@ -63,12 +63,17 @@ struct session {
 	int			 nudges;	/* Stop hooks answered "go on" in a
 						   row */
 	int			 handoffs;	/* since the last progress */
+	int64_t			 progress_ms;	/* the last progress seen (a
+						   fact's last_change_ms) */
 	bool			 nudge_pending;	/* to tell (event, audit row) */
 	char			 nudge_reason[512];
 };
 
 struct sessions {
 	struct taskgate		*tg;
+	unsigned int		(*status_of)(enum session_result);
+						/* its HTTP status, for the
+						   audit (api-sessions.c) */
 	char			**agent;	/* argv of --agent-command */
 	bool			 hooks;		/* give windows Claude Code hooks */
 	char			*self_quoted;	/* this program, quoted for sh */
@@ -86,6 +91,7 @@ struct sessions {
 	struct session_job	*jobs, **jobs_tail;
 	bool			 stop;
 	bool			 agents_dirty;	/* an agent row to write */
+	bool			 view_new;	/* the poller published */
 	bool			 wake;		/* tick now (a resume now) */
 	bool			 have_tmux_session;
 	char			 tmux_error[256];
@@ -98,15 +104,14 @@ struct session *session_find(struct sessions *, const char *);
 struct session *session_get(struct sessions *, const char *);
 const char *session_refusal_locked(struct sessions *, const struct session *,
 	    const char *, int64_t, bool, bool, char *, size_t, int64_t *);
-size_t	 session_plan(struct sessions *, json_t *, struct plan_stream **,
-	    long *);
 json_t	*session_streams(struct sessions *);
 void	 session_event(struct sessions *, const char *, const char *,
 	    const char *, json_t *);
 void	 session_save(struct sessions *, struct session *);
-void	 session_answer(struct session_job *, unsigned int, json_t *);
-void	 session_refuse(struct session_job *, unsigned int, const char *,
-	    const char *, ...) __attribute__((format(printf, 4, 5)));
+void	 session_answer(struct session_job *, enum session_result, json_t *);
+void	 session_refuse(struct session_job *, enum session_result,
+	    const char *, const char *, ...)
+	    __attribute__((format(printf, 4, 5)));
 void	 session_audit(struct sessions *, struct session_job *);
 
 /* session-hooks.c */
