@@ -241,74 +241,33 @@ session_spent_locked(struct sessions *ss, const struct session *s)
 
 /*
  * Why s may not be recovered now, its stream being in state as judged
- * by the poll of judged_ms: the refusal's code, with a sentence in why
- * (and the backoff left in *wait_ms), or NULL when it may.  force passes
- * the budget, the backoff and the state, never a missing session; hint
- * adds how to force.  A window (re)started since that poll is not judged
- * yet: its state is the old window's.  The one rule for a click, a run
- * and the overview's Recover button.  The lock is held.
+ * by the poll of judged_ms (recovery_refusal(), the one rule for a click,
+ * a run and the overview's Recover button, on what this layer knows of
+ * s now).  The lock is held.
  */
 const char *
 session_refusal_locked(struct sessions *ss, const struct session *s,
     const char *state, int64_t judged_ms, bool force, bool hint, char *why,
     size_t len, int64_t *wait_ms)
 {
-	enum recovery_verdict	v;
-	long			max = ss->tg->conf.max_recovery;
-	const char		*waits;
-	struct agent_fact	a;
+	struct recovery_ask	q;
 
-	*wait_ms = 0;
-	if (s == NULL || (s->row.window[0] == '\0' && !s->dead)) {
-		snprintf(why, len, "no session to recover; start it instead");
-		return "not-running";
+	memset(&q, 0, sizeof q);
+	q.id = s != NULL ? s->row.id : "";
+	q.session = s != NULL && (s->row.window[0] != '\0' || s->dead);
+	q.window = s != NULL && s->row.window[0] != '\0';
+	q.started_ms = s != NULL ? s->row.started_ms : 0;
+	q.state = state;
+	q.judged_ms = judged_ms;
+	if (s != NULL) {
+		session_agent_locked(s, &q.agent);
+		q.rec = s->row.rec;
 	}
-	/* Not even forced: a restart would lose what it waits for.  The
-	 * agent's own word now counts, not only the last poll's. */
-	session_agent_locked(s, &a);
-	if ((waits = stall_state_protected(state)) != NULL ||
-	    (agent_state_protected(a.state) && (waits = stall_state_protected(
-	    agent_state_name(a.state))) != NULL)) {
-		snprintf(why, len, "%s %s (%s); taskgate never kills such a "
-		    "window: answer it in its pane, or stop it yourself",
-		    s->row.id, waits, a.reason[0] != '\0' ? a.reason :
-		    "its pane says so");
-		return "waits-for-person";
-	}
-	v = recovery_decide(&s->row.rec, max, (int64_t)(clock_wall() *
-	    1000.0), wait_ms);
-	if (force)
-		return NULL;
-	if (v == RECOVERY_SPENT) {
-		snprintf(why, len, "the recovery budget is spent (%ld of %ld); "
-		    "it needs a human%s%s%s", s->row.rec.attempts, max, hint ?
-		    " ('taskgate recover " : "", hint ? s->row.id : "", hint ?
-		    " --force' tries again)" : "");
-		return "budget-spent";
-	}
-	if (v == RECOVERY_LATER) {
-		snprintf(why, len, "the next recovery is due in %lld s%s%s%s",
-		    (long long)((*wait_ms + 999) / 1000), hint ?
-		    " ('taskgate recover " : "", hint ? s->row.id : "", hint ?
-		    " --force' tries now)" : "");
-		return "backoff";
-	}
-	if (s->row.window[0] != '\0' && s->row.started_ms >= judged_ms) {
-		snprintf(why, len, "%s was (re)started after taskgate last "
-		    "looked; it is judged at the next poll%s%s%s", s->row.id,
-		    hint ? " ('taskgate recover " : "", hint ? s->row.id : "",
-		    hint ? " --force' recovers anyway)" : "");
-		return "not-judged";
-	}
-	if (!stall_state_recoverable(state)) {
-		snprintf(why, len, "%s is %s; recovery is for no-progress, "
-		    "context-exhausted and dead streams%s%s%s", s->row.id,
-		    state != NULL ? state : "not judged yet", hint ?
-		    " ('taskgate recover " : "", hint ? s->row.id : "", hint ?
-		    " --force' recovers anyway)" : "");
-		return "not-stuck";
-	}
-	return NULL;
+	q.max = ss->tg->conf.max_recovery;
+	q.now_ms = (int64_t)(clock_wall() * 1000.0);
+	q.force = force;
+	q.hint = hint;
+	return recovery_refusal(&q, why, len, wait_ms);
 }
 
 /*
