@@ -2,10 +2,12 @@
  * session.c: the agent sessions, one tmux window per stream, and the
  * thread that owns them.  This file owns the table of sessions, the job
  * queue and the thread's loop, the facts and JSON other threads read
- * under the lock (live, budget, the refusal rule of a recovery, the
- * views of /api/sessions and a pane's text, the stall judgement's
- * input), and the helpers the other session files share (events, saved
- * rows, answers, audit rows).  session.h says which file does what.
+ * under the lock (the gates' inputs, whether a recovery is refused (by
+ * recovery.c's rule), the views of /api/sessions and a pane's text, the
+ * stall judgement's input), progress as the poller's published facts
+ * show it (the poller never calls in to say so), and the helpers the
+ * other session files share (events, saved rows, answers with a result,
+ * audit rows).  session.h says which file does what.
  *
  * Every tmux call runs on this thread, never on the HTTP thread: actions
  * (start, stop, recover, run, reply) arrive as jobs, run one at a time in

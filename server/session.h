@@ -5,7 +5,8 @@
  * functions one of its files calls in another.
  *
  *   session.c		the table, the job queue and its thread, the facts
- *			and JSON other threads read, the refusal rule
+ *			and JSON other threads read, progress read from
+ *			the poller's facts
  *   session-hooks.c	Claude Code's hooks: which windows get them, their
  *			settings file, what they and the status line post
  *   session-pane.c	the pane watcher: the tmux tick, captures, "type
@@ -14,9 +15,11 @@
  *			handoff, reply
  *   session-run.c	the plan runner behind --auto and POST /api/run
  *
- * Lock order: sessions.lock is taken alone; no other lock is taken while
- * it is held (the poller's view is read before it, events and the
- * database are written after it is let go).
+ * Lock order: the poller's lock, then sessions.lock (the overview reads
+ * the sessions inside poller_with_view()); nothing is locked while
+ * sessions.lock is held: the poller's view and facts are read before it
+ * is taken, events, audit rows and the database written after it is let
+ * go.
  */
 #ifndef TASKGATE_SESSION_H
 #define TASKGATE_SESSION_H
