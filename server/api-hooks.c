@@ -53,7 +53,10 @@ api_hooks_body(struct request *r)
 	return body;
 }
 
-/* The answer for what session_hook() or session_status() made of it. */
+/*
+ * The answer for what session_hooks_event() or session_hooks_status()
+ * made of it.
+ */
 static enum MHD_Result
 api_hooks_answer(struct request *r, enum session_hook_result rc,
     bool changed, const char *bad, char *answer)
@@ -108,9 +111,9 @@ api_hooks_take(struct request *r, bool status)
 	if ((body = api_hooks_body(r)) == NULL)
 		return reply_error(r, REPLY_BAD_BODY, "a hook event or status "
 		    "is a JSON object");
-	rc = status ? session_status(r->tg->sessions, r->id, secret, body,
-	    &changed) : session_hook(r->tg->sessions, r->id, secret, body,
-	    &changed, &answer);
+	rc = status ? session_hooks_status(r->tg->sessions, r->id, secret,
+	    body, &changed) : session_hooks_event(r->tg->sessions, r->id,
+	    secret, body, &changed, &answer);
 	json_decref(body);
 	return api_hooks_answer(r, rc, changed, status ? "a status line's "
 	    "JSON has context_window.used_percentage or cost.total_cost_usd" :

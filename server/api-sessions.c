@@ -4,7 +4,9 @@
  * ?force=true, ?dryRun=true, Idempotency-Key), GET /api/sessions,
  * GET /api/sessions/{id}/output?lines=N (token) and GET /api/audit
  * (token).  An action becomes a job for the session thread; the request
- * waits suspended and answers with the job's outcome.  A repeated
+ * waits suspended and answers with the job's outcome: this file alone
+ * says which HTTP status each result of the session layer is (the audit
+ * rows the session thread writes ask it too).  A repeated
  * Idempotency-Key gets the first answer again, without acting twice
  * (idempotency.c keeps the answers).
  */
@@ -17,6 +19,25 @@
 #define OUTPUT_LINES	50
 #define OUTPUT_MAX	200
 #define AUDIT_LIMIT	100
+
+/* The HTTP status of each result of a session job. */
+static const unsigned int api_sessions_statuses[] = {
+	[SESSION_DONE] = 200,
+	[SESSION_STARTED] = 201,
+	[SESSION_TYPED] = 202,
+	[SESSION_UNKNOWN_STREAM] = 404,
+	[SESSION_REFUSED] = 409,
+	[SESSION_BAD_WORKTREE] = 422,
+	[SESSION_FAILED] = 500,
+	[SESSION_TMUX_FAILED] = 502,
+	[SESSION_UNAVAILABLE] = 503,
+};
+
+unsigned int
+api_sessions_status(enum session_result r)
+{
+	return api_sessions_statuses[r];
+}
 
 static void
 api_sessions_done(struct session_job *j)
@@ -127,7 +148,7 @@ api_sessions_reply(struct request *r)
 enum MHD_Result
 api_sessions_resume(struct request *r)
 {
-	if (session_resume_now(r->tg->sessions, r->id) == -1)
+	if (session_pane_resume_now(r->tg->sessions, r->id) == -1)
 		return reply_error(r, REPLY_CONFLICT, "%s is not parked by a "
 		    "usage limit", r->id);
 	return reply_json(r, 202, json_pack("{s:s,s:s}", "streamId", r->id,
@@ -148,10 +169,11 @@ api_sessions_submit(struct request *r, enum session_job_kind kind,
 	xasprintf(&target, "%s %s", r->method, r->uri);
 	if (j != NULL) {		/* the session thread answered */
 		body = json_dumps(j->answer, JSON_COMPACT);
+		status = api_sessions_status(j->result);
 		if (key != NULL)
 			idempotency_store(r->tg->idempotency, key, target,
-			    j->status, body);
-		ret = api_sessions_answer(r, j->status, body);
+			    status, body);
+		ret = api_sessions_answer(r, status, body);
 		free(body);
 		free(target);
 		return ret;
@@ -215,7 +237,7 @@ api_sessions_submit(struct request *r, enum session_job_kind kind,
 	rc = session_submit(r->tg->sessions, j);
 	if (rc == 0)
 		return MHD_YES;
-	j->status = rc == -1 ? 409 : 503;
+	j->result = rc == -1 ? SESSION_REFUSED : SESSION_UNAVAILABLE;
 	j->answer = rc == -1 ? json_pack("{s:s,s:s}", "error", "another "
 	    "action on this stream is still running", "code", "busy") :
 	    json_pack("{s:s,s:s}", "error", "taskgate is stopping", "code",

@@ -80,17 +80,12 @@ static void
 overview_plan(struct taskgate *tg, json_t *streams, json_t *out)
 {
 	struct plan_stream	*ps;
-	size_t			 n = plan_streams_from_json(streams, &ps), i;
 	json_t			*s;
-	long			 live = 0;
+	long			 live;
+	size_t			 n, i;
 
-	for (i = 0; i < n; i++) {
-		ps[i].live = session_is_live(tg->sessions, ps[i].id);
-		ps[i].budget_spent = session_budget_spent(tg->sessions,
-		    ps[i].id);
-		if (ps[i].live)
-			live++;
-	}
+	/* The very inputs a start's gates are given (session.c). */
+	n = session_plan(tg->sessions, streams, &ps, &live);
 	json_array_foreach(streams, i, s) {
 		json_t		*reasons = json_array();
 		enum plan_gate	 g = plan_may_start(ps, n, i,

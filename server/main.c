@@ -207,8 +207,13 @@ main_serve(struct options *o)
 		fatalx("%s", err);
 	tg.poller = poller_new(&tg);
 	tg.idempotency = idempotency_new();
-	if ((tg.sessions = session_new(&tg, err, sizeof err)) == NULL)
+	/* The audit rows of the session thread carry the status the API
+	 * gives each result. */
+	if ((tg.sessions = session_new(&tg, api_sessions_status, err,
+	    sizeof err)) == NULL)
 		fatalx("%s", err);
+	/* The sessions read their progress from each round's facts. */
+	poller_set_listener(tg.poller, session_view_published, tg.sessions);
 	events_set_snapshot(tg.events, api_streams_snapshot, &tg);
 	events_set_webhook(tg.events, tg.webhook);
 	if (tg.webhook != NULL && webhook_start(tg.webhook) == -1)

@@ -11,7 +11,11 @@
  * then emits the events (stream, state, upstream), so that a client
  * connecting in between never gets a snapshot older than an event.
  * The view is an immutable JSON document replaced whole each round; it
- * is read under the poller's lock.  Each round also ends the event
+ * is read under the poller's lock.  Beside it the round publishes each
+ * stream's facts in numbers (struct poller_fact: counts, when they last
+ * moved, the state, when it was judged), and then tells the listener
+ * (the session layer, which reads its progress from them): data goes
+ * from here to the sessions, never back.  Each round also ends the event
  * streams of people removed since they connected (events_end_gone()).
  */
 #include <pthread.h>
@@ -51,6 +55,10 @@ struct poller {
 	bool			 stop;
 	bool			 poked;		/* judge again now */
 	json_t			*view;		/* published; immutable */
+	struct poller_fact	*facts;		/* published with it */
+	size_t			 n_facts;
+	void			(*listener)(void *);	/* after each round */
+	void			*listener_arg;
 	size_t			 n_pending;	/* n_unwritten, for others */
 };
 
@@ -127,6 +135,7 @@ poller_free(struct poller *p)
 		free(p->streams[i].row.evidence);
 	free(p->streams);
 	json_decref(p->view);
+	free(p->facts);
 	free(p->unwritten);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->cond);
@@ -143,6 +152,36 @@ poller_with_view(struct poller *p, void (*fn)(json_t *, void *), void *arg)
 	pthread_mutex_lock(&p->lock);
 	fn(p->view, arg);
 	pthread_mutex_unlock(&p->lock);
+}
+
+/*
+ * A copy of the facts the last round published (new, *out), one per
+ * listed stream; 0 before the first round that reached the upstream.
+ */
+size_t
+poller_facts(struct poller *p, struct poller_fact **out)
+{
+	size_t	n;
+
+	pthread_mutex_lock(&p->lock);
+	n = p->n_facts;
+	*out = xcalloc(n + 1, sizeof **out);
+	if (n > 0)
+		memcpy(*out, p->facts, n * sizeof **out);
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
+/*
+ * fn(arg) is called after each round has published its view and facts,
+ * on the poller's thread, with no lock held: it must be quick (a wake).
+ * Set before poller_start().
+ */
+void
+poller_set_listener(struct poller *p, void (*fn)(void *), void *arg)
+{
+	p->listener = fn;
+	p->listener_arg = arg;
 }
 
 static void
@@ -312,10 +351,13 @@ poller_stream_event(json_t *s, const struct model_counts *before)
 	return e;
 }
 
-/* Judges one listed stream; queues its events on *events (stolen). */
-static void
+/*
+ * Judges one listed stream; queues its events on *events (stolen) and
+ * fills *fact.  false for an entry that is no stream.
+ */
+static bool
 poller_judge(struct poller *p, json_t *s, int64_t now_ms, double now,
-    json_t *events)
+    json_t *events, struct poller_fact *fact)
 {
 	struct poller_stream	*ps;
 	struct stall_input	 in;
@@ -324,12 +366,12 @@ poller_judge(struct poller *p, json_t *s, int64_t now_ms, double now,
 				    "streamId"));
 	json_t			*health = NULL, *evidence, *state;
 	enum stall_state	 st;
-	bool			 changed;
+	bool			 changed, progressed;
 	int64_t			 judged_ms;
 	char			*key, *ev_text;
 
 	if (id == NULL || !valid_stream_id(id) || !poller_counts_of(s, &c))
-		return;
+		return false;
 	ps = poller_stream(p, id, now_ms);
 	ps->seen = true;
 	/* Not cancelled: the stored rows have no such column, and every
@@ -339,11 +381,10 @@ poller_judge(struct poller *p, json_t *s, int64_t now_ms, double now,
 	    c.in_progress != ps->row.counts.in_progress ||
 	    c.blocked != ps->row.counts.blocked ||
 	    c.pending != ps->row.counts.pending;
+	progressed = changed && ps->row.counts.total >= 0;
 	if (changed) {
 		json_t *e = poller_stream_event(s, &ps->row.counts);
 
-		if (ps->row.counts.total >= 0)
-			session_progress(p->tg->sessions, id);
 		poller_sample(p, id, now_ms, &c);
 		ps->row.counts = c;
 		ps->row.last_change_ms = now_ms;
@@ -360,6 +401,13 @@ poller_judge(struct poller *p, json_t *s, int64_t now_ms, double now,
 	in.unchanged_s = ps->track.unchanged_s;
 	in.timeout_s = p->tg->conf.stall_timeout_min * 60.0;
 	session_stall_input(p->tg->sessions, id, now, &in);
+	/* The budget counts recoveries since the last progress: this round
+	 * saw progress, so none (the session layer resets its own count when
+	 * it reads these facts). */
+	if (progressed) {
+		in.budget_spent = false;
+		in.attempts = 0;
+	}
 	if (!model_complete(&c)) {
 		xasprintf(&key, "/api/streams/%s/health", id);
 		health = poller_get(p, key, CACHE_PASSTHROUGH);
@@ -399,6 +447,12 @@ poller_judge(struct poller *p, json_t *s, int64_t now_ms, double now,
 	    json_loads(ps->row.evidence, 0, NULL)));
 	json_object_set_new(s, "lastChange",
 	    poller_time(ps->row.last_change_ms));
+	snprintf(fact->id, sizeof fact->id, "%s", id);
+	fact->counts = c;
+	fact->last_change_ms = ps->row.last_change_ms;
+	fact->state = st;
+	fact->judged_ms = judged_ms;
+	return true;
 }
 
 /* Whether name is no longer a person (removed since they connected). */
@@ -446,6 +500,8 @@ poller_round(struct poller *p)
 {
 	json_t		*list, *view, *events = json_array(), *s, *e;
 	struct stream_row *rows;
+	struct poller_fact *facts = NULL;
+	size_t		 n_facts = 0;
 	int64_t		 now_ms = (int64_t)(clock_wall() * 1000.0);
 	double		 now = clock_mono();
 	size_t		 i;
@@ -466,8 +522,12 @@ poller_round(struct poller *p)
 		view = poller_view_down(p);
 	} else {
 		view = json_object();
+		facts = xcalloc(json_array_size(json_object_get(list,
+		    "streams")) + 1, sizeof *facts);
 		json_array_foreach(json_object_get(list, "streams"), i, s)
-			poller_judge(p, s, now_ms, now, events);
+			if (poller_judge(p, s, now_ms, now, events,
+			    &facts[n_facts]))
+				n_facts++;
 		json_object_set(view, "streams", json_object_get(list,
 		    "streams"));
 		e = poller_get(p, "/api/activity", CACHE_PASSTHROUGH);
@@ -494,7 +554,15 @@ poller_round(struct poller *p)
 	pthread_mutex_lock(&p->lock);
 	json_decref(p->view);
 	p->view = view;
+	if (facts != NULL) {	/* a round that did not reach the upstream
+				   keeps the last facts, as it keeps the view */
+		free(p->facts);
+		p->facts = facts;
+		p->n_facts = n_facts;
+	}
 	pthread_mutex_unlock(&p->lock);
+	if (p->listener != NULL)
+		p->listener(p->listener_arg);
 
 	/* One round, one batch: its events say so, and how many they are. */
 	p->batch = now_ms > p->batch ? now_ms : p->batch + 1;

@@ -206,4 +206,25 @@ enum recovery_verdict recovery_decide(const struct recovery_track *, long,
 void	recovery_record(struct recovery_track *, int64_t, double, double);
 void	recovery_reset(struct recovery_track *);
 
+/* What the refusal rule of a recovery looks at (recovery_refusal()). */
+struct recovery_ask {
+	const char		*id;
+	bool			 session;	/* a window of ours, or one
+						   its agent died in */
+	bool			 window;	/* a window now */
+	int64_t			 started_ms;	/* it was (re)started */
+	const char		*state;		/* the stream's, as judged;
+						   or NULL */
+	int64_t			 judged_ms;	/* by the poll of then */
+	struct agent_fact	 agent;		/* the agent's own word now */
+	struct recovery_track	 rec;
+	long			 max;		/* maxRecoveryAttempts */
+	int64_t			 now_ms;
+	bool			 force;		/* a person overrides */
+	bool			 hint;		/* say how to force */
+};
+
+const char *recovery_refusal(const struct recovery_ask *, char *, size_t,
+		    int64_t *);
+
 #endif /* TASKGATE_RULES_H */

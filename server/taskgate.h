@@ -3,7 +3,8 @@
  *
  * It declares the context (struct taskgate) and each module's API, grouped
  * under the name of the file that owns it.  Private structures stay in their
- * .c file.  The small shared things (limits, log, xmalloc, buf, clock,
+ * .c file (the session layer's, shared by its five files, in session.h).
+ * The small shared things (limits, log, xmalloc, buf, clock,
  * validate, verb, one option's value, the plan's phases) are in util.h,
  * the pure rules (what the plan, a stream's state and an agent's state
  * are, judged from data with no I/O) in rules.h; this header includes
@@ -456,6 +457,17 @@ void	poller_stop(struct poller *);
 void	poller_join(struct poller *);
 void	poller_free(struct poller *);
 void	poller_with_view(struct poller *, void (*)(json_t *, void *), void *);
+
+/* One stream as the last round judged it, in numbers. */
+struct poller_fact {
+	char			 id[STREAM_ID_MAX + 1];
+	struct model_counts	 counts;
+	int64_t			 last_change_ms; /* the counts last moved */
+	enum stall_state	 state;
+	int64_t			 judged_ms;	/* the sessions were read */
+};
+size_t	poller_facts(struct poller *, struct poller_fact **);
+void	poller_set_listener(struct poller *, void (*)(void *), void *);
 size_t	poller_pending(struct poller *);
 void	poller_poke(struct poller *);
 
@@ -480,13 +492,30 @@ void	metrics_free(struct metrics *);
 void	metrics_count(struct metrics *, enum metric);
 uint64_t metrics_get(struct metrics *, enum metric);
 
-/* session.c */
+/* session.c (the session-*.c files share session.h, which only they
+ * include) */
 enum session_job_kind { JOB_START, JOB_STOP, JOB_RECOVER, JOB_RUN,
 	JOB_REPLY, JOB_HANDOFF };
 
 /* What a reply says: a line of text, or a permission dialog's answer. */
 enum session_reply { SESSION_REPLY_TEXT, SESSION_REPLY_ALLOW,
 	SESSION_REPLY_DENY };
+
+/*
+ * What a session job came to, with a sentence in its answer's "error" when
+ * it did not act; api-sessions.c alone says it in HTTP.
+ */
+enum session_result {
+	SESSION_DONE,		/* acted, or a dry run said how it would */
+	SESSION_STARTED,	/* a window was made */
+	SESSION_TYPED,		/* a reply typed; its delivery is to come */
+	SESSION_UNKNOWN_STREAM,	/* Task Copilot has no such stream */
+	SESSION_REFUSED,	/* the rules say no now ("code" says which) */
+	SESSION_BAD_WORKTREE,	/* its directory is missing or outside */
+	SESSION_FAILED,		/* taskgate could not (the hooks' file) */
+	SESSION_TMUX_FAILED,	/* tmux did not do it */
+	SESSION_UNAVAILABLE	/* not ready yet, or stopping */
+};
 
 /* One action for the session thread; done() runs on that thread. */
 struct session_job {
@@ -498,7 +527,7 @@ struct session_job {
 	enum session_reply	 reply;		/* JOB_REPLY: which */
 	char			*text;		/* JOB_REPLY: the line (owned) */
 	char			 actor[64];
-	unsigned int		 status;	/* the answer's HTTP status */
+	enum session_result	 result;
 	json_t			*answer;	/* its body (new) */
 	void			(*done)(struct session_job *);
 	void			*arg;
@@ -506,15 +535,16 @@ struct session_job {
 };
 
 struct sessions;
-struct sessions *session_new(struct taskgate *, char *, size_t);
+struct sessions *session_new(struct taskgate *,
+	    unsigned int (*)(enum session_result), char *, size_t);
 int	session_start_thread(struct sessions *);
 void	session_stop_thread(struct sessions *);
 void	session_free(struct sessions *);
 int	session_submit(struct sessions *, struct session_job *);
 const char *session_job_name(enum session_job_kind);
 const char *session_owner(struct sessions *);
-bool	session_is_live(struct sessions *, const char *);
-bool	session_budget_spent(struct sessions *, const char *);
+size_t	session_plan(struct sessions *, json_t *, struct plan_stream **,
+	    long *);
 bool	session_may_recover(struct sessions *, const char *, const char *,
 		    int64_t, char *, size_t);
 int64_t	session_judged_ms(const json_t *);
@@ -523,20 +553,22 @@ json_t	*session_list(struct sessions *);
 json_t	*session_output(struct sessions *, const char *, long);
 void	session_stall_input(struct sessions *, const char *, double,
 		    struct stall_input *);
-void	session_progress(struct sessions *, const char *);
+void	session_view_published(void *);
 
-/* What session_hook() made of a hook event. */
+/* session-hooks.c: what session_hooks_event() made of a hook event. */
 enum session_hook_result {
 	SESSION_HOOK_OK,		/* recorded */
 	SESSION_HOOK_FORBIDDEN,		/* no window of this stream has it */
 	SESSION_HOOK_BAD_EVENT,		/* not a hook event taskgate takes */
 	SESSION_HOOK_FLOOD		/* too many from this window */
 };
-enum session_hook_result session_hook(struct sessions *, const char *,
+enum session_hook_result session_hooks_event(struct sessions *, const char *,
 		    const char *, json_t *, bool *, char **);
-int	session_resume_now(struct sessions *, const char *);
-enum session_hook_result session_status(struct sessions *, const char *,
+enum session_hook_result session_hooks_status(struct sessions *, const char *,
 		    const char *, json_t *, bool *);
+
+/* session-pane.c */
+int	session_pane_resume_now(struct sessions *, const char *);
 
 /* the context */
 struct taskgate {
@@ -691,6 +723,7 @@ enum MHD_Result api_sessions_resume(struct request *);
 enum MHD_Result api_sessions_list(struct request *);
 enum MHD_Result api_sessions_output(struct request *);
 enum MHD_Result api_sessions_audit(struct request *);
+unsigned int api_sessions_status(enum session_result);
 
 /* idempotency.c */
 #define IDEMPOTENCY_KEY_MAX 128

@@ -155,39 +155,24 @@ function evidenceText(ev) {
   return { text: parts.filter(Boolean).join(' · '), all };
 }
 
-const RECOVERABLE = ['no-progress', 'context-exhausted', 'dead'];
-
-// What each button may do now and, when it may not, why.  The gate's own
-// answer wins (gate.canStart and its reasons; canStop / canRecover with
-// stopReasons / recoverReasons should taskgate add them); else the
-// session and the health state decide.
+// What each button may do now and, when it may not, why: taskgate's own
+// answer (gate.canStart, canStop, canRecover and their reasons), so that
+// the rules of a start and of a recovery live once, in the daemon.
 function controlsOf(s, ctx) {
   const gate = s.gate || {};
   const off = ctx.controlUnavailable;
-  const sess = s.session || null;
-  const live = !!(sess && (sess.live || sess.phase === 'starting'));
-  const state = s.state ? s.state.name : 'ok';
-  const pick = (can, reasons, fallbackOk, fallbackWhy, trivial) => {
+  const pick = (can, reasons) => {
     if (off) return { enabled: false, why: off };
-    if (typeof can === 'boolean') return { enabled: can, why: can ? '' : (reasons || []).join('; ') || 'not allowed now' };
-    return { enabled: fallbackOk, why: fallbackOk ? '' : fallbackWhy, trivial };
+    return { enabled: !!can, why: can ? '' : (reasons || []).join('; ') || 'not allowed now' };
   };
-  let recoverOk = RECOVERABLE.includes(state) || !!(sess && sess.dead);
-  let recoverTrivial = true;
-  let recoverWhy = 'nothing to recover: ' + (sess && sess.dead ? 'the session is dead' : 'the stream is ' + healthInfo(state).label);
-  if (sess && (sess.needsHuman || (sess.maxRecoveryAttempts && sess.recoveryAttempts >= sess.maxRecoveryAttempts))) {
-    recoverOk = false;
-    recoverWhy = `the recovery budget is spent (${sess.recoveryAttempts || 0} of ${sess.maxRecoveryAttempts || 0})`;
-    recoverTrivial = false;
-  }
   let startWhy = (gate.reasons || []).join('; ') || 'not allowed now';
   // The page offers no forced start on purpose; the terminal does.
   if (gate.forceable && !gate.canStart) startWhy += ` (taskgate start ${s.streamId} --force overrides this)`;
   const start = off ? { enabled: false, why: off } : { enabled: !!gate.canStart, why: gate.canStart ? '' : startWhy };
   return {
     start,
-    stop: pick(gate.canStop, gate.stopReasons, live, 'no session is running', true),
-    recover: pick(gate.canRecover, gate.recoverReasons, recoverOk, recoverWhy, recoverTrivial),
+    stop: pick(gate.canStop, gate.stopReasons),
+    recover: pick(gate.canRecover, gate.recoverReasons),
   };
 }
 
@@ -386,8 +371,7 @@ function updateCard(card, s, ctx) {
   );
 
   // Why each button is off: one shared note when session control is off
-  // everywhere; else a line per button, the self-evident ones ("no
-  // session is running") kept for screen readers and the tooltip only.
+  // everywhere; else a line per button.
   const ctl = controlsOf(s, ctx);
   const whys = h('ul', { class: 's-why' });
   const busy = ctx.busy.get(id);
@@ -402,8 +386,7 @@ function updateCard(card, s, ctx) {
     setAttr(b, 'aria-describedby', c.enabled ? null : whyId);
     setAttr(b, 'data-reason', c.enabled ? null : c.why);
     if (!c.enabled && !ctx.controlUnavailable) {
-      const plain = c.trivial ? ' visually-hidden' : '';
-      whys.appendChild(h('li', { class: 'why-' + name + plain, attrs: { id: whyId } }, [h('span', { class: 'k', text: label + ': ' }), c.why]));
+      whys.appendChild(h('li', { class: 'why-' + name, attrs: { id: whyId } }, [h('span', { class: 'k', text: label + ': ' }), c.why]));
     }
   }
   const waits = waitsForPerson(s);

@@ -207,6 +207,21 @@ class Control(Base):
         self.assertEqual(audit[0]["status"], 409)
         self.assertIn("reasons", audit[0]["evidence"])
 
+    def test_the_page_offers_a_start_only_when_the_start_is_allowed(self):
+        # A window of a stream Task Copilot does not list (made by hand, or
+        # left from an older plan) is live, and counts against the limit.
+        self.project.tmux("new-session", "-d", "-s", self.project.session, "-n", "Stream-Q",
+                          "sleep 600")
+        wait_for(lambda: [s for s in self.tg.get("/api/sessions").json()["sessions"]
+                          if s["streamId"] == "Stream-Q" and s["live"]], timeout=20,
+                 what="the Stream-Q window adopted")
+        gate = {s["streamId"]: s["gate"] for s in self.tg.get("/api/overview").json()["streams"]}["Stream-B"]
+        start = self.post("/api/streams/Stream-B/start")
+        self.assertEqual((start.status, start.json()["code"]), (409, "gate-closed"), start.body)
+        self.assertFalse(gate["canStart"], "the page offered a start the gates refuse")
+        self.assertEqual(gate["reasons"], start.json()["reasons"])
+        self.assertIn("the parallel limit is reached: 1 of 1 sessions are live", gate["reasons"])
+
     def test_dry_run_shows_the_tmux_argv_and_does_nothing(self):
         resp = self.post("/api/streams/Stream-B/start?dryRun=true")
         self.assertEqual(resp.status, 200)

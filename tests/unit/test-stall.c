@@ -5,7 +5,8 @@
  * documented; a stuck stream whose recovery budget is spent needs a
  * human.  The recovery policy: the budget, the n-th attempt no sooner than
  * stall x 2^(n-1) after the previous (capped, jitter never shortening
- * it), and a whole budget after progress.  Also the parsers of
+ * it), and a whole budget after progress; the one refusal rule of a
+ * recovery (a click, a run and the Recover button).  Also the parsers of
  * Last-Event-ID and history times.
  */
 #include <setjmp.h>
@@ -196,6 +197,83 @@ test_recovery_budget_and_backoff(void **state)
 	assert_int_equal(recovery_decide(&t, 0, now, &wait), RECOVERY_SPENT);
 }
 
+/* A stream of ours, stuck and judged after its window started. */
+static struct recovery_ask
+stuck(void)
+{
+	struct recovery_ask	q;
+
+	memset(&q, 0, sizeof q);
+	q.id = "Stream-B";
+	q.session = q.window = true;
+	q.started_ms = 1000;
+	q.state = "no-progress";
+	q.judged_ms = 2000;
+	q.max = 3;
+	q.now_ms = 5000;
+	return q;
+}
+
+static void
+test_the_refusal_rule_of_a_recovery(void **state)
+{
+	struct recovery_ask	q = stuck();
+	char			why[256];
+	int64_t			wait;
+
+	(void)state;
+	assert_null(recovery_refusal(&q, why, sizeof why, &wait));
+	q.state = "dead";
+	assert_null(recovery_refusal(&q, why, sizeof why, &wait));
+	/* A stream that is not stuck, or not judged since its window
+	 * (re)started: the state shown is not this window's. */
+	q.state = "ok";
+	assert_string_equal(recovery_refusal(&q, why, sizeof why, &wait),
+	    "not-stuck");
+	assert_non_null(strstr(why, "Stream-B is ok"));
+	q = stuck();
+	q.started_ms = q.judged_ms;
+	assert_string_equal(recovery_refusal(&q, why, sizeof why, &wait),
+	    "not-judged");
+	/* A dead agent whose window is gone is still ours to recover. */
+	q.window = false;
+	assert_null(recovery_refusal(&q, why, sizeof why, &wait));
+	/* The budget, then the backoff, with the way to force them. */
+	q = stuck();
+	q.hint = true;
+	q.rec.attempts = 3;
+	assert_string_equal(recovery_refusal(&q, why, sizeof why, &wait),
+	    "budget-spent");
+	assert_non_null(strstr(why, "(3 of 3)"));
+	assert_non_null(strstr(why, "'taskgate recover Stream-B --force'"));
+	q.rec.attempts = 1;
+	q.rec.next_ms = q.now_ms + 60500;
+	assert_string_equal(recovery_refusal(&q, why, sizeof why, &wait),
+	    "backoff");
+	assert_int_equal(wait, 60500);
+	assert_non_null(strstr(why, "due in 61 s"));
+	q.force = true;
+	assert_null(recovery_refusal(&q, why, sizeof why, &wait));
+	/* Never, even forced: no session of ours, or an agent that waits
+	 * for a person (by the poll's state or by its own word now). */
+	q = stuck();
+	q.force = true;
+	q.session = false;
+	assert_string_equal(recovery_refusal(&q, why, sizeof why, &wait),
+	    "not-running");
+	q = stuck();
+	q.force = true;
+	q.state = "waiting-input";
+	assert_string_equal(recovery_refusal(&q, why, sizeof why, &wait),
+	    "waits-for-person");
+	q.state = "no-progress";
+	q.agent.state = AGENT_USAGE_LIMITED;
+	snprintf(q.agent.reason, sizeof q.agent.reason, "its limit is hit");
+	assert_string_equal(recovery_refusal(&q, why, sizeof why, &wait),
+	    "waits-for-person");
+	assert_non_null(strstr(why, "(its limit is hit)"));
+}
+
 static void
 test_the_agents_own_word(void **state)
 {
@@ -319,6 +397,7 @@ main(void)
 		cmocka_unit_test(
 		    test_a_spent_budget_makes_a_stuck_stream_need_a_human),
 		cmocka_unit_test(test_recovery_budget_and_backoff),
+		cmocka_unit_test(test_the_refusal_rule_of_a_recovery),
 		cmocka_unit_test(test_the_agents_own_word),
 		cmocka_unit_test(test_blocked_work_waits_for_a_person),
 		cmocka_unit_test(test_names),

@@ -7,7 +7,11 @@
 #   2. a handler (api-*.c, assets.c, reply.c, request.c) calls no sqlite3_*
 #      and no curl_*;
 #   3. only spawn.c forks or execs;
-#   4. only tmux.c builds tmux argument vectors (tmux's command words).
+#   4. only tmux.c builds tmux argument vectors (tmux's command words);
+#   5. data goes one way, from the poller to the sessions: poller.c calls
+#      nothing of the session layer but session_stall_input() (a read of
+#      the facts a judgement needs); the sessions read the poller's
+#      published facts themselves.
 # Each breach is printed as FILE:LINE: what; the exit status is 1 then.
 # First it checks itself: a copy of the sources with one breach planted
 # for each wall must fail, or this script could pass on anything.
@@ -46,12 +50,15 @@ breaches() {	# breaches DIR: prints every breach in DIR
 		code "$f" | grep -nE '"(new-window|new-session|send-keys|kill-window|list-windows|capture-pane|has-session|set-hook|set-option)"' |
 		    sed "s|^|$f:|; s|\$| (only tmux.c builds tmux argument vectors)|"
 	done
+	code "$d/poller.c" | grep -nE '\bsession_[a-z_]+[[:space:]]*\(' |
+	    grep -v 'session_stall_input[[:space:]]*(' |
+	    sed "s|^|$d/poller.c:|; s|\$| (the poller calls into the sessions)|"
 }
 
 # The self-check: each wall broken on purpose in a copy must be caught.
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
-for wall in rule handler fork tmux; do
+for wall in rule handler fork tmux poller; do
 	mkdir -p "$tmp/$wall"
 	cp "$src"/*.c "$src"/*.h "$tmp/$wall/"
 	case $wall in
@@ -59,6 +66,7 @@ for wall in rule handler fork tmux; do
 	handler) printf 'void f(void) { sqlite3_exec(0, 0, 0, 0, 0); }\n' >>"$tmp/$wall/api-streams.c" ;;
 	fork)	printf 'void f(void) { fork(); }\n' >>"$tmp/$wall/poller.c" ;;
 	tmux)	printf 'const char *f[] = { "tmux", "kill-window", 0 };\n' >>"$tmp/$wall/session.c" ;;
+	poller)	printf 'void f(void) { session_progress(0, "a"); }\n' >>"$tmp/$wall/poller.c" ;;
 	esac
 	if [ -z "$(breaches "$tmp/$wall")" ]; then
 		echo "check-walls: a broken wall ($wall) was not caught" >&2
@@ -72,4 +80,4 @@ if [ -n "$found" ]; then
 	echo "check-walls: the walls are broken (see above)" >&2
 	exit 1
 fi
-echo "check-walls: every wall holds (pure rules, handlers, spawn, tmux)"
+echo "check-walls: every wall holds (pure rules, handlers, spawn, tmux, poller to sessions)"
