@@ -614,13 +614,19 @@ session_agent_json_locked(const struct session *s)
 	return o;
 }
 
+static void	session_spend_json_locked(struct sessions *,
+		    const struct session *, json_t *);
+static void	session_spend_locked(struct sessions *, const struct session *,
+		    struct agent_spend *);
+
 static json_t *
 session_json_locked(struct sessions *ss, struct session *s)
 {
 	json_t	*o;
 	char	 at[32];
 
-	if (s == NULL || (s->row.window[0] == '\0' && s->row.rec.attempts == 0))
+	if (s == NULL || (s->row.window[0] == '\0' && s->row.rec.attempts ==
+	    0 && s->agent.hook.state != AGENT_BUDGET_SPENT))
 		return json_null();
 	clock_iso8601((double)s->row.started_ms / 1000.0, at, sizeof at);
 	o = json_pack("{s:s,s:s,s:s,s:b,s:b,s:s,s:I,s:I,s:b}", "streamId",
@@ -633,6 +639,7 @@ session_json_locked(struct sessions *ss, struct session *s)
 	json_object_set_new(o, "startedAt", s->row.started_ms > 0 ?
 	    json_string(at) : json_null());
 	json_object_set_new(o, "agent", session_agent_json_locked(s));
+	session_spend_json_locked(ss, s, o);
 	if (s->dead)
 		json_object_set_new(o, "exitStatus",
 		    json_integer(s->dead_status));
@@ -741,6 +748,7 @@ session_stall_input(struct sessions *ss, const char *id, double now_mono,
 		in->budget_spent = session_spent_locked(ss, s);
 		in->attempts = s->row.rec.attempts;
 	}
+	session_spend_locked(ss, s, &in->spend);
 	pthread_mutex_unlock(&ss->lock);
 }
 
@@ -768,6 +776,119 @@ session_progress(struct sessions *ss, const char *id)
 	pthread_mutex_unlock(&ss->lock);
 	if (save)
 		history_save_session(ss->tg->db, &row);
+}
+
+/* Spending -------------------------------------------------------------- */
+
+/* What s's stream has cost: its earlier agents and the one now. */
+static double
+session_spent_of(const struct session *s)
+{
+	return s->agent.cost_before_usd + (s->agent.cost_usd > 0 ?
+	    s->agent.cost_usd : 0);
+}
+
+/*
+ * What s's stream and all streams have cost, and their limits (the
+ * stream's maxCostUsd in the config, and the top-level one), into *sp.
+ * The lock is held.
+ */
+static void
+session_spend_locked(struct sessions *ss, const struct session *s,
+    struct agent_spend *sp)
+{
+	const struct orchconf	*c = &ss->tg->conf;
+	size_t			 i;
+
+	memset(sp, 0, sizeof *sp);
+	sp->total_max = c->max_cost_usd;
+	for (i = 0; i < ss->n; i++)
+		sp->total_usd += session_spent_of(ss->s[i]);
+	if (s == NULL)
+		return;
+	sp->stream_usd = session_spent_of(s);
+	for (i = 0; i < c->n_streams; i++)
+		if (strcmp(c->streams[i].id, s->row.id) == 0)
+			sp->stream_max = c->streams[i].max_cost_usd;
+}
+
+/* Whether s's stream is past a spending limit; the lock is held. */
+static bool
+session_spend_over_locked(struct sessions *ss, const struct session *s,
+    char *why, size_t len)
+{
+	struct agent_spend	sp;
+	char			dummy[8];
+
+	session_spend_locked(ss, s, &sp);
+	return agent_spend_over(&sp, why != NULL ? why : dummy, why != NULL ?
+	    len : sizeof dummy);
+}
+
+/*
+ * What s's stream has cost (all its agents) and its limit, into o, the
+ * session's JSON: spentUsd, and maxCostUsd when it has one.  The lock is
+ * held.
+ */
+static void
+session_spend_json_locked(struct sessions *ss, const struct session *s,
+    json_t *o)
+{
+	struct agent_spend	sp;
+
+	session_spend_locked(ss, s, &sp);
+	json_object_set_new(o, "spentUsd", json_real(sp.stream_usd));
+	if (sp.stream_max > 0)
+		json_object_set_new(o, "maxCostUsd", json_real(sp.stream_max));
+}
+
+/* Whether stream id may not be started for what it (or all) cost. */
+bool
+session_cost_spent(struct sessions *ss, const char *id)
+{
+	struct agent_spend	sp;
+	char			why[8];
+	bool			over;
+
+	if (ss == NULL || id == NULL)
+		return false;
+	pthread_mutex_lock(&ss->lock);
+	/* A stream that never ran has cost nothing: only the limit of all
+	 * may stop it. */
+	session_spend_locked(ss, session_find(ss, id), &sp);
+	over = agent_spend_over(&sp, why, sizeof why);
+	pthread_mutex_unlock(&ss->lock);
+	return over;
+}
+
+/*
+ * What every stream has cost and the limits (new), for the overview and
+ * /metrics: {"totalUsd", "maxCostUsd" (null: none), "streams": {id:
+ * {"spentUsd", "maxCostUsd"}}}.
+ */
+json_t *
+session_spend_json(struct sessions *ss)
+{
+	json_t			*o, *streams = json_object();
+	struct agent_spend	 sp;
+	size_t			 i;
+
+	pthread_mutex_lock(&ss->lock);
+	session_spend_locked(ss, NULL, &sp);
+	for (i = 0; i < ss->n; i++) {
+		struct agent_spend one;
+
+		session_spend_locked(ss, ss->s[i], &one);
+		json_object_set_new(streams, ss->s[i]->row.id, json_pack(
+		    "{s:f,s:o}", "spentUsd", one.stream_usd, "maxCostUsd",
+		    one.stream_max > 0 ? json_real(one.stream_max) :
+		    json_null()));
+	}
+	pthread_mutex_unlock(&ss->lock);
+	o = json_pack("{s:f,s:o,s:o}", "totalUsd", sp.total_usd, "maxCostUsd",
+	    sp.total_max > 0 ? json_real(sp.total_max) : json_null(),
+	    "streams", streams);
+	return o;
 }
 
 /* The thread ---------------------------------------------------------- */
@@ -1392,6 +1513,8 @@ session_nudge_locked(struct sessions *ss, struct session *s, json_t *body,
 		s->nudges = 0;
 	if (s->context_full.state == AGENT_CONTEXT_EXHAUSTED)
 		return false;	/* a full context needs a fresh window */
+	if (session_spend_over_locked(ss, s, NULL, 0))
+		return false;	/* it is stopped, not told to go on */
 	if (!agent_nudge(s->row.id, c, s->nudges, ss->tg->conf.max_nudges,
 	    s->nudge_reason, sizeof s->nudge_reason))
 		return false;
@@ -1690,6 +1813,8 @@ session_plan(struct sessions *ss, json_t *streams, struct plan_stream **ps,
 	}
 	*live = session_live_count_locked(ss);
 	pthread_mutex_unlock(&ss->lock);
+	for (i = 0; i < n; i++)
+		(*ps)[i].cost_spent = session_cost_spent(ss, (*ps)[i].id);
 	return n;
 }
 
@@ -1856,6 +1981,7 @@ session_launch(struct sessions *ss, struct session_job *j, const char *dir,
 	char		 err[256], window[16], pane[16], text[STREAM_ID_MAX + 16];
 	char		 secret[TASKGATE_TOKEN_HEX + 1] = "", settings[PATH_MAX];
 	char		 env[sizeof SESSION_SECRET_ENV + sizeof secret];
+	double		 before;
 	bool		 exists, made;
 
 	if (j->dry_run) {
@@ -1929,7 +2055,9 @@ session_launch(struct sessions *ss, struct session_job *j, const char *dir,
 	free(s->text);
 	s->text = NULL;
 	session_forget_agent(s);
+	before = session_spent_of(s);	/* the new agent counts from 0 */
 	memset(&s->agent, 0, sizeof s->agent);
+	s->agent.cost_before_usd = before;
 	s->agent.context_pct = s->agent.cost_usd = -1;
 	snprintf(s->agent.id, sizeof s->agent.id, "%s", j->id);
 	snprintf(s->agent.secret, sizeof s->agent.secret, "%s", secret);
@@ -2212,6 +2340,71 @@ session_tend_handoffs(struct sessions *ss)
 		json_decref(j.answer);
 	}
 	json_decref(streams);
+}
+
+/*
+ * Stops every stream past its spending limit (maxCostUsd, its own or all
+ * streams') once its agent's turn has ended (its last hook a Stop or a
+ * StopFailure): the window is closed, so nothing more is spent, and the
+ * agent's state says budget-spent until a person raises the limit and
+ * starts it again.  An event and an audit row, with the figures.
+ */
+static void
+session_tend_spend(struct sessions *ss)
+{
+	size_t	i;
+
+	for (i = 0;; i++) {
+		struct session		*s;
+		struct agent_spend	 sp;
+		char			 id[STREAM_ID_MAX + 1], window[16];
+		char			 why[200];
+		bool			 due;
+		json_t			*ev;
+
+		pthread_mutex_lock(&ss->lock);
+		if (i >= ss->n) {
+			pthread_mutex_unlock(&ss->lock);
+			break;
+		}
+		s = ss->s[i];
+		due = s->live && !s->busy && (strcmp(s->agent.last_event,
+		    "Stop") == 0 || strcmp(s->agent.last_event,
+		    "StopFailure") == 0) && session_spend_over_locked(ss, s,
+		    why, sizeof why);
+		if (due) {
+			session_spend_locked(ss, s, &sp);
+			snprintf(id, sizeof id, "%s", s->row.id);
+			snprintf(window, sizeof window, "%s", s->row.window);
+		}
+		pthread_mutex_unlock(&ss->lock);
+		if (!due)
+			continue;
+		session_kill(ss, s);
+		pthread_mutex_lock(&ss->lock);
+		s->agent.hook.state = AGENT_BUDGET_SPENT;
+		s->agent.hook.at = clock_wall();
+		snprintf(s->agent.hook.reason, sizeof s->agent.hook.reason,
+		    "taskgate stopped it when its turn ended: %.150s", why);
+		s->agent_dirty = ss->agents_dirty = true;
+		pthread_mutex_unlock(&ss->lock);
+		log_info("%s: stopped past its spending limit: %s", id, why);
+		ev = json_pack("{s:s,s:s,s:f,s:f}", "reason", why, "window",
+		    window, "costUsd", sp.stream_usd, "totalCostUsd",
+		    sp.total_usd);
+		if (sp.stream_max > 0)
+			json_object_set_new(ev, "maxCostUsd",
+			    json_real(sp.stream_max));
+		if (sp.total_max > 0)
+			json_object_set_new(ev, "maxTotalCostUsd",
+			    json_real(sp.total_max));
+		/* The audit row first: whoever sees the event finds it. */
+		audit_add(ss->tg->audit, "taskgate", "stop", id, "budget-spent",
+		    200, ev);
+		session_event(ss, "budget-spent", id, "taskgate",
+		    json_deep_copy(ev));
+		json_decref(ev);
+	}
 }
 
 /*
@@ -2587,6 +2780,7 @@ session_main(void *arg)
 		}
 		session_check_typed(ss);
 		if (!hooks_only) {
+			session_tend_spend(ss);
 			session_tend_limits(ss);
 			session_tend_handoffs(ss);
 		}

@@ -355,6 +355,8 @@ struct agent_row {
 	double			context_pct;	/* status line; -1: unknown */
 	double			cost_usd;	/* status line; -1: unknown */
 	char			model[64];
+	double			cost_before_usd; /* the stream's earlier
+						   agents, together */
 };
 
 int	history_load_agents(struct db *, struct agent_row **, size_t *);
@@ -474,6 +476,8 @@ json_t	*session_output(struct sessions *, const char *, long);
 void	session_stall_input(struct sessions *, const char *, double,
 		    struct stall_input *);
 void	session_progress(struct sessions *, const char *);
+bool	session_cost_spent(struct sessions *, const char *);
+json_t	*session_spend_json(struct sessions *);
 
 /* What session_hook() made of a hook event. */
 enum session_hook_result {
