@@ -102,6 +102,8 @@ struct spawn_result {
 };
 
 int	spawn_run(char *const [], const char *, double, struct spawn_result *);
+int	spawn_run_input(char *const [], const char *, double, const char *,
+		    size_t, struct spawn_result *);
 void	spawn_result_clear(struct spawn_result *);
 
 /* tmux.c */
