@@ -51,6 +51,7 @@
 #define SESSION_SECRET_ENV	"TASKGATE_HOOK_SECRET"
 #define SESSION_RESUME_LINE	"continue"
 #define SESSION_HANDOFFS	2	/* in a row, without progress */
+#define SESSION_PERMISSION_MAX	16384	/* bytes of a tool's input kept */
 
 enum session_typed { TYPED_NONE, TYPED_WAITING, TYPED_DELIVERED,
 	TYPED_UNDELIVERED };
@@ -89,6 +90,8 @@ struct session {
 	int			 handoffs;	/* since the last progress */
 	bool			 nudge_pending;	/* to tell (event, audit row) */
 	char			 nudge_reason[512];
+	json_t			*permission;	/* what its PermissionRequest
+						   asks: {tool, input}, or NULL */
 };
 
 struct sessions {
@@ -125,6 +128,8 @@ static int	 session_type_line(struct sessions *, const char *,
 		    const char *, const char *, char *, size_t);
 static void	 session_expect_prompt(struct sessions *, const char *,
 		    const char *);
+static void	 session_note_permission_locked(struct session *,
+		    const char *, json_t *);
 
 /*
  * The agent's state from its witnesses; the lock is held.  A status line
@@ -176,6 +181,8 @@ session_forget_agent(struct session *s)
 	memset(&s->context_full, 0, sizeof s->context_full);
 	s->typed = TYPED_NONE;
 	s->nudges = 0;
+	json_decref(s->permission);
+	s->permission = NULL;
 }
 
 static struct session *
@@ -366,6 +373,7 @@ session_free(struct sessions *ss)
 		return;
 	for (i = 0; i < ss->n; i++) {
 		free(ss->s[i]->text);
+		json_decref(ss->s[i]->permission);
 		free(ss->s[i]);
 	}
 	free(ss->s);
@@ -605,6 +613,8 @@ session_agent_json_locked(const struct session *s)
 		json_object_set_new(o, "costUsd", json_real(s->agent.cost_usd));
 	if (s->agent.model[0] != '\0')
 		json_object_set_new(o, "model", json_string(s->agent.model));
+	if (s->permission != NULL && a.state == AGENT_WAITING_INPUT)
+		json_object_set(o, "permission", s->permission);
 	if (s->typed != TYPED_NONE)
 		json_object_set_new(o, "typed", json_pack("{s:s,s:s,s:s}",
 		    "text", s->typed_text, "delivery", s->typed ==
@@ -1598,6 +1608,44 @@ session_status(struct sessions *ss, const char *id, const char *secret,
 }
 
 /*
+ * What a permission prompt asks (a PermissionRequest hook's tool_name and
+ * tool_input), kept for the page to show until the agent moves on (a
+ * tool used, a prompt, its turn's end).  An input whose JSON is over
+ * SESSION_PERMISSION_MAX bytes is kept as that much of its text, marked
+ * truncated.  The lock is held.
+ */
+static void
+session_note_permission_locked(struct session *s, const char *ev,
+    json_t *body)
+{
+	json_t	*input = json_object_get(body, "tool_input");
+	char	*text;
+
+	if (strcmp(ev, "Notification") == 0)
+		return;		/* the prompt's own notice */
+	json_decref(s->permission);
+	s->permission = NULL;
+	if (strcmp(ev, "PermissionRequest") != 0)
+		return;
+	s->permission = json_pack("{s:s}", "tool", json_is_string(
+	    json_object_get(body, "tool_name")) ? json_string_value(
+	    json_object_get(body, "tool_name")) : "");
+	if (input == NULL)
+		return;
+	/* ASCII only (\uXXXX), so that a cut never splits a character. */
+	text = json_dumps(input, JSON_ENCODE_ANY | JSON_COMPACT |
+	    JSON_ENSURE_ASCII);
+	if (text != NULL && strlen(text) > SESSION_PERMISSION_MAX) {
+		text[SESSION_PERMISSION_MAX] = '\0';
+		json_object_set_new(s->permission, "inputText",
+		    json_string(text));
+		json_object_set_new(s->permission, "truncated", json_true());
+	} else
+		json_object_set(s->permission, "input", input);
+	free(text);
+}
+
+/*
  * A hook event of id's window (body, its JSON), posted with secret.  The
  * secret must be the one taskgate gave that window: not another's, not
  * the token.  Records the event and the state it gives; *changed tells
@@ -1636,6 +1684,7 @@ session_hook(struct sessions *ss, const char *id, const char *secret,
 	}
 	session_agent_locked(s, &before);
 	ev = json_string_value(json_object_get(body, "hook_event_name"));
+	session_note_permission_locked(s, ev, body);
 	snprintf(s->agent.last_event, sizeof s->agent.last_event, "%s", ev);
 	s->agent.last_event_ms = (int64_t)(now * 1000.0);
 	if ((sid = json_string_value(json_object_get(body, "session_id"))) !=

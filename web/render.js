@@ -338,7 +338,9 @@ function createCard(id) {
   const send = h('button', { class: 'btn btn-reply', text: 'Send', attrs: { type: 'submit' } });
   const allow = h('button', { class: 'btn btn-allow', text: 'Allow once', attrs: { type: 'button' } });
   const deny = h('button', { class: 'btn btn-deny', text: 'Deny', attrs: { type: 'button' } });
-  const reply = h('form', { class: 's-reply', attrs: { hidden: '' } }, [input, send, allow, deny]);
+  // What a permission prompt asks: the tool and its exact input (as text).
+  const perm = h('div', { class: 's-perm', attrs: { hidden: '' } });
+  const reply = h('form', { class: 's-reply', attrs: { hidden: '' } }, [perm, input, send, allow, deny]);
   reply.addEventListener('submit', (e) => {
     e.preventDefault();
     const text = input.value.trim();
@@ -348,7 +350,27 @@ function createCard(id) {
   deny.addEventListener('click', () => handlers.onReply(id, { answer: 'deny' }));
   const extra = h('div', { class: 's-extra' });
   node.append(main, h('div', { class: 's-side' }, [spark, actions, reply, extra]));
-  return { node, main, spark, buttons, extra, reply: { form: reply, input, send, allow, deny }, key: null };
+  return { node, main, spark, buttons, extra, reply: { form: reply, perm, input, send, allow, deny }, key: null };
+}
+
+// The tool a permission prompt is for and its exact input, as the agent's
+// PermissionRequest hook said it: text nodes only, so nothing in it is
+// ever read as markup.
+function showPermission(box, perm) {
+  const valid = perm && typeof perm === 'object';
+  box.hidden = !valid;
+  if (!valid) {
+    box.replaceChildren();
+    return;
+  }
+  let input = '';
+  if (perm.input !== undefined) input = typeof perm.input === 'string' ? perm.input : JSON.stringify(perm.input, null, 2);
+  else if (typeof perm.inputText === 'string') input = perm.inputText + (perm.truncated ? ' …(cut)' : '');
+  box.replaceChildren(
+    h('span', { class: 'k', text: 'Asks to use' }),
+    h('b', { class: 'perm-tool', text: String(perm.tool || 'a tool') }),
+    input ? h('pre', { class: 'perm-input', text: input }) : null,
+  );
 }
 
 function setAttr(node, name, value) {
@@ -401,6 +423,7 @@ function updateCard(card, s, ctx) {
   card.reply.form.hidden = !waits.waiting;
   card.reply.allow.hidden = !waits.dialog;
   card.reply.deny.hidden = !waits.dialog;
+  showPermission(card.reply.perm, waits.dialog ? ((s.session && s.session.agent) || {}).permission : null);
   for (const b of [card.reply.send, card.reply.allow, card.reply.deny, card.reply.input]) {
     b.disabled = offline || !!busy;
     b.title = offline ? ctx.controlUnavailable : '';

@@ -7,7 +7,8 @@ What a user checks: the window gets its settings and a secret of its own;
 the typed /continue is confirmed by its UserPromptSubmit; a permission
 prompt is waiting-input within a second and is never recovered, by a
 click (even forced) or by --auto; a rate limit is usage-limited; a turn
-that ended with work left is idle, not no-progress; every bad post is a
+that ended with work left is idle, not no-progress; the session shows
+the tool a permission prompt is for and its exact input; every bad post is a
 4xx and changes nothing; what the hooks said survives a kill -9; a
 stream past its spending limit (maxCostUsd) is stopped when its turn ends
 and stays budget-spent until the limit is raised; the status line runs
@@ -118,6 +119,9 @@ class Signals(Hooked):
         self.assertLess(time.monotonic() - start, 5)
         self.assertIn("permission to use Bash", event["data"]["evidence"]["reason"])
         self.assertIn("agentSince", event["data"]["evidence"])
+        # What it asks, exactly, for the page to show beside Allow once.
+        self.assertEqual(self.agent_of("Stream-B")["permission"], {
+            "tool": "Bash", "input": {"command": "touch x && echo '<b>made</b>' > y", "description": "Create x"}})
         # A click, even forced, does not kill a window that waits for a person.
         for query in ("", "?force=true"):
             resp = self.post("/api/streams/Stream-B/recover" + query)
