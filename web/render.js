@@ -191,6 +191,14 @@ function controlsOf(s, ctx) {
   };
 }
 
+// "parked by a usage limit: resumes in 42 s" (minutes past two of them).
+export function parkedText(until, nowMs) {
+  const left = Math.ceil((Date.parse(until) - (nowMs || Date.now())) / 1000);
+  if (!Number.isFinite(left)) return 'parked by a usage limit';
+  const when = left <= 0 ? 'resumes now' : left < 120 ? `resumes in ${left} s` : `resumes in ${Math.round(left / 60)} min`;
+  return 'parked by a usage limit: ' + when;
+}
+
 function sessionRow(sess, ctx) {
   const bits = [];
   if (sess.window) bits.push('window ' + sess.window);
@@ -200,19 +208,21 @@ function sessionRow(sess, ctx) {
     bits.push('agent ' + agent.state + (agent.since ? ' since ' + ago(agent.since, ctx.now) : '') +
       (agent.hooks ? '' : ' (from its pane)'));
   }
-  if (agent.parkedUntil) {
-    const left = Math.max(0, Math.round((Date.parse(agent.parkedUntil) - ctx.now) / 60000));
-    bits.push('parked by a usage limit: resumes ' + (left < 1 ? 'within a minute' : `in ${left} min`));
-  }
   if (typeof agent.contextPercent === 'number') bits.push('context ' + Math.round(agent.contextPercent) + ' %');
-  if (typeof agent.costUsd === 'number') bits.push('$' + agent.costUsd.toFixed(2));
+  if (typeof sess.spentUsd === 'number' && (sess.spentUsd > 0 || typeof sess.maxCostUsd === 'number')) {
+    bits.push('$' + sess.spentUsd.toFixed(2) + (typeof sess.maxCostUsd === 'number' ? ' of $' + sess.maxCostUsd.toFixed(2) : ''));
+  } else if (typeof agent.costUsd === 'number') bits.push('$' + agent.costUsd.toFixed(2));
   if (agent.typed && agent.typed.delivery === 'undelivered') bits.push('“' + agent.typed.text + '” was not delivered');
   if (sess.startedAt) bits.push('started ' + ago(sess.startedAt, ctx.now));
   if (sess.recoveryAttempts) bits.push(`${sess.recoveryAttempts} of ${sess.maxRecoveryAttempts} recoveries`);
   const tone = sess.dead || sess.needsHuman ? 'bad' : (sess.live ? 'done' : 'idle');
+  // A stream parked by a usage limit counts down to its resume, each
+  // second (the page's ticker rewrites every [data-until]).
+  const parked = agent.parkedUntil ? h('span', { class: 'countdown', text: parkedText(agent.parkedUntil, ctx.now), attrs: { 'data-until': agent.parkedUntil, role: 'timer' } }) : null;
   return h('div', { class: 's-row session' }, [
     h('span', { class: 'k', text: 'Session' }),
     h('span', { class: 'badge tone-' + tone, text: sess.needsHuman ? 'needs a human' : (sess.live ? 'live' : (sess.dead ? 'dead' : 'not running')) }),
+    parked,
     h('span', { class: 'muted', text: bits.join(' · ') }),
   ]);
 }

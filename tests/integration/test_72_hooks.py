@@ -263,6 +263,24 @@ class Limits(Hooked):
         self.assertEqual(self.session_events("Stream-B", "recovered"), [])
         self.assertNotIn("parkedUntil", self.agent_of("Stream-B"))
 
+    def test_a_limit_that_says_its_reset_is_waited_out_to_it(self):
+        # The demo's Stream-D: its status line says when the limit resets.
+        self.start("Stream-B", mode="limit-for 6")
+        self.typed("Stream-B")
+        typed_at = time.time()
+        self.es.wait(lambda ev: self.session_events("Stream-B", "parked"), timeout=10, what="parked")
+        until = harness.iso_seconds(self.agent_of("Stream-B")["parkedUntil"])
+        # Not usageLimitWaitMinutes (3 s): the reset it was told, 6 s.
+        self.assertGreater(until - typed_at, 4.5)
+        self.assertLess(until - typed_at, 8)
+        text = self.tg.get("/metrics").body.decode()
+        self.assertIn('taskgate_stream_resume_at_seconds{stream="Stream-B"}', text)
+        self.es.wait(lambda ev: self.session_events("Stream-B", "resumed"), timeout=15, what="resumed")
+        self.assertGreaterEqual(time.time(), until - 0.5)
+        wait_for(lambda: "working on: continue" in self.tg.get(
+            "/api/sessions/Stream-B/output?lines=20", headers=self.tg.bearer()).json()["text"],
+            timeout=10, what="the agent at work again after the reset")
+
     def test_a_person_resumes_one_now(self):
         self.start("Stream-B", mode="limit")
         self.typed("Stream-B")
