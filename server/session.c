@@ -872,6 +872,30 @@ session_cost_spent(struct sessions *ss, const char *id)
 }
 
 /*
+ * Takes the spending limits of fresh (a config read again): all streams'
+ * and each stream's that the running config names (a stream it does not
+ * name keeps none).  The limits are only read under this lock
+ * (session_spend_locked()), so they may change while taskgate runs.
+ */
+void
+session_set_limits(struct sessions *ss, const struct orchconf *fresh)
+{
+	struct orchconf	*c = &ss->tg->conf;
+	size_t		 i, k;
+
+	pthread_mutex_lock(&ss->lock);
+	c->max_cost_usd = fresh->max_cost_usd;
+	for (i = 0; i < c->n_streams; i++) {
+		c->streams[i].max_cost_usd = 0;
+		for (k = 0; k < fresh->n_streams; k++)
+			if (strcmp(fresh->streams[k].id, c->streams[i].id) == 0)
+				c->streams[i].max_cost_usd =
+				    fresh->streams[k].max_cost_usd;
+	}
+	pthread_mutex_unlock(&ss->lock);
+}
+
+/*
  * What every stream has cost and the limits (new), for the overview and
  * /metrics: {"totalUsd", "maxCostUsd" (null: none), "streams": {id:
  * {"spentUsd", "maxCostUsd"}}}.

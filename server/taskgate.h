@@ -479,6 +479,7 @@ void	session_stall_input(struct sessions *, const char *, double,
 		    struct stall_input *);
 void	session_progress(struct sessions *, const char *);
 bool	session_cost_spent(struct sessions *, const char *);
+void	session_set_limits(struct sessions *, const struct orchconf *);
 json_t	*session_spend_json(struct sessions *);
 
 /* What session_hook() made of a hook event. */
@@ -497,7 +498,9 @@ enum session_hook_result session_status(struct sessions *, const char *,
 /* the context */
 struct taskgate {
 	struct options		*opts;		/* read-only after start */
-	struct orchconf		 conf;		/* read-only after start */
+	struct orchconf		 conf;		/* read-only after start, but
+						   its spending limits (the
+						   sessions' lock, SIGHUP) */
 	const char		*upstream_url;
 	char			*web_root;
 	struct auth		*auth;

@@ -364,6 +364,33 @@ class Spend(Hooked):
             timeout=10, what="the new agent's cost added to the old")
         self.assertLess(session["spentUsd"], 0.8)
 
+    def test_a_limit_raised_is_read_again_on_sighup(self):
+        with open(os.path.join(self.project.wt("Stream-B"), ".fake-agent-cost"), "w") as f:
+            f.write("0.75")
+        self.start("Stream-B")
+        self.typed("Stream-B")
+        self.es.wait(lambda ev: self.session_events("Stream-B", "budget-spent"), timeout=15,
+                     what="stopped past its limit")
+        self.assertEqual(self.post("/api/streams/Stream-B/start").status, 409)
+        os.unlink(os.path.join(self.project.wt("Stream-B"), ".fake-agent-cost"))
+        with open(self.project.config) as f:
+            conf = json.load(f)
+        stream_conf(conf, "Stream-B")["maxCostUsd"] = 5
+        with open(self.project.config, "w") as f:
+            json.dump(conf, f)
+        pid = self.tg.proc.pid
+        self.tg.proc.send_signal(signal.SIGHUP)
+        gate = wait_for(lambda: (lambda g: g if g["canStart"] else None)(
+            [s for s in self.tg.get("/api/overview").json()["streams"]
+             if s["streamId"] == "Stream-B"][0]["gate"]), timeout=5, what="the gate open again")
+        self.assertEqual(gate["reasons"], [])
+        self.assertEqual(self.tg.proc.pid, pid, "the same taskgate")
+        self.assertIsNone(self.tg.proc.poll())
+        self.start("Stream-B")
+        self.typed("Stream-B", 2)
+        session = [s for s in self.tg.get("/api/sessions").json()["sessions"] if s["streamId"] == "Stream-B"][0]
+        self.assertEqual(session["maxCostUsd"], 5)
+
     def test_the_limit_of_all_streams_stops_each(self):
         set_config(self, lambda conf: conf.update({"maxCostUsd": 0.3}))
         for sid in ("Stream-B", "Stream-D"):
