@@ -217,8 +217,11 @@ stall_spent(const struct stall_input *in, char *why, size_t len)
 
 	if (c->total > 0 && c->completed == c->total)
 		return false;
-	if (agent_spend_over(&in->spend, why, len))
+	if (agent_spend_over(&in->spend, why, len)) {
+		if (in->session_live && strlen(why) + 40 < len)
+			strcat(why, "; taskgate stops it when its turn ends");
 		return true;
+	}
 	if (in->agent.state != AGENT_BUDGET_SPENT)
 		return false;
 	snprintf(why, len, "%s", in->agent.reason[0] != '\0' ?
@@ -236,7 +239,7 @@ stall_judge(const struct stall_input *in, json_t **evidence)
 {
 	json_t			*e = json_object();
 	enum stall_state	 st = stall_judge_one(in, e);
-	char			 why[200];
+	char			 why[240];
 
 	*evidence = e;
 	if (stall_spent(in, why, sizeof why)) {

@@ -264,9 +264,18 @@ test_a_stream_past_its_spending_limit_is_budget_spent(void **state)
 	in.agent.state = AGENT_WORKING;
 	assert_int_equal(judge(&in), STALL_OK);
 
-	/* Its own limit reached: budget-spent, with the figures. */
+	/* Its own limit reached: budget-spent, with the figures; an agent
+	 * still at work is stopped when its turn ends, and says so. */
 	in.spend.stream_usd = 2.0;
+	in.session_live = true;
 	assert_int_equal(stall_judge(&in, &e), STALL_BUDGET_SPENT);
+	assert_non_null(strstr(json_string_value(json_object_get(e, "reason")),
+	    "stops it when its turn ends"));
+	json_decref(e);
+	in.session_live = false;
+	assert_int_equal(stall_judge(&in, &e), STALL_BUDGET_SPENT);
+	assert_null(strstr(json_string_value(json_object_get(e, "reason")),
+	    "turn ends"));
 	assert_true(json_number_value(json_object_get(e, "costUsd")) == 2.0);
 	assert_true(json_number_value(json_object_get(e, "maxCostUsd")) ==
 	    2.0);
