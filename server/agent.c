@@ -12,7 +12,8 @@
  * agent_combine() takes the newest: a hook older than the newest pane
  * fact does not override it, and a dead process overrides everything.
  * The texts come from the real binary (tests/claude/OBSERVED.md), not
- * from guesses.
+ * from guesses.  agent_nudge() says whether a turn that ended is told to
+ * go on, and agent_spend_over() whether a stream has spent its money.
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -36,6 +37,7 @@ static const char *const agent_names[] = {
 	[AGENT_NEEDS_LOGIN] = "needs-login",
 	[AGENT_CONTEXT_EXHAUSTED] = "context-exhausted",
 	[AGENT_DEAD] = "dead",
+	[AGENT_BUDGET_SPENT] = "budget-spent",
 };
 
 /* What a pane says when an agent's context is exhausted, unless the
@@ -518,4 +520,29 @@ agent_nudge(const char *id, const struct model_counts *c, int in_row,
 	    id, c->completed + c->cancelled, c->total, left, c->in_progress,
 	    c->pending, c->blocked, id);
 	return true;
+}
+
+/*
+ * Whether a stream is past its spending limit (sp: what it and all
+ * streams have spent, and the limits, maxCostUsd; a limit of 0 or less
+ * is none); reaching a limit is past it.  why (len bytes) says which, in
+ * words, with the figures.
+ */
+bool
+agent_spend_over(const struct agent_spend *sp, char *why, size_t len)
+{
+	if (len > 0)
+		why[0] = '\0';
+	if (sp->stream_max > 0 && sp->stream_usd >= sp->stream_max) {
+		snprintf(why, len, "it has cost $%.2f, and its limit "
+		    "(maxCostUsd) is $%.2f", sp->stream_usd, sp->stream_max);
+		return true;
+	}
+	if (sp->total_max > 0 && sp->total_usd >= sp->total_max) {
+		snprintf(why, len, "all streams together have cost $%.2f, and "
+		    "the limit for all (maxCostUsd) is $%.2f", sp->total_usd,
+		    sp->total_max);
+		return true;
+	}
+	return false;
 }

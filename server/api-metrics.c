@@ -104,6 +104,42 @@ api_metrics_streams(json_t *view, void *arg)
 	    json_is_true(json_object_get(view, "upstreamUp")) ? 1 : 0);
 }
 
+/* What each stream and all of them have cost (every agent each had),
+ * and the spending limits (maxCostUsd). */
+static void
+api_metrics_spend(struct buf *b, struct sessions *ss)
+{
+	json_t		*spend = session_spend_json(ss), *o;
+	const char	*id;
+
+	api_metrics_head(b, "taskgate_stream_cost_usd", "gauge",
+	    "What each stream's agents have cost, together, in US dollars.");
+	json_object_foreach(json_object_get(spend, "streams"), id, o)
+		if (valid_stream_id(id))
+			api_metrics_line(b, "taskgate_stream_cost_usd{stream="
+			    "\"%s\"} %.4f\n", id, json_number_value(
+			    json_object_get(o, "spentUsd")));
+	api_metrics_head(b, "taskgate_stream_max_cost_usd", "gauge",
+	    "Each stream's spending limit (maxCostUsd), where it has one.");
+	json_object_foreach(json_object_get(spend, "streams"), id, o)
+		if (valid_stream_id(id) && json_is_number(json_object_get(o,
+		    "maxCostUsd")))
+			api_metrics_line(b, "taskgate_stream_max_cost_usd{stream="
+			    "\"%s\"} %.4f\n", id, json_number_value(
+			    json_object_get(o, "maxCostUsd")));
+	api_metrics_head(b, "taskgate_cost_usd", "gauge",
+	    "What all streams' agents have cost, in US dollars.");
+	api_metrics_line(b, "taskgate_cost_usd %.4f\n", json_number_value(
+	    json_object_get(spend, "totalUsd")));
+	if (json_is_number(json_object_get(spend, "maxCostUsd"))) {
+		api_metrics_head(b, "taskgate_max_cost_usd", "gauge",
+		    "The spending limit of all streams together (maxCostUsd).");
+		api_metrics_line(b, "taskgate_max_cost_usd %.4f\n",
+		    json_number_value(json_object_get(spend, "maxCostUsd")));
+	}
+	json_decref(spend);
+}
+
 /* Each agent session: live or not, and its recovery budget left. */
 static void
 api_metrics_sessions(struct buf *b, struct sessions *ss)
@@ -163,6 +199,8 @@ api_metrics_sessions(struct buf *b, struct sessions *ss)
 			    "\"%s\"} %.4f\n", id, json_number_value(cost));
 	}
 	json_decref(list);
+	if (ss != NULL)
+		api_metrics_spend(b, ss);
 }
 
 /* The number of open descriptors, or -1. */

@@ -191,6 +191,12 @@ overview_build(json_t *view, void *arg)
 	    (json_int_t)json_array_size(streams)));
 	json_object_set_new(out, "streams", streams);
 	json_object_set_new(out, "alerts", alerts);
+	if (b->tg->sessions != NULL) {
+		json_t *spend = session_spend_json(b->tg->sessions);
+
+		json_object_del(spend, "streams");
+		json_object_set_new(out, "spend", spend);
+	}
 	t = json_object_get(view, "polledAt");
 	json_object_set_new(out, "polledAt", t != NULL ? json_incref(t) :
 	    json_null());

@@ -337,6 +337,31 @@ render_last_action_text(struct client_frame *f, json_t *s, const char *now)
 }
 
 /* "window @3 live", "window @3 dead (exit 3)" or "none". */
+/*
+ * What a session's stream has cost, against its limit ("$0.75 of $2.00"),
+ * and when a stream parked by a usage limit resumes (local time).
+ */
+static void
+render_spend_text(struct client_frame *f, json_t *ss)
+{
+	json_t	*spent = json_object_get(ss, "spentUsd");
+	json_t	*max = json_object_get(ss, "maxCostUsd");
+	char	 at[16];
+
+	if (json_is_number(spent) && (json_number_value(spent) > 0 ||
+	    json_is_number(max)))
+		client_frame_add(f, json_is_number(max) &&
+		    json_number_value(spent) >= json_number_value(max) ?
+		    CLIENT_RED : CLIENT_PLAIN, ", $%.2f", json_number_value(spent));
+	if (json_is_number(spent) && json_is_number(max))
+		client_frame_add(f, CLIENT_PLAIN, " of $%.2f",
+		    json_number_value(max));
+	render_clock(render_str(json_object_get(ss, "agent"), "parkedUntil"),
+	    at, sizeof at);
+	if (at[0] != '\0')
+		client_frame_add(f, CLIENT_YELLOW, ", parked until %s", at);
+}
+
 static void
 render_session_text(struct client_frame *f, json_t *s)
 {
@@ -360,6 +385,7 @@ render_session_text(struct client_frame *f, json_t *s)
 		    tries, render_int(ss, "maxRecoveryAttempts"));
 	if (json_is_true(json_object_get(ss, "needsHuman")))
 		client_frame_add(f, CLIENT_RED, ", needs a human");
+	render_spend_text(f, ss);
 }
 
 /* The gate: "ready: taskgate start ID", "waiting: REASONS", or nothing. */

@@ -436,6 +436,7 @@ history_agent_of(sqlite3_stmt *st, const char *id, void *arg)
 	    (const char *)sqlite3_column_text(st, 12));
 	r->resume_ms = sqlite3_column_int64(st, 13);
 	r->limit_reset_ms = sqlite3_column_int64(st, 14);
+	r->cost_before_usd = sqlite3_column_double(st, 15);
 }
 
 /* Reads every agents row into *rows (new). */
@@ -448,8 +449,8 @@ history_load_agents(struct db *db, struct agent_row **rows, size_t *n)
 	rc = history_each_row(db, "SELECT stream_id, secret, claude_session, "
 	    "last_event, last_event_ms, last_prompt, last_prompt_ms, state, "
 	    "state_ms, reason, context_pct, cost_usd, model, resume_ms, "
-	    "limit_reset_ms FROM agents", "loading agents", history_agent_of,
-	    &all);
+	    "limit_reset_ms, cost_before_usd FROM agents", "loading agents",
+	    history_agent_of, &all);
 	*rows = all.v;
 	*n = all.n;
 	return rc;
@@ -463,7 +464,7 @@ history_save_agent(struct db *db, const struct agent_row *r)
 	int		 rc = -1;
 
 	if (sqlite3_prepare_v2(h, "INSERT OR REPLACE INTO agents VALUES "
-	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &st, NULL) ==
+	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &st, NULL) ==
 	    SQLITE_OK) {
 		sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, r->secret, -1, SQLITE_STATIC);
@@ -481,6 +482,7 @@ history_save_agent(struct db *db, const struct agent_row *r)
 		sqlite3_bind_text(st, 13, r->model, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 14, r->resume_ms);
 		sqlite3_bind_int64(st, 15, r->limit_reset_ms);
+		sqlite3_bind_double(st, 16, r->cost_before_usd);
 		if (sqlite3_step(st) == SQLITE_DONE)
 			rc = 0;
 		sqlite3_finalize(st);

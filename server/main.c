@@ -126,6 +126,35 @@ main_start_line(const struct options *o, int port, const char *token)
  * Each client is a descriptor: raise the soft limit to the hard one (the
  * usual 1024 would stop the event stream near a thousand dashboards).
  */
+/*
+ * SIGHUP: the spending limits (maxCostUsd) are read again from the
+ * config file, so that a person can raise one and start the stream that
+ * was stopped at it without a restart.  Nothing else of the config
+ * changes; a config that does not read leaves them as they were.
+ */
+static void
+main_reload_limits(struct taskgate *tg)
+{
+	struct orchconf	fresh;
+	char		err[512];
+
+	if (access(tg->opts->config_path, F_OK) != 0) {
+		log_warnx("SIGHUP: no config at %s; the spending limits stay",
+		    tg->opts->config_path);
+		return;
+	}
+	if (orchconf_load(tg->opts->config_path, &fresh, err,
+	    sizeof err) == -1) {
+		log_warnx("SIGHUP: %s; the spending limits stay", err);
+		return;
+	}
+	session_set_limits(tg->sessions, &fresh);
+	log_info("SIGHUP: spending limits read again from %s (all streams: "
+	    "%s)", tg->opts->config_path, fresh.max_cost_usd > 0 ? "set" :
+	    "none");
+	orchconf_clear(&fresh);
+}
+
 static void
 main_raise_fd_limit(void)
 {
@@ -240,6 +269,8 @@ main_serve(struct options *o)
 	do {
 		if (sigwait(&sigs, &sig) != 0)
 			break;
+		if (sig == SIGHUP)
+			main_reload_limits(&tg);
 	} while (sig == SIGHUP);
 	log_info("stopping (signal %d)", sig);
 

@@ -2,7 +2,9 @@
  * orchconf.c: reads orchestration-config.json, the file Task Copilot's
  * `/orchestration generate` writes, into struct orchconf.  Unknown fields
  * are ignored; a field of the wrong type is an error that names it
- * ("streams[2].dependencies: ...").  Plan rules (cycles, phases, limits)
+ * ("streams[2].dependencies: ...").  maxCostUsd, at the top and on a
+ * stream, is a spending limit for all streams together and for that
+ * one.  Plan rules (cycles, phases, limits)
  * are not checked here: this file only reads.
  */
 #include <errno.h>
@@ -14,6 +16,8 @@
 
 static int	orchconf_stream(json_t *, size_t, struct orch_stream *, char *,
 		    size_t);
+static int	orchconf_dollars(json_t *, const char *, const char *,
+		    double *, char *, size_t);
 
 void
 orchconf_defaults(struct orchconf *c)
@@ -73,6 +77,9 @@ orchconf_stream(json_t *s, size_t idx, struct orch_stream *out, char *err,
 	    orchconf_string(s, "worktreePath", where, false, true,
 	    &out->worktree_path, err, errlen) == -1)
 		return -1;
+	if (orchconf_dollars(s, "maxCostUsd", where, &out->max_cost_usd, err,
+	    errlen) == -1)
+		return -1;
 	if (!valid_stream_id(out->id)) {
 		snprintf(err, errlen, "%sstreamId: '%.64s' is not a valid "
 		    "stream id ([A-Za-z0-9][A-Za-z0-9._-]{0,63})", where,
@@ -96,6 +103,28 @@ orchconf_stream(json_t *s, size_t idx, struct orch_stream *out, char *err,
 		}
 		out->deps[out->n_deps++] = xstrdup(json_string_value(d));
 	}
+	return 0;
+}
+
+/*
+ * A spending limit, o's key (where: its place, for err), in US dollars:
+ * absent leaves *out alone; else a number above 0, at most a million.
+ */
+static int
+orchconf_dollars(json_t *o, const char *key, const char *where, double *out,
+    char *err, size_t errlen)
+{
+	json_t	*v = json_object_get(o, key);
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_number(v) || json_number_value(v) <= 0 ||
+	    json_number_value(v) > 1e6) {
+		snprintf(err, errlen, "%s%s: expected US dollars above 0, at "
+		    "most 1000000", where, key);
+		return -1;
+	}
+	*out = json_number_value(v);
 	return 0;
 }
 
@@ -191,6 +220,9 @@ orchconf_parse(json_t *root, struct orchconf *c, char *err, size_t errlen)
 		}
 		c->max_parallel = (long)json_integer_value(v);
 	}
+	if (orchconf_dollars(root, "maxCostUsd", "", &c->max_cost_usd, err,
+	    errlen) == -1)
+		return -1;
 	if ((rec = json_object_get(root, "contextRecovery")) != NULL) {
 		if (!json_is_object(rec)) {
 			snprintf(err, errlen, "contextRecovery: expected an "

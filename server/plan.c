@@ -580,6 +580,11 @@ plan_may_start(const struct plan_stream *v, size_t n, size_t i,
 		    "needs a human", s->id);
 		closed = true;
 	}
+	if (s->cost_spent && !s->complete) {
+		plan_reason(reasons, "%s has cost its spending limit "
+		    "(maxCostUsd); raise the limit to go on", s->id);
+		closed = true;
+	}
 	if (closed)
 		return PLAN_GATE_CLOSED;
 	return wait ? PLAN_GATE_WAIT : PLAN_GATE_OPEN;
@@ -651,6 +656,11 @@ plan_next_one(const struct plan_stream *v, size_t n, size_t i,
 	if (s->budget_spent) {
 		plan_action(out, "unblock", s->id, json_sprintf("%s has used "
 		    "all its recovery attempts and needs a human", s->id));
+		return;
+	}
+	if (s->cost_spent) {
+		plan_action(out, "unblock", s->id, json_sprintf("%s has cost "
+		    "its spending limit (maxCostUsd)", s->id));
 		return;
 	}
 	if (s->live) {

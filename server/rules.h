@@ -28,6 +28,7 @@ struct orch_stream {
 	size_t		 n_deps;
 	char		*project_root;
 	char		*worktree_path;		/* NULL when the config says null */
+	double		 max_cost_usd;		/* its spending limit; 0: none */
 };
 
 struct orchconf {
@@ -52,6 +53,8 @@ struct orchconf {
 						   apart; default 60 */
 	bool			 handoff_on_compact;	/* an automatic
 						   compaction hands off too */
+	double			 max_cost_usd;	/* all streams together, US
+						   dollars; 0: no limit */
 };
 
 /* plan.c (its phases: util.h) */
@@ -72,6 +75,7 @@ struct plan_stream {
 	bool		 blocked;	/* one of its tasks is blocked */
 	bool		 live;		/* its session window is live */
 	bool		 budget_spent;	/* no recovery attempts left */
+	bool		 cost_spent;	/* past its spending limit */
 };
 
 int	plan_check(const struct orchconf *, char ***, size_t *);
@@ -127,7 +131,8 @@ enum agent_state {
 	AGENT_API_ERROR,	/* overloaded, unreachable, server errors */
 	AGENT_NEEDS_LOGIN,	/* authentication or billing */
 	AGENT_CONTEXT_EXHAUSTED,
-	AGENT_DEAD		/* the process exited */
+	AGENT_DEAD,		/* the process exited */
+	AGENT_BUDGET_SPENT	/* stopped past its spending limit */
 };
 
 /* One witness's word on an agent, and since when (wall seconds). */
@@ -154,6 +159,17 @@ bool	agent_state_protected(enum agent_state);
 bool	agent_nudge(const char *, const struct model_counts *, int, int, char *,
 		    size_t);
 
+/* What a stream has spent and what all streams have (the status lines'
+ * cost.total_cost_usd), with their limits (maxCostUsd; 0: none), in US
+ * dollars. */
+struct agent_spend {
+	double	stream_usd;
+	double	stream_max;
+	double	total_usd;
+	double	total_max;
+};
+bool	agent_spend_over(const struct agent_spend *, char *, size_t);
+
 /* stall.c */
 enum stall_state {
 	STALL_OK,
@@ -166,7 +182,8 @@ enum stall_state {
 	STALL_IDLE,
 	STALL_USAGE_LIMITED,
 	STALL_API_ERROR,
-	STALL_NEEDS_LOGIN
+	STALL_NEEDS_LOGIN,
+	STALL_BUDGET_SPENT
 };
 
 struct stall_track {
@@ -184,6 +201,7 @@ struct stall_input {
 	struct agent_fact	 agent;		/* from the session layer */
 	bool			 budget_spent;	/* recoveries since progress */
 	long			 attempts;	/* and how many */
+	struct agent_spend	 spend;		/* its cost and the limits */
 };
 
 const char *stall_state_name(enum stall_state);

@@ -22,6 +22,7 @@
 
 #include "session.h"
 
+#define SESSION_PERMISSION_MAX	16384	/* bytes of a tool's input kept */
 #define SESSION_HOOK_RATE	20.0	/* hook events a second, sustained */
 #define SESSION_HOOK_BURST	200.0	/* and at once */
 
@@ -257,6 +258,8 @@ session_hooks_nudge_locked(struct sessions *ss, struct session *s, json_t *body,
 		s->nudges = 0;
 	if (s->context_full.state == AGENT_CONTEXT_EXHAUSTED)
 		return false;	/* a full context needs a fresh window */
+	if (session_spend_over_locked(ss, s, NULL, 0))
+		return false;	/* it is stopped, not told to go on */
 	if (!agent_nudge(s->row.id, c, s->nudges, ss->tg->conf.max_nudges,
 	    s->nudge_reason, sizeof s->nudge_reason))
 		return false;
@@ -340,6 +343,44 @@ session_hooks_status(struct sessions *ss, const char *id, const char *secret,
 }
 
 /*
+ * What a permission prompt asks (a PermissionRequest hook's tool_name and
+ * tool_input), kept for the page to show until the agent moves on (a
+ * tool used, a prompt, its turn's end).  An input whose JSON is over
+ * SESSION_PERMISSION_MAX bytes is kept as that much of its text, marked
+ * truncated.  The lock is held.
+ */
+static void
+session_hooks_note_permission(struct session *s, const char *ev,
+    json_t *body)
+{
+	json_t	*input = json_object_get(body, "tool_input");
+	char	*text;
+
+	if (strcmp(ev, "Notification") == 0)
+		return;		/* the prompt's own notice */
+	json_decref(s->permission);
+	s->permission = NULL;
+	if (strcmp(ev, "PermissionRequest") != 0)
+		return;
+	s->permission = json_pack("{s:s}", "tool", json_is_string(
+	    json_object_get(body, "tool_name")) ? json_string_value(
+	    json_object_get(body, "tool_name")) : "");
+	if (input == NULL)
+		return;
+	/* ASCII only (\uXXXX), so that a cut never splits a character. */
+	text = json_dumps(input, JSON_ENCODE_ANY | JSON_COMPACT |
+	    JSON_ENSURE_ASCII);
+	if (text != NULL && strlen(text) > SESSION_PERMISSION_MAX) {
+		text[SESSION_PERMISSION_MAX] = '\0';
+		json_object_set_new(s->permission, "inputText",
+		    json_string(text));
+		json_object_set_new(s->permission, "truncated", json_true());
+	} else
+		json_object_set(s->permission, "input", input);
+	free(text);
+}
+
+/*
  * A hook event of id's window (body, its JSON), posted with secret.  The
  * secret must be the one taskgate gave that window: not another's, not
  * the token.  Records the event and the state it gives; *changed tells
@@ -378,6 +419,7 @@ session_hooks_event(struct sessions *ss, const char *id, const char *secret,
 	}
 	session_agent_locked(s, &before);
 	ev = json_string_value(json_object_get(body, "hook_event_name"));
+	session_hooks_note_permission(s, ev, body);
 	snprintf(s->agent.last_event, sizeof s->agent.last_event, "%s", ev);
 	s->agent.last_event_ms = (int64_t)(now * 1000.0);
 	if ((sid = json_string_value(json_object_get(body, "session_id"))) !=

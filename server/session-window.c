@@ -200,6 +200,7 @@ session_window_launch(struct sessions *ss, struct session_job *j,
 	char		 err[256], window[16], pane[16], text[STREAM_ID_MAX + 16];
 	char		 secret[TASKGATE_TOKEN_HEX + 1] = "", settings[PATH_MAX];
 	char		 env[sizeof SESSION_SECRET_ENV + sizeof secret];
+	double		 before;
 	bool		 exists, made;
 
 	if (j->dry_run) {
@@ -274,7 +275,9 @@ session_window_launch(struct sessions *ss, struct session_job *j,
 	free(s->text);
 	s->text = NULL;
 	session_forget_agent(s);
+	before = session_spent_of(s);	/* the new agent counts from 0 */
 	memset(&s->agent, 0, sizeof s->agent);
+	s->agent.cost_before_usd = before;
 	s->agent.context_pct = s->agent.cost_usd = -1;
 	snprintf(s->agent.id, sizeof s->agent.id, "%s", j->id);
 	snprintf(s->agent.secret, sizeof s->agent.secret, "%s", secret);
@@ -541,6 +544,71 @@ session_window_tend_handoffs(struct sessions *ss)
 		json_decref(j.answer);
 	}
 	json_decref(streams);
+}
+
+/*
+ * Stops every stream past its spending limit (maxCostUsd, its own or all
+ * streams') once its agent's turn has ended (its last hook a Stop or a
+ * StopFailure): the window is closed, so nothing more is spent, and the
+ * agent's state says budget-spent until a person raises the limit and
+ * starts it again.  An event and an audit row, with the figures.
+ */
+void
+session_window_tend_spend(struct sessions *ss)
+{
+	size_t	i;
+
+	for (i = 0;; i++) {
+		struct session		*s;
+		struct agent_spend	 sp;
+		char			 id[STREAM_ID_MAX + 1], window[16];
+		char			 why[200];
+		bool			 due;
+		json_t			*ev;
+
+		pthread_mutex_lock(&ss->lock);
+		if (i >= ss->n) {
+			pthread_mutex_unlock(&ss->lock);
+			break;
+		}
+		s = ss->s[i];
+		due = s->live && !s->busy && (strcmp(s->agent.last_event,
+		    "Stop") == 0 || strcmp(s->agent.last_event,
+		    "StopFailure") == 0) && session_spend_over_locked(ss, s,
+		    why, sizeof why);
+		if (due) {
+			session_spend_locked(ss, s, &sp);
+			snprintf(id, sizeof id, "%s", s->row.id);
+			snprintf(window, sizeof window, "%s", s->row.window);
+		}
+		pthread_mutex_unlock(&ss->lock);
+		if (!due)
+			continue;
+		session_window_kill(ss, s);
+		pthread_mutex_lock(&ss->lock);
+		s->agent.hook.state = AGENT_BUDGET_SPENT;
+		s->agent.hook.at = clock_wall();
+		snprintf(s->agent.hook.reason, sizeof s->agent.hook.reason,
+		    "taskgate stopped it when its turn ended: %.150s", why);
+		s->agent_dirty = ss->agents_dirty = true;
+		pthread_mutex_unlock(&ss->lock);
+		log_info("%s: stopped past its spending limit: %s", id, why);
+		ev = json_pack("{s:s,s:s,s:f,s:f}", "reason", why, "window",
+		    window, "costUsd", sp.stream_usd, "totalCostUsd",
+		    sp.total_usd);
+		if (sp.stream_max > 0)
+			json_object_set_new(ev, "maxCostUsd",
+			    json_real(sp.stream_max));
+		if (sp.total_max > 0)
+			json_object_set_new(ev, "maxTotalCostUsd",
+			    json_real(sp.total_max));
+		/* The audit row first: whoever sees the event finds it. */
+		audit_add(ss->tg->audit, "taskgate", "stop", id, "budget-spent",
+		    200, ev);
+		session_event(ss, "budget-spent", id, "taskgate",
+		    json_deep_copy(ev));
+		json_decref(ev);
+	}
 }
 
 /*

@@ -60,6 +60,8 @@ session_forget_agent(struct session *s)
 	memset(&s->context_full, 0, sizeof s->context_full);
 	s->typed = TYPED_NONE;
 	s->nudges = 0;
+	json_decref(s->permission);
+	s->permission = NULL;
 }
 
 struct session *
@@ -196,6 +198,7 @@ session_free(struct sessions *ss)
 		return;
 	for (i = 0; i < ss->n; i++) {
 		free(ss->s[i]->text);
+		json_decref(ss->s[i]->permission);
 		free(ss->s[i]);
 	}
 	free(ss->s);
@@ -351,6 +354,8 @@ session_agent_json_locked(const struct session *s)
 		json_object_set_new(o, "costUsd", json_real(s->agent.cost_usd));
 	if (s->agent.model[0] != '\0')
 		json_object_set_new(o, "model", json_string(s->agent.model));
+	if (s->permission != NULL && a.state == AGENT_WAITING_INPUT)
+		json_object_set(o, "permission", s->permission);
 	if (s->typed != TYPED_NONE)
 		json_object_set_new(o, "typed", json_pack("{s:s,s:s,s:s}",
 		    "text", s->typed_text, "delivery", s->typed ==
@@ -360,13 +365,17 @@ session_agent_json_locked(const struct session *s)
 	return o;
 }
 
+static void	session_spend_json_locked(struct sessions *,
+		    const struct session *, json_t *);
+
 static json_t *
 session_json_locked(struct sessions *ss, struct session *s)
 {
 	json_t	*o;
 	char	 at[32];
 
-	if (s == NULL || (s->row.window[0] == '\0' && s->row.rec.attempts == 0))
+	if (s == NULL || (s->row.window[0] == '\0' && s->row.rec.attempts ==
+	    0 && s->agent.hook.state != AGENT_BUDGET_SPENT))
 		return json_null();
 	clock_iso8601((double)s->row.started_ms / 1000.0, at, sizeof at);
 	o = json_pack("{s:s,s:s,s:s,s:b,s:b,s:s,s:I,s:I,s:b}", "streamId",
@@ -379,6 +388,7 @@ session_json_locked(struct sessions *ss, struct session *s)
 	json_object_set_new(o, "startedAt", s->row.started_ms > 0 ?
 	    json_string(at) : json_null());
 	json_object_set_new(o, "agent", session_agent_json_locked(s));
+	session_spend_json_locked(ss, s, o);
 	if (s->dead)
 		json_object_set_new(o, "exitStatus",
 		    json_integer(s->dead_status));
@@ -487,6 +497,7 @@ session_stall_input(struct sessions *ss, const char *id, double now_mono,
 		in->budget_spent = session_spent_locked(ss, s);
 		in->attempts = s->row.rec.attempts;
 	}
+	session_spend_locked(ss, s, &in->spend);
 	pthread_mutex_unlock(&ss->lock);
 }
 
@@ -556,6 +567,143 @@ session_view_published(void *arg)
 	ss->view_new = true;
 	pthread_cond_signal(&ss->cond);
 	pthread_mutex_unlock(&ss->lock);
+}
+
+/* Spending -------------------------------------------------------------- */
+
+/* What s's stream has cost: its earlier agents and the one now. */
+double
+session_spent_of(const struct session *s)
+{
+	return s->agent.cost_before_usd + (s->agent.cost_usd > 0 ?
+	    s->agent.cost_usd : 0);
+}
+
+/*
+ * What s's stream and all streams have cost, and their limits (the
+ * stream's maxCostUsd in the config, and the top-level one), into *sp.
+ * The lock is held.
+ */
+void
+session_spend_locked(struct sessions *ss, const struct session *s,
+    struct agent_spend *sp)
+{
+	const struct orchconf	*c = &ss->tg->conf;
+	size_t			 i;
+
+	memset(sp, 0, sizeof *sp);
+	sp->total_max = c->max_cost_usd;
+	for (i = 0; i < ss->n; i++)
+		sp->total_usd += session_spent_of(ss->s[i]);
+	if (s == NULL)
+		return;
+	sp->stream_usd = session_spent_of(s);
+	for (i = 0; i < c->n_streams; i++)
+		if (strcmp(c->streams[i].id, s->row.id) == 0)
+			sp->stream_max = c->streams[i].max_cost_usd;
+}
+
+/* Whether s's stream is past a spending limit; the lock is held. */
+bool
+session_spend_over_locked(struct sessions *ss, const struct session *s,
+    char *why, size_t len)
+{
+	struct agent_spend	sp;
+	char			dummy[8];
+
+	session_spend_locked(ss, s, &sp);
+	return agent_spend_over(&sp, why != NULL ? why : dummy, why != NULL ?
+	    len : sizeof dummy);
+}
+
+/*
+ * What s's stream has cost (all its agents) and its limit, into o, the
+ * session's JSON: spentUsd, and maxCostUsd when it has one.  The lock is
+ * held.
+ */
+static void
+session_spend_json_locked(struct sessions *ss, const struct session *s,
+    json_t *o)
+{
+	struct agent_spend	sp;
+
+	session_spend_locked(ss, s, &sp);
+	json_object_set_new(o, "spentUsd", json_real(sp.stream_usd));
+	if (sp.stream_max > 0)
+		json_object_set_new(o, "maxCostUsd", json_real(sp.stream_max));
+}
+
+/* Whether stream id may not be started for what it (or all) cost. */
+bool
+session_cost_spent(struct sessions *ss, const char *id)
+{
+	struct agent_spend	sp;
+	char			why[8];
+	bool			over;
+
+	if (ss == NULL || id == NULL)
+		return false;
+	pthread_mutex_lock(&ss->lock);
+	/* A stream that never ran has cost nothing: only the limit of all
+	 * may stop it. */
+	session_spend_locked(ss, session_find(ss, id), &sp);
+	over = agent_spend_over(&sp, why, sizeof why);
+	pthread_mutex_unlock(&ss->lock);
+	return over;
+}
+
+/*
+ * Takes the spending limits of fresh (a config read again): all streams'
+ * and each stream's that the running config names (a stream it does not
+ * name keeps none).  The limits are only read under this lock
+ * (session_spend_locked()), so they may change while taskgate runs.
+ */
+void
+session_set_limits(struct sessions *ss, const struct orchconf *fresh)
+{
+	struct orchconf	*c = &ss->tg->conf;
+	size_t		 i, k;
+
+	pthread_mutex_lock(&ss->lock);
+	c->max_cost_usd = fresh->max_cost_usd;
+	for (i = 0; i < c->n_streams; i++) {
+		c->streams[i].max_cost_usd = 0;
+		for (k = 0; k < fresh->n_streams; k++)
+			if (strcmp(fresh->streams[k].id, c->streams[i].id) == 0)
+				c->streams[i].max_cost_usd =
+				    fresh->streams[k].max_cost_usd;
+	}
+	pthread_mutex_unlock(&ss->lock);
+}
+
+/*
+ * What every stream has cost and the limits (new), for the overview and
+ * /metrics: {"totalUsd", "maxCostUsd" (null: none), "streams": {id:
+ * {"spentUsd", "maxCostUsd"}}}.
+ */
+json_t *
+session_spend_json(struct sessions *ss)
+{
+	json_t			*o, *streams = json_object();
+	struct agent_spend	 sp;
+	size_t			 i;
+
+	pthread_mutex_lock(&ss->lock);
+	session_spend_locked(ss, NULL, &sp);
+	for (i = 0; i < ss->n; i++) {
+		struct agent_spend one;
+
+		session_spend_locked(ss, ss->s[i], &one);
+		json_object_set_new(streams, ss->s[i]->row.id, json_pack(
+		    "{s:f,s:o}", "spentUsd", one.stream_usd, "maxCostUsd",
+		    one.stream_max > 0 ? json_real(one.stream_max) :
+		    json_null()));
+	}
+	pthread_mutex_unlock(&ss->lock);
+	o = json_pack("{s:f,s:o,s:o}", "totalUsd", sp.total_usd, "maxCostUsd",
+	    sp.total_max > 0 ? json_real(sp.total_max) : json_null(),
+	    "streams", streams);
+	return o;
 }
 
 void
@@ -660,6 +808,8 @@ session_plan(struct sessions *ss, json_t *streams, struct plan_stream **ps,
 	}
 	*live = session_live_count_locked(ss);
 	pthread_mutex_unlock(&ss->lock);
+	for (i = 0; i < n; i++)
+		(*ps)[i].cost_spent = session_cost_spent(ss, (*ps)[i].id);
 	return n;
 }
 
@@ -747,6 +897,7 @@ session_main(void *arg)
 		}
 		session_pane_check_typed(ss);
 		if (!hooks_only) {
+			session_window_tend_spend(ss);
 			session_pane_tend_limits(ss);
 			session_window_tend_handoffs(ss);
 		}

@@ -70,6 +70,8 @@ struct session {
 						   fact's last_change_ms) */
 	bool			 nudge_pending;	/* to tell (event, audit row) */
 	char			 nudge_reason[512];
+	json_t			*permission;	/* what its PermissionRequest
+						   asks: {tool, input}, or NULL */
 };
 
 struct sessions {
@@ -105,6 +107,11 @@ void	 session_agent_locked(const struct session *, struct agent_fact *);
 void	 session_forget_agent(struct session *);
 struct session *session_find(struct sessions *, const char *);
 struct session *session_get(struct sessions *, const char *);
+double	 session_spent_of(const struct session *);
+void	 session_spend_locked(struct sessions *, const struct session *,
+	    struct agent_spend *);
+bool	 session_spend_over_locked(struct sessions *, const struct session *,
+	    char *, size_t);
 const char *session_refusal_locked(struct sessions *, const struct session *,
 	    const char *, int64_t, bool, bool, char *, size_t, int64_t *);
 json_t	*session_streams(struct sessions *);
@@ -145,6 +152,7 @@ void	 session_window_recover(struct sessions *, struct session_job *,
 void	 session_window_handoff(struct sessions *, struct session_job *,
 	    json_t *);
 void	 session_window_tend_handoffs(struct sessions *);
+void	 session_window_tend_spend(struct sessions *);
 
 /* session-run.c */
 void	 session_run_plan(struct sessions *, struct session_job *, json_t *);

@@ -2,11 +2,13 @@
  * spawn.c: the only place taskgate starts another program.  A child is
  * run from an argument vector with execvp (never through a shell), with
  * the signal mask and dispositions reset, every descriptor but its three
- * closed, stdin from /dev/null, stdout and stderr captured up to a cap,
+ * closed, stdin from /dev/null (or from bytes given, spawn_run_input()),
+ * stdout and stderr captured up to a cap,
  * and a deadline after which it is killed.  A CLOEXEC pipe reports an
  * execvp failure, so "tmux is not installed" is an error, not an exit
  * status.  It never logs arguments it did not build itself as trusted.
  */
+#include <sys/mman.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -23,11 +25,12 @@
 
 #define SPAWN_MAX_OUTPUT	(1024 * 1024)
 
-static void	spawn_child(char *const [], const char *, int, int, int)
+static void	spawn_child(char *const [], const char *, int, int, int, int)
 		    __attribute__((noreturn));
 
 static void
-spawn_child(char *const argv[], const char *cwd, int out, int err, int report)
+spawn_child(char *const argv[], const char *cwd, int in, int out, int err,
+    int report)
 {
 	sigset_t	 none;
 	int		 fd, e, sig;
@@ -36,7 +39,7 @@ spawn_child(char *const argv[], const char *cwd, int out, int err, int report)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
-	fd = open("/dev/null", O_RDONLY);
+	fd = in != -1 ? in : open("/dev/null", O_RDONLY);
 	if (fd == -1 || dup2(fd, 0) == -1 || dup2(out, 1) == -1 ||
 	    dup2(err, 2) == -1 || (cwd != NULL && chdir(cwd) == -1))
 		goto fail;
@@ -79,7 +82,45 @@ int
 spawn_run(char *const argv[], const char *cwd, double timeout,
     struct spawn_result *res)
 {
-	int		 out[2], err[2], rep[2], e, status;
+	return spawn_run_input(argv, cwd, timeout, NULL, 0, res);
+}
+
+/*
+ * A file that holds input (len bytes), read from its start, for a
+ * child's stdin: the whole of it is there before the child runs, so
+ * neither side waits on the other.  -1 when it cannot be made.
+ */
+static int
+spawn_input_file(const char *input, size_t len)
+{
+	int	fd = memfd_create("taskgate-input", MFD_CLOEXEC);
+	size_t	off = 0;
+	ssize_t	n;
+
+	if (fd == -1)
+		return -1;
+	while (off < len) {
+		if ((n = write(fd, input + off, len - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	if (lseek(fd, 0, SEEK_SET) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* spawn_run(), with input (len bytes; NULL: none) on the child's stdin. */
+int
+spawn_run_input(char *const argv[], const char *cwd, double timeout,
+    const char *input, size_t len, struct spawn_result *res)
+{
+	int		 out[2], err[2], rep[2], e, status, in = -1;
 	pid_t		 pid;
 	ssize_t		 n;
 	double		 deadline = clock_mono() + timeout;
@@ -89,6 +130,8 @@ spawn_run(char *const argv[], const char *cwd, double timeout,
 	memset(res, 0, sizeof *res);
 	buf_init(&res->out, SPAWN_MAX_OUTPUT);
 	buf_init(&res->err, SPAWN_MAX_OUTPUT);
+	if (input != NULL && (in = spawn_input_file(input, len)) == -1)
+		goto fail_pipes;
 	if (pipe2(out, O_CLOEXEC) == -1)
 		goto fail_pipes;
 	if (pipe2(err, O_CLOEXEC) == -1) {
@@ -108,8 +151,11 @@ spawn_run(char *const argv[], const char *cwd, double timeout,
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pid = fork();
 	if (pid == 0)
-		spawn_child(argv, cwd, out[1], err[1], rep[1]);
+		spawn_child(argv, cwd, in, out[1], err[1], rep[1]);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (in != -1)
+		close(in);
+	in = -1;
 	close(out[1]);
 	close(err[1]);
 	close(rep[1]);
@@ -174,6 +220,10 @@ spawn_run(char *const argv[], const char *cwd, double timeout,
 	return 0;
 
 fail_pipes:
+	e = errno;
+	if (in != -1)
+		close(in);
+	errno = e;
 	snprintf(res->error, sizeof res->error, "cannot start %s: %s",
 	    argv[0], strerror(errno));
 	return -1;

@@ -6,7 +6,7 @@
  * consecutive observations that both reached the upstream, so time while
  * the upstream (or taskgate) was down never counts as a stall.
  * stall_judge() turns an observation into a state and its evidence:
- *   needs-human > the agent's own state (dead, context-exhausted,
+ *   budget-spent > needs-human > the agent's own state (dead, context-exhausted,
  *   usage-limited, needs-login, waiting-input, api-error) >
  *   no-progress > idle > upstream-unhealthy > ok
  * The agent's state comes from the session layer through the input
@@ -17,8 +17,12 @@
  * none in progress, waits for a person.
  * needs-human is any state recovery acts on (no-progress,
  * context-exhausted, dead) once the input says the recovery budget is
- * spent.
+ * spent.  budget-spent is a stream that is not complete and has cost its
+ * limit (maxCostUsd, its own or all streams'), or whose agent taskgate
+ * stopped for that: nothing more is spent on it until a person raises
+ * the limit and starts it again.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "rules.h"
@@ -35,6 +39,7 @@ static const char *const stall_names[] = {
 	[STALL_USAGE_LIMITED] = "usage-limited",
 	[STALL_API_ERROR] = "api-error",
 	[STALL_NEEDS_LOGIN] = "needs-login",
+	[STALL_BUDGET_SPENT] = "budget-spent",
 };
 
 /* The stream state an agent's own state gives, or STALL_OK for those the
@@ -55,6 +60,8 @@ stall_of_agent(enum agent_state a)
 		return STALL_NEEDS_LOGIN;
 	case AGENT_API_ERROR:
 		return STALL_API_ERROR;
+	case AGENT_BUDGET_SPENT:
+		return STALL_BUDGET_SPENT;
 	default:
 		return STALL_OK;
 	}
@@ -199,6 +206,29 @@ stall_state_recoverable(const char *name)
 }
 
 /*
+ * Whether the stream has spent its money: not complete, and past a
+ * limit, or its agent stopped for that (why: in words).
+ */
+static bool
+stall_spent(const struct stall_input *in, char *why, size_t len)
+{
+	const struct model_counts	*c = &in->counts;
+
+	if (c->total > 0 && c->completed == c->total)
+		return false;
+	if (agent_spend_over(&in->spend, why, len)) {
+		if (in->session_live && strlen(why) + 40 < len)
+			strcat(why, "; taskgate stops it when its turn ends");
+		return true;
+	}
+	if (in->agent.state != AGENT_BUDGET_SPENT)
+		return false;
+	snprintf(why, len, "%s", in->agent.reason[0] != '\0' ?
+	    in->agent.reason : "taskgate stopped it past its spending limit");
+	return true;
+}
+
+/*
  * Judges one stream; *evidence (new) says why, in words and numbers.  A
  * stream recovery would act on (no-progress, context-exhausted, dead)
  * needs a human once its recovery budget is spent.
@@ -208,8 +238,22 @@ stall_judge(const struct stall_input *in, json_t **evidence)
 {
 	json_t			*e = json_object();
 	enum stall_state	 st = stall_judge_one(in, e);
+	char			 why[240];
 
 	*evidence = e;
+	if (stall_spent(in, why, sizeof why)) {
+		json_decref(e);
+		*evidence = json_pack("{s:s,s:f,s:f}", "reason", why,
+		    "costUsd", in->spend.stream_usd, "totalCostUsd",
+		    in->spend.total_usd);
+		if (in->spend.stream_max > 0)
+			json_object_set_new(*evidence, "maxCostUsd",
+			    json_real(in->spend.stream_max));
+		if (in->spend.total_max > 0)
+			json_object_set_new(*evidence, "maxTotalCostUsd",
+			    json_real(in->spend.total_max));
+		return STALL_BUDGET_SPENT;
+	}
 	if (in->budget_spent && (st == STALL_NO_PROGRESS ||
 	    st == STALL_CONTEXT_EXHAUSTED || st == STALL_DEAD)) {
 		*evidence = json_pack("{s:s,s:s,s:I,s:o}", "reason", "the "

@@ -109,6 +109,8 @@ struct spawn_result {
 };
 
 int	spawn_run(char *const [], const char *, double, struct spawn_result *);
+int	spawn_run_input(char *const [], const char *, double, const char *,
+		    size_t, struct spawn_result *);
 void	spawn_result_clear(struct spawn_result *);
 
 /* tmux.c */
@@ -403,6 +405,8 @@ struct agent_row {
 	double			context_pct;	/* status line; -1: unknown */
 	double			cost_usd;	/* status line; -1: unknown */
 	char			model[64];
+	double			cost_before_usd; /* the stream's earlier
+						   agents, together */
 };
 
 int	history_load_agents(struct db *, struct agent_row **, size_t *);
@@ -554,6 +558,9 @@ json_t	*session_output(struct sessions *, const char *, long);
 void	session_stall_input(struct sessions *, const char *, double,
 		    struct stall_input *);
 void	session_view_published(void *);
+bool	session_cost_spent(struct sessions *, const char *);
+void	session_set_limits(struct sessions *, const struct orchconf *);
+json_t	*session_spend_json(struct sessions *);
 
 /* session-hooks.c: what session_hooks_event() made of a hook event. */
 enum session_hook_result {
@@ -573,7 +580,9 @@ int	session_pane_resume_now(struct sessions *, const char *);
 /* the context */
 struct taskgate {
 	struct options		*opts;		/* read-only after start */
-	struct orchconf		 conf;		/* read-only after start */
+	struct orchconf		 conf;		/* read-only after start, but
+						   its spending limits (the
+						   sessions' lock, SIGHUP) */
 	const char		*upstream_url;
 	char			*web_root;
 	struct auth		*auth;

@@ -19,7 +19,7 @@
 import { NOTIFYING, healthInfo } from './graph.js';
 import {
   renderAlerts, renderConnection, renderGraph, renderNext, renderNotifyButton, renderOverall,
-  renderPane, renderPolled, renderSignIn, renderStreams, renderUpstream, renderWho,
+  renderPane, renderPolled, renderSignIn, renderStreams, renderUpstream, renderWho, parkedText,
 } from './render.js';
 
 const UNAVAILABLE = 'session control is not available yet';
@@ -624,6 +624,11 @@ setConnection('connecting');
 // (and when the tab comes back) fetch the overview again, which also
 // keeps every "x min ago" true.
 setInterval(() => { if (!document.hidden) refetchSoon(0); else render(); }, 30000);
+// A parked stream's countdown moves each second, without a re-render.
+setInterval(() => {
+  if (document.hidden) return;
+  for (const n of document.querySelectorAll('[data-until]')) n.textContent = parkedText(n.dataset.until, Date.now());
+}, 1000);
 document.addEventListener('visibilitychange', () => { if (!document.hidden) refetchSoon(0); });
 loadWhoami();
 getJSON('/api/overview').then((d) => { applyOverview(d, !model.overview); if (model.history.size === 0) loadAllHistory(); }).catch(() => {});

@@ -31,6 +31,7 @@ const HEALTH = {
   'usage-limited': { tone: 'warn', label: 'usage limit: waiting for its reset' },
   'needs-login': { tone: 'warn', label: 'needs a login' },
   'api-error': { tone: 'warn', label: 'API error' },
+  'budget-spent': { tone: 'bad', label: 'budget spent: stopped at its spending limit' },
   idle: { tone: 'idle', label: 'idle: turn ended, work left' },
   'upstream-unhealthy': { tone: 'warn', label: 'upstream says unhealthy' },
 };
@@ -43,7 +44,7 @@ export const ALARMING = new Set(['no-progress', 'context-exhausted', 'dead', 'ne
 // States a browser notification is sent for: the stalled ones, and an
 // agent that waits for a person or a quota (these "only notify": taskgate
 // never kills such a window).
-export const NOTIFYING = new Set([...ALARMING, 'waiting-input', 'usage-limited', 'needs-login']);
+export const NOTIFYING = new Set([...ALARMING, 'waiting-input', 'usage-limited', 'needs-login', 'budget-spent']);
 
 const SEVERITY = { done: 0, idle: 1, active: 2, warn: 3, bad: 4 };
 

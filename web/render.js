@@ -176,6 +176,14 @@ function controlsOf(s, ctx) {
   };
 }
 
+// "parked by a usage limit: resumes in 42 s" (minutes past two of them).
+export function parkedText(until, nowMs) {
+  const left = Math.ceil((Date.parse(until) - (nowMs || Date.now())) / 1000);
+  if (!Number.isFinite(left)) return 'parked by a usage limit';
+  const when = left <= 0 ? 'resumes now' : left < 120 ? `resumes in ${left} s` : `resumes in ${Math.round(left / 60)} min`;
+  return 'parked by a usage limit: ' + when;
+}
+
 function sessionRow(sess, ctx) {
   const bits = [];
   if (sess.window) bits.push('window ' + sess.window);
@@ -185,19 +193,21 @@ function sessionRow(sess, ctx) {
     bits.push('agent ' + agent.state + (agent.since ? ' since ' + ago(agent.since, ctx.now) : '') +
       (agent.hooks ? '' : ' (from its pane)'));
   }
-  if (agent.parkedUntil) {
-    const left = Math.max(0, Math.round((Date.parse(agent.parkedUntil) - ctx.now) / 60000));
-    bits.push('parked by a usage limit: resumes ' + (left < 1 ? 'within a minute' : `in ${left} min`));
-  }
   if (typeof agent.contextPercent === 'number') bits.push('context ' + Math.round(agent.contextPercent) + ' %');
-  if (typeof agent.costUsd === 'number') bits.push('$' + agent.costUsd.toFixed(2));
+  if (typeof sess.spentUsd === 'number' && (sess.spentUsd > 0 || typeof sess.maxCostUsd === 'number')) {
+    bits.push('$' + sess.spentUsd.toFixed(2) + (typeof sess.maxCostUsd === 'number' ? ' of $' + sess.maxCostUsd.toFixed(2) : ''));
+  } else if (typeof agent.costUsd === 'number') bits.push('$' + agent.costUsd.toFixed(2));
   if (agent.typed && agent.typed.delivery === 'undelivered') bits.push('“' + agent.typed.text + '” was not delivered');
   if (sess.startedAt) bits.push('started ' + ago(sess.startedAt, ctx.now));
   if (sess.recoveryAttempts) bits.push(`${sess.recoveryAttempts} of ${sess.maxRecoveryAttempts} recoveries`);
   const tone = sess.dead || sess.needsHuman ? 'bad' : (sess.live ? 'done' : 'idle');
+  // A stream parked by a usage limit counts down to its resume, each
+  // second (the page's ticker rewrites every [data-until]).
+  const parked = agent.parkedUntil ? h('span', { class: 'countdown', text: parkedText(agent.parkedUntil, ctx.now), attrs: { 'data-until': agent.parkedUntil, role: 'timer' } }) : null;
   return h('div', { class: 's-row session' }, [
     h('span', { class: 'k', text: 'Session' }),
     h('span', { class: 'badge tone-' + tone, text: sess.needsHuman ? 'needs a human' : (sess.live ? 'live' : (sess.dead ? 'dead' : 'not running')) }),
+    parked,
     h('span', { class: 'muted', text: bits.join(' · ') }),
   ]);
 }
@@ -332,7 +342,9 @@ function createCard(id) {
   const send = h('button', { class: 'btn btn-reply', text: 'Send', attrs: { type: 'submit' } });
   const allow = h('button', { class: 'btn btn-allow', text: 'Allow once', attrs: { type: 'button' } });
   const deny = h('button', { class: 'btn btn-deny', text: 'Deny', attrs: { type: 'button' } });
-  const reply = h('form', { class: 's-reply', attrs: { hidden: '' } }, [input, send, allow, deny]);
+  // What a permission prompt asks: the tool and its exact input (as text).
+  const perm = h('div', { class: 's-perm', attrs: { hidden: '' } });
+  const reply = h('form', { class: 's-reply', attrs: { hidden: '' } }, [perm, input, send, allow, deny]);
   reply.addEventListener('submit', (e) => {
     e.preventDefault();
     const text = input.value.trim();
@@ -342,7 +354,27 @@ function createCard(id) {
   deny.addEventListener('click', () => handlers.onReply(id, { answer: 'deny' }));
   const extra = h('div', { class: 's-extra' });
   node.append(main, h('div', { class: 's-side' }, [spark, actions, reply, extra]));
-  return { node, main, spark, buttons, extra, reply: { form: reply, input, send, allow, deny }, key: null };
+  return { node, main, spark, buttons, extra, reply: { form: reply, perm, input, send, allow, deny }, key: null };
+}
+
+// The tool a permission prompt is for and its exact input, as the agent's
+// PermissionRequest hook said it: text nodes only, so nothing in it is
+// ever read as markup.
+function showPermission(box, perm) {
+  const valid = perm && typeof perm === 'object';
+  box.hidden = !valid;
+  if (!valid) {
+    box.replaceChildren();
+    return;
+  }
+  let input = '';
+  if (perm.input !== undefined) input = typeof perm.input === 'string' ? perm.input : JSON.stringify(perm.input, null, 2);
+  else if (typeof perm.inputText === 'string') input = perm.inputText + (perm.truncated ? ' …(cut)' : '');
+  box.replaceChildren(
+    h('span', { class: 'k', text: 'Asks to use' }),
+    h('b', { class: 'perm-tool', text: String(perm.tool || 'a tool') }),
+    input ? h('pre', { class: 'perm-input', text: input }) : null,
+  );
 }
 
 function setAttr(node, name, value) {
@@ -394,6 +426,7 @@ function updateCard(card, s, ctx) {
   card.reply.form.hidden = !waits.waiting || !!ctx.viewOnly;
   card.reply.allow.hidden = !waits.dialog;
   card.reply.deny.hidden = !waits.dialog;
+  showPermission(card.reply.perm, waits.dialog ? ((s.session && s.session.agent) || {}).permission : null);
   for (const b of [card.reply.send, card.reply.allow, card.reply.deny, card.reply.input]) {
     b.disabled = offline || !!busy;
     b.title = offline ? ctx.controlUnavailable : '';

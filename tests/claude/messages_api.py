@@ -10,9 +10,14 @@ records every request (method, path, headers, parsed body, time) so a test
 can check what the agent was told.
 
 What /v1/messages answers is scripted.  A step is a dict:
-    {"text": "..."}                         an assistant answer
+    {"text": "..."}                         an assistant answer; any step
+                                            that answers takes "input_tokens"
+                                            (the usage it reports)
     {"tool_use": {"name": "Bash", "input": {...}}, "text": "optional lead"}
-    {"error": "rate_limit"}                 429 rate_limit_error
+    {"error": "rate_limit"}                 429 rate_limit_error; "retry_after"
+                                            (s, default 3600) and "reset_in"
+                                            (s, the anthropic-ratelimit-*-reset
+                                            headers, default 3600)
     {"error": "too_long", "tokens": N, "limit": M}
                                             400 invalid_request_error
     {"error": "overloaded"}                 529 overloaded_error
@@ -266,7 +271,8 @@ class MessagesAPI:
     def _error(self, h, step):
         kind = step["error"]
         if kind == "rate_limit":
-            reset = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+            reset = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(
+                time.time() + step.get("reset_in", 3600)))
             retry = str(step.get("retry_after", 3600))
             return self._json(h, 429, {"type": "error", "error": {
                 "type": "rate_limit_error",

@@ -765,3 +765,69 @@ describe('people: what each role sees', () => {
     assert.deepEqual(await page.evaluate(() => window.__csp), []);
   });
 });
+
+describe('an agent that asks, and one parked by a usage limit', { skip: !TMUX && 'tmux is not installed' }, () => {
+  let dir, profile, double, tg, context, page;
+  const consoleErrors = [];
+  const start = async (id) => {
+    const resp = await fetch(tg.url + `api/streams/${id}/start?force=true`, {
+      method: 'POST', headers: { Authorization: 'Bearer ' + tg.token, 'Content-Type': 'application/json' }, body: '{}',
+    });
+    assert.equal(resp.status, 201, await resp.text());
+  };
+
+  before(async () => {
+    assert.ok(fs.existsSync(BIN), `taskgate binary not found at ${BIN}: run make first (or set TASKGATE_BIN)`);
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tg-e2e-'));
+    const config = path.join(dir, 'orchestration-config.json');
+    fs.writeFileSync(config, JSON.stringify({ contextRecovery: { autoRecoveryEnabled: false, maxNudges: 0 } }));
+    double = await new Double(dir).start();
+    // The fake agent posts Claude Code's hooks and status line.
+    tg = await startTaskgate(dir, double.url, { extra: ['--config', config, '--agent-hooks', 'on'] });
+    ({ context, profile } = await launchBrowser());
+    page = context.pages()[0] || await context.newPage();
+    await page.addInitScript(watchCsp);
+    page.on('console', (msg) => { if (msg.type() === 'error') consoleErrors.push(msg.text()); });
+    page.on('pageerror', (err) => consoleErrors.push('pageerror: ' + err.message));
+    await page.goto(tg.url + '?token=' + tg.token);
+    await page.waitForSelector('[data-stream="Stream-B"]', { timeout: 15000 });
+  });
+
+  after(() => tearDown({ context, tg, double, dir, profile }));
+
+  test('a permission prompt shows its tool and exact input, as text, beside Allow once and Deny', async () => {
+    fs.writeFileSync(path.join(dir, '.fake-agent-mode'), 'ask');
+    await start('Stream-B');
+    const box = '[data-stream="Stream-B"] form.s-reply';
+    await page.waitForSelector(`${box} .s-perm:not([hidden]) .perm-input`, { timeout: 20000 });
+    assert.equal(await page.textContent(`${box} .perm-tool`), 'Bash');
+    const input = await page.textContent(`${box} .perm-input`);
+    assert.match(input, /"command": "touch x && echo '<b>made<\/b>' > y"/, input);
+    assert.match(input, /"description": "Create x"/);
+    assert.equal(await page.locator(`${box} .s-perm b:not(.perm-tool)`).count(), 0, 'the input is text, never markup');
+    assert.ok(await page.isVisible(`${box} .btn-allow`));
+    assert.ok(await page.isVisible(`${box} .btn-deny`));
+    assert.deepEqual(consoleErrors, []);
+  });
+
+  test('a parked stream counts down to its resume', async () => {
+    // Its status line says the limit resets 100 s after the refusal.
+    fs.writeFileSync(path.join(dir, '.fake-agent-mode'), 'limit-for 100');
+    await start('Stream-D');
+    const timer = '[data-stream="Stream-D"] .session .countdown';
+    await page.waitForSelector(timer, { timeout: 20000 });
+    const left = async () => {
+      const m = /^parked by a usage limit: resumes in (\d+) s$/.exec((await page.textContent(timer)).trim());
+      assert.ok(m, await page.textContent(timer));
+      return Number(m[1]);
+    };
+    const first = await left();
+    // The reset, 100 s away, and at most a quarter of the 60-s spread of
+    // jitter (usageLimitSpreadSeconds).
+    assert.ok(first > 60 && first <= 116, String(first));
+    await until(async () => (await left()) < first, 'the countdown to move without a reload', 5000, 250);
+    fs.mkdirSync(OUT, { recursive: true });
+    await page.screenshot({ path: path.join(OUT, 'dashboard-parked.png'), fullPage: true });
+    assert.deepEqual(consoleErrors, []);
+  });
+});

@@ -7,13 +7,19 @@ What a user checks: the window gets its settings and a secret of its own;
 the typed /continue is confirmed by its UserPromptSubmit; a permission
 prompt is waiting-input within a second and is never recovered, by a
 click (even forced) or by --auto; a rate limit is usage-limited; a turn
-that ended with work left is idle, not no-progress; every bad post is a
-4xx and changes nothing; what the hooks said survives a kill -9."""
+that ended with work left is idle, not no-progress; the session shows
+the tool a permission prompt is for and its exact input; every bad post is a
+4xx and changes nothing; what the hooks said survives a kill -9; a
+stream past its spending limit (maxCostUsd) is stopped when its turn ends
+and stays budget-spent until the limit is raised; the status line runs
+the user's own status line too and prints what it printed."""
 
 import json
 import os
 import signal
+import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -113,6 +119,9 @@ class Signals(Hooked):
         self.assertLess(time.monotonic() - start, 5)
         self.assertIn("permission to use Bash", event["data"]["evidence"]["reason"])
         self.assertIn("agentSince", event["data"]["evidence"])
+        # What it asks, exactly, for the page to show beside Allow once.
+        self.assertEqual(self.agent_of("Stream-B")["permission"], {
+            "tool": "Bash", "input": {"command": "touch x && echo '<b>made</b>' > y", "description": "Create x"}})
         # A click, even forced, does not kill a window that waits for a person.
         for query in ("", "?force=true"):
             resp = self.post("/api/streams/Stream-B/recover" + query)
@@ -254,6 +263,24 @@ class Limits(Hooked):
         self.assertEqual(self.session_events("Stream-B", "recovered"), [])
         self.assertNotIn("parkedUntil", self.agent_of("Stream-B"))
 
+    def test_a_limit_that_says_its_reset_is_waited_out_to_it(self):
+        # The demo's Stream-D: its status line says when the limit resets.
+        self.start("Stream-B", mode="limit-for 6")
+        self.typed("Stream-B")
+        typed_at = time.time()
+        self.es.wait(lambda ev: self.session_events("Stream-B", "parked"), timeout=10, what="parked")
+        until = harness.iso_seconds(self.agent_of("Stream-B")["parkedUntil"])
+        # Not usageLimitWaitMinutes (3 s): the reset it was told, 6 s.
+        self.assertGreater(until - typed_at, 4.5)
+        self.assertLess(until - typed_at, 8)
+        text = self.tg.get("/metrics").body.decode()
+        self.assertIn('taskgate_stream_resume_at_seconds{stream="Stream-B"}', text)
+        self.es.wait(lambda ev: self.session_events("Stream-B", "resumed"), timeout=15, what="resumed")
+        self.assertGreaterEqual(time.time(), until - 0.5)
+        wait_for(lambda: "working on: continue" in self.tg.get(
+            "/api/sessions/Stream-B/output?lines=20", headers=self.tg.bearer()).json()["text"],
+            timeout=10, what="the agent at work again after the reset")
+
     def test_a_person_resumes_one_now(self):
         self.start("Stream-B", mode="limit")
         self.typed("Stream-B")
@@ -268,7 +295,146 @@ class Limits(Hooked):
         self.assertIn("resume", [a["action"] for a in audit])
 
 
+def set_config(test, update, state=None):
+    """Rewrites the project's orchestration config with update(conf), and
+    starts taskgate again on it (on the same state when given)."""
+    with open(test.project.config) as f:
+        conf = json.load(f)
+    update(conf)
+    with open(test.project.config, "w") as f:
+        json.dump(conf, f)
+    test.es.close()
+    if state:
+        test.tg.stop()   # its state stays: a restart
+    else:
+        test.tg.close()
+    test.tg = test.taskgate(state=state).start()
+    wait_for(lambda: test.tg.get("/api/overview").json()["streams"], what="the first poll")
+    test.es = harness.EventStream(test.tg.port, last_event_id=0 if state else None)
+
+
+def stream_conf(conf, sid):
+    return [s for s in conf["streams"] if s["streamId"] == sid][0]
+
+
+class Spend(Hooked):
+    def setUp(self):
+        super().setUp()
+        set_config(self, lambda conf: stream_conf(conf, "Stream-B").update({"maxCostUsd": 0.5}))
+
+    def test_a_stream_past_its_limit_is_stopped_when_its_turn_ends(self):
+        with open(os.path.join(self.project.wt("Stream-B"), ".fake-agent-cost"), "w") as f:
+            f.write("0.75")
+        self.start("Stream-B")
+        self.typed("Stream-B")
+        spent = self.es.wait(lambda ev: self.session_events("Stream-B", "budget-spent"), timeout=15,
+                             what="stopped past its limit")[0]["data"]
+        self.assertEqual(spent["actor"], "taskgate")
+        self.assertEqual((spent["costUsd"], spent["maxCostUsd"]), (0.75, 0.5))
+        # Stopped, not told to go on: its stream has work left, yet no nudge.
+        self.assertEqual(self.session_events("Stream-B", "nudged"), [])
+        wait_for(lambda: "Stream-B" not in [name for _, name in self.project.windows()], timeout=5,
+                 what="its window closed")
+        state = wait_for(lambda: (lambda st: st if st["name"] == "budget-spent" else None)(
+            self.state("Stream-B")), timeout=10, what="budget-spent")
+        self.assertIn("$0.75", state["evidence"]["reason"])
+        session = [s for s in self.tg.get("/api/sessions").json()["sessions"] if s["streamId"] == "Stream-B"][0]
+        self.assertEqual(session["agent"]["state"], "budget-spent")
+        self.assertEqual((session["spentUsd"], session["maxCostUsd"]), (0.75, 0.5))
+        resp = self.post("/api/streams/Stream-B/start")
+        self.assertEqual((resp.status, resp.json()["code"]), (409, "gate-closed"), resp.body)
+        self.assertTrue(any("maxCostUsd" in r for r in resp.json()["reasons"]), resp.body)
+        text = self.tg.get("/metrics").body.decode()
+        self.assertIn('\ntaskgate_stream_state{stream="Stream-B",state="budget-spent"} 1\n', text)
+        self.assertIn('\ntaskgate_stream_cost_usd{stream="Stream-B"} 0.7500\n', text)
+        self.assertIn('\ntaskgate_stream_max_cost_usd{stream="Stream-B"} 0.5000\n', text)
+        audit = self.tg.get("/api/audit?streamId=Stream-B", headers=self.tg.bearer()).json()["audit"]
+        self.assertIn(("stop", "budget-spent"), [(a["action"], a["result"]) for a in audit])
+        # A person raises the limit (a restart reads the config): it may
+        # start again, and what it cost is still counted.
+        os.unlink(os.path.join(self.project.wt("Stream-B"), ".fake-agent-cost"))
+        set_config(self, lambda conf: stream_conf(conf, "Stream-B").update({"maxCostUsd": 5}),
+                   state=self.tg.dir)
+        gate = [s for s in self.tg.get("/api/overview").json()["streams"] if s["streamId"] == "Stream-B"][0]["gate"]
+        self.assertTrue(gate["canStart"], gate)
+        self.start("Stream-B")
+        self.typed("Stream-B", 2)
+        session = wait_for(lambda: (lambda s: s if s["spentUsd"] > 0.75 else None)(
+            [s for s in self.tg.get("/api/sessions").json()["sessions"] if s["streamId"] == "Stream-B"][0]),
+            timeout=10, what="the new agent's cost added to the old")
+        self.assertLess(session["spentUsd"], 0.8)
+
+    def test_a_limit_raised_is_read_again_on_sighup(self):
+        with open(os.path.join(self.project.wt("Stream-B"), ".fake-agent-cost"), "w") as f:
+            f.write("0.75")
+        self.start("Stream-B")
+        self.typed("Stream-B")
+        self.es.wait(lambda ev: self.session_events("Stream-B", "budget-spent"), timeout=15,
+                     what="stopped past its limit")
+        self.assertEqual(self.post("/api/streams/Stream-B/start").status, 409)
+        os.unlink(os.path.join(self.project.wt("Stream-B"), ".fake-agent-cost"))
+        with open(self.project.config) as f:
+            conf = json.load(f)
+        stream_conf(conf, "Stream-B")["maxCostUsd"] = 5
+        with open(self.project.config, "w") as f:
+            json.dump(conf, f)
+        pid = self.tg.proc.pid
+        self.tg.proc.send_signal(signal.SIGHUP)
+        gate = wait_for(lambda: (lambda g: g if g["canStart"] else None)(
+            [s for s in self.tg.get("/api/overview").json()["streams"]
+             if s["streamId"] == "Stream-B"][0]["gate"]), timeout=5, what="the gate open again")
+        self.assertEqual(gate["reasons"], [])
+        self.assertEqual(self.tg.proc.pid, pid, "the same taskgate")
+        self.assertIsNone(self.tg.proc.poll())
+        self.start("Stream-B")
+        self.typed("Stream-B", 2)
+        session = [s for s in self.tg.get("/api/sessions").json()["sessions"] if s["streamId"] == "Stream-B"][0]
+        self.assertEqual(session["maxCostUsd"], 5)
+
+    def test_the_limit_of_all_streams_stops_each(self):
+        set_config(self, lambda conf: conf.update({"maxCostUsd": 0.3}))
+        for sid in ("Stream-B", "Stream-D"):
+            with open(os.path.join(self.project.wt(sid), ".fake-agent-cost"), "w") as f:
+                f.write("0.2")
+            self.start(sid)
+            self.typed(sid)
+        for sid in ("Stream-B", "Stream-D"):
+            spent = self.es.wait(lambda ev: self.session_events(sid, "budget-spent"), timeout=15,
+                                 what="%s stopped past the limit of all" % sid)[0]["data"]
+            self.assertIn("all streams together have cost $0.40", spent["reason"])
+        overview = self.tg.get("/api/overview").json()
+        self.assertEqual(overview["spend"], {"totalUsd": 0.4, "maxCostUsd": 0.3})
+
+
 class StatusLine(Hooked):
+    def test_the_users_own_status_line_runs_too(self):
+        self.settings_after_start("Stream-B")
+        command = self.settings("Stream-B")[1]["statusLine"]["command"]
+        home = tempfile.mkdtemp()
+        self.addCleanup(lambda: subprocess.run(["rm", "-rf", home]))
+        os.makedirs(os.path.join(home, ".claude"))
+        with open(os.path.join(home, ".claude", "settings.json"), "w") as f:
+            json.dump({"statusLine": {"type": "command",
+                                      "command": "cat > status.json; echo 'my line'; echo 'my second line'"}}, f)
+        doc = {"cwd": home, "context_window": {"used_percentage": 33}, "cost": {"total_cost_usd": 0.2}}
+        env = dict(os.environ, HOME=home, TASKGATE_HOOK_SECRET=self.secret("Stream-B"))
+        env.pop("CLAUDE_CONFIG_DIR", None)
+        out = subprocess.run(["/bin/sh", "-c", command], input=json.dumps(doc).encode(), env=env,
+                             capture_output=True, timeout=10, cwd=home)
+        self.assertEqual((out.returncode, out.stdout), (0, b"my line\nmy second line\n"), out.stderr)
+        with open(os.path.join(home, "status.json")) as f:
+            self.assertEqual(json.load(f), doc, "the same JSON on its stdin")
+        wait_for(lambda: self.agent_of("Stream-B").get("contextPercent") == 33, timeout=5,
+                 what="taskgate got it too")
+        # One that fails or hangs never fails the agent: taskgate's line.
+        with open(os.path.join(home, ".claude", "settings.json"), "w") as f:
+            json.dump({"statusLine": {"type": "command", "command": "sleep 30"}}, f)
+        started = time.monotonic()
+        out = subprocess.run(["/bin/sh", "-c", command], input=json.dumps(doc).encode(), env=env,
+                             capture_output=True, timeout=20, cwd=home)
+        self.assertEqual((out.returncode, out.stdout), (0, "taskgate · context 33% · $0.20\n".encode()))
+        self.assertLess(time.monotonic() - started, 10)
+
     def test_the_status_line_feeds_context_and_cost(self):
         _, settings = self.settings_after_start("Stream-B")
         self.assertIn(" statusline http://127.0.0.1:%d/api/hooks/Stream-B/status" % self.tg.port,

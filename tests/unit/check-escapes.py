@@ -55,6 +55,10 @@ SAFE = {
     ("client.c", "client_status", "f.lines[i].data"):
         "the status screen: client_frame_* draw every daemon string through "
         "client_safe_text()",
+    ("cmd-statusline.c", "cmd_statusline_run_users", "res.out.data"):
+        "what the user's own status line command (their Claude Code settings) "
+        "printed, handed to Claude Code as if it had run that command itself, "
+        "colours included: the user's text for the user's status bar",
     ("client.c", "client_print_argv", "b.data"):
         "each argument passed client_safe() in client_shell_quote()",
     ("client.c", "client_print_started", "verb"): "a literal or a verb of client_verbs",

@@ -485,6 +485,30 @@ test_evidence_cut_to_size_stays_utf8(void **state)
 }
 
 static void
+test_a_limit_reached_is_spent(void **state)
+{
+	struct agent_spend	sp = { 0.99, 1.0, 5.0, 0 };
+	char			why[200];
+
+	(void)state;
+	assert_false(agent_spend_over(&sp, why, sizeof why));
+	assert_string_equal(why, "");
+	sp.stream_usd = 1.0;		/* reached: spent */
+	assert_true(agent_spend_over(&sp, why, sizeof why));
+	assert_non_null(strstr(why, "$1.00"));
+	assert_non_null(strstr(why, "maxCostUsd"));
+	sp = (struct agent_spend){ 0.1, 0, 7.25, 7.0 };
+	assert_true(agent_spend_over(&sp, why, sizeof why));
+	assert_non_null(strstr(why, "all streams together have cost $7.25"));
+	sp = (struct agent_spend){ 99, 0, 99, 0 };	/* no limits */
+	assert_false(agent_spend_over(&sp, why, sizeof why));
+	assert_string_equal(agent_state_name(AGENT_BUDGET_SPENT),
+	    "budget-spent");
+	assert_int_equal(agent_state_from_name("budget-spent"),
+	    AGENT_BUDGET_SPENT);
+}
+
+static void
 test_the_newest_witness_wins_and_death_beats_all(void **state)
 {
 	struct agent_fact	h = { AGENT_WAITING_INPUT, 10.0, "hook" };
@@ -564,6 +588,7 @@ main(void)
 		cmocka_unit_test(test_other_agents),
 		cmocka_unit_test(test_evidence_cut_to_size_stays_utf8),
 		cmocka_unit_test(test_the_newest_witness_wins_and_death_beats_all),
+		cmocka_unit_test(test_a_limit_reached_is_spent),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -36,7 +36,8 @@ static const char doc_text[] =
     "\"activityDescription\":\"writing tests\",\"isActive\":true,"
     "\"lastHeartbeat\":\"2026-11-27T10:00:00Z\"},"
     "\"session\":{\"window\":\"@3\",\"live\":true,\"phase\":\"running\","
-    "\"recoveryAttempts\":1,\"maxRecoveryAttempts\":3},"
+    "\"recoveryAttempts\":1,\"maxRecoveryAttempts\":3,\"spentUsd\":0.75,"
+    "\"maxCostUsd\":2,\"agent\":{\"parkedUntil\":\"2026-11-27T10:20:05Z\"}},"
     "\"gate\":{\"canStart\":false,\"forceable\":false,\"reasons\":"
     "[\"Stream-B is already running\"]}},"
     "{\"streamId\":\"Stream-A\",\"streamName\":\"Schema\","
@@ -141,7 +142,8 @@ test_status_tree(void **state)
 	    "|- Depends   Stream-A +100%\n"
 	    "|- Agent     @a1 Builder: writing tests - active, heartbeat 14m "
 	    "ago\n"
-	    "|- Session   window @3 live (running), 1 of 3 recoveries\n"
+	    "|- Session   window @3 live (running), 1 of 3 recoveries, $0.75 "
+	    "of $2.00, parked until 10:20:05\n"
 	    "`- Start     Stream-B is already running\n"
 	    "\n"
 	    "INTEGRATION\n"
@@ -180,7 +182,7 @@ test_watch_rows(void **state)
 	assert_non_null(strstr(all,
 	    "  x Stream-B  Backend API               ######.............."
 	    "  33%   1/3  in progress (1 blocked) - window @3 live (running)"
-	    ", 1 of 3 recoveries\n"
+	    ", 1 of 3 recoveries, $0.75 of $2.00, parked until 10:20:05\n"
 	    "      `- no-progress: counts unchanged for 12m\n"
 	    "      `- @a1 Builder: writing tests - active, heartbeat 14m "
 	    "ago\n"));

@@ -39,6 +39,7 @@ test_defaults_and_fields(void **state)
 	assert_true(c.stall_timeout_min == 10);
 	assert_true(c.auto_recovery);
 	assert_int_equal(c.max_recovery, 3);
+	assert_true(c.max_cost_usd == 0);	/* no spending limit */
 	orchconf_clear(&c);
 
 	assert_int_equal(parse("{\"apiEndpoint\":\"http://127.0.0.1:9090\","
@@ -61,6 +62,15 @@ test_defaults_and_fields(void **state)
 	assert_null(c.streams[0].worktree_path);
 	assert_string_equal(c.streams[1].deps[0], "Stream-A");
 	assert_string_equal(c.streams[1].worktree_path, "wt/B");
+	assert_true(c.streams[0].max_cost_usd == 0);
+	orchconf_clear(&c);
+
+	/* Spending limits: for all streams at the top, one's on it. */
+	assert_int_equal(parse("{\"maxCostUsd\":25,\"streams\":[{\"streamId\""
+	    ":\"A\",\"maxCostUsd\":2.5},{\"streamId\":\"B\"}]}", &c, err), 0);
+	assert_true(c.max_cost_usd == 25);
+	assert_true(c.streams[0].max_cost_usd == 2.5);
+	assert_true(c.streams[1].max_cost_usd == 0);
 	orchconf_clear(&c);
 }
 
@@ -97,6 +107,11 @@ test_wrong_types_name_the_field(void **state)
 		  "streams[0].dependencies[0]" },
 		{ "{\"streams\":[{\"streamId\":\"A\",\"worktreePath\":3}]}",
 		  "streams[0].worktreePath" },
+		{ "{\"maxCostUsd\":\"10\"}", "maxCostUsd" },
+		{ "{\"maxCostUsd\":0}", "maxCostUsd" },
+		{ "{\"maxCostUsd\":-1}", "maxCostUsd" },
+		{ "{\"streams\":[{\"streamId\":\"A\",\"maxCostUsd\":true}]}",
+		  "streams[0].maxCostUsd" },
 	};
 	struct orchconf	c;
 	char		err[256];

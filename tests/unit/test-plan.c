@@ -21,12 +21,16 @@ static const char *deps_a[] = { "Stream-A" };
 static const char *deps_bc[] = { "Stream-B", "Stream-C" };
 
 static const struct plan_stream fixture[] = {
-	{ "Stream-A", "foundation", NULL, 0, 100, true, false, false, false },
-	{ "Stream-D", "parallel", deps_a, 1, 0, false, true, false, false },
-	{ "Stream-C", "parallel", deps_a, 1, 100, true, false, false, false },
-	{ "Stream-B", "parallel", deps_a, 1, 33, false, false, false, false },
+	{ "Stream-A", "foundation", NULL, 0, 100, true, false, false, false,
+	    false },
+	{ "Stream-D", "parallel", deps_a, 1, 0, false, true, false, false,
+	    false },
+	{ "Stream-C", "parallel", deps_a, 1, 100, true, false, false, false,
+	    false },
+	{ "Stream-B", "parallel", deps_a, 1, 33, false, false, false, false,
+	    false },
 	{ "Stream-Z", "integration", deps_bc, 2, 0, false, false, false,
-	  false },
+	  false, false },
 };
 #define NFIXTURE	(sizeof fixture / sizeof fixture[0])
 
@@ -236,6 +240,9 @@ test_phase_names(void **state)
 
 /* gates ------------------------------------------------------------------ */
 
+static void	expect_actions(const struct plan_stream *, size_t, long, long,
+		    const char *);
+
 static void
 expect_gate(const struct plan_stream *v, size_t n, size_t i, long max,
     long live, bool force, enum plan_gate want, const char *want_reasons)
@@ -291,12 +298,18 @@ test_gates_rules(void **state)
 	static const char *dep_q[] = { "Stream-Q" };
 	static const char *dep_b[] = { "B" };
 	struct plan_stream v[] = {
-		{ "A", "foundation", NULL, 0, 50, false, false, false, false },
-		{ "B", "parallel", dep_a, 1, 100, false, false, false, false },
-		{ "C", "parallel", dep_q, 1, 0, false, false, false, false },
-		{ "D", "whatever", NULL, 0, 0, false, false, false, false },
-		{ "E", "integration", dep_b, 1, 0, false, false, false, false },
-		{ "F", "foundation", NULL, 0, 10, false, false, true, true },
+		{ "A", "foundation", NULL, 0, 50, false, false, false, false,
+		    false },
+		{ "B", "parallel", dep_a, 1, 100, false, false, false, false,
+	    false },
+		{ "C", "parallel", dep_q, 1, 0, false, false, false, false,
+	    false },
+		{ "D", "whatever", NULL, 0, 0, false, false, false, false,
+		    false },
+		{ "E", "integration", dep_b, 1, 0, false, false, false, false,
+	    false },
+		{ "F", "foundation", NULL, 0, 10, false, false, true, true,
+		    false },
 	};
 	size_t	n = sizeof v / sizeof v[0];
 
@@ -324,6 +337,15 @@ test_gates_rules(void **state)
 	expect_gate(v, n, 0, 5, 4, false, PLAN_GATE_OPEN, "[]");
 	expect_gate(v, n, 0, 1, 1, false, PLAN_GATE_CLOSED,
 	    "[\"the parallel limit is reached: 1 of 1 sessions are live\"]");
+	/* Past its spending limit: closed, force or not, until a person
+	 * raises the limit; the next action says so. */
+	v[0].cost_spent = true;
+	expect_gate(v, n, 0, 5, 1, true, PLAN_GATE_CLOSED,
+	    "[\"A has cost its spending limit (maxCostUsd); raise the limit "
+	    "to go on\"]");
+	expect_actions(v, 1, 5, 0, "[{\"action\": \"unblock\", \"streamId\": "
+	    "\"A\", \"reason\": \"A has cost its spending limit "
+	    "(maxCostUsd)\"}]");
 }
 
 /* next actions ----------------------------------------------------------- */
@@ -364,20 +386,30 @@ test_actions_rules(void **state)
 {
 	static const char *dep_q[] = { "Q" };
 	struct plan_stream done[] = {
-		{ "A", "foundation", NULL, 0, 100, true, false, false, false },
-		{ "B", "parallel", NULL, 0, 100, true, false, false, false },
+		{ "A", "foundation", NULL, 0, 100, true, false, false, false,
+		    false },
+		{ "B", "parallel", NULL, 0, 100, true, false, false, false,
+		    false },
 	};
 	/* Out of plan order on purpose; three ready, room for two. */
 	struct plan_stream v[] = {
-		{ "Z", "integration", NULL, 0, 0, false, false, false, false },
-		{ "P1", "parallel", NULL, 0, 0, false, false, false, false },
-		{ "P2", "parallel", NULL, 0, 0, false, false, false, false },
-		{ "A", "foundation", NULL, 0, 100, true, false, false, false },
-		{ "P3", "parallel", NULL, 0, 0, false, false, false, false },
-		{ "R", "parallel", NULL, 0, 33, false, false, true, false },
-		{ "Q1", "parallel", dep_q, 1, 0, false, false, false, false },
-		{ "H", "parallel", NULL, 0, 0, false, false, false, true },
-		{ "O", "odd", NULL, 0, 0, false, false, false, false },
+		{ "Z", "integration", NULL, 0, 0, false, false, false, false,
+		    false },
+		{ "P1", "parallel", NULL, 0, 0, false, false, false, false,
+		    false },
+		{ "P2", "parallel", NULL, 0, 0, false, false, false, false,
+		    false },
+		{ "A", "foundation", NULL, 0, 100, true, false, false, false,
+		    false },
+		{ "P3", "parallel", NULL, 0, 0, false, false, false, false,
+		    false },
+		{ "R", "parallel", NULL, 0, 33, false, false, true, false,
+		    false },
+		{ "Q1", "parallel", dep_q, 1, 0, false, false, false, false,
+	    false },
+		{ "H", "parallel", NULL, 0, 0, false, false, false, true,
+		    false },
+		{ "O", "odd", NULL, 0, 0, false, false, false, false, false },
 	};
 
 	(void)state;

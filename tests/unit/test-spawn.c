@@ -1,7 +1,8 @@
 /*
  * test-spawn.c: the one place taskgate runs another program: exit
  * statuses, captured output, the working directory, a missing program
- * reported as such (not as status 127), and the deadline.
+ * reported as such (not as status 127), the deadline, and bytes given on
+ * the child's stdin (more than a pipe holds).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -34,6 +35,33 @@ test_status_and_output(void **state)
 	spawn_result_clear(&res);
 	assert_int_equal(spawn_run(pwd, "/tmp", 5, &res), 0);
 	assert_string_equal(res.out.data, "/tmp\n");
+	spawn_result_clear(&res);
+}
+
+static void
+test_input_on_stdin(void **state)
+{
+	char *const		 cat[] = { ARG("cat"), NULL };
+	char *const		 count[] = { ARG("wc"), ARG("-c"), NULL };
+	struct spawn_result	 res;
+	size_t			 big = 300 * 1024;
+	char			*data = malloc(big);
+
+	(void)state;
+	assert_non_null(data);
+	assert_int_equal(spawn_run_input(cat, NULL, 5, "{\"a\": 1}\n", 9,
+	    &res), 0);
+	assert_string_equal(res.out.data, "{\"a\": 1}\n");
+	spawn_result_clear(&res);
+	/* More than a pipe holds: the child reads it all, nobody waits. */
+	memset(data, 'x', big);
+	assert_int_equal(spawn_run_input(count, NULL, 5, data, big, &res), 0);
+	assert_int_equal(atol(res.out.data), (long)big);
+	spawn_result_clear(&res);
+	free(data);
+	/* No input: stdin is /dev/null, as for spawn_run(). */
+	assert_int_equal(spawn_run_input(cat, NULL, 5, NULL, 0, &res), 0);
+	assert_string_equal(res.out.data, "");
 	spawn_result_clear(&res);
 }
 
@@ -84,6 +112,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_status_and_output),
+		cmocka_unit_test(test_input_on_stdin),
 		cmocka_unit_test(test_missing_program),
 		cmocka_unit_test(test_deadline),
 		cmocka_unit_test(test_no_descriptor_leaks_into_the_child),

@@ -12,6 +12,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -333,6 +334,72 @@ test_blocked_work_waits_for_a_person(void **state)
 }
 
 static void
+test_a_stream_past_its_spending_limit_is_budget_spent(void **state)
+{
+	struct stall_input	 in = working(0, 600);
+	json_t			*e;
+
+	(void)state;
+	/* Under its limits: the counts and the agent decide. */
+	in.spend = (struct agent_spend){ 1.5, 2.0, 4.0, 10.0 };
+	in.agent.state = AGENT_WORKING;
+	assert_int_equal(judge(&in), STALL_OK);
+
+	/* Its own limit reached: budget-spent, with the figures; an agent
+	 * still at work is stopped when its turn ends, and says so. */
+	in.spend.stream_usd = 2.0;
+	in.session_live = true;
+	assert_int_equal(stall_judge(&in, &e), STALL_BUDGET_SPENT);
+	assert_non_null(strstr(json_string_value(json_object_get(e, "reason")),
+	    "stops it when its turn ends"));
+	json_decref(e);
+	in.session_live = false;
+	assert_int_equal(stall_judge(&in, &e), STALL_BUDGET_SPENT);
+	assert_null(strstr(json_string_value(json_object_get(e, "reason")),
+	    "turn ends"));
+	assert_true(json_number_value(json_object_get(e, "costUsd")) == 2.0);
+	assert_true(json_number_value(json_object_get(e, "maxCostUsd")) ==
+	    2.0);
+	assert_non_null(strstr(json_string_value(json_object_get(e, "reason")),
+	    "$2.00"));
+	json_decref(e);
+
+	/* All streams' limit reached: every stream still at work stops. */
+	in.spend = (struct agent_spend){ 0.5, 0, 10.5, 10.0 };
+	assert_int_equal(stall_judge(&in, &e), STALL_BUDGET_SPENT);
+	assert_true(json_number_value(json_object_get(e, "maxTotalCostUsd")) ==
+	    10.0);
+	assert_non_null(strstr(json_string_value(json_object_get(e, "reason")),
+	    "all streams"));
+	json_decref(e);
+
+	/* It outranks what the agent says and a spent recovery budget. */
+	in.agent.state = AGENT_DEAD;
+	in.budget_spent = true;
+	assert_int_equal(judge(&in), STALL_BUDGET_SPENT);
+
+	/* A complete stream has spent nothing it should not have. */
+	in.agent.state = AGENT_IDLE;
+	in.budget_spent = false;
+	in.counts = (struct model_counts){ 3, 3, 0, 0, 0 };
+	assert_int_equal(judge(&in), STALL_OK);
+
+	/* No limits: never. */
+	in = working(0, 600);
+	in.spend = (struct agent_spend){ 1000, 0, 1000, 0 };
+	assert_int_equal(judge(&in), STALL_OK);
+
+	/* An agent taskgate stopped for it stays so after the limit is
+	 * raised, until it is started again. */
+	in.agent.state = AGENT_BUDGET_SPENT;
+	snprintf(in.agent.reason, sizeof in.agent.reason, "stopped");
+	assert_int_equal(judge(&in), STALL_BUDGET_SPENT);
+	assert_string_equal(stall_state_name(STALL_BUDGET_SPENT),
+	    "budget-spent");
+	assert_false(stall_state_recoverable("budget-spent"));
+}
+
+static void
 test_names(void **state)
 {
 	int	i;
@@ -400,6 +467,8 @@ main(void)
 		cmocka_unit_test(test_the_refusal_rule_of_a_recovery),
 		cmocka_unit_test(test_the_agents_own_word),
 		cmocka_unit_test(test_blocked_work_waits_for_a_person),
+		cmocka_unit_test(
+		    test_a_stream_past_its_spending_limit_is_budget_spent),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_last_event_id),
 		cmocka_unit_test(test_history_times),
