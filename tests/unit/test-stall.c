@@ -381,7 +381,7 @@ test_a_stream_past_its_spending_limit_is_budget_spent(void **state)
 	/* A complete stream has spent nothing it should not have. */
 	in.agent.state = AGENT_IDLE;
 	in.budget_spent = false;
-	in.counts = (struct model_counts){ 3, 3, 0, 0, 0 };
+	in.counts = (struct model_counts){ 3, 3, 0, 0, 0, 0 };
 	assert_int_equal(judge(&in), STALL_OK);
 
 	/* No limits: never. */
