@@ -269,11 +269,19 @@ cmd_config_report(const char *prefix, const struct orchconf *c)
 {
 	char	**problems, err[256];
 	size_t	  n, i, total = 0;
+	int	  rc;
 
-	if (c->api_endpoint != NULL &&
-	    upstream_check_url(c->api_endpoint, err, sizeof err) == -1) {
+	rc = c->api_endpoint != NULL ? upstream_check_url(c->api_endpoint,
+	    err, sizeof err) : 0;
+	if (rc == -1) {
 		log_warnx("%s: apiEndpoint '%.128s' is not an http or https "
 		    "URL such as %s", prefix, c->api_endpoint,
+		    CMD_CONFIG_DEFAULT_URL);
+		total++;
+	} else if (rc == -2) {
+		log_warnx("%s: apiEndpoint '%.128s' has a path or a query: give "
+		    "Task Copilot's address alone, such as %s (taskgate asks "
+		    "/api/streams there)", prefix, c->api_endpoint,
 		    CMD_CONFIG_DEFAULT_URL);
 		total++;
 	}
@@ -684,7 +692,7 @@ cmd_config_generate(int argc, char **argv)
 	len = strlen(url);
 	while (len > 0 && url[len - 1] == '/')
 		url[--len] = '\0';
-	if (upstream_check_url(url, err, sizeof err) == -1) {
+	if (upstream_check_url(url, err, sizeof err) != 0) {
 		log_warnx("%s", err);
 		goto out;
 	}

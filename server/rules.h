@@ -114,6 +114,7 @@ int	model_count_tasks(json_t *, struct model_counts *);
 int	model_augment_list(json_t *, char *, size_t);
 int	model_augment_detail(json_t *, char *, size_t);
 json_t	*model_find_stream(json_t *, const char *);
+void	model_add_blocked_reasons(json_t *, json_t *);
 
 /* agent.c */
 enum agent_state {
