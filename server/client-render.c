@@ -400,10 +400,43 @@ render_stream_tree(struct client_frame *f, const struct render_glyphs *g,
 	}
 }
 
+/*
+ * What a stream whose gate is closed waits for: its dependencies under
+ * 100 %, or, when they are all done, the gate's own reasons (the phase
+ * rule), never "none".
+ */
+static void
+render_waits_text(struct client_frame *f, const struct render_glyphs *g,
+    json_t *s)
+{
+	json_t		*d, *r;
+	const char	*st;
+	size_t		 i, open = 0;
+
+	json_array_foreach(json_object_get(s, "dependencies"), i, d) {
+		st = render_str(d, "status");
+		if (st == NULL || strcmp(st, "completed") != 0)
+			open++;
+	}
+	if (open > 0) {
+		client_frame_add(f, CLIENT_GREY, "waits for ");
+		render_deps_text(f, g, s, true);
+		return;
+	}
+	client_frame_add(f, CLIENT_GREY, "waits: ");
+	json_array_foreach(json_object_get(json_object_get(s, "gate"),
+	    "reasons"), i, r)
+		client_frame_add(f, CLIENT_GREY, "%s%s", i > 0 ? "; " : "",
+		    json_string_value(r) != NULL ? json_string_value(r) : "?");
+	if (i == 0)
+		client_frame_add(f, CLIENT_GREY, "the plan's gate");
+}
+
 /* watch: one line per stream, and one under it when there is more. */
 static void
 render_stream_row(struct client_frame *f, const struct render_glyphs *g,
-    json_t *s, const char *now, int id_w, int name_w)
+    json_t *s, const char *now, int id_w, int name_w,
+    enum client_detail detail)
 {
 	enum client_color	 c = render_stream_color(s);
 	const char		*st = render_str(s, "status");
@@ -424,6 +457,7 @@ render_stream_row(struct client_frame *f, const struct render_glyphs *g,
 		f->max = col + name_w;		/* a long name is cut */
 	client_frame_add(f, CLIENT_PLAIN, "%s", name != NULL ? name : "");
 	f->max = max;
+	f->cut = false;		/* the name's own cut: the row goes on */
 	client_frame_pad(f, col + name_w + 2);
 	render_bar(f, g, render_int(s, "progressPercentage"), c);
 	client_frame_add(f, CLIENT_PLAIN, "  %2ld/%-2ld ", render_int(s,
@@ -438,12 +472,15 @@ render_stream_row(struct client_frame *f, const struct render_glyphs *g,
 		client_frame_add(f, CLIENT_PLAIN, " %s ", g->dot);
 		render_session_text(f, s);
 	}
+	if (detail == CLIENT_ROWS_ONLY)
+		return;
 	if (strcmp(render_state_name(s), "ok") != 0) {
 		client_frame_line(f);
 		client_frame_add(f, CLIENT_PLAIN, "      %s", g->last);
 		render_state_text(f, s, false);
 	}
-	if (json_is_object(json_object_get(s, "agent")) && !done) {
+	if (json_is_object(json_object_get(s, "agent")) && !done &&
+	    detail == CLIENT_ROWS) {
 		client_frame_line(f);
 		client_frame_add(f, CLIENT_PLAIN, "      %s", g->last);
 		render_agent_text(f, g, s, now);
@@ -452,8 +489,7 @@ render_stream_row(struct client_frame *f, const struct render_glyphs *g,
 	    "forceable"))) {
 		client_frame_line(f);
 		client_frame_add(f, CLIENT_PLAIN, "      %s", g->last);
-		client_frame_add(f, CLIENT_GREY, "waits for ");
-		render_deps_text(f, g, s, true);
+		render_waits_text(f, g, s);
 	}
 }
 
@@ -503,6 +539,7 @@ render_next_actions(struct client_frame *f, json_t *doc)
 			client_frame_add(f, CLIENT_GREY, "  (taskgate %s %s)",
 			    act, id);
 	}
+	f->next_end = f->n;
 }
 
 static int
@@ -534,12 +571,17 @@ render_phase_streams(json_t *streams, enum plan_phase p, size_t *n)
 
 /*
  * Renders the overview document as lines: the upstream, the overall bar,
- * the streams by phase, alerts, next actions.  compact: one line per
- * stream (watch) instead of a tree (status).
+ * the streams by phase, alerts, next actions.  detail: a tree per stream
+ * (status), or rows (watch), where the next actions come before the
+ * alerts, since a short window shows the top of the frame and what to do
+ * matters most; the watch asks for less under each row when the frame
+ * is taller than its window.
  */
 void
-client_render_overview(struct client_frame *f, json_t *doc, bool compact)
+client_render_overview(struct client_frame *f, json_t *doc,
+    enum client_detail detail)
 {
+	bool		 compact = detail != CLIENT_TREE;
 	const struct render_glyphs *g = f->utf8 ? &render_utf8_glyphs :
 	    &render_ascii_glyphs;
 	json_t		*streams = json_object_get(doc, "streams"), *s;
@@ -576,7 +618,8 @@ client_render_overview(struct client_frame *f, json_t *doc, bool compact)
 			} else if (!compact)
 				client_frame_line(f);
 			if (compact)
-				render_stream_row(f, g, s, now, id_w, name_w);
+				render_stream_row(f, g, s, now, id_w, name_w,
+				    detail);
 			else
 				render_stream_tree(f, g, s, now);
 		}
@@ -588,6 +631,9 @@ client_render_overview(struct client_frame *f, json_t *doc, bool compact)
 		client_frame_add(f, CLIENT_GREY, "No streams yet: taskgate has "
 		    "not read them from Task Copilot, or it has none.");
 	}
+	if (compact)
+		render_next_actions(f, doc);
 	render_alerts(f, g, doc);
-	render_next_actions(f, doc);
+	if (!compact)
+		render_next_actions(f, doc);
 }

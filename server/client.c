@@ -322,7 +322,7 @@ client_status(struct client_conn *c, const struct client_verb *v,
 	}
 	client_frame_init(&f, 0, client_want_color(a),
 	    termtext_utf8_locale());
-	client_render_overview(&f, r.json, false);
+	client_render_overview(&f, r.json, CLIENT_TREE);
 	for (i = 0; i < f.n; i++)
 		printf("%s\n", f.lines[i].data != NULL ? f.lines[i].data : "");
 	client_frame_clear(&f);

@@ -299,6 +299,12 @@ poller_stream_event(json_t *s, const struct model_counts *before)
 		    json_integer(before->total));
 		json_object_set_new(prev, "completedTasks",
 		    json_integer(before->completed));
+		json_object_set_new(prev, "inProgressTasks",
+		    json_integer(before->in_progress));
+		json_object_set_new(prev, "blockedTasks",
+		    json_integer(before->blocked));
+		json_object_set_new(prev, "pendingTasks",
+		    json_integer(before->pending));
 		json_object_set_new(prev, "progressPercentage",
 		    json_integer(model_progress(before)));
 		json_object_set_new(e, "previous", prev);

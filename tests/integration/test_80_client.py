@@ -554,11 +554,11 @@ class Watch(Base):
             self.proxy.down()
         super().tearDown()
 
-    def start_watch(self, port):
+    def start_watch(self, port, size=("120", "50")):
         env = ["env", "TG_BIN=" + harness.BIN, "TASKGATE_LISTEN=127.0.0.1:%d" % port,
                "TASKGATE_TOKEN_FILE=" + os.path.join(self.tg.dir, "token"), "LANG=C.UTF-8",
                "LC_ALL=C.UTF-8", "NO_COLOR="]
-        r = self.tmux("new-session", "-d", "-s", "w", "-x", "120", "-y", "50", "--", *env,
+        r = self.tmux("new-session", "-d", "-s", "w", "-x", size[0], "-y", size[1], "--", *env,
                       "sh", "-c", self.PANE)
         self.assertEqual(r.returncode, 0, r.stderr)
         return wait_for(lambda: self.line("Stream-B"), what="watch to draw Stream-B")
@@ -620,6 +620,50 @@ class Watch(Base):
         self.assertEqual(self.pane("#{alternate_on} #{cursor_flag}"), "0 1",
                          "the alternate screen left, the cursor shown")
         self.assertNotIn("Stream-B", self.capture(), "the shell's screen again")
+
+    def test_80_by_24_shows_the_next_actions_whole_words_and_real_changes(self):
+        self.start_watch(self.tg.port, ("80", "24"))
+        screen = wait_for(lambda: (lambda s: s if "NEXT ACTIONS" in s else None)(self.capture()),
+                          what="NEXT ACTIONS on an 80x24 screen")
+        lines = screen.splitlines()
+        self.assertLessEqual(len(lines), 24)
+        actions = self.tg.get("/api/overview").json()["nextActions"]
+        at = lines.index("NEXT ACTIONS")
+        for n, action in enumerate(actions, 1):
+            shown = lines[at + n]
+            self.assertTrue(shown.startswith("  %d. %s %s" % (n, action["action"], action["streamId"])),
+                            shown)
+        # A line too long for 80 columns is cut between words, and says so.
+        for line in lines:
+            for full in [a["reason"] for a in actions]:
+                head = line.split(": ", 1)[-1]
+                if head.endswith("…") and full.startswith(head[:-1].rstrip()[:20]):
+                    kept = head[:-1]
+                    self.assertTrue(full.startswith(kept), (line, full))
+                    self.assertEqual(full[len(kept)], " ", "cut inside a word: %r" % line)
+        for line in lines:
+            if "…" not in line:
+                continue
+            self.assertNotRegex(line, r"\w…", "a word cut in half: %r" % line)
+
+        # All of Stream-Z's dependencies done, the phase rule still closes its gate.
+        self.double.set_task("B2", status="completed")
+        self.double.set_task("B3", status="completed")
+        z = wait_for(lambda: (lambda l: l if l and "waits" in l else None)(
+            self.line("└─ waits", self.capture())), what="Stream-Z's gate line")
+        wait_for(lambda: "parallel phase" in (self.line("└─ waits") or ""),
+                 what="the phase rule named under Stream-Z")
+        self.assertNotIn("none", self.line("└─ waits"))
+
+        # A task that moves without moving the progress: RECENT says what moved.
+        self.tmux("resize-window", "-t", "w", "-x", "120", "-y", "50")
+        self.double.set_task("D1", status="pending")
+        moved = wait_for(lambda: self.line("Stream-D: 0 in progress (was 1), 1 pending (was 0)"),
+                         what="the move under RECENT")
+        self.assertIsNotNone(moved)
+        screen = self.capture()
+        self.assertNotIn("0/2 tasks (0%, was 0%)", screen)
+        self.assertIn("Stream-B 3/3 tasks (100%, was ", screen, "a real change is listed")
 
     def test_reconnects_with_last_event_id(self):
         self.proxy = Proxy(self.tg.port)
