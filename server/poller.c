@@ -427,6 +427,28 @@ poller_upstream_event(struct poller *p, bool up, json_t *events)
 	    "upstream", "data", data));
 }
 
+/*
+ * Gives each stream of the view its newest agent activity ("agent", the
+ * activity list is newest first), as the overview shows it, so that the
+ * gates of a start see an agent that works on it outside taskgate.
+ */
+static void
+poller_agents(json_t *view)
+{
+	json_t	*s, *a;
+	size_t	 i;
+
+	json_array_foreach(json_object_get(view, "streams"), i, s) {
+		const char *id = json_string_value(json_object_get(s,
+		    "streamId"));
+
+		a = id != NULL ? model_find_stream(json_object_get(view,
+		    "activities"), id) : NULL;
+		json_object_set_new(s, "agent", a != NULL ? json_deep_copy(a) :
+		    json_null());
+	}
+}
+
 static void
 poller_round(struct poller *p)
 {
@@ -460,6 +482,7 @@ poller_round(struct poller *p)
 		    json_object_get(e, "activities")) ? json_incref(
 		    json_object_get(e, "activities")) : json_array());
 		json_decref(e);
+		poller_agents(view);
 		e = poller_get(p, "/api/tasks?status=blocked",
 		    CACHE_PASSTHROUGH);
 		json_object_set_new(view, "blocked", json_is_array(

@@ -72,6 +72,9 @@ struct plan_stream {
 	bool		 blocked;	/* one of its tasks is blocked */
 	bool		 live;		/* its session window is live */
 	bool		 budget_spent;	/* no recovery attempts left */
+	const char	*worked_by;	/* the agent Task Copilot reports
+					   active on it (a heartbeat under
+					   5 min old), or NULL */
 };
 
 int	plan_check(const struct orchconf *, char ***, size_t *);

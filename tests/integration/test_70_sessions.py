@@ -164,6 +164,32 @@ class Control(Base):
                       % sessions[0]["maxRecoveryAttempts"], text)
         self.assertGreater(sessions[0]["maxRecoveryAttempts"], 0)
 
+    def test_a_stream_an_agent_works_on_is_not_offered_a_second(self):
+        # B2's agent (@me) takes it up again: Task Copilot's heartbeat is now.
+        self.double.set_task("B2", status="pending")
+        self.double.set_task("B2", status="in_progress")
+
+        def worked_on():
+            o = self.tg.get("/api/overview").json()
+            b = {s["streamId"]: s for s in o["streams"]}["Stream-B"]
+            return o if b["agent"] and b["agent"]["isActive"] else None
+        overview = wait_for(worked_on, what="Stream-B's agent active")
+        b = {s["streamId"]: s for s in overview["streams"]}["Stream-B"]
+        self.assertFalse(b["gate"]["canStart"])
+        self.assertTrue(b["gate"]["forceable"])
+        self.assertIn("Stream-B is being worked on: agent @me is active in Task Copilot",
+                      b["gate"]["reasons"])
+        actions = {a["streamId"]: a for a in overview["nextActions"]}
+        self.assertEqual(actions["Stream-B"]["action"], "wait")
+        self.assertIn("being worked on", actions["Stream-B"]["reason"])
+        refused = self.post("/api/streams/Stream-B/start")
+        self.assertEqual(refused.status, 409)
+        self.assertIn("Stream-B is being worked on: agent @me is active in Task Copilot",
+                      refused.json()["reasons"])
+        self.assertEqual(self.project.windows(), [], "no second agent")
+        # A person who knows better may still start one.
+        self.assertEqual(self.post("/api/streams/Stream-B/start?force=true").status, 201)
+
     def user(self):
         import pwd
         return pwd.getpwuid(os.getuid()).pw_name
@@ -517,6 +543,32 @@ class HumanRecovery(Base):
         forced = self.post("/api/streams/Stream-B/recover?force=true")
         self.assertEqual((forced.status, forced.json()["forced"]), (201, "past the recovery budget"),
                          "a person may try again")
+
+    def test_a_stream_an_agent_works_on_is_not_offered_a_second(self):
+        # B2's agent (@me) takes it up again: Task Copilot's heartbeat is now.
+        self.double.set_task("B2", status="pending")
+        self.double.set_task("B2", status="in_progress")
+
+        def worked_on():
+            o = self.tg.get("/api/overview").json()
+            b = {s["streamId"]: s for s in o["streams"]}["Stream-B"]
+            return o if b["agent"] and b["agent"]["isActive"] else None
+        overview = wait_for(worked_on, what="Stream-B's agent active")
+        b = {s["streamId"]: s for s in overview["streams"]}["Stream-B"]
+        self.assertFalse(b["gate"]["canStart"])
+        self.assertTrue(b["gate"]["forceable"])
+        self.assertIn("Stream-B is being worked on: agent @me is active in Task Copilot",
+                      b["gate"]["reasons"])
+        actions = {a["streamId"]: a for a in overview["nextActions"]}
+        self.assertEqual(actions["Stream-B"]["action"], "wait")
+        self.assertIn("being worked on", actions["Stream-B"]["reason"])
+        refused = self.post("/api/streams/Stream-B/start")
+        self.assertEqual(refused.status, 409)
+        self.assertIn("Stream-B is being worked on: agent @me is active in Task Copilot",
+                      refused.json()["reasons"])
+        self.assertEqual(self.project.windows(), [], "no second agent")
+        # A person who knows better may still start one.
+        self.assertEqual(self.post("/api/streams/Stream-B/start?force=true").status, 201)
 
     def user(self):
         import pwd
