@@ -538,6 +538,11 @@ render_next_actions(struct client_frame *f, json_t *doc)
 		    strcmp(act, "recover") == 0))
 			client_frame_add(f, CLIENT_GREY, "  (taskgate %s %s)",
 			    act, id);
+		if (render_str(a, "how") != NULL) {
+			client_frame_line(f);
+			client_frame_add(f, CLIENT_GREY, "     %s",
+			    render_str(a, "how"));
+		}
 	}
 	f->next_end = f->n;
 }

@@ -530,9 +530,17 @@ export function renderAlerts(alerts, byId) {
 export function renderNext(actions) {
   const list = actions || [];
   $('next-panel').hidden = list.length === 0;
+  // An unblock says where and how: the blocked task's question, then the
+  // control (the card's reply box, or taskgate reply), with a link to the card.
   $('next').replaceChildren(...list.map((n) => h('li', {}, [
     h('b', { text: [n.action, n.streamId].filter(Boolean).join(' ') }),
     n.reason ? h('span', { class: 'muted', text: ' — ' + n.reason }) : null,
+    n.how ? h('div', { class: 'next-how' }, [
+      h('span', { text: 'How: ' + n.how + ' ' }),
+      n.streamId && document.getElementById('stream-' + encodeURIComponent(n.streamId))
+        ? h('a', { text: 'Go to ' + n.streamId, attrs: { href: '#stream-' + encodeURIComponent(n.streamId) } })
+        : null,
+    ]) : null,
   ])));
 }
 

@@ -190,6 +190,31 @@ class Control(Base):
         # A person who knows better may still start one.
         self.assertEqual(self.post("/api/streams/Stream-B/start?force=true").status, 201)
 
+    def test_unblock_says_which_task_asks_what_and_where_to_answer(self):
+        def unblock():
+            acts = {a["streamId"]: a for a in self.tg.get("/api/overview").json()["nextActions"]}
+            return acts["Stream-D"]
+        question = "Need decision: should POST /api/streams/:id/checkpoint require auth?"
+        first = unblock()
+        self.assertEqual(first["action"], "unblock")
+        self.assertIn('"Threat model the checkpoint endpoint": ' + question, first["reason"])
+        self.assertEqual(first["task"]["blockedReason"], question)
+        self.assertIn("Task Copilot", first["how"], "no agent of Stream-D to reply to yet")
+        self.assertEqual(self.post("/api/streams/Stream-D/start").status, 201)
+        live = wait_for(lambda: (lambda a: a if "reply box" in a.get("how", "") else None)(unblock()),
+                        what="the how of a stream with a live agent")
+        self.assertIn("taskgate reply Stream-D", live["how"])
+        # The terminal says it too, under the action.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TASKGATE_")}
+        env.update(TASKGATE_LISTEN="127.0.0.1:%d" % self.tg.port,
+                   TASKGATE_TOKEN_FILE=os.path.join(self.tg.dir, "token"))
+        out = subprocess.run([harness.BIN, "status", "--no-color"], capture_output=True, text=True,
+                             env=env, timeout=30).stdout
+        lines = out.splitlines()
+        at = [i for i, l in enumerate(lines) if "unblock Stream-D:" in l][0]
+        self.assertIn(question, lines[at])
+        self.assertIn("the reply box on its card, or taskgate reply Stream-D", lines[at + 1])
+
     def user(self):
         import pwd
         return pwd.getpwuid(os.getuid()).pw_name
@@ -569,6 +594,31 @@ class HumanRecovery(Base):
         self.assertEqual(self.project.windows(), [], "no second agent")
         # A person who knows better may still start one.
         self.assertEqual(self.post("/api/streams/Stream-B/start?force=true").status, 201)
+
+    def test_unblock_says_which_task_asks_what_and_where_to_answer(self):
+        def unblock():
+            acts = {a["streamId"]: a for a in self.tg.get("/api/overview").json()["nextActions"]}
+            return acts["Stream-D"]
+        question = "Need decision: should POST /api/streams/:id/checkpoint require auth?"
+        first = unblock()
+        self.assertEqual(first["action"], "unblock")
+        self.assertIn('"Threat model the checkpoint endpoint": ' + question, first["reason"])
+        self.assertEqual(first["task"]["blockedReason"], question)
+        self.assertIn("Task Copilot", first["how"], "no agent of Stream-D to reply to yet")
+        self.assertEqual(self.post("/api/streams/Stream-D/start").status, 201)
+        live = wait_for(lambda: (lambda a: a if "reply box" in a.get("how", "") else None)(unblock()),
+                        what="the how of a stream with a live agent")
+        self.assertIn("taskgate reply Stream-D", live["how"])
+        # The terminal says it too, under the action.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TASKGATE_")}
+        env.update(TASKGATE_LISTEN="127.0.0.1:%d" % self.tg.port,
+                   TASKGATE_TOKEN_FILE=os.path.join(self.tg.dir, "token"))
+        out = subprocess.run([harness.BIN, "status", "--no-color"], capture_output=True, text=True,
+                             env=env, timeout=30).stdout
+        lines = out.splitlines()
+        at = [i for i, l in enumerate(lines) if "unblock Stream-D:" in l][0]
+        self.assertIn(question, lines[at])
+        self.assertIn("the reply box on its card, or taskgate reply Stream-D", lines[at + 1])
 
     def user(self):
         import pwd
