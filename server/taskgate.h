@@ -77,7 +77,9 @@ void	options_usage(FILE *);
 
 /* orchconf.c (struct orchconf: rules.h) */
 int	orchconf_load(const char *, struct orchconf *, char *, size_t);
+size_t	orchconf_load_all(const char *, struct orchconf *, char ***);
 int	orchconf_parse(json_t *, struct orchconf *, char *, size_t);
+size_t	orchconf_parse_all(json_t *, struct orchconf *, char ***);
 void	orchconf_defaults(struct orchconf *);
 void	orchconf_clear(struct orchconf *);
 
