@@ -1,13 +1,16 @@
 /*
  * api-streams.c: taskgate's own read endpoints about streams:
- * GET /api/overview (the dashboard's one call, also the snapshot event)
+ * GET /api/overview (the dashboard's one call, also the snapshot event;
+ * it says whose daemon it is: uid, user, pid)
  * and GET /api/streams/{id}/history (progress samples, oldest first).
  * The overview is built from the poller's latest view, the upstream's
  * state and the plan's gates; nothing here talks to the upstream.
  */
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "taskgate.h"
 
@@ -163,6 +166,25 @@ overview_plan(struct taskgate *tg, json_t *streams, json_t *out)
 	plan_streams_free(ps, n);
 }
 
+/*
+ * Whose taskgate this is: its user and process.  Two users on one box
+ * may both use the default port; a client tells the reader when the
+ * daemon that answered is not its own user's.
+ */
+static json_t *
+overview_daemon(void)
+{
+	struct passwd	 pw, *found = NULL;
+	char		 text[1024];
+	uid_t		 uid = getuid();
+
+	if (getpwuid_r(uid, &pw, text, sizeof text, &found) != 0)
+		found = NULL;
+	return json_pack("{s:I,s:s?,s:I}", "uid", (json_int_t)uid, "user",
+	    found != NULL ? found->pw_name : NULL, "pid",
+	    (json_int_t)getpid());
+}
+
 static void
 overview_build(json_t *view, void *arg)
 {
@@ -180,6 +202,7 @@ overview_build(json_t *view, void *arg)
 	json_object_set_new(out, "generatedAt", json_string(now));
 	up = view != NULL && json_is_true(json_object_get(view, "upstreamUp"));
 	json_object_set_new(out, "upstream", upstream_json(b->tg->upstream, up));
+	json_object_set_new(out, "daemon", overview_daemon());
 	if (view != NULL && !up)
 		overview_alert(alerts, "upstream", NULL, "Task Copilot does "
 		    "not answer; the figures are from the last time it did");

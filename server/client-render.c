@@ -6,12 +6,14 @@
  * line per stream (and one under it when there is more).  Every string
  * of the document goes through the frame, so it is made safe there; a
  * field that is missing or of the wrong type is drawn as "?", "none" or
- * left out, never trusted.  It reads the document and the local time
- * zone, nothing else.
+ * left out, never trusted.  It reads the document, the local time zone
+ * and the reader's uid (a daemon of another user is said to be), nothing
+ * else.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "client.h"
 
@@ -181,6 +183,28 @@ render_upstream_line(struct client_frame *f, json_t *doc, bool polled)
 	render_clock(render_str(doc, "polledAt"), at, sizeof at);
 	if (at[0] != '\0')
 		client_frame_add(f, CLIENT_GREY, "  (polled %s)", at);
+}
+
+/*
+ * A daemon of another user (two users, one default port): a line saying
+ * whose it is, since its streams, token and windows are not the reader's.
+ */
+static void
+render_daemon_line(struct client_frame *f, json_t *doc)
+{
+	json_t		*d = json_object_get(doc, "daemon");
+	json_t		*uid = json_object_get(d, "uid");
+	const char	*user = render_str(d, "user");
+
+	if (!json_is_integer(uid) || json_integer_value(uid) ==
+	    (json_int_t)getuid())
+		return;
+	client_frame_line(f);
+	client_frame_add(f, CLIENT_BOLD, "Daemon    ");
+	client_frame_add(f, CLIENT_YELLOW, "not yours: it runs as %s%s(uid "
+	    "%lld, pid %lld); use --listen to reach your own", user != NULL ?
+	    user : "", user != NULL ? " " : "", (long long)json_integer_value(
+	    uid), (long long)render_int(d, "pid"));
 }
 
 static void
@@ -606,6 +630,7 @@ client_render_overview(struct client_frame *f, json_t *doc,
 	}
 	if (name_w > 24)
 		name_w = 24;
+	render_daemon_line(f, doc);
 	render_upstream_line(f, doc, !compact);
 	render_overall_line(f, g, doc);
 	for (p = PLAN_FOUNDATION; p <= PLAN_UNKNOWN; p++) {

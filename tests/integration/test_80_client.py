@@ -145,6 +145,43 @@ class Status(Base):
         self.assertIn("start Stream-B: ready to start  (taskgate start Stream-B)",
                       "\n".join(lines[nexts:]))
 
+    def test_another_users_daemon_is_said_to_be(self):
+        daemon = self.tg.get("/api/overview").json()["daemon"]
+        self.assertEqual((daemon["uid"], daemon["pid"]), (os.getuid(), self.tg.proc.pid))
+        rc, out, err = self.client("status", "--no-color")
+        self.assertEqual(rc, 0)
+        self.assertNotIn("not yours", out, "our own daemon")
+        # The same answer from a daemon that runs as someone else, on the
+        # port the client was told of.
+        import http.server
+        doc = self.tg.get("/api/overview").json()
+        doc["daemon"] = {"uid": os.getuid() + 4242, "user": "someone-else", "pid": 77}
+        body = json.dumps(doc).encode()
+
+        class Other(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Other)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            env = client_env(self.tg, {"TASKGATE_LISTEN": "127.0.0.1:%d" % server.server_address[1]})
+            proc = subprocess.run([harness.BIN, "status", "--no-color"], capture_output=True, text=True,
+                                  env=env, timeout=30)
+        finally:
+            server.shutdown()
+            server.server_close()
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        first = [l for l in proc.stdout.splitlines() if l.startswith("Daemon")]
+        self.assertEqual(first, ["Daemon    not yours: it runs as someone-else (uid %d, pid 77); "
+                                 "use --listen to reach your own" % (os.getuid() + 4242)])
+
     def test_json_is_the_overview(self):
         rc, out, err = self.client("status", "--json")
         self.assertEqual((rc, err), (0, ""))
