@@ -24,6 +24,10 @@ struct poller_stream {
 	struct stream_row	row;		/* persisted memory */
 	struct stall_track	track;
 	bool			seen;		/* in the latest list */
+	struct stall_basis	basis;		/* what row.state was judged on */
+	int			unhealthy;	/* the upstream's last verdict:
+						   -1 none yet, 0, 1 */
+	json_t			*warnings;	/* with it, or NULL */
 };
 
 struct poller_sample {
@@ -79,6 +83,7 @@ poller_new(struct taskgate *tg)
 		for (i = 0; i < n; i++) {
 			p->streams[i].row = rows[i];
 			p->streams[i].track.unchanged_s = rows[i].unchanged_s;
+			p->streams[i].unhealthy = -1;
 		}
 		p->n_streams = n;
 		free(rows);	/* the evidence strings moved into streams */
@@ -120,8 +125,10 @@ poller_free(struct poller *p)
 
 	if (p == NULL)
 		return;
-	for (i = 0; i < p->n_streams; i++)
+	for (i = 0; i < p->n_streams; i++) {
 		free(p->streams[i].row.evidence);
+		json_decref(p->streams[i].warnings);
+	}
 	free(p->streams);
 	json_decref(p->view);
 	free(p->unwritten);
@@ -257,6 +264,7 @@ poller_stream(struct poller *p, const char *id, int64_t now_ms)
 	s->row.state_since_ms = now_ms;
 	snprintf(s->row.state, sizeof s->row.state, "ok");
 	s->row.evidence = xstrdup("{}");
+	s->unhealthy = -1;
 	return s;
 }
 
@@ -320,12 +328,13 @@ poller_judge(struct poller *p, json_t *s, int64_t now_ms, double now,
 {
 	struct poller_stream	*ps;
 	struct stall_input	 in;
+	struct stall_basis	 basis;
 	struct model_counts	 c;
 	const char		*id = json_string_value(json_object_get(s,
 				    "streamId"));
 	json_t			*health = NULL, *evidence, *state;
 	enum stall_state	 st;
-	bool			 changed;
+	bool			 changed, kept;
 	int64_t			 judged_ms;
 	char			*key, *ev_text;
 
@@ -359,15 +368,36 @@ poller_judge(struct poller *p, json_t *s, int64_t now_ms, double now,
 		xasprintf(&key, "/api/streams/%s/health", id);
 		health = poller_get(p, key, CACHE_PASSTHROUGH);
 		free(key);
-		if (json_is_false(json_object_get(health, "healthy"))) {
+		/* A health that could not be read is no verdict: the last
+		 * one stands, not "healthy". */
+		if (json_is_boolean(json_object_get(health, "healthy"))) {
+			ps->unhealthy = json_is_false(json_object_get(health,
+			    "healthy"));
+			json_decref(ps->warnings);
+			ps->warnings = json_incref(json_object_get(health,
+			    "warnings"));
+		}
+		if (ps->unhealthy == 1) {
 			in.upstream_unhealthy = true;
-			in.upstream_warnings = json_object_get(health,
-			    "warnings");
+			in.upstream_warnings = ps->warnings;
 		}
 	}
 	st = stall_judge(&in, &evidence);
 	json_decref(health);
-	if (strcmp(stall_state_name(st), ps->row.state) != 0) {
+	stall_basis_of(&in, &basis);
+	kept = stall_state_from_name(ps->row.state) >= 0 &&
+	    stall_keeps((enum stall_state)stall_state_from_name(ps->row.state),
+	    st, &ps->basis, &basis);
+	if (kept) {
+		/* Nothing moved: the state and its evidence stay. */
+		json_decref(evidence);
+		evidence = json_loads(ps->row.evidence, 0, NULL);
+		if (evidence == NULL)
+			evidence = json_object();
+	} else if (strcmp(stall_state_name(st), ps->row.state) != 0 ||
+	    !ps->basis.set)
+		ps->basis = basis;
+	if (!kept && strcmp(stall_state_name(st), ps->row.state) != 0) {
 		state = json_object();
 		json_object_set_new(state, "streamId", json_string(id));
 		json_object_set_new(state, "state",

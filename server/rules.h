@@ -188,7 +188,20 @@ struct stall_input {
 	long			 attempts;	/* and how many */
 };
 
+/* What a state was judged on: a change to a milder one needs it to move. */
+struct stall_basis {
+	bool			 set;
+	struct model_counts	 counts;
+	bool			 working;	/* in progress, or a live window */
+	enum agent_state	 agent;
+	bool			 unhealthy;	/* the upstream's verdict */
+	bool			 spent;
+};
+
 const char *stall_state_name(enum stall_state);
+void	stall_basis_of(const struct stall_input *, struct stall_basis *);
+bool	stall_keeps(enum stall_state, enum stall_state,
+	    const struct stall_basis *, const struct stall_basis *);
 int	stall_state_from_name(const char *);
 bool	stall_state_recoverable(const char *);
 const char *stall_state_protected(const char *);

@@ -574,6 +574,36 @@ class HumanRecovery(Base):
         return pwd.getpwuid(os.getuid()).pw_name
 
 
+class StateLabels(Base):
+    """A state changes only on new evidence: a stuck stream whose window is
+    restarted stays stuck, with the same since, instead of reading
+    "upstream says unhealthy" until its fresh stall clock runs out."""
+    project_args = {"stall_minutes": 0.05, "max_recovery": 5}
+
+    def state_of(self, sid):
+        return {s["streamId"]: s for s in self.tg.get("/api/overview").json()["streams"]}[sid]["state"]
+
+    def test_a_restart_is_no_new_evidence(self):
+        self.assertEqual(self.post("/api/streams/Stream-D/start").status, 201)
+        self.typed("Stream-D")
+        stuck = wait_for(lambda: (lambda st: st if st["name"] == "no-progress" else None)(self.state_of("Stream-D")),
+                         timeout=20, what="Stream-D no-progress")
+        wait_for(lambda: harness.judged_since_start(self.tg, "Stream-D"), what="a judgement of the window")
+        mark = len(self.es.events)
+        recovered = self.post("/api/streams/Stream-D/recover")
+        self.assertEqual(recovered.status, 201, recovered.body)
+        self.typed("Stream-D", 2)
+        time.sleep(4)  # longer than the 3 s stall timeout the new window gets
+        flips = [e["data"]["state"] for e in self.es.events[mark:]
+                 if e["event"] == "state" and e["data"]["streamId"] == "Stream-D"]
+        self.assertEqual(flips, [], "nothing moved, yet the label changed")
+        now = self.state_of("Stream-D")
+        self.assertEqual((now["name"], now["since"]), ("no-progress", stuck["since"]))
+        # Progress is new evidence: the label follows it.
+        self.double.set_task("D1", status="completed")
+        wait_for(lambda: self.state_of("Stream-D")["name"] != "no-progress", what="a new label after progress")
+
+
 class AutoRecovery(Base):
     auto = True
     # The stall timeout (6 s) is longer than an agent takes to start and
