@@ -293,7 +293,10 @@ function cardMain(s, ctx, main) {
     const ev = evidenceText(s.state.evidence);
     details.appendChild(h('div', { class: 's-row evidence tone-' + healthInfo(health).tone }, [
       h('span', { class: 'k', text: 'Health' }),
-      h('span', { text: `${healthInfo(health).label} since ${ago(s.state.since, ctx.now)}` }),
+      // Since when, as a clock time: "just now" would say nothing of a
+      // label that had kept for a while.
+      h('span', { class: 'since', text: `${healthInfo(health).label} since ${clockTime(s.state.since)} (${ago(s.state.since, ctx.now)})`,
+        attrs: { title: String(s.state.since || '') } }),
       ev.text ? h('span', { class: 'muted', text: ev.text, attrs: { title: ev.all || null } }) : null,
     ]));
   }

@@ -512,6 +512,16 @@ describe('dashboard in headless Chromium', () => {
     assert.equal(item.link, '#stream-Stream-D', 'a link to the card, where its reply box is');
   });
 
+  test('a stream\'s health says since when, as a time of day', async () => {
+    const row = await page.textContent('[data-stream="Stream-D"] .s-row.evidence');
+    const since = await page.evaluate(() => fetch('/api/overview').then((r) => r.json())
+      .then((o) => o.streams.find((s) => s.streamId === 'Stream-D').state.since));
+    const clock = new Date(since);
+    assert.ok(Number.isFinite(clock.getTime()), 'the overview gives the state\'s since');
+    const shown = await page.evaluate((iso) => new Date(iso).toLocaleTimeString(), since);
+    assert.ok(row.includes('since ' + shown), `the health row "${row}" shows ${shown}`);
+  });
+
   test('signed in: Start opens a session and its pane shows the agent', { skip: !TMUX && 'tmux is not installed' }, async () => {
     await page.waitForSelector('[data-stream="Stream-B"] button[data-action="start"]:not([disabled])', { timeout: 10000 });
     assert.equal(await page.isVisible('#signin'), false);
