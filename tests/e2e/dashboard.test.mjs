@@ -377,7 +377,11 @@ describe('dashboard in headless Chromium', () => {
     assert.equal(t['not started'], '1 not started', JSON.stringify(t));
     assert.equal(t.paused, '1 paused', JSON.stringify(t));
     assert.match(await page.textContent('#graph .gnode[href="#stream-Stream-B"] > title'), /paused/, 'the graph says so too');
-    await double.setTask('B2', { status: 'in_progress' });
+    // Back in progress without a fresh heartbeat (a move to in_progress by
+    // its agent would write one, and an agent Task Copilot reports active
+    // closes Start for the tests that follow).
+    await double.setTask('B2', { status: 'in_progress', assignedAgent: '' });
+    await double.setTask('B2', { assignedAgent: 'me' });
     await until(async () => (await status('Stream-B')) === 'in progress tone-active', 'Stream-B in progress again', 8000);
     assert.equal((await tally()).paused, undefined);
   });
