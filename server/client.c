@@ -81,7 +81,8 @@ static const struct verb_flag client_rows[] = {
 	  "no colours (there are none either when NO_COLOR is set or the "
 	  "output is not a terminal)" },
 	{ "force", no_argument, CL_FORCE, NULL, NULL,
-	  "start: skip the dependency and phase-order gates; recover: go past "
+	  "start: skip the dependency, phase-order and agent-at-work gates; "
+	  "recover: go past "
 	  "the recovery\n      budget and backoff.  Never read from the "
 	  "environment, on purpose" },
 	{ "dry-run", no_argument, CL_DRY_RUN, "TASKGATE_DRY_RUN", NULL,
