@@ -1,13 +1,16 @@
 /*
  * api-streams.c: taskgate's own read endpoints about streams:
- * GET /api/overview (the dashboard's one call, also the snapshot event)
+ * GET /api/overview (the dashboard's one call, also the snapshot event;
+ * it says whose daemon it is: uid, user, pid)
  * and GET /api/streams/{id}/history (progress samples, oldest first).
  * The overview is built from the poller's latest view, the upstream's
  * state and the plan's gates; nothing here talks to the upstream.
  */
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "taskgate.h"
 
@@ -73,6 +76,48 @@ overview_alert(json_t *alerts, const char *kind, const char *id,
 }
 
 /*
+ * Says where and how to unblock a stream with a blocked task: the task,
+ * its question, and the control the reader has.  With an agent window
+ * taskgate runs, the answer goes to that agent (the card's reply box, or
+ * taskgate reply); without one, to the task in Task Copilot.  Returns
+ * acts, each "unblock" of such a stream given a "task" and a "how".
+ */
+static json_t *
+overview_unblock_how(json_t *acts, json_t *streams,
+    const struct plan_stream *ps, size_t n)
+{
+	json_t		*a, *s, *t;
+	const char	*id, *title, *why;
+	size_t		 i, k;
+	bool		 live;
+
+	json_array_foreach(acts, i, a) {
+		id = json_string_value(json_object_get(a, "streamId"));
+		if (id == NULL || strcmp(json_string_value(json_object_get(a,
+		    "action")), "unblock") != 0 ||
+		    (s = model_find_stream(streams, id)) == NULL ||
+		    (t = json_array_get(json_object_get(s, "blockedTaskList"),
+		    0)) == NULL)
+			continue;
+		title = json_string_value(json_object_get(t, "title"));
+		why = json_string_value(json_object_get(t, "blockedReason"));
+		for (k = 0, live = false; k < n; k++)
+			if (strcmp(ps[k].id, id) == 0)
+				live = ps[k].live;
+		json_object_set_new(a, "task", json_deep_copy(t));
+		json_object_set_new(a, "reason", json_sprintf("%s is blocked "
+		    "on its task \"%s\": %s", id, title != NULL ? title :
+		    "?", why != NULL ? why : "no reason given"));
+		json_object_set_new(a, "how", live ? json_sprintf("answer "
+		    "%s's agent: the reply box on its card, or taskgate reply "
+		    "%s YOUR ANSWER", id, id) : json_sprintf("decide it and "
+		    "write the answer on the task in Task Copilot (no agent "
+		    "of %s runs in taskgate to reply to)", id));
+	}
+	return acts;
+}
+
+/*
  * Gate readiness of each stream and the suggested next actions, from the
  * plan rules (plan.c) applied to the streams as the overview shows them.
  */
@@ -110,9 +155,29 @@ overview_plan(struct taskgate *tg, json_t *streams, json_t *out)
 		    why)));
 		json_object_set_new(s, "session", sess);
 	}
-	json_object_set_new(out, "nextActions", plan_next_actions(ps, n,
-	    tg->conf.max_parallel, live));
+	json_object_set_new(out, "nextActions", overview_unblock_how(
+	    plan_next_actions(ps, n, tg->conf.max_parallel, live), streams,
+	    ps, n));
 	plan_streams_free(ps, n);
+}
+
+/*
+ * Whose taskgate this is: its user and process.  Two users on one box
+ * may both use the default port; a client tells the reader when the
+ * daemon that answered is not its own user's.
+ */
+static json_t *
+overview_daemon(void)
+{
+	struct passwd	 pw, *found = NULL;
+	char		 text[1024];
+	uid_t		 uid = getuid();
+
+	if (getpwuid_r(uid, &pw, text, sizeof text, &found) != 0)
+		found = NULL;
+	return json_pack("{s:I,s:s?,s:I}", "uid", (json_int_t)uid, "user",
+	    found != NULL ? found->pw_name : NULL, "pid",
+	    (json_int_t)getpid());
 }
 
 static void
@@ -132,6 +197,7 @@ overview_build(json_t *view, void *arg)
 	json_object_set_new(out, "generatedAt", json_string(now));
 	up = view != NULL && json_is_true(json_object_get(view, "upstreamUp"));
 	json_object_set_new(out, "upstream", upstream_json(b->tg->upstream, up));
+	json_object_set_new(out, "daemon", overview_daemon());
 	if (view != NULL && !up)
 		overview_alert(alerts, "upstream", NULL, "Task Copilot does "
 		    "not answer; the figures are from the last time it did");

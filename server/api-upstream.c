@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "taskgate.h"
 
@@ -146,6 +147,38 @@ api_upstream_fail(struct request *r, const struct cache_answer *a)
 	    REPLY_BAD_RESPONSE : REPLY_UNREACHABLE, "%s", a->error);
 }
 
+/*
+ * Whether the request's Cache-Control says "no-cache" or "max-age=0"
+ * (RFC 9111 5.2.1): the client wants an answer fetched after it asked.
+ * Directives are case-insensitive and comma-separated; an argument may
+ * be quoted.  Pragma: no-cache counts only without Cache-Control (5.4).
+ */
+static bool
+api_upstream_wants_fresh(struct request *r)
+{
+	const char	*cc = request_header(r, MHD_HTTP_HEADER_CACHE_CONTROL);
+	const char	*p, *end = cc;
+	const char	*pragma;
+	size_t		 len;
+
+	if (cc == NULL) {
+		pragma = request_header(r, MHD_HTTP_HEADER_PRAGMA);
+		return pragma != NULL && strcasecmp(pragma, "no-cache") == 0;
+	}
+	for (p = cc; *p != '\0'; p = *end == ',' ? end + 1 : end) {
+		p += strspn(p, " \t");
+		end = p + strcspn(p, ",");
+		len = (size_t)(end - p);
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if ((len == 8 && strncasecmp(p, "no-cache", 8) == 0) ||
+		    (len == 9 && strncasecmp(p, "max-age=0", 9) == 0) ||
+		    (len == 11 && strncasecmp(p, "max-age=\"0\"", 11) == 0))
+			return true;
+	}
+	return false;
+}
+
 static enum MHD_Result
 api_upstream_cached(struct request *r, enum cache_kind kind)
 {
@@ -154,6 +187,7 @@ api_upstream_cached(struct request *r, enum cache_kind kind)
 
 	r->waiter.suspend = api_upstream_suspend;
 	r->waiter.wake = api_upstream_wake;
+	r->waiter.revalidate = api_upstream_wants_fresh(r);
 	cache_get(r->tg->cache, r->uri, kind, &r->waiter, r->woken, &a);
 	switch (a.verdict) {
 	case CACHE_WAIT:
@@ -219,6 +253,7 @@ api_upstream_health(struct request *r)
 
 	r->waiter.suspend = api_upstream_suspend;
 	r->waiter.wake = api_upstream_wake;
+	r->waiter.revalidate = api_upstream_wants_fresh(r);
 	cache_get(r->tg->cache, "/health", CACHE_PROBE, &r->waiter, r->woken,
 	    &a);
 	if (a.verdict == CACHE_WAIT)

@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "taskgate.h"
 
@@ -50,6 +51,8 @@ struct cache {
 	size_t			 count;
 	bool			 closing;
 	unsigned long		 gen;		/* writes seen: cache_expire_all */
+	double			 last_ok;	/* monotonic: the last fetch of
+						   any URL that worked */
 	char			 told[256];	/* the failure last logged, until
 						   a fetch works again */
 };
@@ -65,8 +68,9 @@ static void	cache_evict_one(struct cache *);
 static void	cache_on_fetched(struct upstream_call *, void *);
 static struct upstream_call *cache_fetch_start(struct cache *,
 		    struct cache_entry *, double);
-static struct cache_body *cache_make_body(struct upstream_call *,
-		    enum cache_kind, enum upstream_result *, char *, size_t);
+static struct cache_body *cache_make_body(struct cache *,
+		    struct upstream_call *, enum cache_kind,
+		    enum upstream_result *, char *, size_t);
 
 struct cache *
 cache_new(struct upstream *up, double poll)
@@ -231,7 +235,15 @@ cache_get(struct cache *c, const char *key, enum cache_kind kind,
 	}
 	e = cache_find(c, key, kind, now);
 	e->last_used = now;
-	fresh = e->answered && !e->expired && now - e->last_attempt < c->poll;
+	/*
+	 * A URL that could not reach the upstream is asked again as soon as
+	 * another fetch worked (the upstream is back: /health says up), not
+	 * a poll later; and a client's no-cache takes no stored answer but
+	 * waits for a fetch, the one in flight or a new one (RFC 9111 5.2.1).
+	 */
+	fresh = e->answered && !e->expired && now - e->last_attempt < c->poll &&
+	    !(e->outcome == UPSTREAM_UNREACHABLE && c->last_ok > e->last_attempt) &&
+	    !w->revalidate;
 	if (e->answered && (fresh || woken)) {
 		cache_answer_from(e, a);
 		pthread_mutex_unlock(&c->lock);
@@ -280,12 +292,75 @@ cache_content_type(const char *upstream_type)
 }
 
 /*
+ * Adds to a stream list the reasons of its blocked tasks, from the last
+ * good answer to the poller's /api/tasks?status=blocked (a poll older at
+ * most): the list itself has none, and the upstream's own scripts show
+ * "Unknown reason" without one.
+ */
+static void
+cache_blocked_reasons(struct cache *c, json_t *list)
+{
+	static const char	 key[] = "/api/tasks?status=blocked";
+	struct cache_entry	*e;
+	struct cache_body	*b = NULL;
+	json_t			*tasks;
+
+	pthread_mutex_lock(&c->lock);
+	for (e = c->buckets[cache_hash(key)]; e != NULL; e = e->next) {
+		if (e->kind == CACHE_PASSTHROUGH && strcmp(e->key, key) == 0 &&
+		    e->body != NULL && e->body->status == 200) {
+			b = e->body;
+			cache_body_ref(b);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (b == NULL)
+		return;
+	tasks = json_loadb(b->data, b->len, 0, NULL);
+	model_add_blocked_reasons(list, json_object_get(tasks, "tasks"));
+	json_decref(tasks);
+	cache_body_unref(b);
+}
+
+/*
+ * The sentence for a reply that is not JSON.  A web page (a dev server, a
+ * proxy's login page) means --upstream names the wrong server, or a path
+ * on it: the user is told what came back and where to look.
+ */
+static void
+cache_not_json(const struct upstream_call *call, const char *why, char *err,
+    size_t errlen)
+{
+	const char	*type = call->reply_type;
+	char		 shown[48];
+	size_t		 i;
+
+	if (type != NULL && strncasecmp(type, "text/html", 9) == 0) {
+		snprintf(err, errlen, "check that --upstream is Task "
+		    "Copilot's address: it answered %s %s with %ld and an "
+		    "HTML page, not JSON", call->method, call->uri,
+		    call->status);
+		return;
+	}
+	/* The type is the upstream's text: printable ASCII only. */
+	snprintf(shown, sizeof shown, "%s", type != NULL ? type : "no type");
+	for (i = 0; shown[i] != '\0'; i++)
+		if ((unsigned char)shown[i] < 0x20 || (unsigned char)shown[i] > 0x7e)
+			shown[i] = '?';
+	snprintf(err, errlen, "check that --upstream is Task Copilot's "
+	    "address: its reply to %s %s is not JSON (%ld, %s: %.60s)",
+	    call->method, call->uri, call->status, shown, why);
+}
+
+/*
  * Turns an upstream reply into a body (new), or NULL with the outcome and
  * the sentence set.  A gateway error from the upstream counts as down.
  */
 static struct cache_body *
-cache_make_body(struct upstream_call *call, enum cache_kind kind,
-    enum upstream_result *outcome, char *err, size_t errlen)
+cache_make_body(struct cache *c, struct upstream_call *call,
+    enum cache_kind kind, enum upstream_result *outcome, char *err,
+    size_t errlen)
 {
 	struct cache_body	*b;
 	json_error_t		 jerr;
@@ -307,8 +382,7 @@ cache_make_body(struct upstream_call *call, enum cache_kind kind,
 	    call->reply.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 	if (root == NULL) {
 		*outcome = UPSTREAM_BAD_RESPONSE;
-		snprintf(err, errlen, "the upstream's reply to %s %s is not "
-		    "JSON (%s)", call->method, call->uri, jerr.text);
+		cache_not_json(call, jerr.text, err, errlen);
 		return NULL;
 	}
 	b = xcalloc(1, sizeof *b);
@@ -331,6 +405,8 @@ cache_make_body(struct upstream_call *call, enum cache_kind kind,
 			    why);
 			return NULL;
 		}
+		if (kind == CACHE_LIST)
+			cache_blocked_reasons(c, root);
 		b->data = json_dumps(root, JSON_COMPACT | JSON_ENCODE_ANY);
 		b->len = strlen(b->data);
 	} else
@@ -354,7 +430,10 @@ cache_on_fetched(struct upstream_call *call, void *arg)
 	char			 err[256];
 	bool			 tell;
 
-	nb = cache_make_body(call, e->kind, &outcome, err, sizeof err);
+	nb = cache_make_body(c, call, e->kind, &outcome, err, sizeof err);
+	/* An answer that is no Task Copilot's is no sign of one being up. */
+	if (call->result == UPSTREAM_OK && outcome != UPSTREAM_OK)
+		upstream_note_bad(c->up, err);
 	pthread_mutex_lock(&c->lock);
 	/*
 	 * A failure is logged once, not again at each poll it lasts, nor
@@ -363,8 +442,10 @@ cache_on_fetched(struct upstream_call *call, void *arg)
 	tell = outcome != UPSTREAM_OK && (!e->answered ||
 	    e->outcome == UPSTREAM_OK || strcmp(e->error, err) != 0) &&
 	    strcmp(c->told, err) != 0;
-	if (outcome == UPSTREAM_OK)
+	if (outcome == UPSTREAM_OK) {
 		c->told[0] = '\0';
+		c->last_ok = clock_mono();
+	}
 	else if (tell)
 		snprintf(c->told, sizeof c->told, "%s", err);
 	e->inflight = false;

@@ -42,6 +42,7 @@ client_frame_line(struct client_frame *f)
 	}
 	buf_init(&f->lines[f->n++], 0);
 	f->width = 0;
+	f->cut = false;
 }
 
 static const char *
@@ -66,6 +67,62 @@ client_frame_sgr(enum client_color c)
 	return NULL;
 }
 
+/*
+ * Appends text, made safe, to b, the last line.  Text that does not fit is
+ * cut between words, never inside one, and ends in an ellipsis: at the
+ * last space that leaves room for it, or before the whole text when it
+ * has no such space and the line already holds something (a first word
+ * wider than the line is cut where it must be).  Nothing more is added to
+ * a line once it was cut, unless the caller clears f->cut.
+ */
+static void
+client_frame_put(struct client_frame *f, struct buf *b, const char *text)
+{
+	const char	*dots = f->utf8 ? "\xe2\x80\xa6" : "...";
+	int		 dots_w = f->utf8 ? 1 : 3, room, w = 0;
+	struct buf	 safe, head;
+	size_t		 keep, back;
+
+	if (f->cut)
+		return;
+	if (f->max == 0 || f->width + termtext_width(text, f->utf8) <= f->max) {
+		termtext_safe(text, f->utf8, b, f->max, &f->width);
+		return;
+	}
+	f->cut = true;
+	room = f->max - f->width;
+	if (room <= dots_w) {
+		termtext_safe(text, f->utf8, b, f->max, &f->width);
+		return;
+	}
+	/* The safe text, whole, then the part of it that fits with dots. */
+	buf_init(&safe, 0);
+	buf_add(&safe, "", 0);
+	termtext_safe(text, f->utf8, &safe, 0, &w);
+	buf_init(&head, 0);
+	buf_add(&head, "", 0);
+	w = 0;
+	termtext_safe(safe.data, f->utf8, &head, room - dots_w, &w);
+	keep = head.len;
+	if (keep < safe.len && safe.data[keep] != ' ') {
+		back = keep;
+		while (back > 0 && head.data[back - 1] != ' ')
+			back--;
+		if (back > 0 || f->width > 0)
+			keep = back;
+	}
+	while (keep > 0 && head.data[keep - 1] == ' ')
+		keep--;
+	head.data[keep] = '\0';
+	w = 0;
+	termtext_safe(head.data, f->utf8, b, 0, &w);
+	f->width += w;
+	buf_add(b, dots, strlen(dots));
+	f->width += dots_w;
+	buf_clear(&head);
+	buf_clear(&safe);
+}
+
 /* Appends formatted text, made safe, to the last line, in colour c. */
 void
 client_frame_add(struct client_frame *f, enum client_color c,
@@ -85,7 +142,7 @@ client_frame_add(struct client_frame *f, enum client_color c,
 	va_end(ap);
 	if (sgr != NULL)
 		buf_add(b, sgr, strlen(sgr));
-	termtext_safe(text, f->utf8, b, f->max, &f->width);
+	client_frame_put(f, b, text);
 	if (sgr != NULL)
 		buf_add(b, "\033[0m", 4);
 	free(text);

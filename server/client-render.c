@@ -6,12 +6,14 @@
  * line per stream (and one under it when there is more).  Every string
  * of the document goes through the frame, so it is made safe there; a
  * field that is missing or of the wrong type is drawn as "?", "none" or
- * left out, never trusted.  It reads the document and the local time
- * zone, nothing else.
+ * left out, never trusted.  It reads the document, the local time zone
+ * and the reader's uid (a daemon of another user is said to be), nothing
+ * else.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "client.h"
 
@@ -181,6 +183,28 @@ render_upstream_line(struct client_frame *f, json_t *doc, bool polled)
 	render_clock(render_str(doc, "polledAt"), at, sizeof at);
 	if (at[0] != '\0')
 		client_frame_add(f, CLIENT_GREY, "  (polled %s)", at);
+}
+
+/*
+ * A daemon of another user (two users, one default port): a line saying
+ * whose it is, since its streams, token and windows are not the reader's.
+ */
+static void
+render_daemon_line(struct client_frame *f, json_t *doc)
+{
+	json_t		*d = json_object_get(doc, "daemon");
+	json_t		*uid = json_object_get(d, "uid");
+	const char	*user = render_str(d, "user");
+
+	if (!json_is_integer(uid) || json_integer_value(uid) ==
+	    (json_int_t)getuid())
+		return;
+	client_frame_line(f);
+	client_frame_add(f, CLIENT_BOLD, "Daemon    ");
+	client_frame_add(f, CLIENT_YELLOW, "not yours: it runs as %s%s(uid "
+	    "%lld, pid %lld); use --listen to reach your own", user != NULL ?
+	    user : "", user != NULL ? " " : "", (long long)json_integer_value(
+	    uid), (long long)render_int(d, "pid"));
 }
 
 static void
@@ -478,10 +502,37 @@ render_stream_tree(struct client_frame *f, const struct render_glyphs *g,
 	}
 }
 
+/*
+ * What a stream whose gate is closed waits for: its dependencies under
+ * 100 %, or, when they are all done, the gate's own reasons (the phase
+ * rule), never "none".
+ */
+static void
+render_waits_text(struct client_frame *f, const struct render_glyphs *g,
+    json_t *s)
+{
+	json_t		*r;
+	size_t		 i;
+
+	if (render_open_deps(s) > 0) {
+		client_frame_add(f, CLIENT_GREY, "waits for ");
+		render_deps_text(f, g, s, true);
+		return;
+	}
+	client_frame_add(f, CLIENT_GREY, "waits: ");
+	json_array_foreach(json_object_get(json_object_get(s, "gate"),
+	    "reasons"), i, r)
+		client_frame_add(f, CLIENT_GREY, "%s%s", i > 0 ? "; " : "",
+		    json_string_value(r) != NULL ? json_string_value(r) : "?");
+	if (i == 0)
+		client_frame_add(f, CLIENT_GREY, "the plan's gate");
+}
+
 /* watch: one line per stream, and one under it when there is more. */
 static void
 render_stream_row(struct client_frame *f, const struct render_glyphs *g,
-    json_t *s, const char *now, int id_w, int name_w)
+    json_t *s, const char *now, int id_w, int name_w,
+    enum client_detail detail)
 {
 	enum client_color	 c = render_stream_color(s);
 	const char		*st = render_str(s, "status");
@@ -502,6 +553,7 @@ render_stream_row(struct client_frame *f, const struct render_glyphs *g,
 		f->max = col + name_w;		/* a long name is cut */
 	client_frame_add(f, CLIENT_PLAIN, "%s", name != NULL ? name : "");
 	f->max = max;
+	f->cut = false;		/* the name's own cut: the row goes on */
 	client_frame_pad(f, col + name_w + 2);
 	render_bar(f, g, render_int(s, "progressPercentage"), c);
 	client_frame_add(f, CLIENT_PLAIN, "  %2ld/%-2ld ", render_int(s,
@@ -517,12 +569,15 @@ render_stream_row(struct client_frame *f, const struct render_glyphs *g,
 		render_session_text(f, s);
 		render_last_action_text(f, s, now);
 	}
+	if (detail == CLIENT_ROWS_ONLY)
+		return;
 	if (strcmp(render_state_name(s), "ok") != 0) {
 		client_frame_line(f);
 		client_frame_add(f, CLIENT_PLAIN, "      %s", g->last);
 		render_state_text(f, s, false);
 	}
-	if (json_is_object(json_object_get(s, "agent")) && !done) {
+	if (json_is_object(json_object_get(s, "agent")) && !done &&
+	    detail == CLIENT_ROWS) {
 		client_frame_line(f);
 		client_frame_add(f, CLIENT_PLAIN, "      %s", g->last);
 		render_agent_text(f, g, s, now);
@@ -531,13 +586,7 @@ render_stream_row(struct client_frame *f, const struct render_glyphs *g,
 	    "forceable"))) {
 		client_frame_line(f);
 		client_frame_add(f, CLIENT_PLAIN, "      %s", g->last);
-		/* No open dependency: the phase rule closes the gate. */
-		if (render_open_deps(s) == 0)
-			render_gate_text(f, s);
-		else {
-			client_frame_add(f, CLIENT_GREY, "waits for ");
-			render_deps_text(f, g, s, true);
-		}
+		render_waits_text(f, g, s);
 	}
 }
 
@@ -586,7 +635,13 @@ render_next_actions(struct client_frame *f, json_t *doc)
 		    strcmp(act, "recover") == 0))
 			client_frame_add(f, CLIENT_GREY, "  (taskgate %s %s)",
 			    act, id);
+		if (render_str(a, "how") != NULL) {
+			client_frame_line(f);
+			client_frame_add(f, CLIENT_GREY, "     %s",
+			    render_str(a, "how"));
+		}
 	}
+	f->next_end = f->n;
 }
 
 static int
@@ -618,12 +673,17 @@ render_phase_streams(json_t *streams, enum plan_phase p, size_t *n)
 
 /*
  * Renders the overview document as lines: the upstream, the overall bar,
- * the streams by phase, alerts, next actions.  compact: one line per
- * stream (watch) instead of a tree (status).
+ * the streams by phase, alerts, next actions.  detail: a tree per stream
+ * (status), or rows (watch), where the next actions come before the
+ * alerts, since a short window shows the top of the frame and what to do
+ * matters most; the watch asks for less under each row when the frame
+ * is taller than its window.
  */
 void
-client_render_overview(struct client_frame *f, json_t *doc, bool compact)
+client_render_overview(struct client_frame *f, json_t *doc,
+    enum client_detail detail)
 {
+	bool		 compact = detail != CLIENT_TREE;
 	const struct render_glyphs *g = f->utf8 ? &render_utf8_glyphs :
 	    &render_ascii_glyphs;
 	json_t		*streams = json_object_get(doc, "streams"), *s;
@@ -643,6 +703,7 @@ client_render_overview(struct client_frame *f, json_t *doc, bool compact)
 	}
 	if (name_w > 24)
 		name_w = 24;
+	render_daemon_line(f, doc);
 	render_upstream_line(f, doc, !compact);
 	render_overall_line(f, g, doc);
 	for (p = PLAN_FOUNDATION; p <= PLAN_UNKNOWN; p++) {
@@ -660,7 +721,8 @@ client_render_overview(struct client_frame *f, json_t *doc, bool compact)
 			} else if (!compact)
 				client_frame_line(f);
 			if (compact)
-				render_stream_row(f, g, s, now, id_w, name_w);
+				render_stream_row(f, g, s, now, id_w, name_w,
+				    detail);
 			else
 				render_stream_tree(f, g, s, now);
 		}
@@ -672,6 +734,9 @@ client_render_overview(struct client_frame *f, json_t *doc, bool compact)
 		client_frame_add(f, CLIENT_GREY, "No streams yet: taskgate has "
 		    "not read them from Task Copilot, or it has none.");
 	}
+	if (compact)
+		render_next_actions(f, doc);
 	render_alerts(f, g, doc);
-	render_next_actions(f, doc);
+	if (!compact)
+		render_next_actions(f, doc);
 }

@@ -301,12 +301,41 @@ watch_header(struct watch *w, struct client_frame *f)
 		client_frame_add(f, CLIENT_GREY, "  updated %s", w->updated);
 }
 
+/* The whole frame: the header, the overview in detail, RECENT, the help. */
+static void
+watch_frame(struct watch *w, struct client_frame *f, int cols,
+    enum client_detail detail)
+{
+	size_t	i;
+
+	/* One column spare: a full last column would leave a pending wrap. */
+	client_frame_init(f, cols > 1 ? cols - 1 : 1, w->color, w->utf8);
+	watch_header(w, f);
+	client_frame_line(f);
+	client_render_overview(f, w->doc, detail);
+	if (w->n_recent > 0) {
+		client_frame_line(f);
+		client_frame_line(f);
+		client_frame_add(f, CLIENT_BOLD, "RECENT");
+		for (i = 0; i < w->n_recent; i++) {
+			client_frame_line(f);
+			client_frame_add(f, w->recent[i].color, "  %s",
+			    w->recent[i].text);
+		}
+	}
+	client_frame_line(f);
+	client_frame_line(f);
+	client_frame_add(f, CLIENT_GREY, "%s to quit", w->tty_in ?
+	    "q or Ctrl-C" : "Ctrl-C");
+}
+
 static void
 watch_draw(struct watch *w)
 {
 	struct client_frame	f;
 	struct winsize		ws;
 	struct buf		out;
+	enum client_detail	detail;
 	int			rows = 24, cols = 80;
 	size_t			i, shown;
 
@@ -315,25 +344,18 @@ watch_draw(struct watch *w)
 		rows = ws.ws_row;
 		cols = ws.ws_col;
 	}
-	/* One column spare: a full last column would leave a pending wrap. */
-	client_frame_init(&f, cols > 1 ? cols - 1 : 1, w->color, w->utf8);
-	watch_header(w, &f);
-	client_frame_line(&f);
-	client_render_overview(&f, w->doc, true);
-	if (w->n_recent > 0) {
-		client_frame_line(&f);
-		client_frame_line(&f);
-		client_frame_add(&f, CLIENT_BOLD, "RECENT");
-		for (i = 0; i < w->n_recent; i++) {
-			client_frame_line(&f);
-			client_frame_add(&f, w->recent[i].color, "  %s",
-			    w->recent[i].text);
-		}
+	/*
+	 * Less under each stream until the next actions fit in the window
+	 * (they come right after the streams; alerts and RECENT after them).
+	 */
+	for (detail = CLIENT_ROWS; ; detail++) {
+		watch_frame(w, &f, cols, detail);
+		/* The "N more lines" notice may take the line after. */
+		if (detail == CLIENT_ROWS_ONLY || f.n <= (size_t)rows ||
+		    f.next_end + 1 <= (size_t)rows)
+			break;
+		client_frame_clear(&f);
 	}
-	client_frame_line(&f);
-	client_frame_line(&f);
-	client_frame_add(&f, CLIENT_GREY, "%s to quit", w->tty_in ?
-	    "q or Ctrl-C" : "Ctrl-C");
 
 	buf_init(&out, 0);
 	buf_add(&out, "\033[H", 3);
@@ -380,6 +402,66 @@ watch_str(json_t *o, const char *key)
 	return s != NULL ? s : "?";
 }
 
+/* Whether a stream event's counts of done and all tasks are as before. */
+static bool
+watch_same_progress(json_t *d, json_t *prev)
+{
+	static const char *const keys[] = { "completedTasks", "totalTasks" };
+	size_t	i;
+
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		if (json_integer_value(json_object_get(d, keys[i])) !=
+		    json_integer_value(json_object_get(prev, keys[i])))
+			return false;
+	return true;
+}
+
+/*
+ * "12:00:01  Stream-B: 1 in progress (was 0), 0 pending (was 1)" for a
+ * stream event whose progress stayed (new), or NULL when none of the
+ * counts it has a previous value of changed: no change to list.
+ */
+static char *
+watch_moved(const char *at, json_t *d, json_t *prev)
+{
+	static const struct {
+		const char	*key, *word;
+	} counts[] = {
+		{ "inProgressTasks", "in progress" },
+		{ "blockedTasks", "blocked" },
+		{ "pendingTasks", "pending" },
+	};
+	struct buf	 b;
+	json_t		*was;
+	size_t		 i;
+	char		*part, *text;
+	bool		 any = false;
+
+	buf_init(&b, 0);
+	for (i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+		was = json_object_get(prev, counts[i].key);
+		if (!json_is_integer(was) || json_integer_value(was) ==
+		    json_integer_value(json_object_get(d, counts[i].key)))
+			continue;
+		xasprintf(&part, "%s%lld %s (was %lld)", any ? ", " : ": ",
+		    (long long)json_integer_value(json_object_get(d,
+		    counts[i].key)), counts[i].word,
+		    (long long)json_integer_value(was));
+		buf_add(&b, part, strlen(part));
+		free(part);
+		any = true;
+	}
+	if (!any) {
+		buf_clear(&b);
+		return NULL;
+	}
+	xasprintf(&text, "%s  %s%s", at, json_string_value(json_object_get(d,
+	    "streamId")) != NULL ? json_string_value(json_object_get(d,
+	    "streamId")) : "?", b.data);
+	buf_clear(&b);
+	return text;
+}
+
 /* Adds one event to the Recent lines, as a sentence. */
 static void
 watch_recent(struct watch *w, const char *type, json_t *d)
@@ -391,7 +473,12 @@ watch_recent(struct watch *w, const char *type, json_t *d)
 	const char		*st;
 
 	watch_now(at, sizeof at);
-	if (strcmp(type, "stream") == 0) {
+	if (strcmp(type, "stream") == 0 && json_is_object(prev) &&
+	    watch_same_progress(d, prev)) {
+		/* The tasks moved, not the progress: say which moved. */
+		if ((text = watch_moved(at, d, prev)) == NULL)
+			return;
+	} else if (strcmp(type, "stream") == 0) {
 		if (json_is_object(prev))
 			xasprintf(&tail, ", was %lld%%", (long long)
 			    json_integer_value(json_object_get(prev,

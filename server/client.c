@@ -89,7 +89,8 @@ static const struct verb_flag client_rows[] = {
 	  "no colours (there are none either when NO_COLOR is set or the "
 	  "output is not a terminal)" },
 	{ "force", no_argument, CL_FORCE, NULL, NULL,
-	  "start: skip the dependency and phase-order gates; recover: go past "
+	  "start: skip the dependency, phase-order and agent-at-work gates; "
+	  "recover: go past "
 	  "the recovery\n      budget and backoff.  Never read from the "
 	  "environment, on purpose" },
 	{ "dry-run", no_argument, CL_DRY_RUN, "TASKGATE_DRY_RUN", NULL,
@@ -356,7 +357,7 @@ client_status(struct client_conn *c, const struct client_verb *v,
 	}
 	client_frame_init(&f, 0, client_want_color(a),
 	    termtext_utf8_locale());
-	client_render_overview(&f, r.json, false);
+	client_render_overview(&f, r.json, CLIENT_TREE);
 	for (i = 0; i < f.n; i++)
 		printf("%s\n", f.lines[i].data != NULL ? f.lines[i].data : "");
 	client_frame_clear(&f);

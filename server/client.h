@@ -79,6 +79,10 @@ struct client_frame {
 	int		 max;		/* columns a line may take; 0: no limit */
 	bool		 color;		/* SGR colours */
 	bool		 utf8;		/* the terminal takes UTF-8 */
+	bool		 cut;		/* the last line was cut: nothing
+					   more goes on it */
+	size_t		 next_end;	/* lines down to the last next
+					   action drawn; 0: none */
 };
 
 void	client_frame_init(struct client_frame *, int, bool, bool);
@@ -89,7 +93,16 @@ void	client_frame_add(struct client_frame *, enum client_color,
 void	client_frame_pad(struct client_frame *, int);
 
 /* client-render.c */
-void	client_render_overview(struct client_frame *, json_t *, bool);
+/* How much client_render_overview() draws of each stream. */
+enum client_detail {
+	CLIENT_TREE,		/* status: a small tree per stream */
+	CLIENT_ROWS,		/* watch: a row, and its state, agent, gate */
+	CLIENT_ROWS_NO_AGENT,	/* the same without the agent's line */
+	CLIENT_ROWS_ONLY	/* one row per stream, nothing under it */
+};
+
+void	client_render_overview(struct client_frame *, json_t *,
+	    enum client_detail);
 
 /* client-watch.c */
 int	client_watch(struct client_conn *, bool);

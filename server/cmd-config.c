@@ -3,11 +3,16 @@
  * socket.
  *
  * `taskgate check-config [--config PATH]` reads an orchestration config
- * with orchconf_load() and prints what plan_check() finds (plan.c lists
- * those messages), plus, first, this one of its own:
+ * with orchconf_load_all(): a field of the wrong type is a structural
+ * problem, and every one is printed (exit 2).  Otherwise it prints what
+ * plan_check() finds (plan.c lists those messages), plus, first, these of
+ * its own:
  *
  *	apiEndpoint 'URL' is not an http or https URL such as
  *	    http://127.0.0.1:9090
+ *	apiEndpoint 'URL' has a path or a query: give Task Copilot's
+ *	    address alone, such as http://127.0.0.1:9090 (taskgate asks
+ *	    /api/streams there)
  *
  * each problem as "taskgate: PATH: PROBLEM" on stderr, exit 1.  A sound
  * plan prints "taskgate: PATH: ok (N streams)" on stdout, exit 0.
@@ -271,11 +276,19 @@ cmd_config_report(const char *prefix, const struct orchconf *c)
 {
 	char	**problems, err[256];
 	size_t	  n, i, total = 0;
+	int	  rc;
 
-	if (c->api_endpoint != NULL &&
-	    upstream_check_url(c->api_endpoint, err, sizeof err) == -1) {
+	rc = c->api_endpoint != NULL ? upstream_check_url(c->api_endpoint,
+	    err, sizeof err) : 0;
+	if (rc == -1) {
 		log_warnx("%s: apiEndpoint '%.128s' is not an http or https "
 		    "URL such as %s", prefix, c->api_endpoint,
+		    CMD_CONFIG_DEFAULT_URL);
+		total++;
+	} else if (rc == -2) {
+		log_warnx("%s: apiEndpoint '%.128s' has a path or a query: give "
+		    "Task Copilot's address alone, such as %s (taskgate asks "
+		    "/api/streams there)", prefix, c->api_endpoint,
 		    CMD_CONFIG_DEFAULT_URL);
 		total++;
 	}
@@ -292,7 +305,8 @@ cmd_config_check(int argc, char **argv)
 	struct cmd_config_args	 a;
 	struct orchconf		 c;
 	const char		*path;
-	char			 err[512];
+	char			**problems;
+	size_t			 n, i;
 	int			 rc;
 
 	if ((rc = cmd_config_parse(&cmd_config_check_verb, &a, argc,
@@ -305,8 +319,11 @@ cmd_config_check(int argc, char **argv)
 		cmd_config_args_clear(&a);
 		return 2;
 	}
-	if (orchconf_load(path, &c, err, sizeof err) == -1) {
-		log_warnx("%s", err);
+	/* Every structural problem, not only the first. */
+	if ((n = orchconf_load_all(path, &c, &problems)) > 0) {
+		for (i = 0; i < n; i++)
+			log_warnx("%s", problems[i]);
+		plan_problems_free(problems, n);
 		cmd_config_args_clear(&a);
 		return 2;
 	}
@@ -705,7 +722,7 @@ cmd_config_generate(int argc, char **argv)
 	len = strlen(url);
 	while (len > 0 && url[len - 1] == '/')
 		url[--len] = '\0';
-	if (upstream_check_url(url, err, sizeof err) == -1) {
+	if (upstream_check_url(url, err, sizeof err) != 0) {
 		log_warnx("%s", err);
 		goto out;
 	}

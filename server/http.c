@@ -522,8 +522,14 @@ http_match(const char *path, char *id, bool *bad_id)
 	size_t	 plen = strlen(path), i;
 
 	*bad_id = false;
-	if (plen > 1 && path[plen - 1] == '/')
-		plen--;	/* "/api/streams/" is "/api/streams", as upstream */
+	/*
+	 * "/api/streams/" is "/api/streams", as upstream, which takes the
+	 * slash on its plugin roots "/api/NAME/" and on no other route:
+	 * "/health/" and "/api/streams/ID/" are 404 there, and here.
+	 */
+	if (plen > 6 && path[plen - 1] == '/' && strncmp(path, "/api/", 5) == 0 &&
+	    memchr(path + 5, '/', plen - 6) == NULL)
+		plen--;
 	for (i = 0; i < HTTP_NROUTES; i++) {
 		const char	*pat = http_routes[i].pattern;
 		const char	*p = path, *end = path + plen;

@@ -191,7 +191,7 @@ main_serve(struct options *o)
 		    tg.conf.api_endpoint : "http://127.0.0.1:9090");
 	if (!o->poll_given && tg.conf.poll_interval > 0)
 		o->poll = tg.conf.poll_interval;
-	if (upstream_check_url(o->upstream, err, sizeof err) == -1)
+	if (upstream_check_url(o->upstream, err, sizeof err) != 0)
 		fatalx("%s", err);
 	if (o->webhook != NULL &&
 	    (tg.webhook = webhook_new(o->webhook, err, sizeof err)) == NULL)

@@ -4,7 +4,8 @@
  * It derives a stream's status and counters from its tasks the way the
  * upstream's own stream detail does, checks that an upstream document has
  * the shape a client relies on, and adds taskgate's own fields on top
- * (status on each listed stream, counters on the detail).  No I/O, no
+ * (status on each listed stream, counters on the detail, the reason of a
+ * listed stream's blocked task).  No I/O, no
  * clock, no locks: callers own the json_t they pass in.
  */
 #include <string.h>
@@ -195,4 +196,41 @@ model_augment_detail(json_t *root, char *err, size_t errlen)
 		json_object_set_new(root, "cancelledTasks",
 		    json_integer(c.cancelled));
 	return 0;
+}
+
+/*
+ * Gives each listed stream that has a blocked task (blockedTasks > 0) the
+ * "blockedReason" of its first blocked task in tasks (an /api/tasks
+ * answer's "tasks" array), as Task Copilot's own scripts expect of a list
+ * item; a stream that has one already, or no task with a reason, is left
+ * alone.
+ */
+void
+model_add_blocked_reasons(json_t *root, json_t *tasks)
+{
+	json_t	*streams = json_object_get(root, "streams"), *s, *t;
+	size_t	 i, j;
+
+	json_array_foreach(streams, i, s) {
+		const char *id = json_string_value(json_object_get(s,
+		    "streamId"));
+
+		if (id == NULL || json_integer_value(json_object_get(s,
+		    "blockedTasks")) <= 0 || json_object_get(s,
+		    "blockedReason") != NULL)
+			continue;
+		json_array_foreach(tasks, j, t) {
+			const char *sid = json_string_value(json_object_get(
+			    json_object_get(t, "metadata"), "streamId"));
+			const char *st = json_string_value(json_object_get(t,
+			    "status"));
+			json_t *why = json_object_get(t, "blockedReason");
+
+			if (sid == NULL || strcmp(sid, id) != 0 || st == NULL ||
+			    strcmp(st, "blocked") != 0 || !json_is_string(why))
+				continue;
+			json_object_set(s, "blockedReason", why);
+			break;
+		}
+	}
 }

@@ -2,22 +2,21 @@
  * orchconf.c: reads orchestration-config.json, the file Task Copilot's
  * `/orchestration generate` writes, into struct orchconf.  Unknown fields
  * are ignored; a field of the wrong type is an error that names it
- * ("streams[2].dependencies: ...").  maxCostUsd, at the top and on a
- * stream, is a spending limit for all streams together and for that
- * one.  Plan rules (cycles, phases, limits)
- * are not checked here: this file only reads.
+ * ("streams[2].dependencies: ..."), and every such field is listed, not
+ * only the first (orchconf_parse_all(), for check-config).  maxCostUsd,
+ * at the top and on a stream, is a spending limit for all streams
+ * together and for that one.  Plan rules (cycles, phases, limits) are
+ * not checked here: this file only reads.
  */
 #include <errno.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "taskgate.h"
 
-static int	orchconf_stream(json_t *, size_t, struct orch_stream *, char *,
-		    size_t);
-static int	orchconf_dollars(json_t *, const char *, const char *,
-		    double *, char *, size_t);
 
 void
 orchconf_defaults(struct orchconf *c)
@@ -33,29 +32,56 @@ orchconf_defaults(struct orchconf *c)
 	c->max_recovery = 3;
 }
 
-static int
+/* The problems found so far, one sentence each, in document order. */
+struct orchconf_errs {
+	char	**v;
+	size_t	  n;
+};
+
+/* What a spending limit (maxCostUsd) must be. */
+#define ORCHCONF_DOLLARS	"US dollars above 0, at most 1000000"
+
+static bool	orchconf_number(json_t *, const char *, const char *, bool,
+		    double, bool, double, const char *, double *,
+		    struct orchconf_errs *);
+
+static void __attribute__((format(printf, 2, 3)))
+orchconf_err(struct orchconf_errs *e, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*line;
+
+	va_start(ap, fmt);
+	if (vasprintf(&line, fmt, ap) == -1)
+		fatal("vasprintf");
+	va_end(ap);
+	e->v = xrealloc(e->v, (e->n + 1) * sizeof *e->v);
+	e->v[e->n++] = line;
+}
+
+/* *out is the string at key (new), or NULL; a wrong type is a problem. */
+static void
 orchconf_string(json_t *o, const char *key, const char *where, bool required,
-    bool nullable, char **out, char *err, size_t errlen)
+    bool nullable, char **out, struct orchconf_errs *e)
 {
 	json_t	*v = json_object_get(o, key);
 
 	*out = NULL;
 	if (v == NULL && !required)
-		return 0;
+		return;
 	if (json_is_null(v) && nullable)
-		return 0;
+		return;
 	if (!json_is_string(v)) {
-		snprintf(err, errlen, "%s%s: expected a string%s", where, key,
+		orchconf_err(e, "%s%s: expected a string%s", where, key,
 		    v == NULL ? " (missing)" : "");
-		return -1;
+		return;
 	}
 	*out = xstrdup(json_string_value(v));
-	return 0;
 }
 
-static int
-orchconf_stream(json_t *s, size_t idx, struct orch_stream *out, char *err,
-    size_t errlen)
+static void
+orchconf_stream(json_t *s, size_t idx, struct orch_stream *out,
+    struct orchconf_errs *e)
 {
 	char	 where[48];
 	json_t	*deps, *d;
@@ -63,93 +89,61 @@ orchconf_stream(json_t *s, size_t idx, struct orch_stream *out, char *err,
 
 	snprintf(where, sizeof where, "streams[%zu].", idx);
 	if (!json_is_object(s)) {
-		snprintf(err, errlen, "streams[%zu]: expected an object", idx);
-		return -1;
+		orchconf_err(e, "streams[%zu]: expected an object", idx);
+		return;
 	}
-	if (orchconf_string(s, "streamId", where, true, false, &out->id, err,
-	    errlen) == -1 ||
-	    orchconf_string(s, "streamName", where, false, false, &out->name,
-	    err, errlen) == -1 ||
-	    orchconf_string(s, "streamPhase", where, false, false,
-	    &out->phase, err, errlen) == -1 ||
-	    orchconf_string(s, "projectRoot", where, false, false,
-	    &out->project_root, err, errlen) == -1 ||
-	    orchconf_string(s, "worktreePath", where, false, true,
-	    &out->worktree_path, err, errlen) == -1)
-		return -1;
-	if (orchconf_dollars(s, "maxCostUsd", where, &out->max_cost_usd, err,
-	    errlen) == -1)
-		return -1;
-	if (!valid_stream_id(out->id)) {
-		snprintf(err, errlen, "%sstreamId: '%.64s' is not a valid "
-		    "stream id ([A-Za-z0-9][A-Za-z0-9._-]{0,63})", where,
-		    out->id);
-		return -1;
-	}
+	orchconf_string(s, "streamId", where, true, false, &out->id, e);
+	orchconf_string(s, "streamName", where, false, false, &out->name, e);
+	orchconf_string(s, "streamPhase", where, false, false, &out->phase, e);
+	orchconf_string(s, "projectRoot", where, false, false,
+	    &out->project_root, e);
+	orchconf_string(s, "worktreePath", where, false, true,
+	    &out->worktree_path, e);
+	orchconf_number(s, where, "maxCostUsd", false, 0, true, 1e6,
+	    ORCHCONF_DOLLARS, &out->max_cost_usd, e);
+	if (out->id != NULL && !valid_stream_id(out->id))
+		orchconf_err(e, "%sstreamId: '%.64s' is not a valid stream id "
+		    "([A-Za-z0-9][A-Za-z0-9._-]{0,63})", where, out->id);
 	deps = json_object_get(s, "dependencies");
 	if (deps == NULL || json_is_null(deps))
-		return 0;
+		return;
 	if (!json_is_array(deps)) {
-		snprintf(err, errlen, "%sdependencies: expected an array of "
-		    "stream ids", where);
-		return -1;
+		orchconf_err(e, "%sdependencies: expected an array of stream "
+		    "ids", where);
+		return;
 	}
 	out->deps = xcalloc(json_array_size(deps), sizeof *out->deps);
 	json_array_foreach(deps, i, d) {
-		if (!json_is_string(d)) {
-			snprintf(err, errlen, "%sdependencies[%zu]: expected a "
-			    "string", where, i);
-			return -1;
-		}
-		out->deps[out->n_deps++] = xstrdup(json_string_value(d));
+		if (!json_is_string(d))
+			orchconf_err(e, "%sdependencies[%zu]: expected a string",
+			    where, i);
+		else
+			out->deps[out->n_deps++] = xstrdup(
+			    json_string_value(d));
 	}
-	return 0;
-}
-
-/*
- * A spending limit, o's key (where: its place, for err), in US dollars:
- * absent leaves *out alone; else a number above 0, at most a million.
- */
-static int
-orchconf_dollars(json_t *o, const char *key, const char *where, double *out,
-    char *err, size_t errlen)
-{
-	json_t	*v = json_object_get(o, key);
-
-	if (v == NULL)
-		return 0;
-	if (!json_is_number(v) || json_number_value(v) <= 0 ||
-	    json_number_value(v) > 1e6) {
-		snprintf(err, errlen, "%s%s: expected US dollars above 0, at "
-		    "most 1000000", where, key);
-		return -1;
-	}
-	*out = json_number_value(v);
-	return 0;
 }
 
 /* contextRecovery.exhaustionPhrases: the pane phrases that mean it. */
-static int
-orchconf_phrases(json_t *v, struct orchconf *c, char *err, size_t errlen)
+static void
+orchconf_phrases(json_t *v, struct orchconf *c, struct orchconf_errs *e)
 {
 	json_t	*p;
 	size_t	 i;
 
 	if (!json_is_array(v)) {
-		snprintf(err, errlen, "contextRecovery.exhaustionPhrases: "
-		    "expected an array of strings");
-		return -1;
+		orchconf_err(e, "contextRecovery.exhaustionPhrases: expected an "
+		    "array of strings");
+		return;
 	}
 	c->phrases = xcalloc(json_array_size(v) + 1, sizeof *c->phrases);
 	json_array_foreach(v, i, p) {
-		if (!json_is_string(p) || json_string_length(p) == 0) {
-			snprintf(err, errlen, "contextRecovery.exhaustionPhrases"
-			    "[%zu]: expected a non-empty string", i);
-			return -1;
-		}
-		c->phrases[c->n_phrases++] = xstrdup(json_string_value(p));
+		if (!json_is_string(p) || json_string_length(p) == 0)
+			orchconf_err(e, "contextRecovery.exhaustionPhrases[%zu]: "
+			    "expected a non-empty string", i);
+		else
+			c->phrases[c->n_phrases++] = xstrdup(
+			    json_string_value(p));
 	}
-	return 0;
 }
 
 /*
@@ -157,8 +151,8 @@ orchconf_phrases(json_t *v, struct orchconf *c, char *err, size_t errlen)
  * only checks the type: an object, whose foundation, parallel and
  * integration lists, where present, hold stream ids.
  */
-static int
-orchconf_plan(json_t *plan, char *err, size_t errlen)
+static void
+orchconf_plan(json_t *plan, struct orchconf_errs *e)
 {
 	static const char *const phases[] = { "foundation", "parallel",
 	    "integration" };
@@ -166,201 +160,218 @@ orchconf_plan(json_t *plan, char *err, size_t errlen)
 	size_t	 i, k;
 
 	if (!json_is_object(plan)) {
-		snprintf(err, errlen, "executionPlan: expected an object");
-		return -1;
+		orchconf_err(e, "executionPlan: expected an object");
+		return;
 	}
 	for (k = 0; k < sizeof phases / sizeof phases[0]; k++) {
 		if ((list = json_object_get(plan, phases[k])) == NULL)
 			continue;
 		if (!json_is_array(list)) {
-			snprintf(err, errlen, "executionPlan.%s: expected an "
-			    "array of stream ids", phases[k]);
-			return -1;
+			orchconf_err(e, "executionPlan.%s: expected an array of "
+			    "stream ids", phases[k]);
+			continue;
 		}
 		json_array_foreach(list, i, id) {
-			if (!json_is_string(id)) {
-				snprintf(err, errlen, "executionPlan.%s[%zu]: "
-				    "expected a stream id", phases[k], i);
-				return -1;
-			}
+			if (!json_is_string(id))
+				orchconf_err(e, "executionPlan.%s[%zu]: expected "
+				    "a stream id", phases[k], i);
 		}
 	}
-	return 0;
 }
 
-/* Fills c from a parsed document; -1 with the field named in err. */
-int
-orchconf_parse(json_t *root, struct orchconf *c, char *err, size_t errlen)
+/*
+ * A number at key of o (absent: nothing), within what ok() says; else the
+ * problem, "PREFIXkey: expected WANT".  Returns whether *out was set.
+ */
+static bool
+orchconf_number(json_t *o, const char *prefix, const char *key, bool whole,
+    double lo, bool lo_open, double hi, const char *want, double *out,
+    struct orchconf_errs *e)
 {
-	json_t	*v, *rec, *streams, *s;
-	size_t	 i;
+	json_t	*v = json_object_get(o, key);
+	double	 x;
+
+	if (v == NULL)
+		return false;
+	x = json_is_number(v) ? json_number_value(v) : 0;
+	if (!(whole ? json_is_integer(v) : json_is_number(v)) ||
+	    (lo_open ? x <= lo : x < lo) || x > hi) {
+		orchconf_err(e, "%s%s: expected %s", prefix, key, want);
+		return false;
+	}
+	*out = x;
+	return true;
+}
+
+static bool
+orchconf_boolean(json_t *o, const char *prefix, const char *key, bool *out,
+    struct orchconf_errs *e)
+{
+	json_t	*v = json_object_get(o, key);
+
+	if (v == NULL)
+		return false;
+	if (!json_is_boolean(v)) {
+		orchconf_err(e, "%s%s: expected true or false", prefix, key);
+		return false;
+	}
+	*out = json_is_true(v);
+	return true;
+}
+
+static void
+orchconf_recovery(json_t *rec, struct orchconf *c, struct orchconf_errs *e)
+{
+	static const char	 p[] = "contextRecovery.";
+	json_t			*v;
+	double			 x;
+
+	if (!json_is_object(rec)) {
+		orchconf_err(e, "contextRecovery: expected an object");
+		return;
+	}
+	if (orchconf_number(rec, p, "stallTimeoutMinutes", false, 0, true,
+	    HUGE_VAL, "a number of minutes above 0", &x, e))
+		c->stall_timeout_min = x;
+	orchconf_boolean(rec, p, "autoRecoveryEnabled", &c->auto_recovery, e);
+	if (orchconf_number(rec, p, "usageLimitWaitMinutes", false, 0, true,
+	    7 * 24 * 60, "minutes above 0, at most a week", &x, e))
+		c->limit_wait_min = x;
+	if (orchconf_number(rec, p, "usageLimitSpreadSeconds", false, 0, false,
+	    3600, "seconds from 0 to 3600", &x, e))
+		c->limit_spread_s = x;
+	orchconf_boolean(rec, p, "handoffOnAutoCompact", &c->handoff_on_compact,
+	    e);
+	if (orchconf_number(rec, p, "maxNudges", true, 0, false, 100,
+	    "a whole number from 0 to 100", &x, e))
+		c->max_nudges = (int)x;
+	if (orchconf_number(rec, p, "contextSharePercent", false, 0, true, 100,
+	    "a percent above 0, at most 100", &x, e))
+		c->context_share = x;
+	if ((v = json_object_get(rec, "exhaustionPhrases")) != NULL)
+		orchconf_phrases(v, c, e);
+	if (orchconf_number(rec, p, "maxRecoveryAttempts", true, 0, false,
+	    HUGE_VAL, "a whole number", &x, e))
+		c->max_recovery = (long)x;
+}
+
+/*
+ * Fills c from a parsed document, and lists in *problems (new, free with
+ * plan_problems_free) every field of the wrong type or out of range, in
+ * document order, not only the first.  Returns how many.
+ */
+size_t
+orchconf_parse_all(json_t *root, struct orchconf *c, char ***problems)
+{
+	struct orchconf_errs	 e = { NULL, 0 };
+	json_t			*v, *streams, *s;
+	double			 x;
+	size_t			 i;
 
 	orchconf_defaults(c);
 	if (!json_is_object(root)) {
-		snprintf(err, errlen, "the top level: expected an object");
-		return -1;
+		orchconf_err(&e, "the top level: expected an object");
+		*problems = e.v;
+		return e.n;
 	}
-	if (orchconf_string(root, "apiEndpoint", "", false, true,
-	    &c->api_endpoint, err, errlen) == -1)
-		return -1;
-	if ((v = json_object_get(root, "pollInterval")) != NULL) {
-		if (!json_is_number(v) || json_number_value(v) <= 0 ||
-		    json_number_value(v) > 86400) {
-			snprintf(err, errlen, "pollInterval: expected a number "
-			    "of seconds above 0, at most 86400 (a day)");
-			return -1;
-		}
-		c->poll_interval = json_number_value(v);
-	}
-	if ((v = json_object_get(root, "maxParallelStreams")) != NULL) {
-		if (!json_is_integer(v) || json_integer_value(v) < 1) {
-			snprintf(err, errlen, "maxParallelStreams: expected a "
-			    "whole number above 0");
-			return -1;
-		}
-		c->max_parallel = (long)json_integer_value(v);
-	}
-	if (orchconf_dollars(root, "maxCostUsd", "", &c->max_cost_usd, err,
-	    errlen) == -1)
-		return -1;
-	if ((rec = json_object_get(root, "contextRecovery")) != NULL) {
-		if (!json_is_object(rec)) {
-			snprintf(err, errlen, "contextRecovery: expected an "
-			    "object");
-			return -1;
-		}
-		if ((v = json_object_get(rec, "stallTimeoutMinutes")) != NULL) {
-			if (!json_is_number(v) || json_number_value(v) <= 0) {
-				snprintf(err, errlen, "contextRecovery."
-				    "stallTimeoutMinutes: expected a number of "
-				    "minutes above 0");
-				return -1;
-			}
-			c->stall_timeout_min = json_number_value(v);
-		}
-		if ((v = json_object_get(rec, "autoRecoveryEnabled")) != NULL) {
-			if (!json_is_boolean(v)) {
-				snprintf(err, errlen, "contextRecovery."
-				    "autoRecoveryEnabled: expected true or "
-				    "false");
-				return -1;
-			}
-			c->auto_recovery = json_is_true(v);
-		}
-		if ((v = json_object_get(rec, "usageLimitWaitMinutes")) !=
-		    NULL) {
-			if (!json_is_number(v) || json_number_value(v) <= 0 ||
-			    json_number_value(v) > 7 * 24 * 60) {
-				snprintf(err, errlen, "contextRecovery."
-				    "usageLimitWaitMinutes: expected minutes "
-				    "above 0, at most a week");
-				return -1;
-			}
-			c->limit_wait_min = json_number_value(v);
-		}
-		if ((v = json_object_get(rec, "usageLimitSpreadSeconds")) !=
-		    NULL) {
-			if (!json_is_number(v) || json_number_value(v) < 0 ||
-			    json_number_value(v) > 3600) {
-				snprintf(err, errlen, "contextRecovery."
-				    "usageLimitSpreadSeconds: expected seconds "
-				    "from 0 to 3600");
-				return -1;
-			}
-			c->limit_spread_s = json_number_value(v);
-		}
-		if ((v = json_object_get(rec, "handoffOnAutoCompact")) !=
-		    NULL) {
-			if (!json_is_boolean(v)) {
-				snprintf(err, errlen, "contextRecovery."
-				    "handoffOnAutoCompact: expected true or "
-				    "false");
-				return -1;
-			}
-			c->handoff_on_compact = json_is_true(v);
-		}
-		if ((v = json_object_get(rec, "maxNudges")) != NULL) {
-			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-			    json_integer_value(v) > 100) {
-				snprintf(err, errlen, "contextRecovery.maxNudges: "
-				    "expected a whole number from 0 to 100");
-				return -1;
-			}
-			c->max_nudges = (int)json_integer_value(v);
-		}
-		if ((v = json_object_get(rec, "contextSharePercent")) != NULL) {
-			if (!json_is_number(v) || json_number_value(v) <= 0 ||
-			    json_number_value(v) > 100) {
-				snprintf(err, errlen, "contextRecovery."
-				    "contextSharePercent: expected a percent "
-				    "above 0, at most 100");
-				return -1;
-			}
-			c->context_share = json_number_value(v);
-		}
-		if ((v = json_object_get(rec, "exhaustionPhrases")) != NULL &&
-		    orchconf_phrases(v, c, err, errlen) == -1)
-			return -1;
-		if ((v = json_object_get(rec, "maxRecoveryAttempts")) != NULL) {
-			if (!json_is_integer(v) || json_integer_value(v) < 0) {
-				snprintf(err, errlen, "contextRecovery."
-				    "maxRecoveryAttempts: expected a whole "
-				    "number");
-				return -1;
-			}
-			c->max_recovery = (long)json_integer_value(v);
-		}
-	}
-	if ((v = json_object_get(root, "executionPlan")) != NULL &&
-	    orchconf_plan(v, err, errlen) == -1)
-		return -1;
+	orchconf_string(root, "apiEndpoint", "", false, true, &c->api_endpoint,
+	    &e);
+	if (orchconf_number(root, "", "pollInterval", false, 0, true, 86400,
+	    "a number of seconds above 0, at most 86400 (a day)", &x, &e))
+		c->poll_interval = x;
+	if (orchconf_number(root, "", "maxParallelStreams", true, 1, false,
+	    HUGE_VAL, "a whole number above 0", &x, &e))
+		c->max_parallel = (long)x;
+	orchconf_number(root, "", "maxCostUsd", false, 0, true, 1e6,
+	    ORCHCONF_DOLLARS, &c->max_cost_usd, &e);
+	if ((v = json_object_get(root, "contextRecovery")) != NULL)
+		orchconf_recovery(v, c, &e);
+	if ((v = json_object_get(root, "executionPlan")) != NULL)
+		orchconf_plan(v, &e);
 	streams = json_object_get(root, "streams");
-	if (streams == NULL)
-		return 0;
-	if (!json_is_array(streams)) {
-		snprintf(err, errlen, "streams: expected an array");
-		return -1;
+	if (streams != NULL && !json_is_array(streams))
+		orchconf_err(&e, "streams: expected an array");
+	else if (streams != NULL) {
+		c->streams = xcalloc(json_array_size(streams),
+		    sizeof *c->streams);
+		json_array_foreach(streams, i, s) {
+			c->n_streams++;
+			orchconf_stream(s, i, &c->streams[i], &e);
+		}
 	}
-	c->streams = xcalloc(json_array_size(streams), sizeof *c->streams);
-	json_array_foreach(streams, i, s) {
-		c->n_streams++;
-		if (orchconf_stream(s, i, &c->streams[i], err, errlen) == -1)
-			return -1;
-	}
-	return 0;
+	*problems = e.v;
+	return e.n;
 }
 
-/* Reads and parses the file at path; -1 with one line in err. */
+/* Fills c from a parsed document; -1 with the first problem in err. */
 int
-orchconf_load(const char *path, struct orchconf *c, char *err, size_t errlen)
+orchconf_parse(json_t *root, struct orchconf *c, char *err, size_t errlen)
 {
-	json_error_t	 jerr;
-	json_t		*root;
-	FILE		*f;
-	char		 why[200];
-	int		 rc;
+	char	**problems;
+	size_t	  n = orchconf_parse_all(root, c, &problems);
+
+	if (n > 0)
+		snprintf(err, errlen, "%s", problems[0]);
+	plan_problems_free(problems, n);
+	return n > 0 ? -1 : 0;
+}
+
+/*
+ * Reads and parses the file at path into c, and lists in *problems (new,
+ * free with plan_problems_free) what stops it, each line "PATH: ...":
+ * the file cannot be read or is no JSON (one line), or every field of the
+ * wrong type.  c is left with the defaults unless there is none.  Returns
+ * how many.
+ */
+size_t
+orchconf_load_all(const char *path, struct orchconf *c, char ***problems)
+{
+	struct orchconf_errs	 e = { NULL, 0 };
+	json_error_t		 jerr;
+	json_t			*root;
+	FILE			*f;
+	char			**why;
+	size_t			 n, i;
 
 	orchconf_defaults(c);
 	if ((f = fopen(path, "r")) == NULL) {
-		snprintf(err, errlen, "%s: cannot read it: %s", path,
+		orchconf_err(&e, "%s: cannot read it: %s", path,
 		    strerror(errno));
-		return -1;
+		*problems = e.v;
+		return e.n;
 	}
 	root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
 	fclose(f);
 	if (root == NULL) {
-		snprintf(err, errlen, "%s: not valid JSON: %s (line %d)", path,
+		orchconf_err(&e, "%s: not valid JSON: %s (line %d)", path,
 		    jerr.text, jerr.line);
-		return -1;
+		*problems = e.v;
+		return e.n;
 	}
-	rc = orchconf_parse(root, c, why, sizeof why);
+	n = orchconf_parse_all(root, c, &why);
 	json_decref(root);
-	if (rc == -1) {
-		snprintf(err, errlen, "%s: %s", path, why);
+	for (i = 0; i < n; i++)
+		orchconf_err(&e, "%s: %s", path, why[i]);
+	plan_problems_free(why, n);
+	if (n > 0) {
 		orchconf_clear(c);
 		orchconf_defaults(c);
 	}
-	return rc;
+	*problems = e.v;
+	return e.n;
+}
+
+/* Reads and parses the file at path; -1 with the first problem in err. */
+int
+orchconf_load(const char *path, struct orchconf *c, char *err, size_t errlen)
+{
+	char	**problems;
+	size_t	  n = orchconf_load_all(path, c, &problems);
+
+	if (n > 0)
+		snprintf(err, errlen, "%s", problems[0]);
+	plan_problems_free(problems, n);
+	return n > 0 ? -1 : 0;
 }
 
 void

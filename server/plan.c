@@ -42,15 +42,18 @@
  *	ID has an unknown streamPhase 'PHASE'
  *	the foundation phase is not complete: A is at P%, B is at P%
  *	the parallel phase is not complete: ...
+ *	ID is being worked on: agent @AGENT is active in Task Copilot
  *	ID is already complete
  *	ID is already running
  *	the parallel limit is reached: N of M sessions are live
  *	ID has used all its recovery attempts and needs a human
  *
  * A parallel stream waits for every foundation stream, an integration
- * stream for every foundation and parallel stream.  force drops the
- * first five kinds (dependencies and phase order), and only those; the
- * others always hold.  A dependency counts as met only when complete: a
+ * stream for every foundation and parallel stream.  A stream that an
+ * agent outside taskgate's windows works on (Task Copilot's activity says
+ * it is active) is not offered a second one.  force drops the first six
+ * kinds (dependencies, phase order, another agent at work: a person may
+ * know better), and only those; the others always hold.  A dependency counts as met only when complete: a
  * stream at 199 of 200 tasks shows 99%, never a rounded 100%.
  *
  * plan_next_actions() suggests what to do next, as `/orchestration
@@ -562,6 +565,12 @@ plan_may_start(const struct plan_stream *v, size_t n, size_t i,
 			wait = true;
 		if (plan_gate_phases(v, n, s, reasons))
 			wait = true;
+		if (s->worked_by != NULL && !s->live && !s->complete) {
+			plan_reason(reasons, "%s is being worked on: agent "
+			    "@%.*s is active in Task Copilot", s->id,
+			    PLAN_SHOWN, s->worked_by);
+			wait = true;
+		}
 	}
 	if (s->complete) {
 		plan_reason(reasons, "%s is already complete", s->id);
@@ -714,7 +723,8 @@ plan_next_actions(const struct plan_stream *v, size_t n, long max_parallel,
 /*
  * Fills *out (new array, free with plan_streams_free) from stream objects
  * as the API shows them (streamId, streamPhase, dependencies as ids or
- * as {streamId} objects, progressPercentage, status, blockedTasks).  The
+ * as {streamId} objects, progressPercentage, status, blockedTasks, and
+ * the agent Task Copilot reports on it: agent.isActive, agent.agentId).  The
  * strings stay borrowed from streams; live and budget_spent are left for
  * the caller.  Returns the count.
  */
@@ -723,7 +733,7 @@ plan_streams_from_json(json_t *streams, struct plan_stream **out)
 {
 	size_t			 n = json_array_size(streams), i, j;
 	struct plan_stream	*ps = xcalloc(n, sizeof *ps);
-	json_t			*s, *d;
+	json_t			*s, *d, *agent;
 
 	json_array_foreach(streams, i, s) {
 		json_t		*deps = json_object_get(s, "dependencies");
@@ -754,6 +764,11 @@ plan_streams_from_json(json_t *streams, struct plan_stream **out)
 		    strcmp(status, "completed") == 0;
 		ps[i].blocked = json_integer_value(json_object_get(s,
 		    "blockedTasks")) > 0;
+		agent = json_object_get(s, "agent");
+		if (json_is_true(json_object_get(agent, "isActive")))
+			ps[i].worked_by = json_string_value(json_object_get(
+			    agent, "agentId")) != NULL ? json_string_value(
+			    json_object_get(agent, "agentId")) : "?";
 	}
 	*out = ps;
 	return n;

@@ -29,6 +29,10 @@ struct poller_stream {
 	struct stream_row	row;		/* persisted memory */
 	struct stall_track	track;
 	bool			seen;		/* in the latest list */
+	struct stall_basis	basis;		/* what row.state was judged on */
+	int			unhealthy;	/* the upstream's last verdict:
+						   -1 none yet, 0, 1 */
+	json_t			*warnings;	/* with it, or NULL */
 };
 
 struct poller_sample {
@@ -90,6 +94,7 @@ poller_new(struct taskgate *tg)
 		for (i = 0; i < n; i++) {
 			p->streams[i].row = rows[i];
 			p->streams[i].track.unchanged_s = rows[i].unchanged_s;
+			p->streams[i].unhealthy = -1;
 		}
 		p->n_streams = n;
 		free(rows);	/* the evidence strings moved into streams */
@@ -131,8 +136,10 @@ poller_free(struct poller *p)
 
 	if (p == NULL)
 		return;
-	for (i = 0; i < p->n_streams; i++)
+	for (i = 0; i < p->n_streams; i++) {
 		free(p->streams[i].row.evidence);
+		json_decref(p->streams[i].warnings);
+	}
 	free(p->streams);
 	json_decref(p->view);
 	free(p->facts);
@@ -299,6 +306,7 @@ poller_stream(struct poller *p, const char *id, int64_t now_ms)
 	s->row.state_since_ms = now_ms;
 	snprintf(s->row.state, sizeof s->row.state, "ok");
 	s->row.evidence = xstrdup("{}");
+	s->unhealthy = -1;
 	return s;
 }
 
@@ -343,6 +351,12 @@ poller_stream_event(json_t *s, const struct model_counts *before)
 		    json_integer(before->total));
 		json_object_set_new(prev, "completedTasks",
 		    json_integer(before->completed));
+		json_object_set_new(prev, "inProgressTasks",
+		    json_integer(before->in_progress));
+		json_object_set_new(prev, "blockedTasks",
+		    json_integer(before->blocked));
+		json_object_set_new(prev, "pendingTasks",
+		    json_integer(before->pending));
 		json_object_set_new(prev, "progressPercentage",
 		    json_integer(model_progress(before)));
 		json_object_set_new(e, "previous", prev);
@@ -361,12 +375,13 @@ poller_judge(struct poller *p, json_t *s, int64_t now_ms, double now,
 {
 	struct poller_stream	*ps;
 	struct stall_input	 in;
+	struct stall_basis	 basis;
 	struct model_counts	 c;
 	const char		*id = json_string_value(json_object_get(s,
 				    "streamId"));
 	json_t			*health = NULL, *evidence, *state;
 	enum stall_state	 st;
-	bool			 changed, progressed;
+	bool			 changed, progressed, kept;
 	int64_t			 judged_ms;
 	char			*key, *ev_text;
 
@@ -412,15 +427,36 @@ poller_judge(struct poller *p, json_t *s, int64_t now_ms, double now,
 		xasprintf(&key, "/api/streams/%s/health", id);
 		health = poller_get(p, key, CACHE_PASSTHROUGH);
 		free(key);
-		if (json_is_false(json_object_get(health, "healthy"))) {
+		/* A health that could not be read is no verdict: the last
+		 * one stands, not "healthy". */
+		if (json_is_boolean(json_object_get(health, "healthy"))) {
+			ps->unhealthy = json_is_false(json_object_get(health,
+			    "healthy"));
+			json_decref(ps->warnings);
+			ps->warnings = json_incref(json_object_get(health,
+			    "warnings"));
+		}
+		if (ps->unhealthy == 1) {
 			in.upstream_unhealthy = true;
-			in.upstream_warnings = json_object_get(health,
-			    "warnings");
+			in.upstream_warnings = ps->warnings;
 		}
 	}
 	st = stall_judge(&in, &evidence);
 	json_decref(health);
-	if (strcmp(stall_state_name(st), ps->row.state) != 0) {
+	stall_basis_of(&in, &basis);
+	kept = stall_state_from_name(ps->row.state) >= 0 &&
+	    stall_keeps((enum stall_state)stall_state_from_name(ps->row.state),
+	    st, &ps->basis, &basis);
+	if (kept) {
+		/* Nothing moved: the state and its evidence stay. */
+		json_decref(evidence);
+		evidence = json_loads(ps->row.evidence, 0, NULL);
+		if (evidence == NULL)
+			evidence = json_object();
+	} else if (strcmp(stall_state_name(st), ps->row.state) != 0 ||
+	    !ps->basis.set)
+		ps->basis = basis;
+	if (!kept && strcmp(stall_state_name(st), ps->row.state) != 0) {
 		state = json_object();
 		json_object_set_new(state, "streamId", json_string(id));
 		json_object_set_new(state, "state",
@@ -495,6 +531,28 @@ poller_upstream_event(struct poller *p, bool up, json_t *events)
 	    "upstream", "data", data));
 }
 
+/*
+ * Gives each stream of the view its newest agent activity ("agent", the
+ * activity list is newest first), as the overview shows it, so that the
+ * gates of a start see an agent that works on it outside taskgate.
+ */
+static void
+poller_agents(json_t *view)
+{
+	json_t	*s, *a;
+	size_t	 i;
+
+	json_array_foreach(json_object_get(view, "streams"), i, s) {
+		const char *id = json_string_value(json_object_get(s,
+		    "streamId"));
+
+		a = id != NULL ? model_find_stream(json_object_get(view,
+		    "activities"), id) : NULL;
+		json_object_set_new(s, "agent", a != NULL ? json_deep_copy(a) :
+		    json_null());
+	}
+}
+
 static void
 poller_round(struct poller *p)
 {
@@ -535,6 +593,7 @@ poller_round(struct poller *p)
 		    json_object_get(e, "activities")) ? json_incref(
 		    json_object_get(e, "activities")) : json_array());
 		json_decref(e);
+		poller_agents(view);
 		e = poller_get(p, "/api/tasks?status=blocked",
 		    CACHE_PASSTHROUGH);
 		json_object_set_new(view, "blocked", json_is_array(

@@ -76,6 +76,9 @@ struct plan_stream {
 	bool		 live;		/* its session window is live */
 	bool		 budget_spent;	/* no recovery attempts left */
 	bool		 cost_spent;	/* past its spending limit */
+	const char	*worked_by;	/* the agent Task Copilot reports
+					   active on it (a heartbeat under
+					   5 min old), or NULL */
 };
 
 int	plan_check(const struct orchconf *, char ***, size_t *);
@@ -120,6 +123,7 @@ int	model_count_tasks(json_t *, struct model_counts *);
 int	model_augment_list(json_t *, char *, size_t);
 int	model_augment_detail(json_t *, char *, size_t);
 json_t	*model_find_stream(json_t *, const char *);
+void	model_add_blocked_reasons(json_t *, json_t *);
 
 /* agent.c */
 enum agent_state {
@@ -204,7 +208,20 @@ struct stall_input {
 	struct agent_spend	 spend;		/* its cost and the limits */
 };
 
+/* What a state was judged on: a change to a milder one needs it to move. */
+struct stall_basis {
+	bool			 set;
+	struct model_counts	 counts;
+	bool			 working;	/* in progress, or a live window */
+	enum agent_state	 agent;
+	bool			 unhealthy;	/* the upstream's verdict */
+	bool			 spent;
+};
+
 const char *stall_state_name(enum stall_state);
+void	stall_basis_of(const struct stall_input *, struct stall_basis *);
+bool	stall_keeps(enum stall_state, enum stall_state,
+	    const struct stall_basis *, const struct stall_basis *);
 int	stall_state_from_name(const char *);
 bool	stall_state_recoverable(const char *);
 const char *stall_state_protected(const char *);

@@ -21,6 +21,13 @@
  * limit (maxCostUsd, its own or all streams'), or whose agent taskgate
  * stopped for that: nothing more is spent on it until a person raises
  * the limit and starts it again.
+ * stall_keeps() makes a label change only on new evidence: a stream does
+ * not go to a milder state (stuck -> upstream-unhealthy -> ok) while
+ * nothing it was judged on has moved -- its counts, whether it is at
+ * work, its agent's state, the upstream's verdict, its budget.  A window
+ * restarted on a stuck stream, whose stall clock starts again, is no such
+ * evidence: the stream stays stuck, not "upstream says unhealthy" for a
+ * minute and stuck again.
  */
 #include <stdio.h>
 #include <string.h>
@@ -263,4 +270,41 @@ stall_judge(const struct stall_input *in, json_t **evidence)
 		return STALL_NEEDS_HUMAN;
 	}
 	return st;
+}
+
+/* What in judged on, to tell later whether anything moved since. */
+void
+stall_basis_of(const struct stall_input *in, struct stall_basis *b)
+{
+	memset(b, 0, sizeof *b);
+	b->set = true;
+	b->counts = in->counts;
+	b->working = in->counts.in_progress > 0 || in->session_live;
+	b->agent = in->agent.state;
+	b->unhealthy = in->upstream_unhealthy;
+	b->spent = in->budget_spent;
+}
+
+/* 0 for ok, 1 for the upstream's word alone, 2 for a stuck stream. */
+static int
+stall_severity(enum stall_state s)
+{
+	return s == STALL_OK ? 0 : s == STALL_UPSTREAM_UNHEALTHY ? 1 : 2;
+}
+
+/*
+ * Whether a stream in state cur, judged on then, keeps it although the
+ * judgement on now says next: next is milder and nothing in the basis
+ * moved.  Without a basis (a state read back from the database) the
+ * judgement stands.
+ */
+bool
+stall_keeps(enum stall_state cur, enum stall_state next,
+    const struct stall_basis *then, const struct stall_basis *now)
+{
+	if (!then->set || stall_severity(next) >= stall_severity(cur))
+		return false;
+	return memcmp(&then->counts, &now->counts, sizeof now->counts) == 0 &&
+	    then->working == now->working && then->agent == now->agent &&
+	    then->unhealthy == now->unhealthy && then->spent == now->spent;
 }

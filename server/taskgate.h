@@ -81,7 +81,9 @@ void	options_usage(FILE *);
 
 /* orchconf.c (struct orchconf: rules.h) */
 int	orchconf_load(const char *, struct orchconf *, char *, size_t);
+size_t	orchconf_load_all(const char *, struct orchconf *, char ***);
 int	orchconf_parse(json_t *, struct orchconf *, char *, size_t);
+size_t	orchconf_parse_all(json_t *, struct orchconf *, char ***);
 void	orchconf_defaults(struct orchconf *);
 void	orchconf_clear(struct orchconf *);
 
@@ -196,6 +198,7 @@ struct upstream_call {
 struct upstream_state {
 	bool		 reached;	/* the last call got an HTTP answer */
 	double		 last_ok;	/* wall clock of the last answer, 0 */
+	double		 prev_ok;	/* last_ok before the last call */
 	char		 last_error[256];
 	uint64_t	 calls;		/* finished calls */
 	uint64_t	 unreachable;	/* of which got no answer */
@@ -212,6 +215,7 @@ void	upstream_call_free(struct upstream_call *);
 void	upstream_submit(struct upstream *, struct upstream_call *);
 void	upstream_run(struct upstream *, struct upstream_call *);
 void	upstream_state(struct upstream *, struct upstream_state *);
+void	upstream_note_bad(struct upstream *, const char *);
 json_t	*upstream_json(struct upstream *, bool);
 int	upstream_check_url(const char *, char *, size_t);
 
@@ -306,6 +310,8 @@ struct cache_waiter {
 	void	(*wake)(struct cache_waiter *);		/* upstream thread */
 	struct cache_waiter *next;
 	unsigned long	 gen;	/* cache.c's: the writes it must see */
+	bool		 revalidate;	/* the client said no-cache: no stored
+					   answer, a fetch (shared) */
 };
 
 struct cache_answer {

@@ -43,12 +43,16 @@ static void	 upstream_finish(struct upstream *, struct upstream_call *,
 static void	 upstream_complete(struct upstream *, struct upstream_call *);
 static size_t	 upstream_write(char *, size_t, size_t, void *);
 
-/* Checks that url is an http(s) URL with a host; -1 with a sentence. */
+/*
+ * Checks that url is an http(s) URL with a host: 0, else -1 with a
+ * sentence, or -2 for such a URL with a path or query, which taskgate
+ * would put before each of its own ("…/api" would ask "/api/api/streams").
+ */
 int
 upstream_check_url(const char *url, char *err, size_t errlen)
 {
 	CURLU	*h;
-	char	*scheme = NULL, *host = NULL;
+	char	*scheme = NULL, *host = NULL, *path = NULL, *query = NULL;
 	int	 rc = -1;
 
 	if (strncmp(url, "sqlite:", 7) == 0) {
@@ -67,10 +71,25 @@ upstream_check_url(const char *url, char *err, size_t errlen)
 	else if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
 		snprintf(err, errlen, "upstream '%s': only http and https "
 		    "are supported", url);
-	else
+	else if (curl_url_get(h, CURLUPART_PATH, &path, 0) == CURLUE_OK &&
+	    path[strspn(path, "/")] != '\0') {
+		/* taskgate asks PATH + "/api/streams": no "/api/api/...". */
+		snprintf(err, errlen, "upstream '%s' has a path (%.64s): "
+		    "give Task Copilot's address alone, as %s://%s:PORT, and "
+		    "taskgate asks /health and /api/... there", url, path,
+		    scheme, host);
+		rc = -2;
+	} else if (curl_url_get(h, CURLUPART_QUERY, &query, 0) == CURLUE_OK) {
+		snprintf(err, errlen, "upstream '%s' has a query: give Task "
+		    "Copilot's address alone, as %s://%s:PORT", url, scheme,
+		    host);
+		rc = -2;
+	} else
 		rc = 0;
 	curl_free(scheme);
 	curl_free(host);
+	curl_free(path);
+	curl_free(query);
 	curl_url_cleanup(h);
 	return rc;
 }
@@ -265,6 +284,21 @@ upstream_state(struct upstream *up, struct upstream_state *out)
 	pthread_mutex_unlock(&up->lock);
 }
 
+/*
+ * The caller found the answer of the call just completed (on this thread,
+ * from its done()) to be no Task Copilot answer (HTML, not JSON, the wrong
+ * shape): it counts as a failure, with err, not as the last good answer.
+ */
+void
+upstream_note_bad(struct upstream *up, const char *err)
+{
+	pthread_mutex_lock(&up->lock);
+	up->state.reached = false;
+	up->state.last_ok = up->state.prev_ok;
+	snprintf(up->state.last_error, sizeof up->state.last_error, "%s", err);
+	pthread_mutex_unlock(&up->lock);
+}
+
 static size_t
 upstream_write(char *p, size_t size, size_t n, void *arg)
 {
@@ -363,6 +397,7 @@ upstream_complete(struct upstream *up, struct upstream_call *c)
 		up->state.unreachable++;
 	else if (c->result == UPSTREAM_BAD_RESPONSE)
 		up->state.bad++;
+	up->state.prev_ok = up->state.last_ok;
 	if (c->result == UPSTREAM_OK)
 		up->state.last_ok = clock_wall();
 	else

@@ -499,7 +499,23 @@ function togglePane(id) {
   render();
 }
 
+// On a phone (the one-column layout) the pane opens inside the card whose
+// Pane button was tapped, not below every stream; on a wide screen, and
+// once closed, it is back in the side column.
+const narrow = window.matchMedia('(max-width: 900px)');
+narrow.addEventListener('change', () => placePane());
+function placePane() {
+  const pane = document.querySelector('section.pane');
+  if (!pane) return;
+  const card = model.paneStream && narrow.matches
+    ? document.getElementById('stream-' + encodeURIComponent(model.paneStream)) : null;
+  const home = document.querySelector('aside.side');
+  const where = card || home;
+  if (where && pane.parentElement !== where) where.appendChild(pane);
+}
+
 function renderPaneView() {
+  placePane();
   if (!model.paneStream) {
     renderPane({ message: 'Choose “Pane” on a stream to watch its agent\'s terminal.' });
     return;

@@ -288,7 +288,10 @@ function cardMain(s, ctx, main) {
     const ev = evidenceText(s.state.evidence);
     details.appendChild(h('div', { class: 's-row evidence tone-' + healthInfo(health).tone }, [
       h('span', { class: 'k', text: 'Health' }),
-      h('span', { text: `${healthInfo(health).label} since ${ago(s.state.since, ctx.now)}` }),
+      // Since when, as a clock time: "just now" would say nothing of a
+      // label that had kept for a while.
+      h('span', { class: 'since', text: `${healthInfo(health).label} since ${clockTime(s.state.since)} (${ago(s.state.since, ctx.now)})`,
+        attrs: { title: String(s.state.since || '') } }),
       ev.text ? h('span', { class: 'muted', text: ev.text, attrs: { title: ev.all || null } }) : null,
     ]));
   }
@@ -557,9 +560,17 @@ export function renderAlerts(alerts, byId) {
 export function renderNext(actions) {
   const list = actions || [];
   $('next-panel').hidden = list.length === 0;
+  // An unblock says where and how: the blocked task's question, then the
+  // control (the card's reply box, or taskgate reply), with a link to the card.
   $('next').replaceChildren(...list.map((n) => h('li', {}, [
     h('b', { text: [n.action, n.streamId].filter(Boolean).join(' ') }),
     n.reason ? h('span', { class: 'muted', text: ' — ' + n.reason }) : null,
+    n.how ? h('div', { class: 'next-how' }, [
+      h('span', { text: 'How: ' + n.how + ' ' }),
+      n.streamId && document.getElementById('stream-' + encodeURIComponent(n.streamId))
+        ? h('a', { text: 'Go to ' + n.streamId, attrs: { href: '#stream-' + encodeURIComponent(n.streamId) } })
+        : null,
+    ]) : null,
   ])));
 }
 

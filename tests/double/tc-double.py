@@ -68,6 +68,9 @@ NODE_REASONS = {413: "Payload Too Large", 414: "URI Too Long", 416: "Range Not S
 MODES = ("up", "garbage", "slow", "huge", "status", "reset")
 PROGRESS_AFTER_PREFIX = "progress-after-"
 DEMO_PAUSE_STEPS = 2
+# Steps Stream-D waits for its decision in each story: with contrib/demo's
+# 8 s steps and one-minute stall timeout, long enough to be seen stalled.
+DEMO_STALL_STEPS = 10
 
 
 class BadInput(Exception):
@@ -972,13 +975,19 @@ class Server(ThreadingHTTPServer):
 
 
 def demo_story(double):
-    """(description, action) steps; Stream-D never moves."""
+    """(description, action) steps, in the plan's own order: Stream-D stays
+    stalled on its blocked task for a while, then its question is answered
+    and it completes, and only then does integration Stream-Z start."""
     def set_status(key, **changes):
         return lambda: double.mutate_task(key, changes)
     return [
         ("B2 completed (Stream-B 67%)", lambda: double.advance("progress-after-streams-list")),
         ("B3 in_progress (me)", set_status("B3", status="in_progress", assignedAgent="me")),
         ("B3 completed (Stream-B 100%)", set_status("B3", status="completed")),
+    ] + [("Stream-D still waits for a decision on D2", lambda: None)] * DEMO_STALL_STEPS + [
+        ("D2 decided: in_progress", set_status("D2", status="in_progress")),
+        ("D1 completed (Stream-D 50%)", set_status("D1", status="completed")),
+        ("D2 completed (Stream-D 100%)", set_status("D2", status="completed")),
         ("Z1 in_progress", set_status("Z1", status="in_progress")),
         ("Z1 completed (Stream-Z 50%)", set_status("Z1", status="completed")),
         ("Z2 in_progress", set_status("Z2", status="in_progress")),
@@ -1051,8 +1060,9 @@ def parse_args(argv):
                         help="freeze the clock at this instant (isActive, /health, default updatedAt); "
                              "a frozen /health replays its capture")
     parser.add_argument("--demo", action="store_true",
-                        help="move tasks along every --demo-step seconds (B2, B3, then Z1, Z2 complete; "
-                             "Stream-D stays stalled), then loop back to the initial state")
+                        help="move tasks along every --demo-step seconds (B2, B3 complete; Stream-D "
+                             "stalls, is answered and completes; then Z1, Z2), then loop back to the "
+                             "initial state")
     parser.add_argument("--demo-step", type=float, default=20.0, metavar="SECONDS",
                         help="seconds between demo steps (default 20)")
     args = parser.parse_args(argv)

@@ -379,7 +379,11 @@ describe('dashboard in headless Chromium', () => {
     assert.equal(t['not started'], '1 not started', JSON.stringify(t));
     assert.equal(t.paused, '1 paused', JSON.stringify(t));
     assert.match(await page.textContent('#graph .gnode[href="#stream-Stream-B"] > title'), /paused/, 'the graph says so too');
-    await double.setTask('B2', { status: 'in_progress' });
+    // Back in progress without a fresh heartbeat (a move to in_progress by
+    // its agent would write one, and an agent Task Copilot reports active
+    // closes Start for the tests that follow).
+    await double.setTask('B2', { status: 'in_progress', assignedAgent: '' });
+    await double.setTask('B2', { assignedAgent: 'me' });
     await until(async () => (await status('Stream-B')) === 'in progress tone-active', 'Stream-B in progress again', 8000);
     assert.equal((await tally()).paused, undefined);
   });
@@ -475,6 +479,53 @@ describe('dashboard in headless Chromium', () => {
     await page.focus('[data-stream="Stream-B"] .btn-pane');
     await page.keyboard.press('Space');
     await until(async () => (await page.getAttribute('[data-stream="Stream-B"] .btn-pane', 'aria-pressed')) === 'false', 'the pane to close', 5000);
+  });
+
+  test('on a phone the pane opens next to the card whose Pane button was tapped', async () => {
+    await page.setViewportSize({ width: 400, height: 800 });
+    try {
+      await sleep(300);
+      await page.click('[data-stream="Stream-B"] .btn-pane');
+      await until(async () => /Stream-B/.test(await page.textContent('#pane-stream')), 'the pane to open', 5000);
+      const where = await page.evaluate(() => {
+        const card = document.querySelector('[data-stream="Stream-B"]').getBoundingClientRect();
+        const pane = document.querySelector('section.pane').getBoundingClientRect();
+        return { gap: pane.top - card.top, cardHeight: card.height, paneTop: pane.top + window.scrollY };
+      });
+      assert.ok(where.gap >= 0 && where.gap <= where.cardHeight + 40,
+        `the pane is ${Math.round(where.gap)} px below the top of a ${Math.round(where.cardHeight)} px card`);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow} px with the pane open`);
+      // Closed, it is back in the side column; on a wide screen it stays there.
+      await page.click('[data-stream="Stream-B"] .btn-pane');
+      await until(async () => page.evaluate(() => !!document.querySelector('aside.side > section.pane')), 'the pane back in its column', 5000);
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
+    await page.click('[data-stream="Stream-B"] .btn-pane');
+    await until(async () => page.evaluate(() => !!document.querySelector('aside.side > section.pane')
+      && /Stream-B/.test(document.getElementById('pane-stream').textContent)), 'the pane in the side column', 5000);
+    await page.click('[data-stream="Stream-B"] .btn-pane');
+  });
+
+  test('"Suggested next" says which task blocks a stream, its question, and where to answer', async () => {
+    const item = await until(async () => page.evaluate(() => [...document.querySelectorAll('#next li')]
+      .map((li) => ({ text: li.textContent, link: (li.querySelector('a[href]') || {}).hash || null }))
+      .find((x) => x.text.startsWith('unblock Stream-D'))), 'the unblock suggestion', 5000);
+    assert.match(item.text, /Threat model the checkpoint endpoint/);
+    assert.match(item.text, /Need decision: should POST \/api\/streams\/:id\/checkpoint require auth\?/);
+    assert.match(item.text, /How: /);
+    assert.equal(item.link, '#stream-Stream-D', 'a link to the card, where its reply box is');
+  });
+
+  test('a stream\'s health says since when, as a time of day', async () => {
+    const row = await page.textContent('[data-stream="Stream-D"] .s-row.evidence');
+    const since = await page.evaluate(() => fetch('/api/overview').then((r) => r.json())
+      .then((o) => o.streams.find((s) => s.streamId === 'Stream-D').state.since));
+    const clock = new Date(since);
+    assert.ok(Number.isFinite(clock.getTime()), 'the overview gives the state\'s since');
+    const shown = await page.evaluate((iso) => new Date(iso).toLocaleTimeString(), since);
+    assert.ok(row.includes('since ' + shown), `the health row "${row}" shows ${shown}`);
   });
 
   test('signed in: Start opens a session and its pane shows the agent', { skip: !TMUX && 'tmux is not installed' }, async () => {

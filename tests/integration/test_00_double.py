@@ -404,8 +404,27 @@ class Demo(DoubleTestCase):
             time.sleep(0.05)
         self.assertIn(67, seen)
         self.assertIn(100, seen)
-        stream_d = self.double.get_json("/api/streams/Stream-D")[1]
-        self.assertEqual(stream_d["status"], "blocked", "Stream-D never moves")
+
+    def test_story_keeps_the_phase_rule(self):
+        # Integration Stream-Z moves only once every parallel stream is
+        # complete; Stream-D is seen stalled (blocked) and, later, complete.
+        deadline = time.monotonic() + 30
+        seen_d = set()
+        z_moved = False
+        while time.monotonic() < deadline and not (z_moved and {"blocked", "completed"} <= seen_d):
+            streams = {s["streamId"]: s for s in self.double.get_json("/api/streams")[1]["streams"]}
+            z = streams["Stream-Z"]
+            if z["completedTasks"] or z["inProgressTasks"]:
+                z_moved = True
+                for sid in ("Stream-B", "Stream-C", "Stream-D"):
+                    self.assertEqual(streams[sid]["progressPercentage"], 100,
+                                     "Stream-Z moves while %s is at %d%%" % (sid, streams[sid]["progressPercentage"]))
+            d = self.double.get_json("/api/streams/Stream-D")[1]
+            seen_d.add(d["status"])
+            time.sleep(0.05)
+        self.assertTrue(z_moved, "Stream-Z moved in the story")
+        self.assertIn("blocked", seen_d, "Stream-D is seen stalled")
+        self.assertIn("completed", seen_d, "Stream-D completes before Stream-Z moves")
 
 
 if __name__ == "__main__":

@@ -209,6 +209,133 @@ class Caching(harness.DoubleTestCase):
         self.assertEqual(resp.status, 500)
 
 
+class Compatibility(harness.DoubleTestCase):
+    """What a real Task Copilot's clients and tests expect of taskgate in
+    its place."""
+
+    def start(self, poll="30"):
+        self.tg = Taskgate(self.double.url, args=["--poll", poll, "--upstream-timeout", "2"])
+        return self.tg.start()
+
+    def test_a_trailing_slash_only_on_the_api_roots(self):
+        tg = self.start()
+        for path in ("/health/", "/api/streams/Stream-A/"):
+            self.assertEqual(tg.get(path).status, harness.request(self.double.port, "GET", path).status, path)
+            self.assertEqual(tg.get(path).status, 404, path)
+        for path in ("/api/streams/", "/api/tasks/", "/health", "/api/streams"):
+            self.assertEqual(tg.get(path).status, 200, path)
+
+    def test_a_failed_url_is_fetched_again_once_the_upstream_is_back(self):
+        tg = self.start("30")
+        self.double.stop()
+        failed = tg.get("/api/tasks?streamId=Stream-B")
+        self.assertEqual(failed.status, 502)
+        self.double.start()  # same port again, well within the poll
+        self.assertEqual(tg.get("/health", headers={"Cache-Control": "no-cache"}).status, 200)
+        again = tg.get("/api/tasks?streamId=Stream-B")
+        self.assertEqual(again.status, 200, "the upstream is back and /health says so")
+
+    def test_a_listed_blocked_stream_carries_its_task_reason(self):
+        tg = self.start("0.2")
+        detail = tg.get("/api/streams/Stream-D").json()
+        reason = [t["blockedReason"] for t in detail["tasks"] if t["status"] == "blocked"][0]
+        listed = wait_for(lambda: {s["streamId"]: s for s in tg.get("/api/streams").json()["streams"]
+                                   if "blockedReason" in s}, timeout=5, what="a reason on the list")
+        self.assertEqual(listed["Stream-D"]["blockedReason"], reason)
+        self.assertEqual(list(listed), ["Stream-D"], "only the blocked stream has one")
+        self.double.set_task("D2", status="in_progress")
+        wait_for(lambda: all("blockedReason" not in s for s in tg.get("/api/streams").json()["streams"]),
+                 timeout=5, what="no reason once nothing is blocked")
+
+    def test_no_cache_and_max_age_0_fetch_through_one_flight(self):
+        tg = self.start("30")
+        first = tg.get("/api/tasks?status=pending")
+        self.assertEqual(first.header("x-cache"), "MISS")
+        self.assertEqual(tg.get("/api/tasks?status=pending").header("x-cache"), "HIT")
+        self.double.set_task("B2", status="pending")
+        for cc in ("no-cache", "max-age=0", "public, MAX-AGE=0", "no-store, no-cache"):
+            self.double.reset_counts()
+            resp = tg.get("/api/tasks?status=pending", headers={"Cache-Control": cc})
+            self.assertEqual(resp.status, 200, cc)
+            self.assertEqual(resp.header("x-cache"), "MISS", cc)
+            self.assertEqual(self.double.count("/api/tasks?status=pending"), 1, cc)
+        self.assertNotEqual(resp.body, first.body, "the fresh fetch shows the change")
+        self.double.reset_counts()
+        self.assertEqual(tg.get("/api/tasks?status=pending",
+                                headers={"Cache-Control": "max-age=60"}).header("x-cache"), "HIT")
+        # A hundred clients that all say no-cache still share fetches.
+        self.double.mode("slow", delayMs=300)
+        self.double.reset_counts()
+        results = [None] * 100
+        barrier = threading.Barrier(100)
+
+        def one(i):
+            barrier.wait()
+            results[i] = harness.request(tg.port, "GET", "/api/tasks?status=pending",
+                                         headers={"Cache-Control": "no-cache"})
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(100)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual({r.status for r in results}, {200})
+        self.assertLessEqual(self.double.count("/api/tasks?status=pending"), 10)
+        self.double.mode("up")
+
+
+class NotTaskCopilot(unittest.TestCase):
+    """An upstream that is no Task Copilot is called out, with where to look."""
+
+    def setUp(self):
+        harness.skip_unless_binary()
+        import http.server
+
+        class Page(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = b"<!doctype html><html><body>dev server</body></html>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.tg = None
+
+    def tearDown(self):
+        if self.tg:
+            self.tg.close()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def test_an_html_server_is_down_with_what_came_back(self):
+        self.tg = Taskgate("http://127.0.0.1:%d" % self.server.server_address[1],
+                           args=["--poll", "0.2"]).start()
+        health = self.tg.get("/health")
+        self.assertEqual(health.status, 503)
+        up = health.json()["upstream"]
+        self.assertEqual(up["status"], "down")
+        self.assertIsNone(up["lastOk"], "an HTML page is no good answer")
+        self.assertIn("HTML", up["lastError"])
+        self.assertIn("--upstream", up["lastError"])
+        listed = self.tg.get("/api/streams")
+        self.assertEqual(listed.status, 502)
+        self.assertIn("--upstream", listed.json()["error"])
+
+    def test_an_upstream_url_with_a_path_is_refused_with_advice(self):
+        port = self.server.server_address[1]
+        rc, out, err = harness.run_taskgate(["serve", "--listen", "127.0.0.1:0",
+                                             "--upstream", "http://127.0.0.1:%d/api" % port])
+        self.assertEqual(rc, 2)
+        self.assertIn("has a path (/api)", err)
+        self.assertIn("http://127.0.0.1:PORT", err)
+        self.assertNotIn("/api/api", err)
+
+
 class Checkpoint(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

@@ -4,7 +4,8 @@ answered (tests/fixtures/task-copilot/MANIFEST.tsv) is replayed, in
 capture order, through taskgate in front of the upstream double, and the
 answer must be the captured one: status, content type and body bytes.
 The only differences allowed are taskgate's additions, which are checked too:
-"status" at the end of each listed stream, the five task counters at the
+"status" at the end of each listed stream (and the "blockedReason" of a
+blocked one's task after it), the five task counters at the
 end of the stream detail, and taskgate's own /health.  Where taskgate
 promises something else than the upstream did (405 instead of 404 for a wrong
 method on a known path, the dashboard at "/"), that is asserted instead."""
@@ -27,7 +28,8 @@ ROW_HEADERS = {
     "cors-origin-streams": {"Origin": "http://evil.example"},
     "conditional-gzip-streams": {"If-None-Match": '"x"', "Accept-Encoding": "gzip"},
 }
-LIST_STATUS = re.compile(rb'(,"progressPercentage":\d+),"status":"([a-z_]+)"\}')
+LIST_STATUS = re.compile(rb'(,"progressPercentage":\d+),"status":"([a-z_]+)"'
+                         rb'(?:,"blockedReason":"(?:[^"\\]|\\.)*")?\}')
 DETAIL_COUNTERS = re.compile(rb',"totalTasks":(\d+),"completedTasks":(\d+),"inProgressTasks":(\d+),'
                              rb'"blockedTasks":(\d+),"pendingTasks":(\d+)\}$')
 

@@ -172,6 +172,29 @@ class CheckConfig(Base):
         self.assertEqual(rc, 2)
         self.assertOneLine(err, broken)
 
+    def test_every_structural_error_is_reported(self):
+        doc = {"apiEndpoint": 9090, "maxParallelStreams": "five",
+               "contextRecovery": {"stallTimeoutMinutes": -1, "autoRecoveryEnabled": "yes"},
+               "streams": [{"streamId": "Stream-A", "dependencies": "Stream-B"},
+                           {"streamId": 7},
+                           {"streamId": "bad id!", "dependencies": ["Stream-A", 3]}]}
+        path = self.write("many", json.dumps(doc))
+        rc, out, err = run_taskgate(["check-config", "--config", path])
+        self.assertEqual(rc, 2)
+        self.assertEqual(err.splitlines(), ["taskgate: %s: %s" % (path, line) for line in [
+            "apiEndpoint: expected a string",
+            "maxParallelStreams: expected a whole number above 0",
+            "contextRecovery.stallTimeoutMinutes: expected a number of minutes above 0",
+            "contextRecovery.autoRecoveryEnabled: expected true or false",
+            "streams[0].dependencies: expected an array of stream ids",
+            "streams[1].streamId: expected a string",
+            "streams[2].streamId: 'bad id!' is not a valid stream id ([A-Za-z0-9][A-Za-z0-9._-]{0,63})",
+            "streams[2].dependencies[1]: expected a string"]])
+        # serve still stops at the first, in one line.
+        rc, out, err = run_taskgate(["serve", "--config", path, "--listen", "127.0.0.1:0"])
+        self.assertEqual(rc, 2)
+        self.assertOneLine(err, "apiEndpoint: expected a string")
+
     def test_flags(self):
         rc, out, err = run_taskgate(["check-config", "--frobnicate"])
         self.assertEqual(rc, 2)

@@ -164,6 +164,57 @@ class Control(Base):
                       % sessions[0]["maxRecoveryAttempts"], text)
         self.assertGreater(sessions[0]["maxRecoveryAttempts"], 0)
 
+    def test_a_stream_an_agent_works_on_is_not_offered_a_second(self):
+        # B2's agent (@me) takes it up again: Task Copilot's heartbeat is now.
+        self.double.set_task("B2", status="pending")
+        self.double.set_task("B2", status="in_progress")
+
+        def worked_on():
+            o = self.tg.get("/api/overview").json()
+            b = {s["streamId"]: s for s in o["streams"]}["Stream-B"]
+            return o if b["agent"] and b["agent"]["isActive"] else None
+        overview = wait_for(worked_on, what="Stream-B's agent active")
+        b = {s["streamId"]: s for s in overview["streams"]}["Stream-B"]
+        self.assertFalse(b["gate"]["canStart"])
+        self.assertTrue(b["gate"]["forceable"])
+        self.assertIn("Stream-B is being worked on: agent @me is active in Task Copilot",
+                      b["gate"]["reasons"])
+        actions = {a["streamId"]: a for a in overview["nextActions"]}
+        self.assertEqual(actions["Stream-B"]["action"], "wait")
+        self.assertIn("being worked on", actions["Stream-B"]["reason"])
+        refused = self.post("/api/streams/Stream-B/start")
+        self.assertEqual(refused.status, 409)
+        self.assertIn("Stream-B is being worked on: agent @me is active in Task Copilot",
+                      refused.json()["reasons"])
+        self.assertEqual(self.project.windows(), [], "no second agent")
+        # A person who knows better may still start one.
+        self.assertEqual(self.post("/api/streams/Stream-B/start?force=true").status, 201)
+
+    def test_unblock_says_which_task_asks_what_and_where_to_answer(self):
+        def unblock():
+            acts = {a["streamId"]: a for a in self.tg.get("/api/overview").json()["nextActions"]}
+            return acts["Stream-D"]
+        question = "Need decision: should POST /api/streams/:id/checkpoint require auth?"
+        first = unblock()
+        self.assertEqual(first["action"], "unblock")
+        self.assertIn('"Threat model the checkpoint endpoint": ' + question, first["reason"])
+        self.assertEqual(first["task"]["blockedReason"], question)
+        self.assertIn("Task Copilot", first["how"], "no agent of Stream-D to reply to yet")
+        self.assertEqual(self.post("/api/streams/Stream-D/start").status, 201)
+        live = wait_for(lambda: (lambda a: a if "reply box" in a.get("how", "") else None)(unblock()),
+                        what="the how of a stream with a live agent")
+        self.assertIn("taskgate reply Stream-D", live["how"])
+        # The terminal says it too, under the action.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TASKGATE_")}
+        env.update(TASKGATE_LISTEN="127.0.0.1:%d" % self.tg.port,
+                   TASKGATE_TOKEN_FILE=os.path.join(self.tg.dir, "token"))
+        out = subprocess.run([harness.BIN, "status", "--no-color"], capture_output=True, text=True,
+                             env=env, timeout=30).stdout
+        lines = out.splitlines()
+        at = [i for i, l in enumerate(lines) if "unblock Stream-D:" in l][0]
+        self.assertIn(question, lines[at])
+        self.assertIn("the reply box on its card, or taskgate reply Stream-D", lines[at + 1])
+
     def user(self):
         import pwd
         return pwd.getpwuid(os.getuid()).pw_name
@@ -536,6 +587,36 @@ class HumanRecovery(Base):
     def user(self):
         import pwd
         return pwd.getpwuid(os.getuid()).pw_name
+
+
+class StateLabels(Base):
+    """A state changes only on new evidence: a stuck stream whose window is
+    restarted stays stuck, with the same since, instead of reading
+    "upstream says unhealthy" until its fresh stall clock runs out."""
+    project_args = {"stall_minutes": 0.05, "max_recovery": 5}
+
+    def state_of(self, sid):
+        return {s["streamId"]: s for s in self.tg.get("/api/overview").json()["streams"]}[sid]["state"]
+
+    def test_a_restart_is_no_new_evidence(self):
+        self.assertEqual(self.post("/api/streams/Stream-D/start").status, 201)
+        self.typed("Stream-D")
+        stuck = wait_for(lambda: (lambda st: st if st["name"] == "no-progress" else None)(self.state_of("Stream-D")),
+                         timeout=20, what="Stream-D no-progress")
+        wait_for(lambda: harness.judged_since_start(self.tg, "Stream-D"), what="a judgement of the window")
+        mark = len(self.es.events)
+        recovered = self.post("/api/streams/Stream-D/recover")
+        self.assertEqual(recovered.status, 201, recovered.body)
+        self.typed("Stream-D", 2)
+        time.sleep(4)  # longer than the 3 s stall timeout the new window gets
+        flips = [e["data"]["state"] for e in self.es.events[mark:]
+                 if e["event"] == "state" and e["data"]["streamId"] == "Stream-D"]
+        self.assertEqual(flips, [], "nothing moved, yet the label changed")
+        now = self.state_of("Stream-D")
+        self.assertEqual((now["name"], now["since"]), ("no-progress", stuck["since"]))
+        # Progress is new evidence: the label follows it.
+        self.double.set_task("D1", status="completed")
+        wait_for(lambda: self.state_of("Stream-D")["name"] != "no-progress", what="a new label after progress")
 
 
 class AutoRecovery(Base):

@@ -145,6 +145,43 @@ class Status(Base):
         self.assertIn("start Stream-B: ready to start  (taskgate start Stream-B)",
                       "\n".join(lines[nexts:]))
 
+    def test_another_users_daemon_is_said_to_be(self):
+        daemon = self.tg.get("/api/overview").json()["daemon"]
+        self.assertEqual((daemon["uid"], daemon["pid"]), (os.getuid(), self.tg.proc.pid))
+        rc, out, err = self.client("status", "--no-color")
+        self.assertEqual(rc, 0)
+        self.assertNotIn("not yours", out, "our own daemon")
+        # The same answer from a daemon that runs as someone else, on the
+        # port the client was told of.
+        import http.server
+        doc = self.tg.get("/api/overview").json()
+        doc["daemon"] = {"uid": os.getuid() + 4242, "user": "someone-else", "pid": 77}
+        body = json.dumps(doc).encode()
+
+        class Other(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Other)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            env = client_env(self.tg, {"TASKGATE_LISTEN": "127.0.0.1:%d" % server.server_address[1]})
+            proc = subprocess.run([harness.BIN, "status", "--no-color"], capture_output=True, text=True,
+                                  env=env, timeout=30)
+        finally:
+            server.shutdown()
+            server.server_close()
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        first = [l for l in proc.stdout.splitlines() if l.startswith("Daemon")]
+        self.assertEqual(first, ["Daemon    not yours: it runs as someone-else (uid %d, pid 77); "
+                                 "use --listen to reach your own" % (os.getuid() + 4242)])
+
     def test_json_is_the_overview(self):
         rc, out, err = self.client("status", "--json")
         self.assertEqual((rc, err), (0, ""))
@@ -554,11 +591,11 @@ class Watch(Base):
             self.proxy.down()
         super().tearDown()
 
-    def start_watch(self, port):
+    def start_watch(self, port, size=("120", "50")):
         env = ["env", "TG_BIN=" + harness.BIN, "TASKGATE_LISTEN=127.0.0.1:%d" % port,
                "TASKGATE_TOKEN_FILE=" + os.path.join(self.tg.dir, "token"), "LANG=C.UTF-8",
                "LC_ALL=C.UTF-8", "NO_COLOR="]
-        r = self.tmux("new-session", "-d", "-s", "w", "-x", "120", "-y", "50", "--", *env,
+        r = self.tmux("new-session", "-d", "-s", "w", "-x", size[0], "-y", size[1], "--", *env,
                       "sh", "-c", self.PANE)
         self.assertEqual(r.returncode, 0, r.stderr)
         return wait_for(lambda: self.line("Stream-B"), what="watch to draw Stream-B")
@@ -620,6 +657,52 @@ class Watch(Base):
         self.assertEqual(self.pane("#{alternate_on} #{cursor_flag}"), "0 1",
                          "the alternate screen left, the cursor shown")
         self.assertNotIn("Stream-B", self.capture(), "the shell's screen again")
+
+    def test_80_by_24_shows_the_next_actions_whole_words_and_real_changes(self):
+        self.start_watch(self.tg.port, ("80", "24"))
+        screen = wait_for(lambda: (lambda s: s if "NEXT ACTIONS" in s else None)(self.capture()),
+                          what="NEXT ACTIONS on an 80x24 screen")
+        lines = screen.splitlines()
+        self.assertLessEqual(len(lines), 24)
+        actions = self.tg.get("/api/overview").json()["nextActions"]
+        at = lines.index("NEXT ACTIONS")
+        numbered = [l for l in lines[at + 1:] if re.match(r"^  \d+\. ", l)]
+        self.assertEqual(len(numbered), len(actions), "every next action is on the screen")
+        for n, (action, shown) in enumerate(zip(actions, numbered), 1):
+            self.assertTrue(shown.startswith("  %d. %s %s" % (n, action["action"], action["streamId"])),
+                            shown)
+        # A line too long for 80 columns is cut between words, and says so.
+        cut = 0
+        for action, shown in zip(actions, numbered):
+            full = shown[:shown.index(": ") + 2] + action["reason"] if ": " in shown else shown
+            if "(taskgate " in shown:
+                continue
+            if shown.endswith("\u2026"):
+                cut += 1
+                kept = shown[:-1]
+                self.assertTrue(full.startswith(kept), (shown, full))
+                self.assertEqual(full[len(kept)], " ", "cut inside a word: %r" % shown)
+            else:
+                self.assertEqual(shown, full)
+        self.assertGreater(cut, 0, "a long next action was cut")
+        # All of Stream-Z's dependencies done, the phase rule still closes its gate.
+        self.double.set_task("B2", status="completed")
+        self.double.set_task("B3", status="completed")
+        z = wait_for(lambda: (lambda l: l if l and "waits" in l else None)(
+            self.line("└─ waits", self.capture())), what="Stream-Z's gate line")
+        wait_for(lambda: "parallel phase" in (self.line("└─ waits") or ""),
+                 what="the phase rule named under Stream-Z")
+        self.assertNotIn("none", self.line("└─ waits"))
+
+        # A task that moves without moving the progress: RECENT says what moved.
+        self.tmux("resize-window", "-t", "w", "-x", "120", "-y", "50")
+        self.double.set_task("D1", status="pending")
+        moved = wait_for(lambda: self.line("Stream-D: 0 in progress (was 1), 1 pending (was 0)"),
+                         what="the move under RECENT")
+        self.assertIsNotNone(moved)
+        screen = self.capture()
+        self.assertNotIn("0/2 tasks (0%, was 0%)", screen)
+        self.assertIn("Stream-B 3/3 tasks (100%, was ", screen, "a real change is listed")
 
     def test_reconnects_with_last_event_id(self):
         self.proxy = Proxy(self.tg.port)

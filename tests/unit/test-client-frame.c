@@ -31,8 +31,9 @@ test_frames_colour_only_when_asked(void **state)
 	client_frame_init(&f, 8, true, true);
 	client_frame_add(&f, CLIENT_GREEN, "ok");
 	client_frame_add(&f, CLIENT_PLAIN, " and more than fits");
-	assert_string_equal(f.lines[0].data, "\033[32mok\033[0m and m");
-	assert_int_equal(f.width, 8);
+	/* Cut between words, with an ellipsis, never inside a word. */
+	assert_string_equal(f.lines[0].data, "\033[32mok\033[0m and\xe2\x80\xa6");
+	assert_int_equal(f.width, 7);
 	client_frame_clear(&f);
 }
 
@@ -45,8 +46,9 @@ test_every_colour_is_closed(void **state)
 	client_frame_init(&f, 4, true, false);
 	client_frame_add(&f, CLIENT_BOLD, "%s", "Stream-B");
 	client_frame_add(&f, CLIENT_CYAN, "%s", "more");
+	/* A first word wider than the line is cut where it must be. */
 	assert_string_equal(f.lines[0].data,
-	    "\033[1mStre\033[0m\033[36m\033[0m");
+	    "\033[1mS...\033[0m\033[36m\033[0m");
 	assert_int_equal(f.width, 4);
 	client_frame_clear(&f);
 }

@@ -1,7 +1,8 @@
 /*
  * test-model.c: the upstream's stream rules as taskgate derives them:
  * status from the counts, rounded progress, and the additions to the list
- * and the detail, checked on the captured fixture documents.
+ * (its status, a blocked stream's reason) and the detail, checked on the
+ * captured fixture documents.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -117,6 +118,48 @@ test_detail_gains_counters(void **state)
 	json_decref(d);
 }
 
+/* A listed stream with a blocked task gets that task's reason, only it. */
+static void
+test_list_gains_blocked_reasons(void **state)
+{
+	json_t	*list, *tasks;
+
+	(void)state;
+	list = json_loads("{\"streams\":["
+	    "{\"streamId\":\"S-A\",\"blockedTasks\":0},"
+	    "{\"streamId\":\"S-D\",\"blockedTasks\":1},"
+	    "{\"streamId\":\"S-E\",\"blockedTasks\":1,"
+	    "\"blockedReason\":\"its own\"},"
+	    "{\"streamId\":\"S-F\",\"blockedTasks\":2}]}", 0, NULL);
+	tasks = json_loads("["
+	    "{\"status\":\"blocked\",\"blockedReason\":\"not mine\","
+	    "\"metadata\":{\"streamId\":\"S-A\"}},"
+	    "{\"status\":\"completed\",\"blockedReason\":\"old\","
+	    "\"metadata\":{\"streamId\":\"S-D\"}},"
+	    "{\"status\":\"blocked\",\"blockedReason\":\"Need decision\","
+	    "\"metadata\":{\"streamId\":\"S-D\"}},"
+	    "{\"status\":\"blocked\",\"blockedReason\":\"other\","
+	    "\"metadata\":{\"streamId\":\"S-E\"}},"
+	    "{\"status\":\"blocked\",\"blockedReason\":7,"
+	    "\"metadata\":{\"streamId\":\"S-F\"}},"
+	    "\"junk\"]", 0, NULL);
+	assert_non_null(list);
+	assert_non_null(tasks);
+	model_add_blocked_reasons(list, tasks);
+	assert_null(json_object_get(json_array_get(json_object_get(list,
+	    "streams"), 0), "blockedReason"));
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    json_object_get(list, "streams"), 1), "blockedReason")),
+	    "Need decision");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    json_object_get(list, "streams"), 2), "blockedReason")), "its own");
+	assert_null(json_object_get(json_array_get(json_object_get(list,
+	    "streams"), 3), "blockedReason"));
+	model_add_blocked_reasons(list, NULL);
+	json_decref(list);
+	json_decref(tasks);
+}
+
 static void
 test_wrong_shapes_are_refused(void **state)
 {
@@ -159,6 +202,7 @@ main(void)
 		cmocka_unit_test(test_progress_rounds_like_upstream),
 		cmocka_unit_test(test_list_gains_status),
 		cmocka_unit_test(test_detail_gains_counters),
+		cmocka_unit_test(test_list_gains_blocked_reasons),
 		cmocka_unit_test(test_wrong_shapes_are_refused),
 	};
 

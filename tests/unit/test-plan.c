@@ -22,15 +22,15 @@ static const char *deps_bc[] = { "Stream-B", "Stream-C" };
 
 static const struct plan_stream fixture[] = {
 	{ "Stream-A", "foundation", NULL, 0, 100, true, false, false, false,
-	    false },
-	{ "Stream-D", "parallel", deps_a, 1, 0, false, true, false, false,
-	    false },
-	{ "Stream-C", "parallel", deps_a, 1, 100, true, false, false, false,
-	    false },
-	{ "Stream-B", "parallel", deps_a, 1, 33, false, false, false, false,
-	    false },
+	  NULL },
+	{ "Stream-D", "parallel", deps_a, 1, 0, false, true, false, false, false,
+	  NULL },
+	{ "Stream-C", "parallel", deps_a, 1, 100, true, false, false, false, false,
+	  NULL },
+	{ "Stream-B", "parallel", deps_a, 1, 33, false, false, false, false, false,
+	  NULL },
 	{ "Stream-Z", "integration", deps_bc, 2, 0, false, false, false,
-	  false, false },
+	  false, false, NULL },
 };
 #define NFIXTURE	(sizeof fixture / sizeof fixture[0])
 
@@ -298,18 +298,16 @@ test_gates_rules(void **state)
 	static const char *dep_q[] = { "Stream-Q" };
 	static const char *dep_b[] = { "B" };
 	struct plan_stream v[] = {
-		{ "A", "foundation", NULL, 0, 50, false, false, false, false,
-		    false },
-		{ "B", "parallel", dep_a, 1, 100, false, false, false, false,
-	    false },
-		{ "C", "parallel", dep_q, 1, 0, false, false, false, false,
-	    false },
-		{ "D", "whatever", NULL, 0, 0, false, false, false, false,
-		    false },
-		{ "E", "integration", dep_b, 1, 0, false, false, false, false,
-	    false },
-		{ "F", "foundation", NULL, 0, 10, false, false, true, true,
-		    false },
+		{ "A", "foundation", NULL, 0, 50, false, false, false, false, false, NULL },
+		{ "B", "parallel", dep_a, 1, 100, false, false, false, false, false, NULL },
+		{ "C", "parallel", dep_q, 1, 0, false, false, false, false, false, NULL },
+		{ "D", "whatever", NULL, 0, 0, false, false, false, false, false, NULL },
+		{ "E", "integration", dep_b, 1, 0, false, false, false, false, false, NULL },
+		{ "F", "foundation", NULL, 0, 10, false, false, true, true, NULL },
+	};
+	struct plan_stream g[] = {
+		{ "G", "foundation", NULL, 0, 10, false, false, false, false, false,
+		  \"me\" },
 	};
 	size_t	n = sizeof v / sizeof v[0];
 
@@ -333,6 +331,14 @@ test_gates_rules(void **state)
 	expect_gate(v, n, 5, 5, 1, true, PLAN_GATE_CLOSED,
 	    "[\"F is already running\", \"F has used all its recovery "
 	    "attempts and needs a human\"]");
+	/* An agent at work on it outside taskgate: no second one, but a
+	 * person may force it. */
+	expect_gate(g, 1, 0, 5, 1, false, PLAN_GATE_WAIT,
+	    "[\"G is being worked on: agent @me is active in Task Copilot\"]");
+	expect_gate(g, 1, 0, 5, 1, true, PLAN_GATE_OPEN, "[]");
+	g[0].live = true;	/* taskgate's own window: already running */
+	expect_gate(g, 1, 0, 5, 1, false, PLAN_GATE_CLOSED,
+	    "[\"G is already running\"]");
 	/* A foundation stream has nothing to wait for. */
 	expect_gate(v, n, 0, 5, 4, false, PLAN_GATE_OPEN, "[]");
 	expect_gate(v, n, 0, 1, 1, false, PLAN_GATE_CLOSED,
@@ -386,30 +392,20 @@ test_actions_rules(void **state)
 {
 	static const char *dep_q[] = { "Q" };
 	struct plan_stream done[] = {
-		{ "A", "foundation", NULL, 0, 100, true, false, false, false,
-		    false },
-		{ "B", "parallel", NULL, 0, 100, true, false, false, false,
-		    false },
+		{ "A", "foundation", NULL, 0, 100, true, false, false, false, false, NULL },
+		{ "B", "parallel", NULL, 0, 100, true, false, false, false, false, NULL },
 	};
 	/* Out of plan order on purpose; three ready, room for two. */
 	struct plan_stream v[] = {
-		{ "Z", "integration", NULL, 0, 0, false, false, false, false,
-		    false },
-		{ "P1", "parallel", NULL, 0, 0, false, false, false, false,
-		    false },
-		{ "P2", "parallel", NULL, 0, 0, false, false, false, false,
-		    false },
-		{ "A", "foundation", NULL, 0, 100, true, false, false, false,
-		    false },
-		{ "P3", "parallel", NULL, 0, 0, false, false, false, false,
-		    false },
-		{ "R", "parallel", NULL, 0, 33, false, false, true, false,
-		    false },
-		{ "Q1", "parallel", dep_q, 1, 0, false, false, false, false,
-	    false },
-		{ "H", "parallel", NULL, 0, 0, false, false, false, true,
-		    false },
-		{ "O", "odd", NULL, 0, 0, false, false, false, false, false },
+		{ "Z", "integration", NULL, 0, 0, false, false, false, false, false, NULL },
+		{ "P1", "parallel", NULL, 0, 0, false, false, false, false, false, NULL },
+		{ "P2", "parallel", NULL, 0, 0, false, false, false, false, false, NULL },
+		{ "A", "foundation", NULL, 0, 100, true, false, false, false, false, NULL },
+		{ "P3", "parallel", NULL, 0, 0, false, false, false, false, false, NULL },
+		{ "R", "parallel", NULL, 0, 33, false, false, true, false, false, NULL },
+		{ "Q1", "parallel", dep_q, 1, 0, false, false, false, false, false, NULL },
+		{ "H", "parallel", NULL, 0, 0, false, false, false, true, NULL },
+		{ "O", "odd", NULL, 0, 0, false, false, false, false, false, NULL },
 	};
 
 	(void)state;

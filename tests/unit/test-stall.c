@@ -3,7 +3,8 @@
  * injected: the unchanged clock runs only between reachable observations,
  * progress resets it, fractional timeouts work, and the states rank as
  * documented; a stuck stream whose recovery budget is spent needs a
- * human.  The recovery policy: the budget, the n-th attempt no sooner than
+ * human; a label goes to a milder one only on new evidence.  The
+ * recovery policy: the budget, the n-th attempt no sooner than
  * stall x 2^(n-1) after the previous (capped, jitter never shortening
  * it), and a whole budget after progress; the one refusal rule of a
  * recovery (a click, a run and the Recover button).  Also the parsers of
@@ -333,6 +334,50 @@ test_blocked_work_waits_for_a_person(void **state)
 	assert_int_equal(judge(&in), STALL_OK);
 }
 
+/* A label changes to a milder one only when what it was judged on moved. */
+static void
+test_a_label_changes_only_on_new_evidence(void **state)
+{
+	struct stall_input	in = working(700, 600);
+	struct stall_basis	then, now, none;
+
+	(void)state;
+	in.upstream_unhealthy = true;
+	assert_int_equal(judge(&in), STALL_NO_PROGRESS);
+	stall_basis_of(&in, &then);
+	/* A restarted window: its stall clock starts again, nothing moved. */
+	in.session_live = true;
+	in.unchanged_s = 5;
+	assert_int_equal(judge(&in), STALL_UPSTREAM_UNHEALTHY);
+	stall_basis_of(&in, &now);
+	assert_true(stall_keeps(STALL_NO_PROGRESS, STALL_UPSTREAM_UNHEALTHY,
+	    &then, &now));
+	assert_true(stall_keeps(STALL_NO_PROGRESS, STALL_OK, &then, &now));
+	/* A worse state is taken at once. */
+	assert_false(stall_keeps(STALL_UPSTREAM_UNHEALTHY, STALL_NO_PROGRESS,
+	    &then, &now));
+	assert_false(stall_keeps(STALL_NO_PROGRESS, STALL_NEEDS_HUMAN, &then,
+	    &now));
+	/* Progress, the agent's own word, the upstream's verdict: evidence. */
+	in.counts.completed = 2;
+	stall_basis_of(&in, &now);
+	assert_false(stall_keeps(STALL_NO_PROGRESS, STALL_OK, &then, &now));
+	in = working(5, 600);
+	in.upstream_unhealthy = true;
+	in.agent.state = AGENT_IDLE;
+	stall_basis_of(&in, &now);
+	assert_false(stall_keeps(STALL_NO_PROGRESS, STALL_UPSTREAM_UNHEALTHY,
+	    &then, &now));
+	in.agent.state = AGENT_UNKNOWN;
+	in.upstream_unhealthy = false;
+	stall_basis_of(&in, &now);
+	assert_false(stall_keeps(STALL_UPSTREAM_UNHEALTHY, STALL_OK, &then,
+	    &now));
+	/* A state read back from the database has no basis. */
+	memset(&none, 0, sizeof none);
+	assert_false(stall_keeps(STALL_NO_PROGRESS, STALL_OK, &none, &now));
+}
+
 static void
 test_a_stream_past_its_spending_limit_is_budget_spent(void **state)
 {
@@ -469,6 +514,7 @@ main(void)
 		cmocka_unit_test(test_blocked_work_waits_for_a_person),
 		cmocka_unit_test(
 		    test_a_stream_past_its_spending_limit_is_budget_spent),
+		cmocka_unit_test(test_a_label_changes_only_on_new_evidence),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_last_event_id),
 		cmocka_unit_test(test_history_times),
