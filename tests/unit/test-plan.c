@@ -22,7 +22,7 @@ static const char *deps_bc[] = { "Stream-B", "Stream-C" };
 
 static const struct plan_stream fixture[] = {
 	{ "Stream-A", "foundation", NULL, 0, 100, true, false, false, false,
-	  NULL },
+	  false, NULL },
 	{ "Stream-D", "parallel", deps_a, 1, 0, false, true, false, false, false,
 	  NULL },
 	{ "Stream-C", "parallel", deps_a, 1, 100, true, false, false, false, false,
@@ -303,11 +303,11 @@ test_gates_rules(void **state)
 		{ "C", "parallel", dep_q, 1, 0, false, false, false, false, false, NULL },
 		{ "D", "whatever", NULL, 0, 0, false, false, false, false, false, NULL },
 		{ "E", "integration", dep_b, 1, 0, false, false, false, false, false, NULL },
-		{ "F", "foundation", NULL, 0, 10, false, false, true, true, NULL },
+		{ "F", "foundation", NULL, 0, 10, false, false, true, true, false, NULL },
 	};
 	struct plan_stream g[] = {
 		{ "G", "foundation", NULL, 0, 10, false, false, false, false, false,
-		  \"me\" },
+		  "me" },
 	};
 	size_t	n = sizeof v / sizeof v[0];
 
@@ -404,7 +404,7 @@ test_actions_rules(void **state)
 		{ "P3", "parallel", NULL, 0, 0, false, false, false, false, false, NULL },
 		{ "R", "parallel", NULL, 0, 33, false, false, true, false, false, NULL },
 		{ "Q1", "parallel", dep_q, 1, 0, false, false, false, false, false, NULL },
-		{ "H", "parallel", NULL, 0, 0, false, false, false, true, NULL },
+		{ "H", "parallel", NULL, 0, 0, false, false, false, true, false, NULL },
 		{ "O", "odd", NULL, 0, 0, false, false, false, false, false, NULL },
 	};
 
