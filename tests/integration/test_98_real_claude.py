@@ -116,9 +116,10 @@ class Group(unittest.TestCase):
         wrapper = rig.write_wrapper(os.path.join(cls.dir, "claude"), BINARY,
                                     rig.environment(home, cls.api.base_url))
         cls.double = Double().start()
-        # Stream-C is complete in the captures: one task back at work
-        # gives a third parallel stream to start.
-        cls.double.set_task("C3", status="in_progress")
+        # Stream-C is complete in the captures: one task back in progress,
+        # with no agent of Task Copilot's at work on it (which would close
+        # its gate), gives a third parallel stream to start.
+        cls.double.set_task("C3", status="in_progress", assignedAgent="")
         args = ["--poll", "0.5", "--config", cls.project.config,
                 "--agent-command", wrapper + " --permission-mode default",
                 "--agent-hooks", "on", "--tmux-session", cls.project.session]
