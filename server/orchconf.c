@@ -303,6 +303,19 @@ orchconf_parse_all(json_t *root, struct orchconf *c, char ***problems)
 	return e.n;
 }
 
+/*
+ * The first of n problems into err, for the callers that stop there (the
+ * daemon); frees them.  -1 when there is one, else 0.
+ */
+static int
+orchconf_first(char **problems, size_t n, char *err, size_t errlen)
+{
+	if (n > 0)
+		snprintf(err, errlen, "%s", problems[0]);
+	plan_problems_free(problems, n);
+	return n > 0 ? -1 : 0;
+}
+
 /* Fills c from a parsed document; -1 with the first problem in err. */
 int
 orchconf_parse(json_t *root, struct orchconf *c, char *err, size_t errlen)
@@ -310,10 +323,7 @@ orchconf_parse(json_t *root, struct orchconf *c, char *err, size_t errlen)
 	char	**problems;
 	size_t	  n = orchconf_parse_all(root, c, &problems);
 
-	if (n > 0)
-		snprintf(err, errlen, "%s", problems[0]);
-	plan_problems_free(problems, n);
-	return n > 0 ? -1 : 0;
+	return orchconf_first(problems, n, err, errlen);
 }
 
 /*
@@ -368,10 +378,7 @@ orchconf_load(const char *path, struct orchconf *c, char *err, size_t errlen)
 	char	**problems;
 	size_t	  n = orchconf_load_all(path, c, &problems);
 
-	if (n > 0)
-		snprintf(err, errlen, "%s", problems[0]);
-	plan_problems_free(problems, n);
-	return n > 0 ? -1 : 0;
+	return orchconf_first(problems, n, err, errlen);
 }
 
 void
