@@ -615,15 +615,18 @@ events_hung_up(struct events *ev, struct events_wake *w, uint64_t serial)
 
 /*
  * Ends at once the streams of the people gone(arg, name) says are no
- * longer (removed by `taskgate user remove`): called each poll.  gone
- * may take the db lock, which comes after the events lock.
+ * longer (removed by `taskgate user remove`): called each poll, and at
+ * once when `taskgate user remove` tells the daemon (POST
+ * /api/people/check).  gone may take the db lock, which comes after the
+ * events lock.  Returns how many streams it ended.
  */
-void
+size_t
 events_end_gone(struct events *ev, bool (*gone)(void *, const char *),
     void *arg)
 {
 	struct events_client	*c;
 	struct events_wake	 w = { NULL, 0, 0 };
+	size_t			 ended = 0;
 
 	pthread_mutex_lock(&ev->lock);
 	LIST_FOREACH(c, &ev->clients, link) {
@@ -635,9 +638,11 @@ events_end_gone(struct events *ev, bool (*gone)(void *, const char *),
 		events_shared_release(c->snap);
 		c->snap = NULL;
 		events_wake_add(&w, c);
+		ended++;
 	}
 	pthread_mutex_unlock(&ev->lock);
 	events_wake_run(ev, &w);
+	return ended;
 }
 
 /*

@@ -267,6 +267,14 @@ people_exists(struct db *db, const char *name)
 	    "WHERE name = ?1", name, NULL, &p);
 }
 
+/* Whether name is no longer a person; db is the struct db (for
+ * events_end_gone()). */
+bool
+people_gone(void *db, const char *name)
+{
+	return !people_exists(db, name);
+}
+
 /*
  * Signs a browser in as name: a fresh cookie value into cookie (65
  * bytes), of which only the hash is kept.  -1 when it cannot be written.

@@ -362,6 +362,7 @@ bool	people_by_token(struct db *, const char *, struct person *);
 bool	people_by_unix_user(struct db *, const char *, struct person *);
 bool	people_by_cookie(struct db *, const char *, struct person *);
 bool	people_exists(struct db *, const char *);
+bool	people_gone(void *, const char *);
 int	people_sign_in(struct db *, const char *,
 		    char [TASKGATE_TOKEN_HEX + 1]);
 void	people_sign_out(struct db *, const char *);
@@ -446,7 +447,7 @@ enum events_attach { EVENTS_ATTACH_OK, EVENTS_ATTACH_FULL,
 	EVENTS_ATTACH_STOPPING };
 enum events_attach events_attach(struct events *, struct MHD_Connection *,
 	    int64_t, const char *, struct MHD_Response **);
-void	events_end_gone(struct events *, bool (*)(void *, const char *),
+size_t	events_end_gone(struct events *, bool (*)(void *, const char *),
 	    void *);
 size_t	events_client_count(struct events *);
 size_t	events_pending(struct events *);
