@@ -703,6 +703,8 @@ http_identify(struct request *r)
 		r->role = p.role;
 		snprintf(r->actor, sizeof r->actor, "%s", p.name);
 		snprintf(r->person, sizeof r->person, "%s", p.name);
+		if (via == AUTH_BEARER)
+			people_hash(value, r->token_sha256);
 	} else if (via != AUTH_NONE)
 		r->bad_credentials = true;
 	else if (r->http->is_unix && auth_peer_user(http_conn_fd(r), &uid,
@@ -873,9 +875,10 @@ http_people(struct request *r)
 
 /*
  * POST /api/people/check (admins only): ends now the event streams of
- * people who are no longer people.  `taskgate user remove` calls it once
- * it changed the database, so a removed person's open streams end at
- * once rather than at the next poll.  It reads the database, never the
+ * people who are no longer people, and those that came with a token
+ * since replaced.  `taskgate user remove` and `user link` call it once
+ * they changed the database, so those streams end at once rather than
+ * at the next poll.  It reads the database, never the
  * request: a name in a body would be a claim, the database is the fact.
  * No lock is held here: events_end_gone() resumes the connections it
  * ends once it let the events lock go.

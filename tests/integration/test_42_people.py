@@ -76,6 +76,25 @@ class RemovalWithASlowPoll(harness.DoubleTestCase):
         self.assertIsInstance(rest, bytes, "the stream was closed at once, not at the next poll")
         self.assertEqual(self.tg.get("/api/audit", headers=bearer(self.vera)).status, 401)
 
+    def test_a_new_link_ends_the_streams_of_the_old_token_at_once(self):
+        old = open_event_stream(self.tg, self.vera)
+        rc, out, err = user(self.tg, "link", "vera")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("ended the event streams opened with vera's old token", out)
+        new = open_event_stream(self.tg, LINK.search(out).group(1))
+        old.settimeout(5)  # the next poll is up to 30 s away
+        try:
+            rest = harness.read_to_end(old)
+        except socket.timeout:
+            rest = None
+        old.close()
+        self.assertIsInstance(rest, bytes, "the old token's stream was closed at once")
+        rc, out, err = user(self.tg, "link", "vera")
+        self.assertEqual(rc, 0, err)
+        new.settimeout(5)
+        self.assertIsInstance(harness.read_to_end(new), bytes, "each new link ends the one before's streams")
+        new.close()
+
     def test_only_an_admin_may_ask_the_daemon_to_check(self):
         ada = add(self.tg, "ada", "admin")
         self.assertEqual(self.tg.request("POST", "/api/people/check", headers=bearer(self.vera)).status, 403)
