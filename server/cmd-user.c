@@ -6,8 +6,8 @@
  * daemon reads people from the database on each request.  `add` and
  * `link` print the person's sign-in link once; only its hash is kept.
  * `remove` and `link` then tell the running daemon (POST
- * /api/people/check, on --socket when it exists, else at --listen with
- * the owner's token) so the removed person's open event streams, or those
+ * /api/people/check, on its unix socket when --socket or serve's note
+ * names one, else at --listen with the owner's token) so the removed person's open event streams, or those
  * opened with the replaced token, end at once; when no daemon answers,
  * they end at its next poll, and the change stands all the same.
  * Exit status: 0 done, 1 refused (no such person, a taken name), 2 a
@@ -15,8 +15,6 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sys/stat.h>
-
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,8 +165,8 @@ cmd_user_print_link(const char *name, const char *listen, const char *token)
  * Tells the running daemon that name was removed or given a new token,
  * so it ends now the event streams that may no longer be open (POST
  * /api/people/check; what names them in the messages): on its unix
- * socket when
- * that exists (the owner's Unix user is an admin there), else at
+ * socket when --socket names one that exists or serve noted one for
+ * --listen's port (the owner's Unix user is an admin there), else at
  * --listen with the owner's token.  A daemon that does not answer ends
  * them at its next poll; that is said, and is no failure.
  */
@@ -177,17 +175,12 @@ cmd_user_tell_daemon(struct cmd_user_args *a, const char *what)
 {
 	struct client_conn	 c;
 	struct client_reply	 r;
-	struct stat		 st;
-	char			*where = NULL;
+	char			*where;
 	bool			 told = false, unix_socket = false;
 
-	if (a->socket != NULL && stat(a->socket, &st) == 0 &&
-	    S_ISSOCK(st.st_mode)) {
-		xasprintf(&where, "unix:%s", a->socket);
-		unix_socket = true;
-	} else
-		where = xstrdup(a->listen != NULL ? a->listen :
-		    CU_DEFAULT_LISTEN);
+	where = socket_note_where(a->socket, a->listen != NULL ? a->listen :
+	    CU_DEFAULT_LISTEN);
+	unix_socket = strncmp(where, "unix:", 5) == 0;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		free(where);
 		log_warnx("cannot start libcurl: %s end at the daemon's "
