@@ -265,11 +265,14 @@ main_serve(struct options *o)
 	if (o->socket_path != NULL)
 		log_info("also listening on unix:%s, where the caller's Unix "
 		    "user names them", o->socket_path);
-	/* Where a client that has only the port finds the socket. */
+	/* Where a client that has only the port finds the socket; without
+	 * one, a note an earlier run of ours left would send clients to a
+	 * dead socket. */
 	if (o->socket_path != NULL && o->addr.family != AF_UNIX) {
 		note_port = http_bound_port(fd);
 		socket_note_write(note_port, o->socket_path);
-	}
+	} else if (o->addr.family != AF_UNIX)
+		socket_note_remove(http_bound_port(fd));
 
 	do {
 		if (sigwait(&sigs, &sig) != 0)

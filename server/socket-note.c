@@ -4,7 +4,8 @@
  * finds `serve --socket PATH` with no flag.  serve, listening on TCP
  * port P with --socket PATH, writes PATH into SOCKET_NOTE_DIR/
  * taskgate-P.socket (mode 0644; made under a fresh name and renamed in,
- * so a reader never sees half of one) and removes it when it stops.
+ * so a reader never sees half of one) and removes it when it stops (and
+ * when it starts without --socket: a note of an earlier run that died).
  * /tmp's sticky bit keeps any other user from replacing or removing it;
  * a note another user left there first is not overwritten (the daemon
  * says so, and its clients then need --socket).
