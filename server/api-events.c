@@ -3,7 +3,8 @@
  * client left off (Last-Event-ID, or ?lastEventId= for clients that
  * cannot set headers) and attaches it to the stream that events.c keeps;
  * a full stream or a stopping taskgate is a 503 that says which.  A
- * person's stream ends when the person is removed (events_end_gone()).
+ * person's stream ends when the person is removed, or when the token it
+ * came with is replaced (events_end_gone()).
  */
 #include "taskgate.h"
 
@@ -18,7 +19,7 @@ api_events_serve(struct request *r)
 		hdr = MHD_lookup_connection_value(r->conn,
 		    MHD_GET_ARGUMENT_KIND, "lastEventId");
 	switch (events_attach(r->tg->events, r->conn, valid_last_event_id(hdr),
-	    r->person, &resp)) {
+	    r->person, r->token_sha256, &resp)) {
 	case EVENTS_ATTACH_STOPPING:
 		return reply_error(r, REPLY_UNAVAILABLE, "taskgate is stopping");
 	case EVENTS_ATTACH_FULL:

@@ -9,7 +9,9 @@
  *
  * --listen and --token-file say where the daemon and its token are (see
  * client-conn.c); --socket names the daemon's unix socket, used instead
- * when it exists (there the caller's Unix user is who acts).  --force has no environment twin on purpose: an
+ * when it exists (there the caller's Unix user is who acts); without it,
+ * the socket serve noted for the port is used, when the note, the socket
+ * and the port are one user's (socket-note.c).  --force has no environment twin on purpose: an
  * exported variable would silently open the gates of every later start.
  * A read may take 30 s, an action 120 s (recover asks the upstream for a
  * checkpoint, then restarts a window).
@@ -24,8 +26,6 @@
  * token file that cannot be read, no daemon answering, or an answer that
  * is not taskgate's.  Each error is one line starting "taskgate: ".
  */
-#include <sys/stat.h>
-
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,7 +82,8 @@ static const struct verb_flag client_rows[] = {
 	{ "socket", required_argument, CL_SOCKET, "TASKGATE_SOCKET", "PATH",
 	  "the daemon's unix socket (serve --socket): used instead of "
 	  "--listen when it\n      exists; there your Unix user names you, "
-	  "no token needed" },
+	  "no token needed (default: the\n      one serve noted for "
+	  "--listen's port in /tmp, when its user listens there)" },
 	{ "json", no_argument, CL_JSON, "TASKGATE_JSON", NULL,
 	  "print the overview document as the daemon sends it" },
 	{ "no-color", no_argument, CL_NO_COLOR, "TASKGATE_NO_COLOR", NULL,
@@ -285,21 +286,20 @@ client_args_clear(struct client_args *a)
 }
 
 /*
- * Where to reach the daemon: its unix socket (--socket) when that exists,
- * else --listen, else the default.  The text is a->listen's, kept there.
+ * Where to reach the daemon: its unix socket (--socket) when that exists;
+ * without --socket, the one serve noted for --listen's port, when that
+ * is the same user's as the port (socket-note.c); else --listen, else
+ * the default.  The text is a->listen's, kept there.
  */
 static char *
 client_where(struct client_args *a)
 {
-	struct stat	st;
+	char	*where;
 
-	if (a->socket != NULL && stat(a->socket, &st) == 0 &&
-	    S_ISSOCK(st.st_mode)) {
-		free(a->listen);
-		xasprintf(&a->listen, "unix:%s", a->socket);
-	}
-	if (a->listen == NULL)
-		a->listen = xstrdup(CLIENT_DEFAULT_LISTEN);
+	where = socket_note_where(a->socket, a->listen != NULL ? a->listen :
+	    CLIENT_DEFAULT_LISTEN);
+	free(a->listen);
+	a->listen = where;
 	return a->listen;
 }
 

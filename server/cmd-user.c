@@ -5,6 +5,11 @@
  * manages people, and it works whether the daemon runs or not: the
  * daemon reads people from the database on each request.  `add` and
  * `link` print the person's sign-in link once; only its hash is kept.
+ * `remove` and `link` then tell the running daemon (POST
+ * /api/people/check, on its unix socket when --socket or serve's note
+ * names one, else at --listen with the owner's token) so the removed person's open event streams, or those
+ * opened with the replaced token, end at once; when no daemon answers,
+ * they end at its next poll, and the change stands all the same.
  * Exit status: 0 done, 1 refused (no such person, a taken name), 2 a
  * usage error or a database that cannot be opened.
  */
@@ -14,15 +19,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
+
 #include "taskgate.h"
+#include "client.h"
+
+#define CU_DEFAULT_LISTEN	"127.0.0.1:9191"
+#define CU_TELL_TIMEOUT_MS	5000L
 
 enum cmd_user_opt {
-	CU_DB = 256, CU_LISTEN, CU_ROLE, CU_UNIX_USER, CU_JSON, CU_HELP
+	CU_DB = 256, CU_LISTEN, CU_SOCKET, CU_TOKEN_FILE, CU_ROLE, CU_UNIX_USER, CU_JSON, CU_HELP
 };
 
 struct cmd_user_args {
 	char	*db;
 	char	*listen;
+	char	*socket;
+	char	*token_file;
 	char	*role;
 	char	*unix_user;
 	bool	 json;
@@ -38,7 +51,14 @@ static const struct verb_flag cmd_user_rows[] = {
 	  "the history database (default $XDG_STATE_HOME/taskgate/"
 	  "history.db), as serve's" },
 	{ "listen", required_argument, CU_LISTEN, "TASKGATE_LISTEN", "ADDR",
-	  "where the daemon listens, for the link (default 127.0.0.1:9191)" },
+	  "where the daemon listens, for the link and to tell it of remove "
+	  "and link (default 127.0.0.1:9191)" },
+	{ "socket", required_argument, CU_SOCKET, "TASKGATE_SOCKET", "PATH",
+	  "remove, link: the daemon's unix socket (serve --socket), used "
+	  "instead of --listen when it exists" },
+	{ "token-file", required_argument, CU_TOKEN_FILE, "TASKGATE_TOKEN_FILE",
+	  "PATH", "remove, link: the owner's token, to tell the daemon at "
+	  "--listen (default $XDG_STATE_HOME/taskgate/token)" },
 	{ "help", no_argument, CU_HELP, NULL, NULL, "show this help" },
 };
 #define CU_NROWS (sizeof cmd_user_rows / sizeof cmd_user_rows[0])
@@ -58,8 +78,9 @@ cmd_user_usage(FILE *f)
 	    "       taskgate user link NAME\n\n"
 	    "Manages the people who share this taskgate.  add and link print "
 	    "the person's\nsign-in link once (link makes a new one; the old "
-	    "one stops working); remove\nends their sign-ins and event "
-	    "streams.  Names are 1 to 32 letters, digits,\n'.', '_' or '-'.\n"
+	    "one stops working, and so\ndo event streams opened with it); "
+	    "remove ends their sign-ins and event\nstreams.  Names are 1 "
+	    "to 32 letters, digits, '.', '_' or '-'.\n"
 	    "Exit status: 0 done, 1 refused, 2 a usage or database error.\n\n"
 	    "options (each also read from the environment variable shown):\n");
 	verb_usage(flags, CU_NROWS, f);
@@ -84,6 +105,12 @@ cmd_user_apply(void *args, int id, const char *v, const char *from)
 		break;
 	case CU_LISTEN:
 		cmd_user_set(&a->listen, v);
+		break;
+	case CU_SOCKET:
+		cmd_user_set(&a->socket, v);
+		break;
+	case CU_TOKEN_FILE:
+		cmd_user_set(&a->token_file, v);
 		break;
 	case CU_ROLE:
 		cmd_user_set(&a->role, v);
@@ -134,6 +161,54 @@ cmd_user_print_link(const char *name, const char *listen, const char *token)
 	    name, host, port, token);
 }
 
+/*
+ * Tells the running daemon that name was removed or given a new token,
+ * so it ends now the event streams that may no longer be open (POST
+ * /api/people/check; what names them in the messages): on its unix
+ * socket when --socket names one that exists or serve noted one for
+ * --listen's port (the owner's Unix user is an admin there), else at
+ * --listen with the owner's token.  A daemon that does not answer ends
+ * them at its next poll; that is said, and is no failure.
+ */
+static void
+cmd_user_tell_daemon(struct cmd_user_args *a, const char *what)
+{
+	struct client_conn	 c;
+	struct client_reply	 r;
+	char			*where;
+	bool			 told = false, unix_socket = false;
+
+	where = socket_note_where(a->socket, a->listen != NULL ? a->listen :
+	    CU_DEFAULT_LISTEN);
+	unix_socket = strncmp(where, "unix:", 5) == 0;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		free(where);
+		log_warnx("cannot start libcurl: %s end at the daemon's "
+		    "next poll", what);
+		return;
+	}
+	if (client_conn_open(&c, where, a->token_file) == 0) {
+		if ((unix_socket || client_conn_token(&c) == 0) &&
+		    client_conn_request(&c, "POST", "/api/people/check",
+		    !unix_socket, CU_TELL_TIMEOUT_MS, &r) == 0) {
+			if (r.status == 200)
+				told = true;
+			else
+				client_conn_refused("telling the daemon", &c,
+				    &r);
+			client_conn_reply_clear(&r);
+		}
+		client_conn_close(&c);
+	}
+	curl_global_cleanup();
+	if (told)
+		log_out("the daemon at %s ended %s", where, what);
+	else
+		log_warnx("the daemon was not told: %s end at its next poll "
+		    "(give --listen, or --socket, where it runs)", what);
+	free(where);
+}
+
 /* Whether argv holds exactly want operands after the verb and subverb. */
 static int
 cmd_user_operands(int argc, char **argv, int want, const char *sub)
@@ -156,6 +231,7 @@ cmd_user(int argc, char **argv)
 	struct cmd_user_args	 a;
 	struct db		*db = NULL;
 	const char		*sub, *name = NULL;
+	char			*what = NULL;
 	char			 err[512], token[TASKGATE_TOKEN_HEX + 1];
 	size_t			 i;
 	int			 rc;
@@ -261,27 +337,37 @@ cmd_user(int argc, char **argv)
 		} else {
 			log_out("added %s as %s", name, a.role);
 			cmd_user_print_link(name, a.listen != NULL ? a.listen :
-			    "127.0.0.1:9191", token);
+			    CU_DEFAULT_LISTEN, token);
 		}
 	} else if (strcmp(sub, "remove") == 0) {
 		if (people_remove(db, name, err, sizeof err) == -1) {
 			log_warnx("%s", err);
 			rc = 1;
-		} else
+		} else {
 			log_out("removed %s; their sign-ins are ended", name);
+			xasprintf(&what, "%s's open event streams", name);
+			cmd_user_tell_daemon(&a, what);
+		}
 	} else {
 		if (people_new_token(db, name, token, err, sizeof err) == -1) {
 			log_warnx("%s", err);
 			rc = 1;
-		} else
+		} else {
 			cmd_user_print_link(name, a.listen != NULL ? a.listen :
-			    "127.0.0.1:9191", token);
+			    CU_DEFAULT_LISTEN, token);
+			xasprintf(&what, "the event streams opened with %s's "
+			    "old token", name);
+			cmd_user_tell_daemon(&a, what);
+		}
 	}
 	explicit_bzero(token, sizeof token);
 out:
+	free(what);
 	db_close(db);
 	free(a.db);
 	free(a.listen);
+	free(a.socket);
+	free(a.token_file);
 	free(a.role);
 	free(a.unix_user);
 	return rc;

@@ -64,6 +64,8 @@ struct events_client {
 	int			 pins;		/* resumes under way */
 	bool			 dropped;	/* end the stream */
 	char			 person[PERSON_NAME_MAX + 1];	/* whose, or "" */
+	char			 token_sha256[PEOPLE_HASH_HEX + 1];
+						/* their token it came with, or "" */
 	LIST_ENTRY(events_client) link;	/* in events.clients */
 };
 
@@ -526,13 +528,15 @@ events_client_free(void *cls)
  * A new client of the event stream on conn, after the event last (-1:
  * none to replay): the events it missed, a snapshot, then every event as
  * it happens.  person names whose stream it is (NULL or "": nobody's
- * that can be removed).  EVENTS_ATTACH_OK gives *resp, the response that
+ * that can be removed), and token_sha256 the hash of the person's token
+ * it came with (NULL or "": a sign-in cookie or a Unix user), so a new
+ * link ends it.  EVENTS_ATTACH_OK gives *resp, the response that
  * streams them (the client is freed with it); otherwise the stream is
  * full or taskgate is stopping.
  */
 enum events_attach
 events_attach(struct events *ev, struct MHD_Connection *conn, int64_t last,
-    const char *person, struct MHD_Response **resp)
+    const char *person, const char *token_sha256, struct MHD_Response **resp)
 {
 	struct events_client		*c;
 	const union MHD_ConnectionInfo	*ci;
@@ -541,6 +545,9 @@ events_attach(struct events *ev, struct MHD_Connection *conn, int64_t last,
 	c->ev = ev;
 	if (person != NULL)
 		snprintf(c->person, sizeof c->person, "%s", person);
+	if (person != NULL && token_sha256 != NULL)
+		snprintf(c->token_sha256, sizeof c->token_sha256, "%s",
+		    token_sha256);
 	c->conn = conn;
 	ci = MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	c->fd = ci != NULL ? ci->connect_fd : -1;
@@ -614,30 +621,36 @@ events_hung_up(struct events *ev, struct events_wake *w, uint64_t serial)
 }
 
 /*
- * Ends at once the streams of the people gone(arg, name) says are no
- * longer (removed by `taskgate user remove`): called each poll.  gone
- * may take the db lock, which comes after the events lock.
+ * Ends at once the streams gone(arg, name, token_sha256) says may no
+ * longer be open: their person was removed (`taskgate user remove`), or
+ * the token they came with was replaced (`taskgate user link`).  Called
+ * each poll, and at once when those verbs tell the daemon (POST
+ * /api/people/check).  gone may take the db lock, which comes after the
+ * events lock.  Returns how many streams it ended.
  */
-void
-events_end_gone(struct events *ev, bool (*gone)(void *, const char *),
-    void *arg)
+size_t
+events_end_gone(struct events *ev,
+    bool (*gone)(void *, const char *, const char *), void *arg)
 {
 	struct events_client	*c;
 	struct events_wake	 w = { NULL, 0, 0 };
+	size_t			 ended = 0;
 
 	pthread_mutex_lock(&ev->lock);
 	LIST_FOREACH(c, &ev->clients, link) {
 		if (c->person[0] == '\0' || c->dropped ||
-		    !gone(arg, c->person))
+		    !gone(arg, c->person, c->token_sha256))
 			continue;
 		c->dropped = true;
 		c->off = c->queue.len = 0;
 		events_shared_release(c->snap);
 		c->snap = NULL;
 		events_wake_add(&w, c);
+		ended++;
 	}
 	pthread_mutex_unlock(&ev->lock);
 	events_wake_run(ev, &w);
+	return ended;
 }
 
 /*

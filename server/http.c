@@ -69,6 +69,7 @@ struct route {
 static enum MHD_Result http_whoami(struct request *);
 static enum MHD_Result http_sign_out(struct request *);
 static enum MHD_Result http_people(struct request *);
+static enum MHD_Result http_people_check(struct request *);
 
 static const struct route http_routes[] = {
 	{ "/health", M_GET, ACCESS_PUBLIC, api_upstream_health },
@@ -101,6 +102,7 @@ static const struct route http_routes[] = {
 	{ "/api/whoami", M_GET, ACCESS_READ, http_whoami },
 	{ "/api/signout", M_POST, ACCESS_PUBLIC, http_sign_out },
 	{ "/api/people", M_GET, ACCESS_ADMIN, http_people },
+	{ "/api/people/check", M_POST, ACCESS_ADMIN, http_people_check },
 	{ "/api/hooks/{id}", M_POST, ACCESS_HOOK, api_hooks_post },
 	{ "/api/hooks/{id}/status", M_POST, ACCESS_HOOK, api_hooks_status },
 };
@@ -701,6 +703,8 @@ http_identify(struct request *r)
 		r->role = p.role;
 		snprintf(r->actor, sizeof r->actor, "%s", p.name);
 		snprintf(r->person, sizeof r->person, "%s", p.name);
+		if (via == AUTH_BEARER)
+			people_hash(value, r->token_sha256);
 	} else if (via != AUTH_NONE)
 		r->bad_credentials = true;
 	else if (r->http->is_unix && auth_peer_user(http_conn_fd(r), &uid,
@@ -867,4 +871,23 @@ http_people(struct request *r)
 	if (list == NULL)
 		return reply_error(r, REPLY_INTERNAL, "cannot read the people");
 	return reply_json(r, 200, json_pack("{s:o}", "people", list));
+}
+
+/*
+ * POST /api/people/check (admins only): ends now the event streams of
+ * people who are no longer people, and those that came with a token
+ * since replaced.  `taskgate user remove` and `user link` call it once
+ * they changed the database, so those streams end at once rather than
+ * at the next poll.  It reads the database, never the
+ * request: a name in a body would be a claim, the database is the fact.
+ * No lock is held here: events_end_gone() resumes the connections it
+ * ends once it let the events lock go.
+ */
+static enum MHD_Result
+http_people_check(struct request *r)
+{
+	size_t	ended = events_end_gone(r->tg->events, people_gone, r->tg->db);
+
+	return reply_json(r, 200, json_pack("{s:I}", "endedStreams",
+	    (json_int_t)ended));
 }

@@ -173,7 +173,7 @@ main_serve(struct options *o)
 	struct taskgate	 tg;
 	sigset_t	 sigs;
 	char		 err[512];
-	int		 fd, unix_fd = -1, sig;
+	int		 fd, unix_fd = -1, sig, note_port = 0;
 
 	memset(&tg, 0, sizeof tg);
 	tg.opts = o;
@@ -265,6 +265,14 @@ main_serve(struct options *o)
 	if (o->socket_path != NULL)
 		log_info("also listening on unix:%s, where the caller's Unix "
 		    "user names them", o->socket_path);
+	/* Where a client that has only the port finds the socket; without
+	 * one, a note an earlier run of ours left would send clients to a
+	 * dead socket. */
+	if (o->socket_path != NULL && o->addr.family != AF_UNIX) {
+		note_port = http_bound_port(fd);
+		socket_note_write(note_port, o->socket_path);
+	} else if (o->addr.family != AF_UNIX)
+		socket_note_remove(http_bound_port(fd));
 
 	do {
 		if (sigwait(&sigs, &sig) != 0)
@@ -273,6 +281,8 @@ main_serve(struct options *o)
 			main_reload_limits(&tg);
 	} while (sig == SIGHUP);
 	log_info("stopping (signal %d)", sig);
+	if (note_port > 0)
+		socket_note_remove(note_port);
 
 	tcdb_watch_stop(tg.tcwatch);
 	poller_stop(tg.poller);

@@ -45,7 +45,8 @@ static const struct opt_row opt_rows[] = {
 	  "unix:/path (default 127.0.0.1:9191)" },
 	{ "socket", required_argument, OPT_SOCKET, "TASKGATE_SOCKET", "PATH",
 	  "a unix socket to listen on as well: there the caller's Unix user "
-	  "names them, no token needed" },
+	  "names them, no token needed; noted in /tmp/taskgate-PORT.socket, "
+	  "where clients find it" },
 	{ "socket-group", required_argument, OPT_SOCKET_GROUP,
 	  "TASKGATE_SOCKET_GROUP", "GROUP", "the group that may connect to "
 	  "the unix socket (mode 0660; default: only you, 0600)" },

@@ -268,6 +268,22 @@ people_exists(struct db *db, const char *name)
 }
 
 /*
+ * Whether a stream of name's may no longer be open (for
+ * events_end_gone(); db is the struct db): name is no longer a person,
+ * or token_sha256 (not "") is no longer their token's hash.
+ */
+bool
+people_gone(void *db, const char *name, const char *token_sha256)
+{
+	struct person	p;
+
+	if (token_sha256 == NULL || token_sha256[0] == '\0')
+		return !people_exists(db, name);
+	return !people_find(db, "SELECT name, role, unix_user, token_sha256 "
+	    "FROM people WHERE name = ?1", name, token_sha256, &p);
+}
+
+/*
  * Signs a browser in as name: a fresh cookie value into cookie (65
  * bytes), of which only the hash is kept.  -1 when it cannot be written.
  */

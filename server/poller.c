@@ -16,7 +16,8 @@
  * moved, the state, when it was judged), and then tells the listener
  * (the session layer, which reads its progress from them): data goes
  * from here to the sessions, never back.  Each round also ends the event
- * streams of people removed since they connected (events_end_gone()).
+ * streams of people removed since they connected (events_end_gone()):
+ * the fallback for a `taskgate user remove` that found no daemon to tell.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -75,7 +76,6 @@ struct poller_wait {
 
 static void	*poller_main(void *);
 static void	 poller_round(struct poller *);
-static bool	 poller_person_gone(void *, const char *);
 
 /* Returns a new poller; the rows of earlier runs are loaded from the db. */
 struct poller *
@@ -491,15 +491,6 @@ poller_judge(struct poller *p, json_t *s, int64_t now_ms, double now,
 	return true;
 }
 
-/* Whether name is no longer a person (removed since they connected). */
-static bool
-poller_person_gone(void *arg, const char *name)
-{
-	struct taskgate	*tg = arg;
-
-	return !people_exists(tg->db, name);
-}
-
 /* The published view when the upstream could not be read this round. */
 static json_t *
 poller_view_down(struct poller *p)
@@ -570,7 +561,7 @@ poller_round(struct poller *p)
 		poller_sample(p, NULL, 0, NULL);
 	events_retry(p->tg->events);
 	audit_retry(p->tg->audit);
-	events_end_gone(p->tg->events, poller_person_gone, p->tg);
+	events_end_gone(p->tg->events, people_gone, p->tg->db);
 	list = poller_get(p, "/api/streams", CACHE_LIST);
 	up = list != NULL;
 	poller_upstream_event(p, up, events);

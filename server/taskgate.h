@@ -362,6 +362,7 @@ bool	people_by_token(struct db *, const char *, struct person *);
 bool	people_by_unix_user(struct db *, const char *, struct person *);
 bool	people_by_cookie(struct db *, const char *, struct person *);
 bool	people_exists(struct db *, const char *);
+bool	people_gone(void *, const char *, const char *);
 int	people_sign_in(struct db *, const char *,
 		    char [TASKGATE_TOKEN_HEX + 1]);
 void	people_sign_out(struct db *, const char *);
@@ -445,9 +446,9 @@ void	events_emit(struct events *, const char *, json_t *);
 enum events_attach { EVENTS_ATTACH_OK, EVENTS_ATTACH_FULL,
 	EVENTS_ATTACH_STOPPING };
 enum events_attach events_attach(struct events *, struct MHD_Connection *,
-	    int64_t, const char *, struct MHD_Response **);
-void	events_end_gone(struct events *, bool (*)(void *, const char *),
-	    void *);
+	    int64_t, const char *, const char *, struct MHD_Response **);
+size_t	events_end_gone(struct events *,
+	    bool (*)(void *, const char *, const char *), void *);
 size_t	events_client_count(struct events *);
 size_t	events_pending(struct events *);
 void	events_retry(struct events *);
@@ -660,6 +661,9 @@ struct request {
 	enum role		 role;		/* ROLE_NONE: nobody */
 	char			 actor[64];	/* who acts: a person, a login */
 	char			 person[PERSON_NAME_MAX + 1];	/* or "" */
+	char			 token_sha256[PEOPLE_HASH_HEX + 1];
+					/* the person's token it came with
+					   (Bearer), or "" */
 	bool			 bad_credentials;	/* presented wrong ones */
 	char			 peer[64];	/* its address, for the guesses */
 	int			 retry_after;	/* s, for a 429 */

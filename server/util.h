@@ -109,6 +109,14 @@ struct listen_addr {
 
 int	options_parse_listen(const char *, struct listen_addr *, char *,
 		    size_t);
+
+/* socket-note.c: where a client finds the daemon's unix socket */
+int	socket_note_port(const struct listen_addr *);
+void	socket_note_write(int, const char *);
+void	socket_note_remove(int);
+bool	socket_note_listener(const char *, int, unsigned long *);
+char	*socket_note_find(int);
+char	*socket_note_where(const char *, const char *);
 int	options_parse_seconds(const char *, double *);
 int	options_parse_bool(const char *, bool *);
 char	*options_state_path(const char *);

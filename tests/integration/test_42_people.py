@@ -24,9 +24,10 @@ LINK = re.compile(r"sign-in link, shown this once: http://[^/]+/\?token=([0-9a-f
 
 
 def user(tg, *args):
-    """Runs `taskgate user ...` on tg's database; (rc, out, err)."""
+    """Runs `taskgate user ...` on tg's database, as its owner; (rc, out, err)."""
     return run_taskgate(["user"] + list(args) + ["--db", os.path.join(tg.dir, "history.db"),
-                                                 "--listen", "127.0.0.1:%d" % tg.port])
+                                                 "--listen", "127.0.0.1:%d" % tg.port,
+                                                 "--token-file", os.path.join(tg.dir, "token")])
 
 
 def add(tg, name, role):
@@ -38,6 +39,78 @@ def add(tg, name, role):
 
 def bearer(token):
     return {"Authorization": "Bearer " + token}
+
+
+def open_event_stream(tg, token):
+    """A raw GET /api/events as the person of token, its head read."""
+    sock = socket.create_connection(("127.0.0.1", tg.port), timeout=10)
+    sock.sendall(("GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: Bearer %s\r\n\r\n"
+                  % (tg.port, token)).encode())
+    first = sock.recv(65536)
+    if b"200 OK" not in first:
+        raise AssertionError("the event stream did not open: %r" % first[:200])
+    return sock
+
+
+class RemovalWithASlowPoll(harness.DoubleTestCase):
+    """A poll of 30 s: whatever ends a removed person's stream within a
+    few seconds is `user remove` telling the daemon, not the poll."""
+
+    def setUp(self):
+        super().setUp()
+        self.tg = Taskgate(self.double.url, args=["--poll", "30"]).start()
+        harness.wait_for(lambda: self.tg.get("/api/overview").json()["streams"], what="the first poll")
+        self.vera = add(self.tg, "vera", "viewer")
+
+    def test_removing_a_person_ends_their_event_stream_at_once(self):
+        sock = open_event_stream(self.tg, self.vera)
+        rc, out, err = user(self.tg, "remove", "vera")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("ended vera's open event streams", out)
+        sock.settimeout(5)  # the next poll is up to 30 s away
+        try:
+            rest = harness.read_to_end(sock)
+        except socket.timeout:
+            rest = None
+        sock.close()
+        self.assertIsInstance(rest, bytes, "the stream was closed at once, not at the next poll")
+        self.assertEqual(self.tg.get("/api/audit", headers=bearer(self.vera)).status, 401)
+
+    def test_a_new_link_ends_the_streams_of_the_old_token_at_once(self):
+        old = open_event_stream(self.tg, self.vera)
+        rc, out, err = user(self.tg, "link", "vera")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("ended the event streams opened with vera's old token", out)
+        new = open_event_stream(self.tg, LINK.search(out).group(1))
+        old.settimeout(5)  # the next poll is up to 30 s away
+        try:
+            rest = harness.read_to_end(old)
+        except socket.timeout:
+            rest = None
+        old.close()
+        self.assertIsInstance(rest, bytes, "the old token's stream was closed at once")
+        rc, out, err = user(self.tg, "link", "vera")
+        self.assertEqual(rc, 0, err)
+        new.settimeout(5)
+        self.assertIsInstance(harness.read_to_end(new), bytes, "each new link ends the one before's streams")
+        new.close()
+
+    def test_only_an_admin_may_ask_the_daemon_to_check(self):
+        ada = add(self.tg, "ada", "admin")
+        self.assertEqual(self.tg.request("POST", "/api/people/check", headers=bearer(self.vera)).status, 403)
+        self.assertEqual(self.tg.request("POST", "/api/people/check").status, 401)
+        resp = self.tg.request("POST", "/api/people/check", headers=bearer(ada))
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assertEqual(resp.json()["endedStreams"], 0, "no one was removed")
+
+    def test_without_a_daemon_to_tell_the_removal_still_stands(self):
+        self.tg.stop()
+        rc, out, err = user(self.tg, "remove", "vera")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("removed vera", out)
+        self.assertIn("end at its next poll", err)
+        rc, out, err = user(self.tg, "list")
+        self.assertNotIn("vera", out)
 
 
 class People(sessions.Base):
@@ -133,20 +206,6 @@ class People(sessions.Base):
                          "a copy of the cookie opens nothing once signed out")
         self.assertEqual(self.tg.get("/api/audit", headers=bearer(self.vera)).status, 200,
                          "the person's own token still works")
-
-    def test_removing_a_person_ends_their_event_stream_at_once(self):
-        sock = socket.create_connection(("127.0.0.1", self.tg.port), timeout=10)
-        sock.sendall(("GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: Bearer %s\r\n\r\n"
-                      % (self.tg.port, self.vera)).encode())
-        first = sock.recv(65536)
-        self.assertIn(b"200 OK", first)
-        rc, out, err = user(self.tg, "remove", "vera")
-        self.assertEqual(rc, 0, err)
-        sock.settimeout(5)  # a poll is 0.3 s here
-        rest = harness.read_to_end(sock)
-        sock.close()
-        self.assertIsInstance(rest, bytes, "the stream was closed")
-        self.assertEqual(self.tg.get("/api/audit", headers=bearer(self.vera)).status, 401)
 
     def test_a_new_link_replaces_the_old_one(self):
         rc, out, err = user(self.tg, "link", "otto")

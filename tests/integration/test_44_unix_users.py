@@ -12,6 +12,7 @@ import grp
 import os
 import pwd
 import shutil
+import socket
 import stat
 import subprocess
 import sys
@@ -62,11 +63,17 @@ class UnixUsers(sessions.Base):
         super().tearDown()
         shutil.rmtree(self.sockdir, ignore_errors=True)
 
-    def as_user(self, login, *args):
-        """The client verb run as login, with nothing of root's: no token."""
+    def as_user(self, login, *args, flags=True):
+        """The client verb run as login, with nothing of root's: no token.
+        flags=False: no TASKGATE_SOCKET, only the daemon's port, as a
+        teammate who knows nothing more types it."""
         home = tempfile.mkdtemp(prefix="tg-home-")
         os.chmod(home, 0o777)
-        env = {"PATH": "/usr/bin:/bin", "HOME": home, "TASKGATE_SOCKET": self.sock}
+        env = {"PATH": "/usr/bin:/bin", "HOME": home}
+        if flags:
+            env["TASKGATE_SOCKET"] = self.sock
+        else:
+            env["TASKGATE_LISTEN"] = "127.0.0.1:%d" % self.tg.port
         proc = subprocess.run([harness.BIN] + list(args), capture_output=True, text=True, env=env,
                               user=login, group=self.team, timeout=60)
         shutil.rmtree(home, ignore_errors=True)
@@ -104,6 +111,55 @@ class UnixUsers(sessions.Base):
         self.assertEqual((row["action"], row["actor"], row["streamId"]), ("stop", "alice", "Stream-B"))
         self.es.wait(lambda ev: self.session_events("Stream-B", "stopped"), what="stopped")
         self.assertEqual(self.session_events("Stream-B", "stopped")[0]["data"]["actor"], "alice")
+
+    def note(self):
+        return "/tmp/taskgate-%d.socket" % self.tg.port
+
+    def test_a_teammate_finds_the_socket_with_no_flag(self):
+        st = os.lstat(self.note())
+        self.assertEqual((stat.S_IMODE(st.st_mode), st.st_uid), (0o644, os.geteuid()))
+        with open(self.note()) as f:
+            self.assertEqual(f.read(), os.path.realpath(self.sock) + "\n")
+        rc, out, err = run_taskgate(["user", "add", "alice", "--role", "operator", "--unix-user", self.alice,
+                                     "--db", os.path.join(self.tg.dir, "history.db")])
+        self.assertEqual(rc, 0, err)
+        self.post("/api/streams/Stream-B/start")
+        self.typed("Stream-B")
+        # Over TCP alice has no token: only the socket makes her stop hers.
+        rc, out, err = self.as_user(self.alice, "stop", "Stream-B", flags=False)
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(err, "")
+        row = self.audit()[0]
+        self.assertEqual((row["action"], row["actor"]), ("stop", "alice"))
+        self.tg.stop()
+        self.assertFalse(os.path.exists(self.note()), "a stopped daemon takes its note away")
+
+    def test_a_note_another_user_planted_is_not_trusted(self):
+        # bob replaces the daemon's note with one naming a socket of his.
+        os.unlink(self.note())
+        bobdir = tempfile.mkdtemp(prefix="tg-bob-")
+        os.chown(bobdir, pwd.getpwnam(self.bob).pw_uid, -1)
+        os.chmod(bobdir, 0o755)  # alice could reach it: only the check stops her
+        bobsock = os.path.join(bobdir, "trap.sock")
+        try:
+            trap = socket.socket(socket.AF_UNIX)
+            trap.bind(bobsock)
+            trap.close()
+            os.chown(bobsock, pwd.getpwnam(self.bob).pw_uid, -1)
+            subprocess.run(["/bin/sh", "-c", 'printf "%s\\n" "$1" >"$2"', "sh", bobsock, self.note()],
+                           user=self.bob, check=True, timeout=30)
+            self.assertEqual(pwd.getpwuid(os.lstat(self.note()).st_uid).pw_name, self.bob)
+            rc, out, err = self.as_user(self.alice, "status", "--no-color", flags=False)
+            self.assertEqual(rc, 0, out + err)
+            self.assertIn("not using %s: it is %s's, but the taskgate on port %d is root's"
+                          % (self.note(), self.bob, self.tg.port), err)
+            self.assertIn("--socket PATH", err)
+            self.assertNotIn(bobsock, err, "alice's client never went to bob's socket")
+            self.assertIn("Stream-B", out, "it read the daemon over TCP")
+        finally:
+            if os.path.exists(self.note()):
+                os.unlink(self.note())
+            shutil.rmtree(bobdir, ignore_errors=True)
 
     def test_without_a_mapping_the_daemons_user_is_admin(self):
         me = pwd.getpwuid(os.geteuid()).pw_name

@@ -14,7 +14,10 @@ a real tmux pane, it shows Stream-B go from 33% to 67% when the double
 changes a task (one SSE client, no polling), says "reconnecting" when
 its connection drops and replays what it missed with Last-Event-ID, cuts
 lines to a narrower window, and on Ctrl-C exits 0 with the cursor shown,
-the alternate screen left and the terminal modes as they were.
+the alternate screen left and the terminal modes as they were.  The
+socket note: a client that knows only the port reaches `serve --socket`
+through /tmp/taskgate-PORT.socket, and a later daemon on the port takes
+away a note its killed predecessor left.
 
 The tests that need tmux are skipped without it, and then the file exits
 77 (automake's "skipped") when everything else passed."""
@@ -358,6 +361,56 @@ class UnixSocket(unittest.TestCase):
             proc.wait(timeout=20)
             double.close()
             shutil.rmtree(state, ignore_errors=True)
+
+
+class SocketNote(unittest.TestCase):
+    """serve --socket notes the socket in /tmp/taskgate-PORT.socket; a
+    client that knows only the port uses it, and a daemon of the same
+    user started later on that port without --socket takes a note its
+    dead predecessor left away, so clients do not go to a dead socket."""
+
+    def setUp(self):
+        harness.skip_unless_binary()
+        self.double = Double().start()
+        self.sockdir = tempfile.mkdtemp(prefix="tg-note-")
+        self.sock = os.path.join(self.sockdir, "tg.sock")
+        self.tgs = []
+        self.note = None
+
+    def tearDown(self):
+        for tg in self.tgs:
+            tg.close()
+        self.double.close()
+        if self.note and os.path.exists(self.note):
+            os.unlink(self.note)
+        shutil.rmtree(self.sockdir, ignore_errors=True)
+
+    def start(self, *args):
+        tg = Taskgate(self.double.url, args=["--poll", "0.3"] + list(args)).start()
+        self.tgs.append(tg)
+        wait_for(lambda: tg.get("/api/overview").json()["streams"], what="the first poll")
+        return tg
+
+    def test_the_port_leads_to_the_socket_and_a_dead_note_is_taken_away(self):
+        first = self.start("--socket", self.sock)
+        self.note = "/tmp/taskgate-%d.socket" % first.port
+        with open(self.note) as f:
+            self.assertEqual(f.read(), os.path.realpath(self.sock) + "\n")
+        # No token file: over TCP a start would need one; on the socket
+        # the owner's Unix user is an admin, and the plan's gate answers.
+        nothing = {"TASKGATE_TOKEN_FILE": os.path.join(self.sockdir, "none")}
+        rc, out, err = run_client(first, "start", "Stream-Z", env=nothing)
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("409 gate-closed", err)
+
+        first.stop(signal.SIGKILL)
+        self.assertTrue(os.path.exists(self.note), "a killed daemon leaves its note")
+        second = self.start("--listen", "127.0.0.1:%d" % first.port)
+        self.assertEqual(second.port, first.port)
+        self.assertFalse(os.path.exists(self.note), "the next daemon on the port took it away")
+        rc, out, err = run_client(second, "status", "--no-color")
+        self.assertEqual((rc, err), (0, ""))
+        self.assertIn("Stream-B", out)
 
 
 class Tmux:

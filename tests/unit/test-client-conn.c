@@ -3,8 +3,11 @@
  * (client-conn.c): the URL made from --listen (a wildcard address is
  * reached on loopback, a unix socket through http://localhost), which
  * addresses want the token on every request, where the token file is by
- * default, and a token file read only when it holds a token.  No request
- * is made here: test_80_client.py does that against a real daemon.
+ * default, and a token file read only when it holds a token; and, of
+ * socket-note.c, which port's note a --listen reads and which lines of
+ * /proc/net/tcp and tcp6 name a listener on that port's loopback.  No
+ * request is made here: test_80_client.py does that against a real
+ * daemon, test_44_unix_users.py the note.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -148,6 +151,65 @@ test_the_token_is_read_only_when_it_is_one(void **state)
 	client_conn_close(&c);
 }
 
+static int
+note_port(const char *listen)
+{
+	struct listen_addr	a;
+	char			err[256];
+
+	assert_int_equal(options_parse_listen(listen, &a, err, sizeof err), 0);
+	return socket_note_port(&a);
+}
+
+static void
+test_the_note_read_is_the_ports_on_this_machine(void **state)
+{
+	(void)state;
+	assert_int_equal(note_port("127.0.0.1:9191"), 9191);
+	assert_int_equal(note_port("localhost:8000"), 8000);
+	assert_int_equal(note_port("[::1]:9192"), 9192);
+	assert_int_equal(note_port("0.0.0.0:9193"), 9193);
+	assert_int_equal(note_port("[::]:9194"), 9194);
+	/* Another host's port, or a unix socket: no note. */
+	assert_int_equal(note_port("192.0.2.7:9191"), 0);
+	assert_int_equal(note_port("unix:/run/taskgate.sock"), 0);
+}
+
+static void
+test_a_listener_is_read_from_proc_net_tcp(void **state)
+{
+	unsigned long	uid = 0;
+
+	(void)state;
+	/* 127.0.0.1:9191 (0x23E7), LISTEN (0A), uid 1000. */
+	assert_true(socket_note_listener("   0: 0100007F:23E7 00000000:0000 "
+	    "0A 00000000:00000000 00:00000000 00000000  1000        0 4242 1 "
+	    "0000000000000000 100 0 0 10 0", 9191, &uid));
+	assert_int_equal(uid, 1000);
+	/* 0.0.0.0 and the v6 ::, ::1 and ::ffff:127.0.0.1 count too. */
+	assert_true(socket_note_listener("1: 00000000:23E7 00000000:0000 0A "
+	    "0:0 0:0 0 0 0 1", 9191, &uid));
+	assert_int_equal(uid, 0);
+	assert_true(socket_note_listener("2: 00000000000000000000000001000000"
+	    ":23E7 00000000000000000000000000000000:0000 0A 0:0 0:0 0 33 0 1",
+	    9191, &uid));
+	assert_int_equal(uid, 33);
+	assert_true(socket_note_listener("3: 0000000000000000FFFF00000100007F"
+	    ":23E7 00000000000000000000000000000000:0000 0A 0:0 0:0 0 7 0 1",
+	    9191, &uid));
+	/* Not listening, another port, another address, the header line. */
+	assert_false(socket_note_listener("4: 0100007F:23E7 0100007F:9C40 01 "
+	    "0:0 0:0 0 1000 0 1", 9191, &uid));
+	assert_false(socket_note_listener("5: 0100007F:23E8 00000000:0000 0A "
+	    "0:0 0:0 0 1000 0 1", 9191, &uid));
+	assert_false(socket_note_listener("6: 0702000A:23E7 00000000:0000 0A "
+	    "0:0 0:0 0 1000 0 1", 9191, &uid));
+	assert_false(socket_note_listener("  sl  local_address rem_address   "
+	    "st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode",
+	    9191, &uid));
+	assert_false(socket_note_listener("", 9191, &uid));
+}
+
 int
 main(void)
 {
@@ -156,6 +218,8 @@ main(void)
 		cmocka_unit_test(test_a_bad_listen_is_refused),
 		cmocka_unit_test(test_the_default_token_file),
 		cmocka_unit_test(test_the_token_is_read_only_when_it_is_one),
+		cmocka_unit_test(test_the_note_read_is_the_ports_on_this_machine),
+		cmocka_unit_test(test_a_listener_is_read_from_proc_net_tcp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
