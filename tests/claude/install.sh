@@ -4,7 +4,8 @@
 # @anthropic-ai/claude-code-linux-x64 at one pinned version, fetched with
 # `npm pack` and unpacked into a cache directory (default
 # tests/claude/.cache/, or $TASKGATE_CLAUDE_CACHE).  Idempotent: when the
-# binary of the pinned version is already there it only prints its path.
+# binary of the pinned version is already there it only prints its path;
+# installs running at once take turns (flock).
 # Prints the absolute path of the binary on stdout; everything else goes to
 # stderr.  Exit 0 on success, 1 when it cannot install (no npm, no
 # network, unsupported machine).
@@ -34,6 +35,14 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 
 mkdir -p "$cache"
+# Tests that run at once (make -j) install one at a time: the second
+# finds the first's binary, and never replaces it under a running agent.
+exec 9>"$cache/.install.lock"
+flock 9
+if [ -x "$bin" ]; then
+	echo "$bin"
+	exit 0
+fi
 work=$(mktemp -d "$cache/.install.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 trap 'exit 1' INT TERM
