@@ -44,9 +44,18 @@ class UnixUsers(sessions.Base):
         subprocess.run(["groupadd", cls.team], check=True)
         for login in (cls.alice, cls.bob):
             subprocess.run(["useradd", "-M", "-N", "-g", cls.team, "-s", "/bin/sh", login], check=True)
+        # The teammates' own copy of the client: the build tree may be
+        # under a home only root can enter (/root on a fresh machine), as
+        # the installed binary on a shared box is not.
+        cls.bindir = tempfile.mkdtemp(prefix="tg-bin-")
+        os.chmod(cls.bindir, 0o755)
+        cls.client = os.path.join(cls.bindir, "taskgate")
+        shutil.copy(harness.BIN, cls.client)
+        os.chmod(cls.client, 0o755)
 
     @classmethod
     def tearDownClass(cls):
+        shutil.rmtree(cls.bindir, ignore_errors=True)
         for login in (cls.alice, cls.bob):
             subprocess.run(["userdel", login], capture_output=True)
         subprocess.run(["groupdel", cls.team], capture_output=True)
@@ -74,7 +83,7 @@ class UnixUsers(sessions.Base):
             env["TASKGATE_SOCKET"] = self.sock
         else:
             env["TASKGATE_LISTEN"] = "127.0.0.1:%d" % self.tg.port
-        proc = subprocess.run([harness.BIN] + list(args), capture_output=True, text=True, env=env,
+        proc = subprocess.run([self.client] + list(args), capture_output=True, text=True, env=env,
                               user=login, group=self.team, timeout=60)
         shutil.rmtree(home, ignore_errors=True)
         return proc.returncode, proc.stdout, proc.stderr
