@@ -114,7 +114,7 @@ assets_sign_in(struct request *r, const char *token)
 			    "the sign-in; try again");
 	} else {
 		r->bad_credentials = true;
-		return http_unauthorized(r, "this link's token opens nothing "
+		return reply_unauthorized(r, "this link's token opens nothing "
 		    "here: use the link taskgate printed when it started, or "
 		    "ask for a new one ('taskgate user link NAME')");
 	}

@@ -705,9 +705,10 @@ http_identify(struct request *r)
 		snprintf(r->person, sizeof r->person, "%s", p.name);
 		if (via == AUTH_BEARER)
 			people_hash(value, r->token_sha256);
-	} else if (via != AUTH_NONE)
+	} else if (via != AUTH_NONE) {
 		r->bad_credentials = true;
-	else if (r->http->is_unix && auth_peer_user(http_conn_fd(r), &uid,
+		http_peer_name(r);	/* whose wrong tokens to count */
+	} else if (r->http->is_unix && auth_peer_user(http_conn_fd(r), &uid,
 	    login, sizeof login) == 0) {
 		r->auth = AUTH_UNIX;
 		if (people_by_unix_user(tg->db, login, &p)) {
@@ -720,23 +721,6 @@ http_identify(struct request *r)
 		}
 	}
 	explicit_bzero(value, sizeof value);
-}
-
-/*
- * 401 for a request that needs a token and has none that opens anything;
- * 429 with Retry-After once its address has sent too many wrong ones.
- */
-enum MHD_Result
-http_unauthorized(struct request *r, const char *why)
-{
-	if (r->bad_credentials)
-		http_peer_name(r);
-	if (r->bad_credentials &&
-	    (r->retry_after = auth_guess_failed(r->tg->auth, r->peer)) > 0)
-		return reply_error(r, REPLY_TOO_MANY_GUESSES, "too many wrong "
-		    "tokens from this address; try again in %d s",
-		    r->retry_after);
-	return reply_error(r, REPLY_UNAUTHORIZED, "%s", why);
 }
 
 /* Runs the checks every request passes, then its handler. */
@@ -781,7 +765,7 @@ http_dispatch(struct request *r)
 		    "token") != NULL;
 
 		if (tg->opts->allow_remote && r->role == ROLE_NONE && !sign_in)
-			return http_unauthorized(r, "this taskgate accepts "
+			return reply_unauthorized(r, "this taskgate accepts "
 			    "remote clients, so every request needs a token");
 		if (is_get && strncmp(r->path, "/api/", 5) != 0)
 			return assets_serve(r);
@@ -803,7 +787,7 @@ http_dispatch(struct request *r)
 		    access == ACCESS_OPERATE ? ROLE_OPERATOR : ROLE_ADMIN;
 
 		if (r->role == ROLE_NONE)
-			return http_unauthorized(r, "this needs a token: send "
+			return reply_unauthorized(r, "this needs a token: send "
 			    "'Authorization: Bearer TOKEN' (the owner's is in "
 			    "the token file; 'taskgate user link NAME' makes "
 			    "a person's) or open a sign-in link once");

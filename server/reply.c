@@ -124,6 +124,22 @@ reply_send(struct request *r, unsigned int status, struct MHD_Response *resp)
 	return ret;
 }
 
+/*
+ * 401 for a request that needs a token and has none that opens anything;
+ * 429 with Retry-After once its address (r->peer, named where the wrong
+ * token was read) has sent too many wrong ones.
+ */
+enum MHD_Result
+reply_unauthorized(struct request *r, const char *why)
+{
+	if (r->bad_credentials &&
+	    (r->retry_after = auth_guess_failed(r->tg->auth, r->peer)) > 0)
+		return reply_error(r, REPLY_TOO_MANY_GUESSES, "too many wrong "
+		    "tokens from this address; try again in %d s",
+		    r->retry_after);
+	return reply_error(r, REPLY_UNAUTHORIZED, "%s", why);
+}
+
 /* Answers with o (stolen) as compact JSON. */
 enum MHD_Result
 reply_json(struct request *r, unsigned int status, json_t *o)

@@ -679,7 +679,6 @@ int	http_listen_socket(const struct listen_addr *, const char *, char *,
 	    size_t);
 int	http_bound_port(int);
 int	http_local_base(int, char *, size_t);
-enum MHD_Result http_unauthorized(struct request *, const char *);
 enum MHD_Result reply_error(struct request *, enum reply_error, const char *,
 		    ...) __attribute__((format(printf, 3, 4)));
 enum MHD_Result reply_send(struct request *, unsigned int,
@@ -689,6 +688,7 @@ bool	reply_can_share(const struct request *);
 enum MHD_Result reply_shared(struct request *, unsigned int,
 		    struct MHD_Response *);
 enum MHD_Result reply_json(struct request *, unsigned int, json_t *);
+enum MHD_Result reply_unauthorized(struct request *, const char *);
 enum MHD_Result reply_not_found(struct request *);
 enum MHD_Result reply_bad_method(struct request *, const char *);
 void	request_free(struct request *);
