@@ -72,6 +72,8 @@ struct session {
 	char			 nudge_reason[512];
 	json_t			*permission;	/* what its PermissionRequest
 						   asks: {tool, input}, or NULL */
+	char			 resume_actor[64];	/* who said "resume
+						   now" (agent.resume_ms 1) */
 };
 
 struct sessions {

@@ -583,7 +583,7 @@ enum session_hook_result session_hooks_status(struct sessions *, const char *,
 		    const char *, json_t *, bool *);
 
 /* session-pane.c */
-int	session_pane_resume_now(struct sessions *, const char *);
+int	session_pane_resume_now(struct sessions *, const char *, const char *);
 
 /* the context */
 struct taskgate {
