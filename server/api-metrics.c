@@ -51,12 +51,13 @@ api_metrics_line(struct buf *b, const char *fmt, ...)
 }
 
 static void
-api_metrics_streams(json_t *view, void *arg)
+api_metrics_streams(json_t *view, const struct poller_fact *f, size_t n,
+    void *arg)
 {
 	struct buf	*b = arg;
 	json_t		*s;
 	size_t		 i;
-	double		 now;
+	double		 now, since;
 
 	api_metrics_head(b, "taskgate_stream_progress_percent", "gauge",
 	    "Completed tasks of the stream, in percent.");
@@ -70,33 +71,22 @@ api_metrics_streams(json_t *view, void *arg)
 			    json_integer_value(json_object_get(s,
 			    "progressPercentage")));
 	}
+	/* The states and times in numbers: the facts published with view. */
 	api_metrics_head(b, "taskgate_stream_state", "gauge",
 	    "1 for the health state each stream is in.");
-	json_array_foreach(json_object_get(view, "streams"), i, s) {
-		const char *id = json_string_value(json_object_get(s,
-		    "streamId"));
-		const char *st = json_string_value(json_object_get(
-		    json_object_get(s, "state"), "name"));
-
-		if (id != NULL && valid_stream_id(id) && st != NULL &&
-		    stall_state_from_name(st) >= 0)
-			api_metrics_line(b, "taskgate_stream_state{stream=\"%s\","
-			    "state=\"%s\"} 1\n", id, st);
-	}
+	for (i = 0; i < n; i++)
+		api_metrics_line(b, "taskgate_stream_state{stream=\"%s\","
+		    "state=\"%s\"} 1\n", f[i].id, stall_state_name(f[i].state));
 	api_metrics_head(b, "taskgate_stream_seconds_since_progress", "gauge",
 	    "Seconds since the stream's task counts last changed.");
 	now = clock_wall();
-	json_array_foreach(json_object_get(view, "streams"), i, s) {
-		const char *id = json_string_value(json_object_get(s,
-		    "streamId"));
-		int64_t ms = clock_parse_ms(json_string_value(
-		    json_object_get(s, "lastChange")));
-		double since = now - (double)ms / 1000.0;
-
-		if (id != NULL && valid_stream_id(id) && ms > 0)
-			api_metrics_line(b, "taskgate_stream_seconds_since_"
-			    "progress{stream=\"%s\"} %.3f\n", id,
-			    since > 0 ? since : 0.0);
+	for (i = 0; i < n; i++) {
+		if (f[i].last_change_ms <= 0)
+			continue;
+		since = now - (double)f[i].last_change_ms / 1000.0;
+		api_metrics_line(b, "taskgate_stream_seconds_since_"
+		    "progress{stream=\"%s\"} %.3f\n", f[i].id,
+		    since > 0 ? since : 0.0);
 	}
 	api_metrics_head(b, "taskgate_upstream_up", "gauge",
 	    "1 while the last poll reached Task Copilot.");

@@ -39,6 +39,15 @@ api_sessions_status(enum session_result r)
 	return api_sessions_statuses[r];
 }
 
+/* Who asked, as http_identify() named them: a person, a Unix login, or
+ * the owner. */
+static const char *
+api_sessions_actor(struct request *r)
+{
+	return r->actor[0] != '\0' ? r->actor : session_owner(
+	    r->tg->sessions);
+}
+
 static void
 api_sessions_done(struct session_job *j)
 {
@@ -143,12 +152,13 @@ api_sessions_reply(struct request *r)
 
 /*
  * POST /api/streams/{id}/resume: a stream parked by a usage limit is
- * resumed now, instead of at its turn.
+ * resumed now, instead of at its turn, audited as whoever asked.
  */
 enum MHD_Result
 api_sessions_resume(struct request *r)
 {
-	if (session_pane_resume_now(r->tg->sessions, r->id) == -1)
+	if (session_pane_resume_now(r->tg->sessions, r->id, api_sessions_actor(
+	    r)) == -1)
 		return reply_error(r, REPLY_CONFLICT, "%s is not parked by a "
 		    "usage limit", r->id);
 	return reply_json(r, 202, json_pack("{s:s,s:s}", "streamId", r->id,
@@ -226,10 +236,7 @@ api_sessions_submit(struct request *r, enum session_job_kind kind,
 		}
 	}
 	free(target);
-	/* Who asked, as http_identify() named them: a person, a Unix
-	 * login, or the owner. */
-	snprintf(j->actor, sizeof j->actor, "%s", r->actor[0] != '\0' ?
-	    r->actor : session_owner(r->tg->sessions));
+	snprintf(j->actor, sizeof j->actor, "%s", api_sessions_actor(r));
 	j->done = api_sessions_done;
 	j->arg = r;
 	r->job = j;

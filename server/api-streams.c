@@ -18,8 +18,10 @@
 #define HISTORY_LIMIT_MAX	100000
 
 struct overview_build {
-	struct taskgate	*tg;
-	json_t		*out;
+	struct taskgate			*tg;
+	const struct poller_fact	*facts;	/* the view's, borrowed */
+	size_t				 n_facts;
+	json_t				*out;
 };
 
 /* The blocked tasks of a stream, with their reasons. */
@@ -119,11 +121,13 @@ overview_unblock_how(json_t *acts, json_t *streams,
 
 /*
  * Gate readiness of each stream and the suggested next actions, from the
- * plan rules (plan.c) applied to the streams as the overview shows them.
+ * plan rules (plan.c) applied to the streams as the overview shows them;
+ * whether each may be recovered, from its state as judged (b's facts).
  */
 static void
-overview_plan(struct taskgate *tg, json_t *streams, json_t *out)
+overview_plan(struct overview_build *b, json_t *streams, json_t *out)
 {
+	struct taskgate		*tg = b->tg;
 	struct plan_stream	*ps;
 	json_t			*s;
 	long			 live;
@@ -142,9 +146,8 @@ overview_plan(struct taskgate *tg, json_t *streams, json_t *out)
 		bool		 stop = win != NULL && *win != '\0';
 		char		 why[256];
 		bool		 recover = session_may_recover(tg->sessions,
-				    ps[i].id, json_string_value(json_object_get(
-				    json_object_get(s, "state"), "name")),
-				    session_judged_ms(s), why, sizeof why);
+				    ps[i].id, poller_fact_find(b->facts,
+				    b->n_facts, ps[i].id), why, sizeof why);
 
 		json_object_set_new(s, "gate", json_pack("{s:b,s:b,s:o,s:b,s:o,"
 		    "s:b,s:o}", "canStart", g == PLAN_GATE_OPEN, "forceable",
@@ -181,7 +184,8 @@ overview_daemon(void)
 }
 
 static void
-overview_build(json_t *view, void *arg)
+overview_build(json_t *view, const struct poller_fact *facts, size_t n_facts,
+    void *arg)
 {
 	struct overview_build	*b = arg;
 	json_t			*out = json_object(), *streams = json_array();
@@ -193,6 +197,8 @@ overview_build(json_t *view, void *arg)
 	char			 now[32], *msg;
 
 	b->out = out;
+	b->facts = facts;
+	b->n_facts = n_facts;
 	clock_iso8601(clock_wall(), now, sizeof now);
 	json_object_set_new(out, "generatedAt", json_string(now));
 	up = view != NULL && json_is_true(json_object_get(view, "upstreamUp"));
@@ -207,7 +213,7 @@ overview_build(json_t *view, void *arg)
 	json_array_foreach(src, i, s) {
 		const char	*id = json_string_value(json_object_get(s,
 				    "streamId"));
-		const char	*state;
+		const struct poller_fact *f;
 		json_t		*o, *bt, *agent;
 
 		if (id == NULL)
@@ -236,10 +242,10 @@ overview_build(json_t *view, void *arg)
 		/* What was last done to it, by whom: "stopped by alice". */
 		json_object_set_new(o, "lastAction", audit_last_action(
 		    b->tg->audit, id));
-		state = json_string_value(json_object_get(json_object_get(s,
-		    "state"), "name"));
-		if (state != NULL && strcmp(state, "ok") != 0) {
-			xasprintf(&msg, "%s is %s", id, state);
+		f = poller_fact_find(facts, n_facts, id);
+		if (f != NULL && f->state != STALL_OK) {
+			xasprintf(&msg, "%s is %s", id, stall_state_name(
+			    f->state));
 			overview_alert(alerts, "state", id, msg);
 			free(msg);
 		}
@@ -249,7 +255,7 @@ overview_build(json_t *view, void *arg)
 		    "completedTasks"));
 		json_array_append_new(streams, o);
 	}
-	overview_plan(b->tg, streams, out);
+	overview_plan(b, streams, out);
 	json_object_set_new(out, "overall", json_pack("{s:I,s:I,s:I,s:I}",
 	    "totalTasks", (json_int_t)all.total, "completedTasks",
 	    (json_int_t)all.completed, "progressPercentage",
@@ -272,7 +278,7 @@ overview_build(json_t *view, void *arg)
 json_t *
 api_streams_overview_doc(struct taskgate *tg)
 {
-	struct overview_build	b = { tg, NULL };
+	struct overview_build	b = { tg, NULL, 0, NULL };
 
 	poller_with_view(tg->poller, overview_build, &b);
 	return b.out;

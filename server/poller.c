@@ -13,11 +13,13 @@
  * The view is an immutable JSON document replaced whole each round; it
  * is read under the poller's lock.  Beside it the round publishes each
  * stream's facts in numbers (struct poller_fact: counts, when they last
- * moved, the state, when it was judged), and then tells the listener
- * (the session layer, which reads its progress from them): data goes
- * from here to the sessions, never back.  Each round also ends the event
- * streams of people removed since they connected (events_end_gone()):
- * the fallback for a `taskgate user remove` that found no daemon to tell.
+ * moved, the state, when it was judged), which the sessions, the
+ * overview and /metrics read instead of parsing the view's text back,
+ * and then tells the listener (the session layer, which reads its
+ * progress from them): data goes from here to the sessions, never back.
+ * Each round also ends the event streams of people removed since they
+ * connected (events_end_gone()): the fallback for a `taskgate user
+ * remove` that found no daemon to tell.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -151,14 +153,28 @@ poller_free(struct poller *p)
 
 /*
  * Calls fn with the latest view (borrowed; NULL before the first round)
- * under the poller's lock: fn must be quick and must not keep it.
+ * and the n facts published with it (borrowed), under the poller's lock:
+ * fn must be quick and must keep neither.
  */
 void
-poller_with_view(struct poller *p, void (*fn)(json_t *, void *), void *arg)
+poller_with_view(struct poller *p, void (*fn)(json_t *,
+    const struct poller_fact *, size_t, void *), void *arg)
 {
 	pthread_mutex_lock(&p->lock);
-	fn(p->view, arg);
+	fn(p->view, p->facts, p->n_facts, arg);
 	pthread_mutex_unlock(&p->lock);
+}
+
+/* The fact of stream id among the n of f, or NULL (not judged). */
+const struct poller_fact *
+poller_fact_find(const struct poller_fact *f, size_t n, const char *id)
+{
+	size_t	i;
+
+	for (i = 0; id != NULL && i < n; i++)
+		if (strcmp(f[i].id, id) == 0)
+			return &f[i];
+	return NULL;
 }
 
 /*
@@ -486,7 +502,9 @@ poller_judge(struct poller *p, json_t *s, int64_t now_ms, double now,
 	snprintf(fact->id, sizeof fact->id, "%s", id);
 	fact->counts = c;
 	fact->last_change_ms = ps->row.last_change_ms;
-	fact->state = st;
+	/* The state as published: a kept one is the old, not st. */
+	fact->state = kept ? (enum stall_state)stall_state_from_name(
+	    ps->row.state) : st;
 	fact->judged_ms = judged_ms;
 	return true;
 }

@@ -62,7 +62,7 @@ recovery_reset(struct recovery_track *t)
  * when it may.  force passes the budget, the backoff and the state, never
  * a missing session nor an agent that waits for a person; hint adds how
  * to force.  A window (re)started since the judging poll is not judged
- * yet: its state is the old window's.
+ * yet: its state is the old window's; nor is a stream no poll judged.
  */
 const char *
 recovery_refusal(const struct recovery_ask *q, char *why, size_t len,
@@ -70,7 +70,6 @@ recovery_refusal(const struct recovery_ask *q, char *why, size_t len,
 {
 	enum recovery_verdict	v;
 	const char		*waits;
-	const char		*state = q->state;
 
 	*wait_ms = 0;
 	if (!q->session) {
@@ -79,9 +78,10 @@ recovery_refusal(const struct recovery_ask *q, char *why, size_t len,
 	}
 	/* Not even forced: a restart would lose what it waits for.  The
 	 * agent's own word now counts, not only the last poll's. */
-	if ((waits = stall_state_protected(state)) != NULL ||
+	if ((q->judged && (waits = stall_state_protected(q->state)) != NULL) ||
 	    (agent_state_protected(q->agent.state) && (waits =
-	    stall_state_protected(agent_state_name(q->agent.state))) != NULL)) {
+	    stall_state_protected(stall_state_of_agent(q->agent.state))) !=
+	    NULL)) {
 		snprintf(why, len, "%s %s (%s); taskgate never kills such a "
 		    "window: answer it in its pane, or stop it yourself",
 		    q->id, waits, q->agent.reason[0] != '\0' ? q->agent.reason :
@@ -105,19 +105,19 @@ recovery_refusal(const struct recovery_ask *q, char *why, size_t len,
 		    " --force' tries now)" : "");
 		return "backoff";
 	}
-	if (q->window && q->started_ms >= q->judged_ms) {
+	if (q->window && (!q->judged || q->started_ms >= q->judged_ms)) {
 		snprintf(why, len, "%s was (re)started after taskgate last "
 		    "looked; it is judged at the next poll%s%s%s", q->id,
 		    q->hint ? " ('taskgate recover " : "", q->hint ? q->id : "",
 		    q->hint ? " --force' recovers anyway)" : "");
 		return "not-judged";
 	}
-	if (!stall_state_recoverable(state)) {
+	if (!q->judged || !stall_state_recoverable(q->state)) {
 		snprintf(why, len, "%s is %s; recovery is for no-progress, "
 		    "context-exhausted and dead streams%s%s%s", q->id,
-		    state != NULL ? state : "not judged yet", q->hint ?
-		    " ('taskgate recover " : "", q->hint ? q->id : "", q->hint ?
-		    " --force' recovers anyway)" : "");
+		    q->judged ? stall_state_name(q->state) : "not judged yet",
+		    q->hint ? " ('taskgate recover " : "", q->hint ? q->id : "",
+		    q->hint ? " --force' recovers anyway)" : "");
 		return "not-stuck";
 	}
 	return NULL;

@@ -223,8 +223,9 @@ void	stall_basis_of(const struct stall_input *, struct stall_basis *);
 bool	stall_keeps(enum stall_state, enum stall_state,
 	    const struct stall_basis *, const struct stall_basis *);
 int	stall_state_from_name(const char *);
-bool	stall_state_recoverable(const char *);
-const char *stall_state_protected(const char *);
+enum stall_state stall_state_of_agent(enum agent_state);
+bool	stall_state_recoverable(enum stall_state);
+const char *stall_state_protected(enum stall_state);
 void	stall_observe(struct stall_track *, double, bool, bool);
 enum stall_state stall_judge(const struct stall_input *, json_t **);
 
@@ -248,8 +249,8 @@ struct recovery_ask {
 						   its agent died in */
 	bool			 window;	/* a window now */
 	int64_t			 started_ms;	/* it was (re)started */
-	const char		*state;		/* the stream's, as judged;
-						   or NULL */
+	bool			 judged;	/* a poll judged the stream: */
+	enum stall_state	 state;		/* its state, as judged */
 	int64_t			 judged_ms;	/* by the poll of then */
 	struct agent_fact	 agent;		/* the agent's own word now */
 	struct recovery_track	 rec;

@@ -202,12 +202,15 @@ struct session_hooks_view_counts {
 };
 
 static void
-session_hooks_view_counts_of(json_t *view, void *arg)
+session_hooks_view_counts_of(json_t *view, const struct poller_fact *f,
+    size_t n, void *arg)
 {
 	struct session_hooks_view_counts	*q = arg;
 	json_t				*st;
 	size_t				 i;
 
+	(void)f;
+	(void)n;
 	json_array_foreach(json_object_get(view, "streams"), i, st) {
 		const char *sid = json_string_value(json_object_get(st,
 		    "streamId"));

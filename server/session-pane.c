@@ -337,7 +337,7 @@ session_pane_tend_limits(struct sessions *ss)
 		struct session		*s;
 		struct agent_fact	 a;
 		char			 id[STREAM_ID_MAX + 1], pane[16], err[256];
-		const char		*actor;
+		char			 actor[sizeof s->resume_actor];
 		json_t			*why;
 		int64_t			 late;
 
@@ -372,8 +372,12 @@ session_pane_tend_limits(struct sessions *ss)
 			pthread_mutex_unlock(&ss->lock);
 			continue;
 		}
-		/* 1: a person said now (session_pane_resume_now()). */
-		actor = s->agent.resume_ms == 1 ? ss->owner : "taskgate";
+		/* 1: a person said now (session_pane_resume_now()), the
+		 * owner if taskgate restarted since. */
+		snprintf(actor, sizeof actor, "%s", s->agent.resume_ms != 1 ?
+		    "taskgate" : s->resume_actor[0] != '\0' ? s->resume_actor :
+		    ss->owner);
+		s->resume_actor[0] = '\0';
 		s->agent.resume_ms = 0;
 		s->agent_dirty = ss->agents_dirty = true;
 		snprintf(id, sizeof id, "%s", s->row.id);
@@ -416,11 +420,13 @@ session_pane_type_line(struct sessions *ss, const char *id, const char *pane,
 }
 
 /*
- * A person resumes a parked stream now: the line is typed at once and
- * the stream leaves the queue.  -1 when id is not parked.
+ * A person (actor, audited and told as such) resumes a parked stream now:
+ * the line is typed at once and the stream leaves the queue.  -1 when id
+ * is not parked.
  */
 int
-session_pane_resume_now(struct sessions *ss, const char *id)
+session_pane_resume_now(struct sessions *ss, const char *id,
+    const char *actor)
 {
 	struct session	*s;
 	int		 rc = -1;
@@ -428,6 +434,7 @@ session_pane_resume_now(struct sessions *ss, const char *id)
 	pthread_mutex_lock(&ss->lock);
 	if ((s = session_find(ss, id)) != NULL && s->agent.resume_ms > 0) {
 		s->agent.resume_ms = 1;		/* due: the next tick types it */
+		snprintf(s->resume_actor, sizeof s->resume_actor, "%s", actor);
 		ss->wake = true;
 		pthread_cond_signal(&ss->cond);
 		rc = 0;

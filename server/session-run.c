@@ -46,24 +46,24 @@ session_run_tell(struct sessions *ss, const char *id, const char *what,
  * The recovery part of a run: each stream with a window of ours whose
  * state recovery acts on (no-progress, context-exhausted, dead) is
  * recovered where the budget and the backoff allow, with its own audit
- * row; the others go into skipped with why.  --auto leaves it all alone
- * when the config sets autoRecoveryEnabled to false.
+ * row; the others go into skipped with why.  The states, and when they
+ * were judged, are the poller's facts, in the order of the stream list.
+ * --auto leaves it all alone when the config sets autoRecoveryEnabled to
+ * false.
  */
 static void
 session_run_recoveries(struct sessions *ss, struct session_job *j,
-    json_t *streams, json_t *recovered, json_t *skipped)
+    json_t *streams, const struct poller_fact *facts, size_t n_facts,
+    json_t *recovered, json_t *skipped)
 {
-	json_t	*s;
 	size_t	 i;
 
 	if (j->auto_run && !ss->tg->conf.auto_recovery)
 		return;
-	json_array_foreach(streams, i, s) {
-		const char		*id = json_string_value(json_object_get(
-					    s, "streamId"));
-		const char		*state = json_string_value(
-					    json_object_get(json_object_get(s,
-					    "state"), "name"));
+	for (i = 0; i < n_facts; i++) {
+		const struct poller_fact *f = &facts[i];
+		const char		*id = f->id;
+		const char		*state = stall_state_name(f->state);
 		struct session		*se;
 		struct session_job	 one;
 		const char		*refused = NULL;
@@ -72,22 +72,19 @@ session_run_recoveries(struct sessions *ss, struct session_job *j,
 		bool			 ours, human, spent = false, tell = false;
 		char			 why[256];
 
-		if (id == NULL || state == NULL)
-			continue;
-		human = strcmp(state, "needs-human") == 0;
-		if (!human && !stall_state_recoverable(state))
+		human = f->state == STALL_NEEDS_HUMAN;
+		if (!human && !stall_state_recoverable(f->state))
 			continue;
 		pthread_mutex_lock(&ss->lock);
 		se = session_find(ss, id);
 		ours = se != NULL && (se->row.window[0] != '\0' || se->dead);
 		/* A window started since that judgement is not judged yet. */
 		if (ours && se->row.window[0] != '\0' &&
-		    se->row.started_ms >= session_judged_ms(s))
+		    se->row.started_ms >= f->judged_ms)
 			ours = false;
 		if (ours) {
-			refused = session_refusal_locked(ss, se, state,
-			    session_judged_ms(s), false, false, why,
-			    sizeof why, &wait);
+			refused = session_refusal_locked(ss, se, f, false,
+			    false, why, sizeof why, &wait);
 			spent = refused != NULL && strcmp(refused,
 			    "budget-spent") == 0;
 			attempt = se->row.rec.attempts + 1;
@@ -131,7 +128,7 @@ session_run_recoveries(struct sessions *ss, struct session_job *j,
 		one.dry_run = j->dry_run;
 		snprintf(one.id, sizeof one.id, "%s", id);
 		snprintf(one.actor, sizeof one.actor, "%s", j->actor);
-		session_window_recover(ss, &one, streams);
+		session_window_recover(ss, &one, streams, f);
 		json_object_set_new(one.answer, "state", json_string(state));
 		if (!one.dry_run)
 			session_audit(ss, &one);
@@ -152,7 +149,8 @@ session_run_recoveries(struct sessions *ss, struct session_job *j,
  * parallel limit; then recovers what is stuck.
  */
 void
-session_run_plan(struct sessions *ss, struct session_job *j, json_t *streams)
+session_run_plan(struct sessions *ss, struct session_job *j, json_t *streams,
+    const struct poller_fact *facts, size_t n_facts)
 {
 	struct plan_stream	*ps;
 	json_t			*started = json_array(), *skipped = json_array();
@@ -202,7 +200,8 @@ session_run_plan(struct sessions *ss, struct session_job *j, json_t *streams)
 		}
 	}
 	plan_streams_free(ps, n);
-	session_run_recoveries(ss, j, streams, recovered, skipped);
+	session_run_recoveries(ss, j, streams, facts, n_facts, recovered,
+	    skipped);
 	session_answer(j, SESSION_DONE, json_pack("{s:b,s:o,s:o,s:o}", "dryRun",
 	    j->dry_run, "started", started, "recovered", recovered, "skipped",
 	    skipped));
@@ -216,18 +215,23 @@ session_run_plan(struct sessions *ss, struct session_job *j, json_t *streams)
 void
 session_run_auto(struct sessions *ss)
 {
-	json_t			*streams = session_streams(ss);
+	struct poller_fact	*facts;
+	size_t			 n_facts;
+	json_t			*streams = session_streams(ss, &facts, &n_facts);
 	struct session_job	 j;
 
-	if (streams == NULL)
+	if (streams == NULL) {
+		free(facts);
 		return;
+	}
 	memset(&j, 0, sizeof j);
 	j.kind = JOB_RUN;
 	j.auto_run = true;
 	snprintf(j.actor, sizeof j.actor, "auto");
-	session_run_plan(ss, &j, streams);
+	session_run_plan(ss, &j, streams, facts, n_facts);
 	if (json_array_size(json_object_get(j.answer, "started")) > 0)
 		session_audit(ss, &j);
 	json_decref(j.answer);
 	json_decref(streams);
+	free(facts);
 }

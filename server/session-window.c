@@ -537,7 +537,8 @@ session_window_tend_handoffs(struct sessions *ss)
 		pthread_mutex_unlock(&ss->lock);
 		if (!due)
 			continue;
-		if (streams == NULL && (streams = session_streams(ss)) == NULL)
+		if (streams == NULL && (streams = session_streams(ss, NULL,
+		    NULL)) == NULL)
 			break;
 		session_window_handoff(ss, &j, streams);
 		session_audit(ss, &j);
@@ -653,14 +654,15 @@ session_window_checkpoint(struct sessions *ss, const char *id, const char *why)
  * it), the window killed, a new one started and /continue typed.  The
  * rules hold for a click too (a stuck state, the budget, the backoff);
  * force=true is a person overriding them, and says so in the audit row.
+ * The stream's state is the poller's fact f (NULL: not judged yet).
  */
 void
 session_window_recover(struct sessions *ss, struct session_job *j,
-    json_t *streams)
+    json_t *streams, const struct poller_fact *f)
 {
 	struct session		*s;
 	json_t			*stream, *checkpoint;
-	const char		*state, *refused;
+	const char		*refused;
 	char			 dir[PATH_MAX], why[256];
 	int64_t			 now_ms = (int64_t)(clock_wall() * 1000.0);
 	int64_t			 wait_ms;
@@ -673,15 +675,12 @@ session_window_recover(struct sessions *ss, struct session_job *j,
 		    "Task Copilot has no stream %s", j->id);
 		return;
 	}
-	state = json_string_value(json_object_get(json_object_get(stream,
-	    "state"), "name"));
 	pthread_mutex_lock(&ss->lock);
 	/* Recovering a stream that never ran would start it past its gates:
 	 * that is what start is for (not-running). */
 	s = session_find(ss, j->id);
-	refused = session_refusal_locked(ss, s, state,
-	    session_judged_ms(stream), j->force, true, why, sizeof why,
-	    &wait_ms);
+	refused = session_refusal_locked(ss, s, f, j->force, true, why,
+	    sizeof why, &wait_ms);
 	if (refused == NULL) {
 		v = recovery_decide(&s->row.rec, ss->tg->conf.max_recovery,
 		    now_ms, &wait_ms);
@@ -714,7 +713,8 @@ session_window_recover(struct sessions *ss, struct session_job *j,
 	if (j->answer != NULL) {
 		json_object_set_new(j->answer, "attempt", json_integer(attempt));
 		json_object_set(j->answer, "checkpoint", checkpoint);
-		if (v != RECOVERY_NOW || !stall_state_recoverable(state))
+		if (v != RECOVERY_NOW || f == NULL ||
+		    !stall_state_recoverable(f->state))
 			json_object_set_new(j->answer, "forced", json_string(
 			    v == RECOVERY_SPENT ? "past the recovery budget" :
 			    v == RECOVERY_LATER ? "before the backoff ended" :

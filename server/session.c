@@ -5,9 +5,10 @@
  * under the lock (the gates' inputs, whether a recovery is refused (by
  * recovery.c's rule), the views of /api/sessions and a pane's text, the
  * stall judgement's input), progress as the poller's published facts
- * show it (the poller never calls in to say so), and the helpers the
- * other session files share (events, saved rows, answers with a result,
- * audit rows).  session.h says which file does what.
+ * show it (the poller never calls in to say so), the view handed to the
+ * jobs with those facts (the states a recovery is judged on, in
+ * numbers), and the helpers the other session files share (events,
+ * saved rows, answers with a result, audit rows).  session.h says which file does what.
  *
  * Every tmux call runs on this thread, never on the HTTP thread: actions
  * (start, stop, recover, run, reply) arrive as jobs, run one at a time in
@@ -245,14 +246,14 @@ session_spent_locked(struct sessions *ss, const struct session *s)
 }
 
 /*
- * Why s may not be recovered now, its stream being in state as judged
- * by the poll of judged_ms (recovery_refusal(), the one rule for a click,
- * a run and the overview's Recover button, on what this layer knows of
- * s now).  The lock is held.
+ * Why s may not be recovered now, its stream being as the poller's fact f
+ * says (NULL: no poll judged it) (recovery_refusal(), the one rule for a
+ * click, a run and the overview's Recover button, on what this layer
+ * knows of s now).  The lock is held.
  */
 const char *
 session_refusal_locked(struct sessions *ss, const struct session *s,
-    const char *state, int64_t judged_ms, bool force, bool hint, char *why,
+    const struct poller_fact *f, bool force, bool hint, char *why,
     size_t len, int64_t *wait_ms)
 {
 	struct recovery_ask	q;
@@ -262,8 +263,11 @@ session_refusal_locked(struct sessions *ss, const struct session *s,
 	q.session = s != NULL && (s->row.window[0] != '\0' || s->dead);
 	q.window = s != NULL && s->row.window[0] != '\0';
 	q.started_ms = s != NULL ? s->row.started_ms : 0;
-	q.state = state;
-	q.judged_ms = judged_ms;
+	if (f != NULL) {
+		q.judged = true;
+		q.state = f->state;
+		q.judged_ms = f->judged_ms;
+	}
 	if (s != NULL) {
 		session_agent_locked(s, &q.agent);
 		q.rec = s->row.rec;
@@ -276,12 +280,12 @@ session_refusal_locked(struct sessions *ss, const struct session *s,
 }
 
 /*
- * Whether a person's click may recover id, whose stream is in state;
- * why (len bytes) says why not.
+ * Whether a person's click may recover id, whose stream is as the
+ * poller's fact f says (NULL: not judged); why (len bytes) says why not.
  */
 bool
-session_may_recover(struct sessions *ss, const char *id, const char *state,
-    int64_t judged_ms, char *why, size_t len)
+session_may_recover(struct sessions *ss, const char *id,
+    const struct poller_fact *f, char *why, size_t len)
 {
 	const char	*code;
 	int64_t		 wait;
@@ -291,8 +295,8 @@ session_may_recover(struct sessions *ss, const char *id, const char *state,
 		return false;
 	}
 	pthread_mutex_lock(&ss->lock);
-	code = session_refusal_locked(ss, session_find(ss, id), state,
-	    judged_ms, false, true, why, len, &wait);
+	code = session_refusal_locked(ss, session_find(ss, id), f, false,
+	    true, why, len, &wait);
 	pthread_mutex_unlock(&ss->lock);
 	return code == NULL;
 }
@@ -731,31 +735,41 @@ session_save(struct sessions *ss, struct session *s)
 	history_save_session(ss->tg->db, &row);
 }
 
+struct session_copy {
+	json_t			 *streams;
+	struct poller_fact	**facts;
+	size_t			 *n_facts;
+};
+
 static void
-session_copy_view(json_t *view, void *arg)
+session_copy_view(json_t *view, const struct poller_fact *f, size_t n,
+    void *arg)
 {
-	json_t	**streams = arg;
+	struct session_copy	*c = arg;
 
-	*streams = view != NULL ? json_deep_copy(json_object_get(view,
+	c->streams = view != NULL ? json_deep_copy(json_object_get(view,
 	    "streams")) : NULL;
+	if (c->facts == NULL)
+		return;
+	*c->facts = xcalloc(n + 1, sizeof **c->facts);
+	if (n > 0)
+		memcpy(*c->facts, f, n * sizeof **c->facts);
+	*c->n_facts = n;
 }
 
-/* A deep copy of the streams as the last poll judged them, or NULL. */
+/*
+ * A deep copy of the streams as the last poll judged them, or NULL; with
+ * facts, a copy of the facts published with them (new, *facts, *n_facts:
+ * their states and when they were judged, in numbers).
+ */
 json_t *
-session_streams(struct sessions *ss)
+session_streams(struct sessions *ss, struct poller_fact **facts,
+    size_t *n_facts)
 {
-	json_t	*streams = NULL;
+	struct session_copy	c = { NULL, facts, n_facts };
 
-	poller_with_view(ss->tg->poller, session_copy_view, &streams);
-	return streams;
-}
-
-/* When the poll read the session layer to judge stream (wall ms), or -1. */
-int64_t
-session_judged_ms(const json_t *stream)
-{
-	return clock_parse_ms(json_string_value(json_object_get(
-	    json_object_get(stream, "state"), "judgedAt")));
+	poller_with_view(ss->tg->poller, session_copy_view, &c);
+	return c.streams;
 }
 
 void
@@ -848,7 +862,9 @@ session_audit(struct sessions *ss, struct session_job *j)
 static void
 session_job_run(struct sessions *ss, struct session_job *j)
 {
-	json_t	*streams = session_streams(ss);
+	struct poller_fact	*facts;
+	size_t			 n_facts;
+	json_t			*streams = session_streams(ss, &facts, &n_facts);
 
 	if (streams == NULL)
 		session_refuse(j, SESSION_UNAVAILABLE, "not-ready", "taskgate "
@@ -858,14 +874,16 @@ session_job_run(struct sessions *ss, struct session_job *j)
 	else if (j->kind == JOB_STOP)
 		session_window_stop(ss, j);
 	else if (j->kind == JOB_RECOVER)
-		session_window_recover(ss, j, streams);
+		session_window_recover(ss, j, streams, poller_fact_find(facts,
+		    n_facts, j->id));
 	else if (j->kind == JOB_REPLY)
 		session_window_reply(ss, j);
 	else if (j->kind == JOB_HANDOFF)
 		session_window_handoff(ss, j, streams);
 	else
-		session_run_plan(ss, j, streams);
+		session_run_plan(ss, j, streams, facts, n_facts);
 	json_decref(streams);
+	free(facts);
 	session_audit(ss, j);
 }
 

@@ -72,6 +72,8 @@ struct session {
 	char			 nudge_reason[512];
 	json_t			*permission;	/* what its PermissionRequest
 						   asks: {tool, input}, or NULL */
+	char			 resume_actor[64];	/* who said "resume
+						   now" (agent.resume_ms 1) */
 };
 
 struct sessions {
@@ -113,8 +115,8 @@ void	 session_spend_locked(struct sessions *, const struct session *,
 bool	 session_spend_over_locked(struct sessions *, const struct session *,
 	    char *, size_t);
 const char *session_refusal_locked(struct sessions *, const struct session *,
-	    const char *, int64_t, bool, bool, char *, size_t, int64_t *);
-json_t	*session_streams(struct sessions *);
+	    const struct poller_fact *, bool, bool, char *, size_t, int64_t *);
+json_t	*session_streams(struct sessions *, struct poller_fact **, size_t *);
 void	 session_event(struct sessions *, const char *, const char *,
 	    const char *, json_t *);
 void	 session_save(struct sessions *, struct session *);
@@ -148,14 +150,15 @@ void	 session_window_start(struct sessions *, struct session_job *,
 void	 session_window_stop(struct sessions *, struct session_job *);
 void	 session_window_reply(struct sessions *, struct session_job *);
 void	 session_window_recover(struct sessions *, struct session_job *,
-	    json_t *);
+	    json_t *, const struct poller_fact *);
 void	 session_window_handoff(struct sessions *, struct session_job *,
 	    json_t *);
 void	 session_window_tend_handoffs(struct sessions *);
 void	 session_window_tend_spend(struct sessions *);
 
 /* session-run.c */
-void	 session_run_plan(struct sessions *, struct session_job *, json_t *);
+void	 session_run_plan(struct sessions *, struct session_job *, json_t *,
+	    const struct poller_fact *, size_t);
 void	 session_run_auto(struct sessions *);
 
 #endif /* TASKGATE_SESSION_H */

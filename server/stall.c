@@ -51,8 +51,8 @@ static const char *const stall_names[] = {
 
 /* The stream state an agent's own state gives, or STALL_OK for those the
  * counts decide (working, unknown, idle). */
-static enum stall_state
-stall_of_agent(enum agent_state a)
+enum stall_state
+stall_state_of_agent(enum agent_state a)
 {
 	switch (a) {
 	case AGENT_DEAD:
@@ -131,7 +131,7 @@ stall_judge_one(const struct stall_input *in, json_t *e)
 	bool				 complete = model_complete(c);
 	bool				 working = c->in_progress > 0 ||
 					    in->session_live;
-	enum stall_state		 own = stall_of_agent(in->agent.state);
+	enum stall_state		 own = stall_state_of_agent(in->agent.state);
 
 	if (own != STALL_OK) {
 		json_object_set_new(e, "reason", json_string(
@@ -185,31 +185,30 @@ stall_judge_one(const struct stall_input *in, json_t *e)
 }
 
 /*
- * Why a window in the state called name must never be killed (it waits
- * for a person or a quota), as words after the stream's id; NULL when it
- * may be.
+ * Why a window in state st must never be killed (it waits for a person
+ * or a quota), as words after the stream's id; NULL when it may be.
  */
 const char *
-stall_state_protected(const char *name)
+stall_state_protected(enum stall_state st)
 {
-	if (name == NULL)
-		return NULL;
-	if (strcmp(name, "waiting-input") == 0)
+	switch (st) {
+	case STALL_WAITING_INPUT:
 		return "waits for a person to answer it";
-	if (strcmp(name, "usage-limited") == 0)
+	case STALL_USAGE_LIMITED:
 		return "waits for its usage limit to reset";
-	if (strcmp(name, "needs-login") == 0)
+	case STALL_NEEDS_LOGIN:
 		return "needs a person to log in or settle billing";
-	return NULL;
+	default:
+		return NULL;
+	}
 }
 
-/* Whether recovery acts on the state called name. */
+/* Whether recovery acts on a stream in state st. */
 bool
-stall_state_recoverable(const char *name)
+stall_state_recoverable(enum stall_state st)
 {
-	return name != NULL && (strcmp(name, "no-progress") == 0 ||
-	    strcmp(name, "context-exhausted") == 0 ||
-	    strcmp(name, "dead") == 0);
+	return st == STALL_NO_PROGRESS || st == STALL_CONTEXT_EXHAUSTED ||
+	    st == STALL_DEAD;
 }
 
 /*

@@ -467,17 +467,20 @@ int	poller_start(struct poller *);
 void	poller_stop(struct poller *);
 void	poller_join(struct poller *);
 void	poller_free(struct poller *);
-void	poller_with_view(struct poller *, void (*)(json_t *, void *), void *);
 
 /* One stream as the last round judged it, in numbers. */
 struct poller_fact {
 	char			 id[STREAM_ID_MAX + 1];
 	struct model_counts	 counts;
 	int64_t			 last_change_ms; /* the counts last moved */
-	enum stall_state	 state;
+	enum stall_state	 state;		/* as the view names it */
 	int64_t			 judged_ms;	/* the sessions were read */
 };
+void	poller_with_view(struct poller *, void (*)(json_t *,
+	    const struct poller_fact *, size_t, void *), void *);
 size_t	poller_facts(struct poller *, struct poller_fact **);
+const struct poller_fact *poller_fact_find(const struct poller_fact *, size_t,
+	    const char *);
 void	poller_set_listener(struct poller *, void (*)(void *), void *);
 size_t	poller_pending(struct poller *);
 void	poller_poke(struct poller *);
@@ -556,9 +559,8 @@ const char *session_job_name(enum session_job_kind);
 const char *session_owner(struct sessions *);
 size_t	session_plan(struct sessions *, json_t *, struct plan_stream **,
 	    long *);
-bool	session_may_recover(struct sessions *, const char *, const char *,
-		    int64_t, char *, size_t);
-int64_t	session_judged_ms(const json_t *);
+bool	session_may_recover(struct sessions *, const char *,
+		    const struct poller_fact *, char *, size_t);
 json_t	*session_json(struct sessions *, const char *);
 json_t	*session_list(struct sessions *);
 json_t	*session_output(struct sessions *, const char *, long);
@@ -582,7 +584,7 @@ enum session_hook_result session_hooks_status(struct sessions *, const char *,
 		    const char *, json_t *, bool *);
 
 /* session-pane.c */
-int	session_pane_resume_now(struct sessions *, const char *);
+int	session_pane_resume_now(struct sessions *, const char *, const char *);
 
 /* the context */
 struct taskgate {

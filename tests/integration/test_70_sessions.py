@@ -608,6 +608,12 @@ class StateLabels(Base):
         recovered = self.post("/api/streams/Stream-D/recover")
         self.assertEqual(recovered.status, 201, recovered.body)
         self.typed("Stream-D", 2)
+        # The state in numbers that the poller publishes beside its view
+        # (read by the sessions, the Recover button and /metrics) is the
+        # label kept, not the fresh window's judgement.
+        wait_for(lambda: harness.judged_since_start(self.tg, "Stream-D"), what="a judgement of the new window")
+        self.assertIn('taskgate_stream_state{stream="Stream-D",state="no-progress"} 1',
+                      self.tg.get("/metrics").body.decode())
         time.sleep(4)  # longer than the 3 s stall timeout the new window gets
         flips = [e["data"]["state"] for e in self.es.events[mark:]
                  if e["event"] == "state" and e["data"]["streamId"] == "Stream-D"]

@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import Taskgate, wait_for  # noqa: E402
 from test_70_sessions import Base  # noqa: E402
+from test_42_people import add as add_person, bearer  # noqa: E402
 
 
 class Hooked(Base):
@@ -287,12 +288,15 @@ class Limits(Hooked):
         self.es.wait(lambda ev: self.session_events("Stream-B", "parked"), timeout=15, what="parked")
         self.project.mode("Stream-B", "work")
         self.assertEqual(self.post("/api/streams/Stream-D/resume").status, 409)
-        resp = self.post("/api/streams/Stream-B/resume")
+        # An operator's "resume now" is theirs, not the daemon owner's.
+        otto = add_person(self.tg, "otto", "operator")
+        resp = self.post("/api/streams/Stream-B/resume", token=False, headers=bearer(otto))
         self.assertEqual(resp.status, 202, resp.body)
         event = self.es.wait(lambda ev: self.session_events("Stream-B", "resumed"), timeout=5, what="resumed")[0]
-        self.assertNotEqual(event["data"]["actor"], "taskgate", "a person's resume names the person")
+        self.assertEqual(event["data"]["actor"], "otto", "a person's resume names the person")
         audit = self.tg.get("/api/audit?streamId=Stream-B", headers=self.tg.bearer()).json()["audit"]
-        self.assertIn("resume", [a["action"] for a in audit])
+        self.assertEqual([a["actor"] for a in audit if a["action"] == "resume"], ["otto"],
+                         "audited as the person who asked")
 
 
 def set_config(test, update, state=None):

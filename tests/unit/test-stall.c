@@ -209,7 +209,8 @@ stuck(void)
 	q.id = "Stream-B";
 	q.session = q.window = true;
 	q.started_ms = 1000;
-	q.state = "no-progress";
+	q.judged = true;
+	q.state = STALL_NO_PROGRESS;
 	q.judged_ms = 2000;
 	q.max = 3;
 	q.now_ms = 5000;
@@ -225,14 +226,24 @@ test_the_refusal_rule_of_a_recovery(void **state)
 
 	(void)state;
 	assert_null(recovery_refusal(&q, why, sizeof why, &wait));
-	q.state = "dead";
+	q.state = STALL_DEAD;
 	assert_null(recovery_refusal(&q, why, sizeof why, &wait));
 	/* A stream that is not stuck, or not judged since its window
 	 * (re)started: the state shown is not this window's. */
-	q.state = "ok";
+	q.state = STALL_OK;
 	assert_string_equal(recovery_refusal(&q, why, sizeof why, &wait),
 	    "not-stuck");
 	assert_non_null(strstr(why, "Stream-B is ok"));
+	/* No poll judged it at all: its window is not judged, and without
+	 * a window it is not known to be stuck. */
+	q = stuck();
+	q.judged = false;
+	assert_string_equal(recovery_refusal(&q, why, sizeof why, &wait),
+	    "not-judged");
+	q.window = false;
+	assert_string_equal(recovery_refusal(&q, why, sizeof why, &wait),
+	    "not-stuck");
+	assert_non_null(strstr(why, "Stream-B is not judged yet"));
 	q = stuck();
 	q.started_ms = q.judged_ms;
 	assert_string_equal(recovery_refusal(&q, why, sizeof why, &wait),
@@ -265,10 +276,10 @@ test_the_refusal_rule_of_a_recovery(void **state)
 	    "not-running");
 	q = stuck();
 	q.force = true;
-	q.state = "waiting-input";
+	q.state = STALL_WAITING_INPUT;
 	assert_string_equal(recovery_refusal(&q, why, sizeof why, &wait),
 	    "waits-for-person");
-	q.state = "no-progress";
+	q.state = STALL_NO_PROGRESS;
 	q.agent.state = AGENT_USAGE_LIMITED;
 	snprintf(q.agent.reason, sizeof q.agent.reason, "its limit is hit");
 	assert_string_equal(recovery_refusal(&q, why, sizeof why, &wait),
@@ -305,10 +316,14 @@ test_the_agents_own_word(void **state)
 	/* A person's prompt or a quota is never a stall, however long. */
 	in.agent.state = AGENT_WAITING_INPUT;
 	assert_int_equal(judge(&in), STALL_WAITING_INPUT);
-	assert_false(stall_state_recoverable("waiting-input"));
-	assert_false(stall_state_recoverable("usage-limited"));
-	assert_false(stall_state_recoverable("needs-login"));
-	assert_false(stall_state_recoverable("idle"));
+	assert_false(stall_state_recoverable(STALL_WAITING_INPUT));
+	assert_false(stall_state_recoverable(STALL_USAGE_LIMITED));
+	assert_false(stall_state_recoverable(STALL_NEEDS_LOGIN));
+	assert_false(stall_state_recoverable(STALL_IDLE));
+	assert_non_null(stall_state_protected(STALL_WAITING_INPUT));
+	assert_non_null(stall_state_protected(stall_state_of_agent(
+	    AGENT_USAGE_LIMITED)));
+	assert_null(stall_state_protected(STALL_NO_PROGRESS));
 }
 
 static void
@@ -441,7 +456,7 @@ test_a_stream_past_its_spending_limit_is_budget_spent(void **state)
 	assert_int_equal(judge(&in), STALL_BUDGET_SPENT);
 	assert_string_equal(stall_state_name(STALL_BUDGET_SPENT),
 	    "budget-spent");
-	assert_false(stall_state_recoverable("budget-spent"));
+	assert_false(stall_state_recoverable(STALL_BUDGET_SPENT));
 }
 
 static void
