@@ -242,7 +242,8 @@ main_serve(struct options *o)
 	    sizeof err)) == NULL)
 		fatalx("%s", err);
 	/* The sessions read their progress from each round's facts. */
-	poller_set_listener(tg.poller, session_view_published, tg.sessions);
+	poller_set_sessions(tg.poller, session_view_published,
+	    session_stall_input, tg.sessions);
 	events_set_snapshot(tg.events, api_streams_snapshot, &tg);
 	events_set_webhook(tg.events, tg.webhook);
 	if (tg.webhook != NULL && webhook_start(tg.webhook) == -1)
@@ -250,8 +251,10 @@ main_serve(struct options *o)
 	if (strncmp(tg.upstream_url, "sqlite:", 7) == 0)
 		tg.tcwatch = tcdb_watch_start(tg.upstream_url + 7,
 		    main_tasks_db_changed, &tg);
-	if (events_start(tg.events) == -1 || poller_start(tg.poller) == -1 ||
-	    session_start_thread(tg.sessions) == -1)
+	/* The sessions first: the poller's first round reads them. */
+	if (events_start(tg.events) == -1 ||
+	    session_thread_start(tg.sessions) == -1 ||
+	    poller_start(tg.poller) == -1)
 		fatalx("cannot start the event, poller and session threads");
 	if ((tg.http = http_start(&tg, fd, err, sizeof err)) == NULL)
 		fatalx("%s", err);
@@ -286,7 +289,7 @@ main_serve(struct options *o)
 
 	tcdb_watch_stop(tg.tcwatch);
 	poller_stop(tg.poller);
-	session_stop_thread(tg.sessions);
+	session_thread_stop(tg.sessions);
 	cache_abort_waiters(tg.cache);
 	poller_join(tg.poller);
 	events_stop(tg.events);

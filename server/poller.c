@@ -65,7 +65,9 @@ struct poller {
 	struct poller_fact	*facts;		/* published with it */
 	size_t			 n_facts;
 	void			(*listener)(void *);	/* after each round */
-	void			*listener_arg;
+	void			(*stall_input)(void *, const char *, double,
+				    struct stall_input *);
+	void			*listener_arg;		/* of both */
 	size_t			 n_pending;	/* n_unwritten, for others */
 };
 
@@ -196,14 +198,19 @@ poller_facts(struct poller *p, struct poller_fact **out)
 }
 
 /*
- * fn(arg) is called after each round has published its view and facts,
- * on the poller's thread, with no lock held: it must be quick (a wake).
- * Set before poller_start().
+ * The session layer, without calling into it: published(arg) is called
+ * after each round has published its view and facts, on the poller's
+ * thread, with no lock held, and must be quick (a wake);
+ * stall_input(arg, id, now, in) adds what the sessions know of stream id
+ * to its judgement (a read).  main.c wires them before poller_start().
  */
 void
-poller_set_listener(struct poller *p, void (*fn)(void *), void *arg)
+poller_set_sessions(struct poller *p, void (*published)(void *),
+    void (*stall_input)(void *, const char *, double, struct stall_input *),
+    void *arg)
 {
-	p->listener = fn;
+	p->listener = published;
+	p->stall_input = stall_input;
 	p->listener_arg = arg;
 }
 
@@ -431,7 +438,8 @@ poller_judge(struct poller *p, json_t *s, int64_t now_ms, double now,
 	in.counts = c;
 	in.unchanged_s = ps->track.unchanged_s;
 	in.timeout_s = p->tg->conf.stall_timeout_min * 60.0;
-	session_stall_input(p->tg->sessions, id, now, &in);
+	if (p->stall_input != NULL)
+		p->stall_input(p->listener_arg, id, now, &in);
 	/* The budget counts recoveries since the last progress: this round
 	 * saw progress, so none (the session layer resets its own count when
 	 * it reads these facts). */

@@ -1,25 +1,20 @@
 /*
- * session.c: the agent sessions, one tmux window per stream, and the
- * thread that owns them.  This file owns the table of sessions, the job
- * queue and the thread's loop, the facts and JSON other threads read
- * under the lock (the gates' inputs, whether a recovery is refused (by
- * recovery.c's rule), the views of /api/sessions and a pane's text, the
- * stall judgement's input), progress as the poller's published facts
- * show it (the poller never calls in to say so), the view handed to the
- * jobs with those facts (the states a recovery is judged on, in
- * numbers), and the helpers the other session files share (events,
- * saved rows, answers with a result, audit rows).  session.h says which file does what.
+ * session.c: the agent sessions, one tmux window per stream.  This file
+ * owns the table of sessions and the job queue (session_submit()), the
+ * facts and JSON other threads read under the lock (the gates' inputs,
+ * whether a recovery is refused (by recovery.c's rule), the views of
+ * /api/sessions and a pane's text, the stall judgement's input, what
+ * each stream has cost), progress as the poller's published facts show
+ * it (the poller never calls in to say so), the view handed to the jobs
+ * with those facts (the states a recovery is judged on, in numbers), and
+ * the helpers the other session files share (events, saved rows, answers
+ * with a result, audit rows).  session.h says which file does what; this
+ * one calls none of them.
  *
- * Every tmux call runs on this thread, never on the HTTP thread: actions
- * (start, stop, recover, run, reply) arrive as jobs, run one at a time in
- * the order they came, and wake the request that asked.  Each tick the
- * thread watches the panes (session-pane.c), hands off full contexts
- * (session-window.c), writes down what the hooks said (session-hooks.c),
- * runs the jobs and, with --auto, the plan (session-run.c).
- *
- * Windows are found by name when taskgate starts (adoption), so a
- * restarted taskgate never starts a twin; each action is checked against
- * the live window list, not only against memory.
+ * Every tmux call runs on the session thread (session-thread.c), never
+ * on the HTTP thread.  Windows are found by name when taskgate starts
+ * (adoption), so a restarted taskgate never starts a twin; each action is
+ * checked against the live window list, not only against memory.
  */
 #include <errno.h>
 #include <limits.h>
@@ -32,11 +27,6 @@
 #include <unistd.h>
 
 #include "session.h"
-
-#define SESSION_TICK_FAST	0.25	/* seconds, while a window starts */
-#define SESSION_TICK_IDLE	10.0	/* seconds, while tmux has no session */
-
-static void	*session_main(void *);
 
 /*
  * The agent's state from its witnesses; the lock is held.  A status line
@@ -136,7 +126,6 @@ session_new(struct taskgate *tg,
 	pthread_mutex_init(&ss->lock, NULL);
 	pthread_cond_init(&ss->cond, NULL);
 	ss->jobs_tail = &ss->jobs;
-	session_hooks_setup(ss);
 	if (history_load_sessions(tg->db, &rows, &n) == 0) {
 		for (i = 0; i < n; i++)
 			session_get(ss, rows[i].id)->row = rows[i];
@@ -150,44 +139,10 @@ session_new(struct taskgate *tg,
 	return ss;
 }
 
-int
-session_start_thread(struct sessions *ss)
-{
-	if (pthread_create(&ss->thread, NULL, session_main, ss) != 0)
-		return -1;
-	ss->started = true;
-	return 0;
-}
-
 const char *
 session_owner(struct sessions *ss)
 {
 	return ss->owner;
-}
-
-/* Fails the jobs not yet run, stops the thread. */
-void
-session_stop_thread(struct sessions *ss)
-{
-	struct session_job	*j, *next;
-
-	pthread_mutex_lock(&ss->lock);
-	ss->stop = true;
-	j = ss->jobs;
-	ss->jobs = NULL;
-	ss->jobs_tail = &ss->jobs;
-	pthread_cond_broadcast(&ss->cond);
-	pthread_mutex_unlock(&ss->lock);
-	for (; j != NULL; j = next) {
-		next = j->next;
-		j->result = SESSION_UNAVAILABLE;
-		j->answer = json_pack("{s:s,s:s}", "error", "taskgate is "
-		    "stopping", "code", "unavailable");
-		j->done(j);
-	}
-	if (ss->started)
-		pthread_join(ss->thread, NULL);
-	ss->started = false;
 }
 
 void
@@ -483,9 +438,10 @@ session_output(struct sessions *ss, const char *id, long lines)
  * since the session (re)started, so a fresh session gets a whole timeout.
  */
 void
-session_stall_input(struct sessions *ss, const char *id, double now_mono,
+session_stall_input(void *arg, const char *id, double now_mono,
     struct stall_input *in)
 {
+	struct sessions	*ss = arg;
 	struct session	*s;
 
 	if (ss == NULL)
@@ -526,7 +482,7 @@ session_progress_locked(struct session *s)
  * poller): a stream whose counts moved since its session last looked (at
  * the first look, since its window started) has made progress.
  */
-static void
+void
 session_watch_progress(struct sessions *ss)
 {
 	struct poller_fact	*f;
@@ -859,34 +815,6 @@ session_audit(struct sessions *ss, struct session_job *j)
 	    j->answer);
 }
 
-static void
-session_job_run(struct sessions *ss, struct session_job *j)
-{
-	struct poller_fact	*facts;
-	size_t			 n_facts;
-	json_t			*streams = session_streams(ss, &facts, &n_facts);
-
-	if (streams == NULL)
-		session_refuse(j, SESSION_UNAVAILABLE, "not-ready", "taskgate "
-		    "has not read the stream list from Task Copilot yet");
-	else if (j->kind == JOB_START)
-		session_window_start(ss, j, streams);
-	else if (j->kind == JOB_STOP)
-		session_window_stop(ss, j);
-	else if (j->kind == JOB_RECOVER)
-		session_window_recover(ss, j, streams, poller_fact_find(facts,
-		    n_facts, j->id));
-	else if (j->kind == JOB_REPLY)
-		session_window_reply(ss, j);
-	else if (j->kind == JOB_HANDOFF)
-		session_window_handoff(ss, j, streams);
-	else
-		session_run_plan(ss, j, streams, facts, n_facts);
-	json_decref(streams);
-	free(facts);
-	session_audit(ss, j);
-}
-
 const char *
 session_job_name(enum session_job_kind k)
 {
@@ -894,97 +822,4 @@ session_job_name(enum session_job_kind k)
 	    "run", "reply", "handoff" };
 
 	return names[k];
-}
-
-static void *
-session_main(void *arg)
-{
-	struct sessions		*ss = arg;
-	struct session_job	*jobs, *j, *next;
-	struct timespec		 ts;
-	double			 tick, now, last_auto = 0;
-	size_t			 i;
-	bool			 fast, timed_out, hooks_only = false;
-
-	for (;;) {
-		now = clock_mono();
-		session_watch_progress(ss);
-		if (!hooks_only) {
-			session_pane_refresh(ss, now);
-			session_pane_type_when_ready(ss, now);
-		}
-		session_pane_check_typed(ss);
-		if (!hooks_only) {
-			session_window_tend_spend(ss);
-			session_pane_tend_limits(ss);
-			session_window_tend_handoffs(ss);
-		}
-		session_hooks_save(ss);
-		if (hooks_only) {
-			hooks_only = false;
-			pthread_mutex_lock(&ss->lock);
-			goto wait;
-		}
-
-		pthread_mutex_lock(&ss->lock);
-		jobs = ss->jobs;
-		ss->jobs = NULL;
-		ss->jobs_tail = &ss->jobs;
-		pthread_mutex_unlock(&ss->lock);
-		for (j = jobs; j != NULL; j = next) {
-			struct session *s;
-
-			next = j->next;
-			session_job_run(ss, j);
-			pthread_mutex_lock(&ss->lock);
-			if (j->id[0] != '\0' &&
-			    (s = session_find(ss, j->id)) != NULL)
-				s->busy = false;
-			pthread_mutex_unlock(&ss->lock);
-			j->done(j);
-		}
-		if (ss->tg->opts->auto_run && (jobs != NULL ||
-		    now - last_auto >= ss->tg->opts->poll)) {
-			session_run_auto(ss);
-			last_auto = now;
-		}
-
-		pthread_mutex_lock(&ss->lock);
-		fast = false;
-		for (i = 0; i < ss->n; i++)
-			if (ss->s[i]->phase == PHASE_STARTING ||
-			    ss->s[i]->typed == TYPED_WAITING ||
-			    ss->s[i]->question)
-				fast = true;
-		/* One tmux call per poll while windows exist or --auto may
-		 * start some; rarely otherwise (it only looks for windows to
-		 * adopt). */
-		tick = fast ? SESSION_TICK_FAST : ss->tg->opts->poll;
-		if (!fast && !ss->have_tmux_session &&
-		    !ss->tg->opts->auto_run && tick < SESSION_TICK_IDLE)
-			tick = SESSION_TICK_IDLE;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += (long)(tick * 1e9);
-		ts.tv_sec += ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
-		/* A wake for hooks keeps this deadline: the windows are still
-		 * listed once a tick, however many hooks come. */
-wait:
-		timed_out = false;
-		while (!ss->stop && ss->jobs == NULL && !ss->agents_dirty &&
-		    !ss->wake && !ss->view_new && !timed_out)
-			timed_out = pthread_cond_timedwait(&ss->cond, &ss->lock,
-			    &ts) != 0;
-		/* Woken only to write down what hooks said, or to read a
-		 * poll's progress: no tmux call. */
-		hooks_only = !timed_out && ss->jobs == NULL &&
-		    (ss->agents_dirty || ss->view_new) && !ss->wake;
-		ss->wake = ss->view_new = false;
-		if (ss->stop) {
-			pthread_mutex_unlock(&ss->lock);
-			break;
-		}
-		pthread_mutex_unlock(&ss->lock);
-	}
-	return NULL;
 }

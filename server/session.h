@@ -2,11 +2,16 @@
  * session.h: what the session layer's files share, and no other file
  * includes: the record of one agent window (struct session), the layer
  * itself (struct sessions: the table, the job queue, the lock), and the
- * functions one of its files calls in another.
+ * functions one of its files calls in another.  The files call each
+ * other one way: session-thread.c calls the others; session-run.c calls
+ * session-window.c, which calls session-pane.c and session-hooks.c; all
+ * of them call session.c, which calls none of them.
  *
- *   session.c		the table, the job queue and its thread, the facts
- *			and JSON other threads read, progress read from
- *			the poller's facts
+ *   session.c		the table, the job queue, the facts and JSON other
+ *			threads read, progress read from the poller's
+ *			facts, the helpers the other files share
+ *   session-thread.c	the thread: runs the jobs and the tick, calling
+ *			the files below
  *   session-hooks.c	Claude Code's hooks: which windows get them, their
  *			settings file, what they and the status line post
  *   session-pane.c	the pane watcher: the tmux tick, captures, "type
@@ -109,6 +114,7 @@ void	 session_agent_locked(const struct session *, struct agent_fact *);
 void	 session_forget_agent(struct session *);
 struct session *session_find(struct sessions *, const char *);
 struct session *session_get(struct sessions *, const char *);
+void	 session_watch_progress(struct sessions *);
 double	 session_spent_of(const struct session *);
 void	 session_spend_locked(struct sessions *, const struct session *,
 	    struct agent_spend *);

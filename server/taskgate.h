@@ -481,7 +481,9 @@ void	poller_with_view(struct poller *, void (*)(json_t *,
 size_t	poller_facts(struct poller *, struct poller_fact **);
 const struct poller_fact *poller_fact_find(const struct poller_fact *, size_t,
 	    const char *);
-void	poller_set_listener(struct poller *, void (*)(void *), void *);
+void	poller_set_sessions(struct poller *, void (*)(void *),
+	    void (*)(void *, const char *, double, struct stall_input *),
+	    void *);
 size_t	poller_pending(struct poller *);
 void	poller_poke(struct poller *);
 
@@ -551,8 +553,8 @@ struct session_job {
 struct sessions;
 struct sessions *session_new(struct taskgate *,
 	    unsigned int (*)(enum session_result), char *, size_t);
-int	session_start_thread(struct sessions *);
-void	session_stop_thread(struct sessions *);
+int	session_thread_start(struct sessions *);
+void	session_thread_stop(struct sessions *);
 void	session_free(struct sessions *);
 int	session_submit(struct sessions *, struct session_job *);
 const char *session_job_name(enum session_job_kind);
@@ -564,7 +566,7 @@ bool	session_may_recover(struct sessions *, const char *,
 json_t	*session_json(struct sessions *, const char *);
 json_t	*session_list(struct sessions *);
 json_t	*session_output(struct sessions *, const char *, long);
-void	session_stall_input(struct sessions *, const char *, double,
+void	session_stall_input(void *, const char *, double,
 		    struct stall_input *);
 void	session_view_published(void *);
 bool	session_cost_spent(struct sessions *, const char *);
