@@ -689,6 +689,8 @@ http_identify(struct request *r)
 
 	r->role = ROLE_NONE;
 	r->actor[0] = '\0';
+	/* Whose wrong tokens to count: a header's, a cookie's, a link's. */
+	http_peer_name(r);
 	r->auth = auth_check(tg->auth, authz, cookie);
 	if (r->auth != AUTH_NONE) {
 		r->role = ROLE_ADMIN;
@@ -705,10 +707,9 @@ http_identify(struct request *r)
 		snprintf(r->person, sizeof r->person, "%s", p.name);
 		if (via == AUTH_BEARER)
 			people_hash(value, r->token_sha256);
-	} else if (via != AUTH_NONE) {
+	} else if (via != AUTH_NONE)
 		r->bad_credentials = true;
-		http_peer_name(r);	/* whose wrong tokens to count */
-	} else if (r->http->is_unix && auth_peer_user(http_conn_fd(r), &uid,
+	else if (r->http->is_unix && auth_peer_user(http_conn_fd(r), &uid,
 	    login, sizeof login) == 0) {
 		r->auth = AUTH_UNIX;
 		if (people_by_unix_user(tg->db, login, &p)) {

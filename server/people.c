@@ -84,6 +84,11 @@ people_add(struct db *db, const char *name, enum role role,
 	    sqlite3_extended_errcode(h) == SQLITE_CONSTRAINT_PRIMARYKEY)
 		snprintf(err, errlen, "there is already a person named %s",
 		    name);
+	else if (rc == -1 &&
+	    sqlite3_extended_errcode(h) == SQLITE_CONSTRAINT_UNIQUE)
+		snprintf(err, errlen, "the Unix user %s already names another "
+		    "person (taskgate user list shows who)", unix_user != NULL ?
+		    unix_user : "");
 	else {
 		if (rc == -1)
 			snprintf(err, errlen, "cannot add %s: %s", name,

@@ -216,6 +216,7 @@ struct stall_basis {
 	enum agent_state	 agent;
 	bool			 unhealthy;	/* the upstream's verdict */
 	bool			 spent;
+	bool			 over_limit;	/* past a spending limit */
 };
 
 const char *stall_state_name(enum stall_state);

@@ -313,8 +313,12 @@ session_agent_json_locked(const struct session *s)
 		json_object_set_new(o, "costUsd", json_real(s->agent.cost_usd));
 	if (s->agent.model[0] != '\0')
 		json_object_set_new(o, "model", json_string(s->agent.model));
+	/* Only the tool here, which anyone on loopback may read; what it
+	 * would run is like the pane's text, for a viewer's eyes
+	 * (session_output()). */
 	if (s->permission != NULL && a.state == AGENT_WAITING_INPUT)
-		json_object_set(o, "permission", s->permission);
+		json_object_set_new(o, "permission", json_pack("{s:O}", "tool",
+		    json_object_get(s->permission, "tool")));
 	if (s->typed != TYPED_NONE)
 		json_object_set_new(o, "typed", json_pack("{s:s,s:s,s:s}",
 		    "text", s->typed_text, "delivery", s->typed ==
@@ -424,6 +428,9 @@ session_output(struct sessions *ss, const char *id, long lines)
 		    "window", s->row.window, "live", s->live, "state",
 		    agent_state_name(a.state), "text", start,
 		    (size_t)(end - start));
+		/* What its permission prompt would run, in full. */
+		if (s->permission != NULL && a.state == AGENT_WAITING_INPUT)
+			json_object_set(o, "permission", s->permission);
 	} else if (s != NULL)
 		o = json_pack("{s:s,s:s,s:b,s:s,s:s}", "streamId", id,
 		    "window", "", "live", 0, "state",

@@ -275,6 +275,8 @@ stall_judge(const struct stall_input *in, json_t **evidence)
 void
 stall_basis_of(const struct stall_input *in, struct stall_basis *b)
 {
+	char	why[8];
+
 	memset(b, 0, sizeof *b);
 	b->set = true;
 	b->counts = in->counts;
@@ -282,6 +284,7 @@ stall_basis_of(const struct stall_input *in, struct stall_basis *b)
 	b->agent = in->agent.state;
 	b->unhealthy = in->upstream_unhealthy;
 	b->spent = in->budget_spent;
+	b->over_limit = agent_spend_over(&in->spend, why, sizeof why);
 }
 
 /* 0 for ok, 1 for the upstream's word alone, 2 for a stuck stream. */
@@ -305,5 +308,6 @@ stall_keeps(enum stall_state cur, enum stall_state next,
 		return false;
 	return memcmp(&then->counts, &now->counts, sizeof now->counts) == 0 &&
 	    then->working == now->working && then->agent == now->agent &&
-	    then->unhealthy == now->unhealthy && then->spent == now->spent;
+	    then->unhealthy == now->unhealthy && then->spent == now->spent &&
+	    then->over_limit == now->over_limit;
 }

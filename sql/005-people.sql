@@ -12,6 +12,9 @@ CREATE TABLE people (
 	created_ms	INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX people_token ON people (token_sha256);
+-- A Unix login names one person at most.
+CREATE UNIQUE INDEX people_unix_user ON people (unix_user)
+	WHERE unix_user <> '';
 
 CREATE TABLE signins (
 	cookie_sha256	TEXT PRIMARY KEY,	-- hex

@@ -39,6 +39,9 @@ const model = {
   paneMessage: null,
   paneInfo: null,
   stopped: new Map(), // streamId -> the window a Stop ended, until a new one starts
+  // streamId -> {key, perm}: what a waiting permission prompt would run,
+  // read with the pane's rights (the overview names only the tool).
+  permissions: new Map(),
 };
 
 const streamsOf = () => (model.overview && Array.isArray(model.overview.streams) ? model.overview.streams : []);
@@ -101,16 +104,44 @@ function render() {
   });
 }
 
+// A permission prompt's exact input is read from its pane's endpoint, as
+// the pane is (a viewer's right); once per prompt, then the card shows it.
+function fetchPermissions(streams) {
+  for (const s of streams) {
+    const agent = (s.session && s.session.agent) || {};
+    const id = String(s.streamId);
+    if (!agent.permission || !model.auth || !model.auth.signedIn) {
+      model.permissions.delete(id);
+      continue;
+    }
+    const key = `${agent.since}|${agent.permission.tool}`;
+    const known = model.permissions.get(id);
+    if (known && known.key === key) continue;
+    model.permissions.set(id, { key, perm: null });
+    fetch(`/api/sessions/${encodeURIComponent(id)}/output?lines=1`, { cache: 'no-store', credentials: 'same-origin' })
+      .then((resp) => (resp.ok ? resp.json() : null))
+      .then((body) => {
+        const now = model.permissions.get(id);
+        if (!now || now.key !== key || !body || typeof body.permission !== 'object') return;
+        now.perm = body.permission;
+        renderNow();
+      })
+      .catch(() => {});
+  }
+}
+
 function renderNow() {
   const o = model.overview;
   if (!o) return;
   const streams = streamsOf();
   const ids = byId();
+  fetchPermissions(streams);
   renderOverall(o.overall, streams);
   renderUpstream(model.lostSince ? { url: o.upstream && o.upstream.url } : o.upstream);
   renderStreams(streams, {
     byId: ids, history: model.history, busy: model.busy, messages: model.messages,
     controlUnavailable: controlUnavailable(), viewOnly: roleRefusal(), paneStream: model.paneStream,
+    permissions: model.permissions,
     now: Date.now(), minute: Math.floor(Date.now() / 30000), onAction: act, onPane: togglePane, onReply: replyTo,
   });
   renderAlerts(o.alerts, ids);

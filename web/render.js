@@ -429,7 +429,8 @@ function updateCard(card, s, ctx) {
   card.reply.form.hidden = !waits.waiting || !!ctx.viewOnly;
   card.reply.allow.hidden = !waits.dialog;
   card.reply.deny.hidden = !waits.dialog;
-  showPermission(card.reply.perm, waits.dialog ? ((s.session && s.session.agent) || {}).permission : null);
+  const asked = ctx.permissions && ctx.permissions.get(id);
+  showPermission(card.reply.perm, waits.dialog ? ((asked && asked.perm) || ((s.session && s.session.agent) || {}).permission) : null);
   for (const b of [card.reply.send, card.reply.allow, card.reply.deny, card.reply.input]) {
     b.disabled = offline || !!busy;
     b.title = offline ? ctx.controlUnavailable : '';

@@ -148,6 +148,16 @@ class People(sessions.Base):
             with open(os.path.join(self.tg.dir, "history.db"), "rb") as f:
                 self.assertNotIn(token.encode(), f.read(), "only the token's hash is stored")
 
+    def test_a_unix_login_names_one_person_at_most(self):
+        rc, out, err = user(self.tg, "add", "uma", "--role", "viewer", "--unix-user", "uma")
+        self.assertEqual(rc, 0, err)
+        rc, out, err = user(self.tg, "add", "ulf", "--role", "admin", "--unix-user", "uma")
+        self.assertNotEqual(rc, 0)
+        self.assertIn("the Unix user uma already names another person", err)
+        rc, out, err = user(self.tg, "list")
+        self.assertNotIn("ulf", out)
+        self.assertEqual(user(self.tg, "remove", "uma")[0], 0)
+
     def test_a_viewer_reads_panes_but_may_not_act(self):
         pane = self.tg.get("/api/sessions/Stream-B/output", headers=bearer(self.vera))
         self.assertEqual(pane.status, 200, pane.body)

@@ -120,8 +120,14 @@ class Signals(Hooked):
         self.assertLess(time.monotonic() - start, 5)
         self.assertIn("permission to use Bash", event["data"]["evidence"]["reason"])
         self.assertIn("agentSince", event["data"]["evidence"])
-        # What it asks, exactly, for the page to show beside Allow once.
-        self.assertEqual(self.agent_of("Stream-B")["permission"], {
+        # The tool is for anyone who reads the overview; what it would
+        # run, exactly, is for whoever may read the pane (the page shows
+        # it beside Allow once), as the pane's text is.
+        self.assertEqual(self.agent_of("Stream-B")["permission"], {"tool": "Bash"})
+        self.assertNotIn("made", self.tg.get("/api/overview").body.decode())
+        self.assertEqual(self.tg.get("/api/sessions/Stream-B/output?lines=1").status, 401)
+        out = self.tg.get("/api/sessions/Stream-B/output?lines=1", headers=self.tg.bearer()).json()
+        self.assertEqual(out["permission"], {
             "tool": "Bash", "input": {"command": "touch x && echo '<b>made</b>' > y", "description": "Create x"}})
         # A click, even forced, does not kill a window that waits for a person.
         for query in ("", "?force=true"):

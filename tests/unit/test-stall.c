@@ -391,6 +391,16 @@ test_a_label_changes_only_on_new_evidence(void **state)
 	/* A state read back from the database has no basis. */
 	memset(&none, 0, sizeof none);
 	assert_false(stall_keeps(STALL_NO_PROGRESS, STALL_OK, &none, &now));
+	/* A spending limit raised (SIGHUP) is new evidence too. */
+	in = working(5, 600);
+	in.spend.stream_usd = 3;
+	in.spend.stream_max = 2;
+	assert_int_equal(judge(&in), STALL_BUDGET_SPENT);
+	stall_basis_of(&in, &then);
+	in.spend.stream_max = 10;
+	stall_basis_of(&in, &now);
+	assert_int_equal(judge(&in), STALL_OK);
+	assert_false(stall_keeps(STALL_BUDGET_SPENT, STALL_OK, &then, &now));
 }
 
 static void
