@@ -16,6 +16,9 @@
  * it prints what it can and exits 0, within two seconds for the post and
  * STATUSLINE_USER_S for the user's command (then it is killed).
  */
+#include <sys/stat.h>
+
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +33,7 @@
 #define STATUSLINE_TIMEOUT_MS	2000L
 #define STATUSLINE_USER_S	2.0	/* the user's own command, at most */
 #define STATUSLINE_USER_OUT	4096	/* bytes of what it prints */
+#define STATUSLINE_SETTINGS_MAX	(1024 * 1024)	/* bytes of a settings file */
 #define STATUSLINE_NESTED	"TASKGATE_STATUSLINE_NESTED"
 
 static size_t
@@ -72,7 +76,9 @@ cmd_statusline_post(const char *url, const char *secret, const char *body,
 
 /*
  * The statusLine command of the Claude Code settings file at path (new),
- * or NULL: none, or not readable.
+ * or NULL: none, or not readable.  Only a regular file of sane size is
+ * read, opened without blocking: a FIFO or a device planted under that
+ * name would hang the status line, which must answer at once.
  */
 static char *
 cmd_statusline_command_in(const char *path)
@@ -80,8 +86,19 @@ cmd_statusline_command_in(const char *path)
 	json_t		*doc, *line;
 	const char	*type, *cmd;
 	char		*out = NULL;
+	struct stat	 st;
+	int		 fd;
 
-	if ((doc = json_load_file(path, 0, NULL)) == NULL)
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
+		return NULL;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > STATUSLINE_SETTINGS_MAX) {
+		close(fd);
+		return NULL;
+	}
+	doc = json_loadfd(fd, 0, NULL);
+	close(fd);
+	if (doc == NULL)
 		return NULL;
 	line = json_object_get(doc, "statusLine");
 	type = json_string_value(json_object_get(line, "type"));

@@ -444,6 +444,12 @@ class StatusLine(Hooked):
                              capture_output=True, timeout=20, cwd=home)
         self.assertEqual((out.returncode, out.stdout), (0, "taskgate · context 33% · $0.20\n".encode()))
         self.assertLess(time.monotonic() - started, 10)
+        # Nor does a settings file that is no file (a FIFO nobody writes).
+        os.unlink(os.path.join(home, ".claude", "settings.json"))
+        os.mkfifo(os.path.join(home, ".claude", "settings.json"))
+        out = subprocess.run(["/bin/sh", "-c", command], input=json.dumps(doc).encode(), env=env,
+                             capture_output=True, timeout=20, cwd=home)
+        self.assertEqual((out.returncode, out.stdout), (0, "taskgate · context 33% · $0.20\n".encode()))
 
     def test_the_status_line_feeds_context_and_cost(self):
         _, settings = self.settings_after_start("Stream-B")
