@@ -28,6 +28,9 @@
 
 #include "session.h"
 
+/* Task Copilot counts an agent active this long after its heartbeat. */
+#define SESSION_OWN_AGENT_MS	(5 * 60 * 1000)
+
 /*
  * The agent's state from its witnesses; the lock is held.  A status line
  * that said the context is (nearly) full holds until a fresh window: no
@@ -770,6 +773,7 @@ session_plan(struct sessions *ss, json_t *streams, struct plan_stream **ps,
     long *live)
 {
 	size_t	n = plan_streams_from_json(streams, ps), i;
+	int64_t	recent = (int64_t)(clock_wall() * 1000.0) - SESSION_OWN_AGENT_MS;
 
 	*live = 0;
 	if (ss == NULL)
@@ -782,6 +786,12 @@ session_plan(struct sessions *ss, json_t *streams, struct plan_stream **ps,
 		    s->phase == PHASE_STARTING);
 		(*ps)[i].budget_spent = s != NULL && s->row.rec.attempts >=
 		    ss->tg->conf.max_recovery;
+		/* The agent Task Copilot saw at work may be the one taskgate
+		 * ran there until a moment ago (stopped, dead, over its
+		 * limit): that is no other agent. */
+		if (s != NULL && (s->agent.last_event_ms > recent ||
+		    s->row.started_ms > recent))
+			(*ps)[i].worked_by = NULL;
 	}
 	*live = session_live_count_locked(ss);
 	pthread_mutex_unlock(&ss->lock);

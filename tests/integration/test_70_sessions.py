@@ -189,6 +189,11 @@ class Control(Base):
         self.assertEqual(self.project.windows(), [], "no second agent")
         # A person who knows better may still start one.
         self.assertEqual(self.post("/api/streams/Stream-B/start?force=true").status, 201)
+        # Stopped a moment later, the agent Task Copilot still sees at
+        # work may be taskgate's own: starting it again needs no force.
+        self.assertEqual(self.post("/api/streams/Stream-B/stop").status, 200)
+        again = self.post("/api/streams/Stream-B/start")
+        self.assertEqual(again.status, 201, again.body)
 
     def test_unblock_says_which_task_asks_what_and_where_to_answer(self):
         def unblock():
