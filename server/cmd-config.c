@@ -10,7 +10,7 @@
  *
  *	apiEndpoint 'URL' is not an http or https URL such as
  *	    http://127.0.0.1:9090
- *	apiEndpoint 'URL' has a path or a query: give Task Copilot's
+ *	apiEndpoint 'URL' ends in /api or has a query: give Task Copilot's
  *	    address alone, such as http://127.0.0.1:9090 (taskgate asks
  *	    /api/streams there)
  *
@@ -286,9 +286,9 @@ cmd_config_report(const char *prefix, const struct orchconf *c)
 		    CMD_CONFIG_DEFAULT_URL);
 		total++;
 	} else if (rc == -2) {
-		log_warnx("%s: apiEndpoint '%.128s' has a path or a query: give "
-		    "Task Copilot's address alone, such as %s (taskgate asks "
-		    "/api/streams there)", prefix, c->api_endpoint,
+		log_warnx("%s: apiEndpoint '%.128s' ends in /api or has a "
+		    "query: give Task Copilot's address alone, such as %s "
+		    "(taskgate asks /api/streams there)", prefix, c->api_endpoint,
 		    CMD_CONFIG_DEFAULT_URL);
 		total++;
 	}

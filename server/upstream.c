@@ -43,6 +43,17 @@ static void	 upstream_finish(struct upstream *, struct upstream_call *,
 static void	 upstream_complete(struct upstream *, struct upstream_call *);
 static size_t	 upstream_write(char *, size_t, size_t, void *);
 
+/* Whether a URL's path ends in the segment "api" (slashes after it too). */
+static bool
+upstream_path_is_api(const char *path)
+{
+	size_t	len = strlen(path);
+
+	while (len > 0 && path[len - 1] == '/')
+		len--;
+	return len >= 4 && strncmp(path + len - 4, "/api", 4) == 0;
+}
+
 /*
  * Checks that url is an http(s) URL with a host: 0, else -1 with a
  * sentence, or -2 for such a URL with a path or query, which taskgate
@@ -72,9 +83,10 @@ upstream_check_url(const char *url, char *err, size_t errlen)
 		snprintf(err, errlen, "upstream '%s': only http and https "
 		    "are supported", url);
 	else if (curl_url_get(h, CURLUPART_PATH, &path, 0) == CURLUE_OK &&
-	    path[strspn(path, "/")] != '\0') {
-		/* taskgate asks PATH + "/api/streams": no "/api/api/...". */
-		snprintf(err, errlen, "upstream '%s' has a path (%.64s): "
+	    upstream_path_is_api(path)) {
+		/* taskgate asks PATH + "/api/streams": no "/api/api/...".  A
+		 * path of a proxy in front of Task Copilot stays allowed. */
+		snprintf(err, errlen, "upstream '%s' ends in /api (%.64s): "
 		    "give Task Copilot's address alone, as %s://%s:PORT, and "
 		    "taskgate asks /health and /api/... there", url, path,
 		    scheme, host);

@@ -331,7 +331,7 @@ class NotTaskCopilot(unittest.TestCase):
         rc, out, err = harness.run_taskgate(["serve", "--listen", "127.0.0.1:0",
                                              "--upstream", "http://127.0.0.1:%d/api" % port])
         self.assertEqual(rc, 2)
-        self.assertIn("has a path (/api)", err)
+        self.assertIn("ends in /api (/api)", err)
         self.assertIn("http://127.0.0.1:PORT", err)
         self.assertNotIn("/api/api", err)
 
