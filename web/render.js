@@ -454,7 +454,8 @@ function cardKey(s, ctx) {
   const hist = ctx.history.get(String(s.streamId));
   return JSON.stringify([s, hist ? hist.length : -1, hist && hist.length ? hist[hist.length - 1].at : null,
     ctx.controlUnavailable, ctx.viewOnly || null, ctx.busy.get(String(s.streamId)) || null, ctx.messages.get(String(s.streamId)) || null,
-    ctx.paneStream === String(s.streamId), ctx.minute]);
+    ctx.paneStream === String(s.streamId), ctx.minute,
+    ((ctx.permissions && ctx.permissions.get(String(s.streamId))) || {}).perm || null]);
 }
 
 const cards = new Map(); // streamId -> card (createCard)

@@ -268,8 +268,11 @@ class InstantFreshness(Base):
         b, d = got[0][0]["data"]["batch"], got[1][0]["data"]["batch"]
         self.assertEqual(b, d)
         self.assertGreaterEqual(b["size"], 2)
-        batch = [e for e in es.events if isinstance(e.get("data"), dict)
-                 and e["data"].get("batch", {}).get("id") == b["id"]]
+        # A client that has the batch's N events may apply them: all N
+        # come (the two above may arrive before the rest of it).
+        batch = es.wait(lambda ev: (lambda m: m if len(m) >= b["size"] else None)(
+            [e for e in ev if isinstance(e.get("data"), dict)
+             and e["data"].get("batch", {}).get("id") == b["id"]]), what="the batch's %d events" % b["size"])
         self.assertEqual(len(batch), b["size"], batch)
         # The next change is another batch.
         self.write("UPDATE tasks SET status = 'completed', updated_at = datetime('now') WHERE id = 7")
