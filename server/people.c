@@ -37,6 +37,22 @@ people_hash(const char *text, char out[PEOPLE_HASH_HEX + 1])
 	explicit_bzero(&ctx, sizeof ctx);
 }
 
+/*
+ * A fresh sign-in token, into token, and its hash, into hash: what is
+ * stored.  -1 with err when no random bytes can be had.
+ */
+static int
+people_fresh_token(char token[TASKGATE_TOKEN_HEX + 1],
+    char hash[PEOPLE_HASH_HEX + 1], char *err, size_t errlen)
+{
+	if (auth_random_hex(token, TASKGATE_TOKEN_HEX + 1) == -1) {
+		snprintf(err, errlen, "cannot get random bytes");
+		return -1;
+	}
+	people_hash(token, hash);
+	return 0;
+}
+
 /* Runs sql with text arguments (NULL: none); its changes, or -1. */
 static int
 people_exec(sqlite3 *h, const char *sql, const char *a1, const char *a2,
@@ -71,11 +87,8 @@ people_add(struct db *db, const char *name, enum role role,
 	sqlite3	*h;
 	int	 rc;
 
-	if (auth_random_hex(token, TASKGATE_TOKEN_HEX + 1) == -1) {
-		snprintf(err, errlen, "cannot get random bytes");
+	if (people_fresh_token(token, hash, err, errlen) == -1)
 		return -1;
-	}
-	people_hash(token, hash);
 	h = db_lock(db);
 	rc = people_exec(h, "INSERT INTO people (name, role, token_sha256, "
 	    "unix_user, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)", name,
@@ -135,11 +148,8 @@ people_new_token(struct db *db, const char *name,
 	sqlite3	*h;
 	int	 rc;
 
-	if (auth_random_hex(token, TASKGATE_TOKEN_HEX + 1) == -1) {
-		snprintf(err, errlen, "cannot get random bytes");
+	if (people_fresh_token(token, hash, err, errlen) == -1)
 		return -1;
-	}
-	people_hash(token, hash);
 	h = db_lock(db);
 	rc = people_exec(h, "UPDATE people SET token_sha256 = ?2 WHERE "
 	    "name = ?1", name, hash, NULL, NULL);
