@@ -306,20 +306,26 @@ static void
 session_pane_park_locked(struct sessions *ss, struct session *s, int64_t now_ms)
 {
 	const struct orchconf	*c = &ss->tg->conf;
-	int64_t			 base, slot_ms, at;
-	size_t			 i, before = 0;
+	int64_t			 base, slot_ms, at, latest = ss->last_resume_ms;
+	size_t			 i;
 
 	base = s->agent.limit_reset_ms > now_ms ? s->agent.limit_reset_ms :
 	    now_ms + (int64_t)(c->limit_wait_min * 60000.0);
 	slot_ms = (int64_t)(c->limit_spread_s * 1000.0);
-	/* Its place in the line: after every stream already parked. */
+	/* Its place in the line: a spread after the latest resume given
+	 * out, whether that stream is still parked or resumed a moment ago
+	 * (so streams parked at different moments never resume together). */
 	for (i = 0; i < ss->n; i++)
-		if (ss->s[i] != s && ss->s[i]->agent.resume_ms > 0)
-			before++;
-	at = base + (int64_t)before * slot_ms;
+		if (ss->s[i] != s && ss->s[i]->agent.resume_ms > latest)
+			latest = ss->s[i]->agent.resume_ms;
+	at = base;
+	if (slot_ms > 0 && latest > 1 && latest + slot_ms > at)
+		at = latest + slot_ms;
 	if (slot_ms > 0)
 		at += (int64_t)(random() % (slot_ms / 4 + 1));
 	s->agent.resume_ms = at;
+	if (at > ss->last_resume_ms)
+		ss->last_resume_ms = at;
 	s->agent_dirty = ss->agents_dirty = true;
 }
 

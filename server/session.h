@@ -106,6 +106,7 @@ struct sessions {
 	bool			 view_new;	/* the poller published */
 	bool			 wake;		/* tick now (a resume now) */
 	bool			 have_tmux_session;
+	int64_t			 last_resume_ms;	/* the latest resume given out */
 	char			 tmux_error[256];
 };
 
